@@ -1,0 +1,125 @@
+"""The one error tree of Cedoka.
+
+Every error the project raises on purpose derives from :class:`CedokaError`. Adapters
+(HTTP, SQLite, CUPS, ESC/POS) translate third-party exceptions into these at their
+boundary, so nothing foreign leaks into the service or the UI::
+
+    CedokaError
+    ├── RejectedError            bad data from outside: never printed; carries a Reason
+    │   ├── WireError            could not be parsed at all (size, base64, JSON, types)
+    │   └── ClaimError           a claim code that does not match (wrong / malformed)
+    │       └── ClaimLockedError too many wrong codes: release is locked for a while
+    ├── TransitionError          a lifecycle event that is not allowed in the job's state
+    ├── ConfigError              invalid configuration; names the field
+    ├── SelfTestError            a known-answer test failed: the crypto stack is broken
+    └── TransportError           the link failed (retry later); raised by adapters only
+
+``RejectedError.reason`` is a machine-readable :class:`Reason`; ``kiosk.messages`` turns
+it into a human message in Bahasa Indonesia and English. Detail strings never contain
+personal data (names, NIKs): only ids, field names and numbers.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Reason(enum.StrEnum):
+    """Machine-readable rejection reasons; the wire uses these exact strings."""
+
+    # parsing (WireError)
+    TOO_LARGE = "too_large"
+    MALFORMED = "malformed"
+    DUPLICATE_KEY = "duplicate_key"
+    BAD_TYPE = "bad_type"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    # JWS header and signature
+    BAD_ALG = "bad_alg"
+    MISSING_KID = "missing_kid"
+    UNKNOWN_KID = "unknown_kid"
+    BAD_TYP = "bad_typ"
+    BAD_CRIT = "bad_crit"
+    FORBIDDEN_HEADER = "forbidden_header"
+    BAD_SIGNATURE = "bad_signature"
+    KEY_NOT_VALID = "key_not_valid"
+    # claims
+    WRONG_ISSUER = "wrong_issuer"
+    WRONG_AUDIENCE = "wrong_audience"
+    EXPIRED = "expired"
+    ISSUED_IN_FUTURE = "issued_in_future"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    BAD_CLAIM = "bad_claim"
+    REPLAYED = "replayed"
+    CANCELLED = "cancelled"
+    SEQ_BEYOND_HEAD = "seq_beyond_head"
+    NOT_PRINTABLE_AT_VILLAGE = "not_printable_at_village"
+    # feed head and keyring
+    HEAD_ROLLBACK = "head_rollback"
+    HEAD_REPLAYED = "head_replayed"
+    HEAD_EXPIRED = "head_expired"
+    KEYRING_ROLLBACK = "keyring_rollback"
+    ROOT_MISMATCH = "root_mismatch"
+    # documents
+    SIZE_MISMATCH = "size_mismatch"
+    HASH_MISMATCH = "hash_mismatch"
+    OPEN_FAILED = "open_failed"
+    NOT_PDF = "not_pdf"
+    PDF_INVALID = "pdf_invalid"
+    # claim codes
+    CLAIM_MALFORMED = "claim_malformed"
+    CLAIM_WRONG = "claim_wrong"
+    CLAIM_LOCKED = "claim_locked"
+
+
+class CedokaError(Exception):
+    """Root of every error Cedoka raises on purpose."""
+
+
+class RejectedError(CedokaError):
+    """Data from outside was refused; it must never be printed.
+
+    ``reason`` is machine-readable; ``detail`` is a short English note for logs that
+    never contains personal data.
+    """
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+class WireError(RejectedError):
+    """Bytes that could not be parsed into a message (size, encoding, JSON, types)."""
+
+
+class ClaimError(RejectedError):
+    """A claim code that is malformed or matches no held job."""
+
+
+class ClaimLockedError(ClaimError):
+    """Too many wrong claim codes: release is locked for ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(Reason.CLAIM_LOCKED, f"retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class TransitionError(CedokaError):
+    """A lifecycle event that is not allowed in the job's current state."""
+
+
+class ConfigError(CedokaError):
+    """Invalid configuration; ``field`` names the offending setting."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class SelfTestError(CedokaError):
+    """A known-answer test failed: the cryptographic stack cannot be trusted."""
+
+
+class TransportError(CedokaError):
+    """The link to the district failed; the operation may be retried later."""

@@ -1,0 +1,1 @@
+"""Test doubles that are real implementations: a district that signs on demand."""

@@ -1,0 +1,265 @@
+"""A simulated district that signs on demand, and a kiosk harness around the real recipe.
+
+After python-tuf's RepositorySimulator: the simulator uses the production issuing code
+(``kiosk.issue``) and lets a test change versions, expiry, signers, audiences and blobs,
+or forge tokens byte by byte. ``KioskHarness`` drives the real verification functions
+(``kiosk.verify``) the way the agent does: head first (raising the time floor), then each
+manifest, with durable-style tombstones. Keys are derived from fixed seeds: TEST ONLY.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from pypdf import PdfWriter
+
+from kiosk.b64 import b64u_encode
+from kiosk.claim import ClaimParams
+from kiosk.errors import RejectedError
+from kiosk.issue import (
+    DocumentSpec,
+    IssuedJob,
+    JobSpec,
+    Recipient,
+    Signer,
+    issue_job,
+    sign_head,
+    sign_keyring,
+    sign_manifest,
+)
+from kiosk.keys import thumbprint
+from kiosk.model import FeedHead, KeyEntry, Keyring, OpenedDocument, ReleaseMode, VerifiedJob
+from kiosk.verify import (
+    TrustState,
+    verify_document,
+    verify_head,
+    verify_keyring,
+    verify_manifest,
+)
+
+T0 = 1_790_000_000  # a fixed "now" (2026-09-21): tests never read the real clock
+DAY_S = 24 * 3600
+FAST_CLAIM = ClaimParams(m_kib=19456, t=1, p=1)  # the cheapest params v1 allows
+RESIDENT = "SITI NURHALIZA"  # fake resident name
+FAKE_NIK = "7408014507990000"  # structure-valid, serial 0000: never issued to anyone
+
+
+def fixed_key(label: str) -> Ed25519PrivateKey:
+    """A deterministic Ed25519 key for tests (TEST ONLY, never for production)."""
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"TEST-ONLY " + label.encode()).digest())
+
+
+def fixed_seal_key(label: str) -> X25519PrivateKey:
+    """A deterministic X25519 key for tests (TEST ONLY, never for production)."""
+    return X25519PrivateKey.from_private_bytes(hashlib.sha256(b"TEST-ONLY " + label.encode()).digest())
+
+
+def make_pdf(pages: int = 1, *, width_pt: float = 595.28, height_pt: float = 841.89) -> bytes:
+    """A real, minimal PDF with blank pages (A4 by default), built in memory."""
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=width_pt, height=height_pt)
+    writer.add_metadata({"/Title": "TEST DOCUMENT"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def forge_compact(header: Mapping[str, object] | bytes, payload: bytes, key: Ed25519PrivateKey) -> bytes:
+    """Build a compact JWS byte by byte (any header, any payload), signed with ``key``."""
+    header_bytes = header if isinstance(header, bytes) else json.dumps(header).encode()
+    signing_input = f"{b64u_encode(header_bytes)}.{b64u_encode(payload)}".encode()
+    return signing_input + b"." + b64u_encode(key.sign(signing_input)).encode()
+
+
+def _id(prefix: str, n: int) -> str:
+    return f"{prefix}_01JD{n:022d}"
+
+
+@dataclass
+class DistrictSim:
+    """A district that signs on demand. Every knob is a plain attribute or argument."""
+
+    district_code: str = "74.08"
+    office_code: str = "74.08.01.2002"
+    now_s: int = T0
+    root: Ed25519PrivateKey = field(default_factory=lambda: fixed_key("root"))
+    signers: dict[str, Ed25519PrivateKey] = field(default_factory=lambda: {"job-2026a": fixed_key("job-2026a")})
+    active_kid: str = "job-2026a"
+    keyring_version: int = 1
+    device_id: str = "dev_01JD0000000000000000000001"
+    seal_key: X25519PrivateKey = field(default_factory=lambda: fixed_seal_key("device-seal"))
+    seq: int = 0
+    cancelled: set[str] = field(default_factory=set)
+    _serial: int = 0
+
+    # --- keys and keyring ---------------------------------------------------------------
+    @property
+    def signer(self) -> Signer:
+        return Signer(self.active_kid, self.signers[self.active_kid])
+
+    def keyring(self, *, version: int | None = None, window_s: int = 365 * DAY_S) -> Keyring:
+        return Keyring(
+            issuer=self.district_code,
+            version=self.keyring_version if version is None else version,
+            issued_at_s=self.now_s,
+            keys=tuple(
+                KeyEntry(kid, key.public_key(), self.now_s - DAY_S, self.now_s + window_s)
+                for kid, key in sorted(self.signers.items())
+            ),
+        )
+
+    def keyring_token(self, **kwargs: int) -> bytes:
+        return sign_keyring(self.keyring(**kwargs), self.root)
+
+    def rotate(self, new_kid: str) -> None:
+        """Add a signing key (overlap: both keys listed) and make it the active one."""
+        self.signers[new_kid] = fixed_key(new_kid)
+        self.active_kid = new_kid
+        self.keyring_version += 1
+
+    def drop(self, kid: str) -> None:
+        """Remove a signing key from the keyring."""
+        del self.signers[kid]
+        self.keyring_version += 1
+
+    # --- jobs ---------------------------------------------------------------------------
+    def next_id(self, prefix: str) -> str:
+        self._serial += 1
+        return _id(prefix, self._serial)
+
+    def job(
+        self,
+        *,
+        release: ReleaseMode = ReleaseMode.STAFF,
+        docs: tuple[tuple[str, bytes], ...] | None = None,
+        claim_code: str | None = None,
+        lifetime_s: int = 3 * DAY_S,
+        issued_at_s: int | None = None,
+        device_id: str | None = None,
+        seal_key: X25519PrivateKey | None = None,
+        signer: Signer | None = None,
+        job_id: str | None = None,
+    ) -> IssuedJob:
+        """Issue a job (and count it in the feed's seq) with production code."""
+        self.seq += 1
+        documents = tuple(
+            DocumentSpec(self.next_id("doc"), doc_type, pdf, title=f"Dokumen {doc_type}")
+            for doc_type, pdf in (docs or (("KK", make_pdf()),))
+        )
+        spec = JobSpec(
+            job_id=job_id or self.next_id("job"),
+            seq=self.seq,
+            office_code=self.office_code,
+            release=release,
+            resident_name=RESIDENT,
+            documents=documents,
+            issued_at_s=self.now_s if issued_at_s is None else issued_at_s,
+            lifetime_s=lifetime_s,
+            claim_code=claim_code,
+            claim_params=FAST_CLAIM,
+        )
+        recipient = Recipient(device_id or self.device_id, (seal_key or self.seal_key).public_key())
+        return issue_job(spec, district_code=self.district_code, recipient=recipient, signer=signer or self.signer)
+
+    def resign(self, job: IssuedJob, **changes: object) -> bytes:
+        """Re-sign a job's manifest with some fields changed (a district-side 'bug')."""
+        return sign_manifest(replace(job.manifest, **changes), self.signer)  # type: ignore[arg-type]
+
+    def head(
+        self,
+        *,
+        seq: int | None = None,
+        issued_at_s: int | None = None,
+        lifetime_s: int = 600,
+        device_id: str | None = None,
+        keyring_version: int | None = None,
+        signer: Signer | None = None,
+    ) -> bytes:
+        iat = self.now_s if issued_at_s is None else issued_at_s
+        head = FeedHead(
+            device_id=device_id or self.device_id,
+            issuer=self.district_code,
+            seq=self.seq if seq is None else seq,
+            issued_at_s=iat,
+            expires_at_s=iat + lifetime_s,
+            cancelled=frozenset(self.cancelled),
+            keyring_version=self.keyring_version if keyring_version is None else keyring_version,
+        )
+        return sign_head(head, signer or self.signer)
+
+
+@dataclass
+class KioskHarness:
+    """The kiosk side: trust state, tombstones and keys, driving the real recipe."""
+
+    sim: DistrictSim
+    local_now_s: int = T0
+    tombstones: set[str] = field(default_factory=set)
+    trust: TrustState | None = None
+    seal_keys: dict[str, X25519PrivateKey] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.trust is None:
+            self.enroll()
+
+    def enroll(self) -> None:
+        """Pin the root and take the first keyring, as enrolment does."""
+        keyring = verify_keyring(
+            self.sim.keyring_token(), district_code=self.sim.district_code,
+            root_key=self.sim.root.public_key(), current=None,
+        )
+        self.trust = TrustState(
+            district_code=self.sim.district_code, device_id=self.sim.device_id,
+            root_key=self.sim.root.public_key(), keyring=keyring, head=None,
+            time_floor_s=0,
+        )
+        self.seal_keys = {thumbprint(self.sim.seal_key.public_key()): self.sim.seal_key}
+
+    @property
+    def state(self) -> TrustState:
+        assert self.trust is not None
+        return self.trust
+
+    def take_keyring(self, token: bytes) -> None:
+        keyring = verify_keyring(
+            token, district_code=self.state.district_code,
+            root_key=self.state.root_key, current=self.state.keyring,
+        )
+        self.trust = replace(self.state, keyring=keyring)
+
+    def take_head(self, token: bytes) -> FeedHead:
+        head = verify_head(token, trust=self.state, local_now_s=self.local_now_s)
+        self.trust = replace(
+            self.state, head=head, time_floor_s=max(self.state.time_floor_s, head.issued_at_s)
+        )
+        return head
+
+    def take_job(self, token: bytes) -> VerifiedJob:
+        """Verify a manifest and tombstone its job id (as the agent does, durably)."""
+        job = verify_manifest(
+            token, trust=self.state, local_now_s=self.local_now_s,
+            is_known=self.tombstones.__contains__, seal_keys=self.seal_keys,
+        )
+        self.tombstones.add(job.manifest.job_id)
+        return job
+
+    def sync(self, head: bytes, jobs: list[bytes]) -> list[VerifiedJob | RejectedError]:
+        self.take_head(head)
+        out: list[VerifiedJob | RejectedError] = []
+        for token in jobs:
+            try:
+                out.append(self.take_job(token))
+            except RejectedError as error:
+                out.append(error)
+        return out
+
+    def open(self, job: VerifiedJob, doc_id: str, blob: bytes) -> OpenedDocument:
+        return verify_document(job, doc_id, blob, seal_keys=self.seal_keys)
+
