@@ -65,6 +65,15 @@ class Reason(enum.StrEnum):
     OPEN_FAILED = "open_failed"
     NOT_PDF = "not_pdf"
     PDF_INVALID = "pdf_invalid"
+    # device requests (checked by the district server)
+    UNKNOWN_DEVICE = "unknown_device"
+    DEVICE_REVOKED = "device_revoked"
+    REQUEST_MISMATCH = "request_mismatch"
+    BODY_MISMATCH = "body_mismatch"
+    # enrolment
+    ENROLL_CODE_MALFORMED = "enroll_code_malformed"
+    ENROLL_CODE_INVALID = "enroll_code_invalid"
+    ENROLL_MAC_INVALID = "enroll_mac_invalid"
     # claim codes
     CLAIM_MALFORMED = "claim_malformed"
     CLAIM_WRONG = "claim_wrong"

@@ -128,13 +128,15 @@ def issue_job(
             info=document_info(recipient.device_id, spec.job_id, doc.doc_id),
         )
         blobs[doc.doc_id] = sealed
-        refs.append(DocumentRef(
-            doc_id=doc.doc_id,
-            doc_type=doc.doc_type,
-            copies=doc.copies,
-            sealed_size=len(sealed),
-            sealed_sha256=hashlib.sha256(sealed).digest(),
-        ))
+        refs.append(
+            DocumentRef(
+                doc_id=doc.doc_id,
+                doc_type=doc.doc_type,
+                copies=doc.copies,
+                sealed_size=len(sealed),
+                sealed_sha256=hashlib.sha256(sealed).digest(),
+            )
+        )
     claim = None
     if spec.claim_code is not None:
         claim = make_verifier(

@@ -68,9 +68,7 @@ def read_unverified_header(token: bytes, *, max_bytes: int) -> dict[str, object]
     return header
 
 
-def verify_compact(
-    token: bytes, *, typ: str, keys: KeyLookup, max_bytes: int
-) -> VerifiedToken:
+def verify_compact(token: bytes, *, typ: str, keys: KeyLookup, max_bytes: int) -> VerifiedToken:
     """Verify a compact JWS against trusted keys and return its payload.
 
     ``keys(kid)`` returns the trusted Ed25519 key for that id, or None.
@@ -87,9 +85,7 @@ def verify_compact(
     if public_key is None:
         raise RejectedError(Reason.UNKNOWN_KID, f"kid {kid!r} is not trusted")
     try:
-        jws.deserialize_compact(
-            token, OKPKey.import_key(public_key), algorithms=[JWS_ALG]
-        )
+        jws.deserialize_compact(token, OKPKey.import_key(public_key), algorithms=[JWS_ALG])
     except (JoseError, ValueError):
         raise RejectedError(Reason.BAD_SIGNATURE, f"signature by {kid!r} invalid") from None
     if header.get("typ") != typ:

@@ -93,34 +93,36 @@ class JobEvent(enum.StrEnum):
 _S = JobState
 _E = JobEvent
 
-TRANSITIONS: Mapping[tuple[JobState, JobEvent], JobState] = types.MappingProxyType({
-    (_S.RECEIVED, _E.VERIFY_OK): _S.VERIFIED,
-    (_S.RECEIVED, _E.VERIFY_FAIL): _S.REJECTED,
-    (_S.VERIFIED, _E.HOLD): _S.HELD,
-    (_S.VERIFIED, _E.AUTO_RELEASE): _S.RELEASED,
-    (_S.HELD, _E.RELEASE): _S.RELEASED,
-    (_S.RELEASED, _E.SUBMIT): _S.PRINTING,
-    (_S.PRINTING, _E.PRINT_DONE): _S.PRINTED,
-    (_S.PRINTING, _E.PRINT_FAIL): _S.FAILED,
-    (_S.PRINTING, _E.RECONCILE_LOST): _S.FAILED,
-    (_S.FAILED, _E.RETRY): _S.RELEASED,
-    (_S.PRINTED, _E.HAND_OVER): _S.HANDED_OVER,
-    (_S.PRINTED, _E.SPOIL): _S.RELEASED,
-    (_S.RECEIVED, _E.EXPIRE): _S.EXPIRED,
-    (_S.VERIFIED, _E.EXPIRE): _S.EXPIRED,
-    (_S.HELD, _E.EXPIRE): _S.EXPIRED,
-    (_S.RELEASED, _E.EXPIRE): _S.EXPIRED,
-    (_S.FAILED, _E.EXPIRE): _S.EXPIRED,
-    (_S.RECEIVED, _E.CANCEL): _S.CANCELLED,
-    (_S.VERIFIED, _E.CANCEL): _S.CANCELLED,
-    (_S.HELD, _E.CANCEL): _S.CANCELLED,
-    (_S.RELEASED, _E.CANCEL): _S.CANCELLED,
-    (_S.FAILED, _E.CANCEL): _S.CANCELLED,
-    (_S.HANDED_OVER, _E.PURGE): _S.PURGED,
-    (_S.REJECTED, _E.PURGE): _S.PURGED,
-    (_S.EXPIRED, _E.PURGE): _S.PURGED,
-    (_S.CANCELLED, _E.PURGE): _S.PURGED,
-})
+TRANSITIONS: Mapping[tuple[JobState, JobEvent], JobState] = types.MappingProxyType(
+    {
+        (_S.RECEIVED, _E.VERIFY_OK): _S.VERIFIED,
+        (_S.RECEIVED, _E.VERIFY_FAIL): _S.REJECTED,
+        (_S.VERIFIED, _E.HOLD): _S.HELD,
+        (_S.VERIFIED, _E.AUTO_RELEASE): _S.RELEASED,
+        (_S.HELD, _E.RELEASE): _S.RELEASED,
+        (_S.RELEASED, _E.SUBMIT): _S.PRINTING,
+        (_S.PRINTING, _E.PRINT_DONE): _S.PRINTED,
+        (_S.PRINTING, _E.PRINT_FAIL): _S.FAILED,
+        (_S.PRINTING, _E.RECONCILE_LOST): _S.FAILED,
+        (_S.FAILED, _E.RETRY): _S.RELEASED,
+        (_S.PRINTED, _E.HAND_OVER): _S.HANDED_OVER,
+        (_S.PRINTED, _E.SPOIL): _S.RELEASED,
+        (_S.RECEIVED, _E.EXPIRE): _S.EXPIRED,
+        (_S.VERIFIED, _E.EXPIRE): _S.EXPIRED,
+        (_S.HELD, _E.EXPIRE): _S.EXPIRED,
+        (_S.RELEASED, _E.EXPIRE): _S.EXPIRED,
+        (_S.FAILED, _E.EXPIRE): _S.EXPIRED,
+        (_S.RECEIVED, _E.CANCEL): _S.CANCELLED,
+        (_S.VERIFIED, _E.CANCEL): _S.CANCELLED,
+        (_S.HELD, _E.CANCEL): _S.CANCELLED,
+        (_S.RELEASED, _E.CANCEL): _S.CANCELLED,
+        (_S.FAILED, _E.CANCEL): _S.CANCELLED,
+        (_S.HANDED_OVER, _E.PURGE): _S.PURGED,
+        (_S.REJECTED, _E.PURGE): _S.PURGED,
+        (_S.EXPIRED, _E.PURGE): _S.PURGED,
+        (_S.CANCELLED, _E.PURGE): _S.PURGED,
+    }
+)
 
 # Named groups. Tests check them against the table.
 TERMINAL: frozenset[JobState] = frozenset({_S.PURGED})  # truly final: no outgoing event
@@ -128,13 +130,26 @@ DONE: frozenset[JobState] = frozenset({_S.HANDED_OVER, _S.REJECTED, _S.EXPIRED, 
 PURGEABLE: frozenset[JobState] = DONE  # finished: documents may (and should) be deleted
 NEEDS_ATTENTION: frozenset[JobState] = frozenset({_S.FAILED, _S.PRINTED})  # retry / confirm
 # The sealed documents must be kept: the job may still (re)print.
-PRINTABLE_CONTENT_KEPT: frozenset[JobState] = frozenset({
-    _S.RECEIVED, _S.VERIFIED, _S.HELD, _S.RELEASED, _S.PRINTING, _S.PRINTED, _S.FAILED,
-})
+PRINTABLE_CONTENT_KEPT: frozenset[JobState] = frozenset(
+    {
+        _S.RECEIVED,
+        _S.VERIFIED,
+        _S.HELD,
+        _S.RELEASED,
+        _S.PRINTING,
+        _S.PRINTED,
+        _S.FAILED,
+    }
+)
 
-REASON_REQUIRED: frozenset[JobEvent] = frozenset({
-    _E.VERIFY_FAIL, _E.PRINT_FAIL, _E.SPOIL, _E.RECONCILE_LOST,
-})
+REASON_REQUIRED: frozenset[JobEvent] = frozenset(
+    {
+        _E.VERIFY_FAIL,
+        _E.PRINT_FAIL,
+        _E.SPOIL,
+        _E.RECONCILE_LOST,
+    }
+)
 OPERATOR_REQUIRED: frozenset[JobEvent] = frozenset({_E.RELEASE, _E.HAND_OVER})
 UNKNOWN_AFTER_RESTART = "unknown_after_restart"
 DEFAULT_MAX_REPRINTS = 3
@@ -143,9 +158,9 @@ DEFAULT_MAX_REPRINTS = 3
 _REASON_RE = re.compile(r"[a-z][a-z0-9_]{0,47}\Z")
 _OPERATOR_RE = re.compile(r"[A-Za-z0-9._-]{1,32}\Z")
 
-_ALLOWED: Mapping[JobState, frozenset[JobEvent]] = types.MappingProxyType({
-    state: frozenset(event for (src, event) in TRANSITIONS if src is state) for state in JobState
-})
+_ALLOWED: Mapping[JobState, frozenset[JobEvent]] = types.MappingProxyType(
+    {state: frozenset(event for (src, event) in TRANSITIONS if src is state) for state in JobState}
+)
 
 
 def allowed_events(state: JobState) -> frozenset[JobEvent]:
@@ -172,8 +187,14 @@ class JobStatus:
     @classmethod
     def received(cls, job_id: str, *, now_s: int) -> JobStatus:
         """Return the initial status of a job just fetched from the district."""
-        return cls(job_id=job_id, state=JobState.RECEIVED, reason=None, reprints=0,
-                   updated_at_s=now_s, operator=None)
+        return cls(
+            job_id=job_id,
+            state=JobState.RECEIVED,
+            reason=None,
+            reprints=0,
+            updated_at_s=now_s,
+            operator=None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,8 +70,10 @@ def parse_manifest(claims: dict[str, object]) -> JobManifest:
     f = Fields(claims, "manifest")
     _version(f)
     job_id = check_id(f.text("jti", max_len=30), "job")
-    docs = tuple(_parse_document(item) for item in f.array(
-        "docs", min_items=1, max_items=MAX_DOCUMENTS_PER_JOB))
+    docs = tuple(
+        _parse_document(item)
+        for item in f.array("docs", min_items=1, max_items=MAX_DOCUMENTS_PER_JOB)
+    )
     if len({doc.doc_id for doc in docs}) != len(docs):
         raise WireError(Reason.BAD_CLAIM, "manifest.docs: duplicate document id")
     ticket = f.nested("ticket")
@@ -161,10 +163,12 @@ def parse_display(plaintext: bytes) -> DisplayData:
     titles = []
     for item in f.array("docs", min_items=1, max_items=MAX_DOCUMENTS_PER_JOB):
         t = Fields(item, "display.docs[]")
-        titles.append(DocumentTitle(
-            doc_id=check_id(t.text("id", max_len=30), "doc"),
-            title=t.text("title", pattern=_TITLE, max_len=120),
-        ))
+        titles.append(
+            DocumentTitle(
+                doc_id=check_id(t.text("id", max_len=30), "doc"),
+                title=t.text("title", pattern=_TITLE, max_len=120),
+            )
+        )
     claim = None
     if f.has("claim"):
         c = f.nested("claim")
@@ -262,12 +266,14 @@ def parse_keyring(claims: dict[str, object]) -> Keyring:
         not_after_s = k.integer("exp")
         if not_after_s <= not_before_s:
             raise WireError(Reason.BAD_CLAIM, "keyring.keys[].exp: not after nbf")
-        entries.append(KeyEntry(
-            kid=k.text("kid", pattern=KID, max_len=64),
-            public_key=parse_ed25519_jwk(k.raw("jwk")),
-            not_before_s=not_before_s,
-            not_after_s=not_after_s,
-        ))
+        entries.append(
+            KeyEntry(
+                kid=k.text("kid", pattern=KID, max_len=64),
+                public_key=parse_ed25519_jwk(k.raw("jwk")),
+                not_before_s=not_before_s,
+                not_after_s=not_after_s,
+            )
+        )
     if len({entry.kid for entry in entries}) != len(entries):
         raise WireError(Reason.BAD_CLAIM, "keyring.keys: duplicate kid")
     return Keyring(

@@ -52,12 +52,16 @@ FAKE_NIK = "7408014507990000"  # structure-valid, serial 0000: never issued to a
 
 def fixed_key(label: str) -> Ed25519PrivateKey:
     """A deterministic Ed25519 key for tests (TEST ONLY, never for production)."""
-    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"TEST-ONLY " + label.encode()).digest())
+    return Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(b"TEST-ONLY " + label.encode()).digest()
+    )
 
 
 def fixed_seal_key(label: str) -> X25519PrivateKey:
     """A deterministic X25519 key for tests (TEST ONLY, never for production)."""
-    return X25519PrivateKey.from_private_bytes(hashlib.sha256(b"TEST-ONLY " + label.encode()).digest())
+    return X25519PrivateKey.from_private_bytes(
+        hashlib.sha256(b"TEST-ONLY " + label.encode()).digest()
+    )
 
 
 def make_pdf(pages: int = 1, *, width_pt: float = 595.28, height_pt: float = 841.89) -> bytes:
@@ -71,7 +75,9 @@ def make_pdf(pages: int = 1, *, width_pt: float = 595.28, height_pt: float = 841
     return buffer.getvalue()
 
 
-def forge_compact(header: Mapping[str, object] | bytes, payload: bytes, key: Ed25519PrivateKey) -> bytes:
+def forge_compact(
+    header: Mapping[str, object] | bytes, payload: bytes, key: Ed25519PrivateKey
+) -> bytes:
     """Build a compact JWS byte by byte (any header, any payload), signed with ``key``."""
     header_bytes = header if isinstance(header, bytes) else json.dumps(header).encode()
     signing_input = f"{b64u_encode(header_bytes)}.{b64u_encode(payload)}".encode()
@@ -90,7 +96,9 @@ class DistrictSim:
     office_code: str = "74.08.01.2002"
     now_s: int = T0
     root: Ed25519PrivateKey = field(default_factory=lambda: fixed_key("root"))
-    signers: dict[str, Ed25519PrivateKey] = field(default_factory=lambda: {"job-2026a": fixed_key("job-2026a")})
+    signers: dict[str, Ed25519PrivateKey] = field(
+        default_factory=lambda: {"job-2026a": fixed_key("job-2026a")}
+    )
     active_kid: str = "job-2026a"
     keyring_version: int = 1
     device_id: str = "dev_01JD0000000000000000000001"
@@ -166,7 +174,12 @@ class DistrictSim:
             claim_params=FAST_CLAIM,
         )
         recipient = Recipient(device_id or self.device_id, (seal_key or self.seal_key).public_key())
-        return issue_job(spec, district_code=self.district_code, recipient=recipient, signer=signer or self.signer)
+        return issue_job(
+            spec,
+            district_code=self.district_code,
+            recipient=recipient,
+            signer=signer or self.signer,
+        )
 
     def resign(self, job: IssuedJob, **changes: object) -> bytes:
         """Re-sign a job's manifest with some fields changed (a district-side 'bug')."""
@@ -212,12 +225,17 @@ class KioskHarness:
     def enroll(self) -> None:
         """Pin the root and take the first keyring, as enrolment does."""
         keyring = verify_keyring(
-            self.sim.keyring_token(), district_code=self.sim.district_code,
-            root_key=self.sim.root.public_key(), current=None,
+            self.sim.keyring_token(),
+            district_code=self.sim.district_code,
+            root_key=self.sim.root.public_key(),
+            current=None,
         )
         self.trust = TrustState(
-            district_code=self.sim.district_code, device_id=self.sim.device_id,
-            root_key=self.sim.root.public_key(), keyring=keyring, head=None,
+            district_code=self.sim.district_code,
+            device_id=self.sim.device_id,
+            root_key=self.sim.root.public_key(),
+            keyring=keyring,
+            head=None,
             time_floor_s=0,
         )
         self.seal_keys = {thumbprint(self.sim.seal_key.public_key()): self.sim.seal_key}
@@ -229,8 +247,10 @@ class KioskHarness:
 
     def take_keyring(self, token: bytes) -> None:
         keyring = verify_keyring(
-            token, district_code=self.state.district_code,
-            root_key=self.state.root_key, current=self.state.keyring,
+            token,
+            district_code=self.state.district_code,
+            root_key=self.state.root_key,
+            current=self.state.keyring,
         )
         self.trust = replace(self.state, keyring=keyring)
 
@@ -244,8 +264,11 @@ class KioskHarness:
     def take_job(self, token: bytes) -> VerifiedJob:
         """Verify a manifest and tombstone its job id (as the agent does, durably)."""
         job = verify_manifest(
-            token, trust=self.state, local_now_s=self.local_now_s,
-            is_known=self.tombstones.__contains__, seal_keys=self.seal_keys,
+            token,
+            trust=self.state,
+            local_now_s=self.local_now_s,
+            is_known=self.tombstones.__contains__,
+            seal_keys=self.seal_keys,
         )
         self.tombstones.add(job.manifest.job_id)
         return job
@@ -262,4 +285,3 @@ class KioskHarness:
 
     def open(self, job: VerifiedJob, doc_id: str, blob: bytes) -> OpenedDocument:
         return verify_document(job, doc_id, blob, seal_keys=self.seal_keys)
-

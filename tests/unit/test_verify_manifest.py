@@ -23,10 +23,10 @@ from tests.sim.district import (
     DAY_S,
     DistrictSim,
     KioskHarness,
-    forge_compact,
-    make_pdf,
     fixed_key,
     fixed_seal_key,
+    forge_compact,
+    make_pdf,
 )
 
 Case = Callable[[DistrictSim, KioskHarness], bytes]
@@ -153,42 +153,100 @@ CASES: dict[str, tuple[Case, Reason]] = {
     "alg_hs256_public_key_as_secret": (hs256_with_public_key, Reason.BAD_ALG),
     "alg_other_ed25519_name": (lambda s, k: _forge(s, _claims(s), alg="EdDSA"), Reason.BAD_ALG),
     "unknown_crit": (lambda s, k: _forge(s, _claims(s), crit=["exp"]), Reason.BAD_CRIT),
-    "jku_header": (lambda s, k: _forge(s, _claims(s), jku="https://x.invalid/k"), Reason.FORBIDDEN_HEADER),
-    "x5u_header": (lambda s, k: _forge(s, _claims(s), x5u="https://x.invalid/c"), Reason.FORBIDDEN_HEADER),
-    "embedded_jwk_header": (lambda s, k: _forge(s, _claims(s), jwk={"kty": "OKP"}), Reason.FORBIDDEN_HEADER),
+    "jku_header": (
+        lambda s, k: _forge(s, _claims(s), jku="https://x.invalid/k"),
+        Reason.FORBIDDEN_HEADER,
+    ),
+    "x5u_header": (
+        lambda s, k: _forge(s, _claims(s), x5u="https://x.invalid/c"),
+        Reason.FORBIDDEN_HEADER,
+    ),
+    "embedded_jwk_header": (
+        lambda s, k: _forge(s, _claims(s), jwk={"kty": "OKP"}),
+        Reason.FORBIDDEN_HEADER,
+    ),
     "valid_signature_other_typ": (head_as_manifest, Reason.BAD_TYP),
     "head_token_as_manifest": (valid_head_token, Reason.BAD_TYP),
     "malformed_base64": (lambda s, k: s.job().token.replace(b".", b".*", 1), Reason.MALFORMED),
     "two_segments": (lambda s, k: b".".join(s.job().token.split(b".")[:2]), Reason.MALFORMED),
     "four_segments": (lambda s, k: s.job().token + b".AAAA", Reason.MALFORMED),
-    "non_json_header": (lambda s, k: forge_compact(b"{alg:Ed25519", b"{}", s.signers["job-2026a"]), Reason.MALFORMED),
+    "non_json_header": (
+        lambda s, k: forge_compact(b"{alg:Ed25519", b"{}", s.signers["job-2026a"]),
+        Reason.MALFORMED,
+    ),
     "duplicate_key_header": (
-        lambda s, k: forge_compact(b'{"alg":"Ed25519","kid":"job-2026a","typ":"cedoka-job+jwt","kid":"x"}', b"{}", s.signers["job-2026a"]),
+        lambda s, k: forge_compact(
+            b'{"alg":"Ed25519","kid":"job-2026a","typ":"cedoka-job+jwt","kid":"x"}',
+            b"{}",
+            s.signers["job-2026a"],
+        ),
         Reason.DUPLICATE_KEY,
     ),
     "json_array_payload": (lambda s, k: _forge(s, b"[1,2,3]"), Reason.BAD_TYPE),
-    "duplicate_key_payload": (lambda s, k: _forge(s, canonical_dumps(_claims(s))[:-1] + b',"seq":1}'), Reason.DUPLICATE_KEY),
-    "float_number": (lambda s, k: _forge(s, canonical_dumps(_claims(s)).replace(b'"seq":1', b'"seq":1.0')), Reason.BAD_TYPE),
+    "duplicate_key_payload": (
+        lambda s, k: _forge(s, canonical_dumps(_claims(s))[:-1] + b',"seq":1}'),
+        Reason.DUPLICATE_KEY,
+    ),
+    "float_number": (
+        lambda s, k: _forge(s, canonical_dumps(_claims(s)).replace(b'"seq":1', b'"seq":1.0')),
+        Reason.BAD_TYPE,
+    ),
     "bool_as_number": (lambda s, k: _with(s, seq=True), Reason.BAD_CLAIM),
-    "huge_number": (lambda s, k: _forge(s, canonical_dumps(_claims(s)).replace(b'"seq":1', b'"seq":' + b"9" * 30)), Reason.BAD_TYPE),
+    "huge_number": (
+        lambda s, k: _forge(
+            s, canonical_dumps(_claims(s)).replace(b'"seq":1', b'"seq":' + b"9" * 30)
+        ),
+        Reason.BAD_TYPE,
+    ),
     "negative_number": (lambda s, k: _with(s, seq=-1), Reason.BAD_CLAIM),
-    "nan_number": (lambda s, k: _forge(s, canonical_dumps(_claims(s)).replace(b'"seq":1', b'"seq":NaN')), Reason.BAD_TYPE),
+    "nan_number": (
+        lambda s, k: _forge(s, canonical_dumps(_claims(s)).replace(b'"seq":1', b'"seq":NaN')),
+        Reason.BAD_TYPE,
+    ),
     "oversized_manifest": (oversized, Reason.TOO_LARGE),
     "unsupported_version": (lambda s, k: _with(s, v=2), Reason.UNSUPPORTED_VERSION),
-    "missing_version": (lambda s, k: _forge(s, {c: v for c, v in _claims(s).items() if c != "v"}), Reason.UNSUPPORTED_VERSION),
+    "missing_version": (
+        lambda s, k: _forge(s, {c: v for c, v in _claims(s).items() if c != "v"}),
+        Reason.UNSUPPORTED_VERSION,
+    ),
     "wrong_issuer": (lambda s, k: _with(s, iss="16.12"), Reason.WRONG_ISSUER),
     "job_for_another_device": (another_device, Reason.WRONG_AUDIENCE),
     "expired_job": (lambda s, k: s.job(issued_at_s=s.now_s - 4 * DAY_S), Reason.EXPIRED),
-    "lifetime_too_long": (lambda s, k: _with(s, exp=s.now_s + 15 * DAY_S), Reason.LIFETIME_TOO_LONG),
-    "issued_in_future": (lambda s, k: s.job(issued_at_s=s.now_s + 3600).token, Reason.ISSUED_IN_FUTURE),
+    "lifetime_too_long": (
+        lambda s, k: _with(s, exp=s.now_s + 15 * DAY_S),
+        Reason.LIFETIME_TOO_LONG,
+    ),
+    "issued_in_future": (
+        lambda s, k: s.job(issued_at_s=s.now_s + 3600).token,
+        Reason.ISSUED_IN_FUTURE,
+    ),
     "replayed_job_id": (replayed, Reason.REPLAYED),
     "cancelled_job": (cancelled, Reason.CANCELLED),
     "seq_beyond_head": (seq_beyond_head, Reason.SEQ_BEYOND_HEAD),
-    "card_type_ktp_el": (lambda s, k: _with(s, docs=[{**_claims(s)["docs"][0], "type": "KTP_EL"}]), Reason.NOT_PRINTABLE_AT_VILLAGE),  # type: ignore[index]
-    "unknown_document_type": (lambda s, k: _with(s, docs=[{**_claims(s)["docs"][0], "type": "PASSPORT"}]), Reason.BAD_CLAIM),  # type: ignore[index]
-    "scaling_fit": (lambda s, k: _with(s, ticket={"media": "iso_a4_210x297mm", "scaling": "fit", "sides": "one-sided"}), Reason.BAD_CLAIM),
-    "media_letter": (lambda s, k: _with(s, ticket={"media": "na_letter_8.5x11in", "scaling": "none", "sides": "one-sided"}), Reason.BAD_CLAIM),
-    "too_many_copies": (lambda s, k: _with(s, docs=[{**_claims(s)["docs"][0], "copies": 6}]), Reason.BAD_CLAIM),  # type: ignore[index]
+    "card_type_ktp_el": (
+        lambda s, k: _with(s, docs=[{**_claims(s)["docs"][0], "type": "KTP_EL"}]),
+        Reason.NOT_PRINTABLE_AT_VILLAGE,
+    ),  # type: ignore[index]
+    "unknown_document_type": (
+        lambda s, k: _with(s, docs=[{**_claims(s)["docs"][0], "type": "PASSPORT"}]),
+        Reason.BAD_CLAIM,
+    ),  # type: ignore[index]
+    "scaling_fit": (
+        lambda s, k: _with(
+            s, ticket={"media": "iso_a4_210x297mm", "scaling": "fit", "sides": "one-sided"}
+        ),
+        Reason.BAD_CLAIM,
+    ),
+    "media_letter": (
+        lambda s, k: _with(
+            s, ticket={"media": "na_letter_8.5x11in", "scaling": "none", "sides": "one-sided"}
+        ),
+        Reason.BAD_CLAIM,
+    ),
+    "too_many_copies": (
+        lambda s, k: _with(s, docs=[{**_claims(s)["docs"][0], "copies": 6}]),
+        Reason.BAD_CLAIM,
+    ),  # type: ignore[index]
     "sealed_to_unknown_device_key": (job_a_claims_under_other_seal, Reason.OPEN_FAILED),
     "display_of_another_job": (display_mismatch, Reason.OPEN_FAILED),
     "claim_release_without_verifier": (claim_release_without_verifier, Reason.BAD_CLAIM),
@@ -217,13 +275,20 @@ def test_a_valid_job_passes_the_same_harness() -> None:
     """The control case: without a fault, the harness accepts (so rejections are real)."""
     sim = DistrictSim()
     kiosk = KioskHarness(sim)
-    job = sim.job(docs=(("KK", make_pdf(2, width_pt=841.89, height_pt=595.28)), ("AKTA_LAHIR", make_pdf())))
+    job = sim.job(
+        docs=(("KK", make_pdf(2, width_pt=841.89, height_pt=595.28)), ("AKTA_LAHIR", make_pdf()))
+    )
     [verified] = kiosk.sync(sim.head(), [job.token])
     assert not isinstance(verified, RejectedError)
     for doc in job.manifest.documents:
         opened = kiosk.open(verified, doc.doc_id, job.blobs[doc.doc_id])
         assert opened.all_pages_a4
-    assert [d.page_count for d in (kiosk.open(verified, d.doc_id, job.blobs[d.doc_id]) for d in job.manifest.documents)] == [2, 1]
+    assert [
+        d.page_count
+        for d in (
+            kiosk.open(verified, d.doc_id, job.blobs[d.doc_id]) for d in job.manifest.documents
+        )
+    ] == [2, 1]
 
 
 def test_oversized_manifest_is_refused_before_parsing_or_key_lookup() -> None:

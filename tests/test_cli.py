@@ -1,0 +1,105 @@
+"""The two command lines: version, usage errors and the not-yet-available placeholders.
+
+``selftest`` is not tested here: it belongs to ``kiosk.selftest``'s own tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from agent import cli as agent_cli
+from district import cli as district_cli
+
+CLIS = [
+    pytest.param(agent_cli, id="cedoka"),
+    pytest.param(district_cli, id="cedoka-district"),
+]
+
+PLACEHOLDERS = [
+    pytest.param(cli, command, id=f"{cli.PROG} {command}")
+    for cli in (agent_cli, district_cli)
+    for command in cli.LATER_COMMANDS
+]
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_version_prints_program_and_version_then_exits_0(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{cli.PROG} ")
+    assert cli.package_version() in out
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_missing_command_is_a_usage_error(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([])
+    assert exit_info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_unknown_command_is_a_usage_error(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["no-such-command"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("cli", "command"), PLACEHOLDERS)
+def test_placeholder_command_says_not_available_yet_and_returns_2(
+    cli: ModuleType, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([command]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"{cli.PROG} {command}: not available yet in ")
+    assert "(see README, 'Status')" in captured.err
+
+
+def test_placeholder_messages_name_the_component_that_brings_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    agent_cli.main(["demo"])
+    assert "arrives with the village agent" in capsys.readouterr().err
+    district_cli.main(["serve"])
+    assert "arrives with the district server" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_home_defaults_to_the_environment_variable(
+    cli: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(cli.HOME_ENV, str(tmp_path))
+    args = cli.build_parser().parse_args(["selftest"])
+    assert args.home == tmp_path
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_home_falls_back_to_var_lib_without_the_environment_variable(
+    cli: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(cli.HOME_ENV, raising=False)
+    args = cli.build_parser().parse_args(["selftest"])
+    assert args.home == cli.DEFAULT_HOME
+    assert str(cli.DEFAULT_HOME).startswith("/var/lib/")
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_home_option_overrides_the_environment_variable(
+    cli: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(cli.HOME_ENV, "/nowhere")
+    args = cli.build_parser().parse_args(["--home", str(tmp_path), "selftest"])
+    assert args.home == tmp_path
