@@ -27,6 +27,10 @@ DOCUMENT_TYPES_PRINTABLE: Final = frozenset(
 )
 DOCUMENT_TYPES_CARD: Final = frozenset({"KTP_EL", "KIA"})
 DOCUMENT_TYPES_ALL: Final = DOCUMENT_TYPES_PRINTABLE | DOCUMENT_TYPES_CARD
+CARD_NOT_PRINTABLE: Final = (
+    "KTP-el and KIA are cards: they need card printers and security blanks, "
+    "so they go by courier or pickup and are never printed at a village"
+)
 
 
 class DocumentName(NamedTuple):

@@ -7,15 +7,17 @@ reported to the district and never printed. Order for a job manifest (security n
  1. size cap on the raw bytes, before parsing;
  2. JWS structure and header rules (alg pinned to Ed25519, ``kid`` required, no ``crit``,
     no key-carrying headers);
- 3. the key by ``kid`` from the *trusted keyring only*, inside its validity window;
+ 3. the key by ``kid`` from the *trusted keyring only*;
  4. the signature over the exact bytes received;
  5. ``typ``;
- 6. claim types and values: version, issuer, audience = this device, ``iat`` not in the
+ 6. the signing key's validity window at trusted now (for a head: at the later of trusted
+    now and its signed ``iat``, since a head is itself a time source);
+ 7. claim types and values: version, issuer, audience = this device, ``iat`` not in the
     future and ``exp`` not passed against *trusted now* (max of the local clock and the
     last verified signed time), lifetime cap, small explicit leeway on ``iat`` only;
- 7. replay: the job id was never seen (tombstones survive restarts) and is not cancelled;
+ 8. replay: the job id was never seen (tombstones survive restarts) and is not cancelled;
     ``seq`` is covered by the verified feed head;
- 8. the sealed display data opens with this device's key and matches the manifest.
+ 9. the sealed display data opens with this device's key and matches the manifest.
 
 Documents (:func:`verify_document`) then go: exact signed size -> SHA-256 (constant time)
 -> HPKE open with the bound ``info`` -> ``%PDF-`` magic -> PDF parse. The caller persists a
@@ -112,16 +114,18 @@ def verify_keyring(
     return keyring
 
 
-def _signer_lookup(trust: TrustState, now_s: int) -> Callable[[str], Ed25519PublicKey | None]:
+def _signer_lookup(trust: TrustState) -> Callable[[str], Ed25519PublicKey | None]:
     def lookup(kid: str) -> Ed25519PublicKey | None:
         entry = trust.keyring.key_for(kid)
-        if entry is None:
-            return None
-        if not entry.not_before_s <= now_s < entry.not_after_s:
-            raise RejectedError(Reason.KEY_NOT_VALID, f"key {kid!r} not valid now")
-        return entry.public_key
+        return None if entry is None else entry.public_key
 
     return lookup
+
+
+def _check_key_window(trust: TrustState, kid: str, at_s: int) -> None:
+    entry = trust.keyring.key_for(kid)
+    if entry is None or not entry.not_before_s <= at_s < entry.not_after_s:
+        raise RejectedError(Reason.KEY_NOT_VALID, f"key {kid!r} not valid at {at_s}")
 
 
 def verify_head(
@@ -139,9 +143,10 @@ def verify_head(
     """
     now_s = trusted_now(local_now_s=local_now_s, floor_s=trust.time_floor_s)
     verified = verify_compact(
-        token, typ=TYP_HEAD, keys=_signer_lookup(trust, now_s), max_bytes=MAX_HEAD_BYTES
+        token, typ=TYP_HEAD, keys=_signer_lookup(trust), max_bytes=MAX_HEAD_BYTES
     )
     head = parse_head(verified.claims)
+    _check_key_window(trust, verified.kid, max(now_s, head.issued_at_s))
     if head.issuer != trust.district_code:
         raise RejectedError(Reason.WRONG_ISSUER, "head of another district")
     if head.device_id != trust.device_id:
@@ -179,9 +184,10 @@ def verify_manifest(
     """
     now_s = trusted_now(local_now_s=local_now_s, floor_s=trust.time_floor_s)
     verified = verify_compact(
-        token, typ=TYP_MANIFEST, keys=_signer_lookup(trust, now_s), max_bytes=MAX_MANIFEST_BYTES
+        token, typ=TYP_MANIFEST, keys=_signer_lookup(trust), max_bytes=MAX_MANIFEST_BYTES
     )
     manifest = parse_manifest(verified.claims)
+    _check_key_window(trust, verified.kid, now_s)
     _check_manifest_claims(manifest, trust=trust, now_s=now_s, policy=policy)
     if is_known(manifest.job_id):
         raise RejectedError(Reason.REPLAYED, f"{manifest.job_id} seen before")

@@ -1,0 +1,104 @@
+"""The feed response and the error body: the two JSON envelopes around signed tokens.
+
+``GET /v1/feed`` answers ``{"v":1, "head": JWS, "jobs": [JWS, …], "keyring": JWS?}``. The
+envelope itself is not signed: every token inside is, and the agent verifies the keyring
+(if present) first, then the head, then each job (``kiosk.verify``). Any non-2xx answer
+carries ``{"error": {"code", "message", "retry_after_s"?}}`` — a captive portal's HTML or
+anything else that does not parse is a transport failure, never data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kiosk import PROTOCOL_VERSION
+from kiosk.errors import Reason, WireError
+from kiosk.fields import Fields
+from kiosk.limits import (
+    MAX_FEED_RESPONSE_BYTES,
+    MAX_HEAD_BYTES,
+    MAX_JOBS_PER_FEED,
+    MAX_KEYRING_BYTES,
+    MAX_MANIFEST_BYTES,
+)
+from kiosk.strictjson import canonical_dumps, loads_object
+
+_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,47}")
+MAX_ERROR_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResponse:
+    """The tokens of one feed answer, still unverified."""
+
+    head: bytes
+    jobs: tuple[bytes, ...]
+    keyring: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """A district error: machine code, English message, optional retry hint."""
+
+    code: str
+    message: str
+    retry_after_s: int | None = None
+
+
+def feed_body(response: FeedResponse) -> bytes:
+    """Serialize a feed answer (district side)."""
+    body: dict[str, object] = {
+        "v": PROTOCOL_VERSION,
+        "head": response.head.decode("ascii"),
+        "jobs": [job.decode("ascii") for job in response.jobs],
+    }
+    if response.keyring is not None:
+        body["keyring"] = response.keyring.decode("ascii")
+    return canonical_dumps(body)
+
+
+def parse_feed(data: bytes) -> FeedResponse:
+    """Parse a feed answer (kiosk side); the tokens are verified afterwards.
+
+    Raises:
+        WireError: too large, not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM.
+    """
+    f = Fields(loads_object(data, max_bytes=MAX_FEED_RESPONSE_BYTES), "feed")
+    f.constant("v", PROTOCOL_VERSION)
+    jobs = []
+    for item in f.array("jobs", max_items=MAX_JOBS_PER_FEED):
+        if not isinstance(item, str) or len(item) > MAX_MANIFEST_BYTES or not _JWS.fullmatch(item):
+            raise WireError(Reason.BAD_CLAIM, "feed.jobs[]: expected a compact JWS")
+        jobs.append(item.encode("ascii"))
+    keyring = None
+    if f.has("keyring"):
+        keyring = f.text("keyring", pattern=_JWS, max_len=MAX_KEYRING_BYTES).encode("ascii")
+    return FeedResponse(
+        head=f.text("head", pattern=_JWS, max_len=MAX_HEAD_BYTES).encode("ascii"),
+        jobs=tuple(jobs),
+        keyring=keyring,
+    )
+
+
+def error_body(error: ErrorBody) -> bytes:
+    """Serialize an error answer."""
+    inner: dict[str, object] = {"code": error.code, "message": error.message}
+    if error.retry_after_s is not None:
+        inner["retry_after_s"] = error.retry_after_s
+    return canonical_dumps({"error": inner})
+
+
+def parse_error(data: bytes) -> ErrorBody:
+    """Parse an error answer.
+
+    Raises:
+        WireError: anything that is not a v1 error body (e.g. a captive portal's HTML).
+    """
+    e = Fields(loads_object(data, max_bytes=MAX_ERROR_BYTES), "error").nested("error")
+    return ErrorBody(
+        code=e.text("code", pattern=_CODE, max_len=48),
+        message=e.text("message", max_len=500),
+        retry_after_s=e.integer("retry_after_s", high=86400) if e.has("retry_after_s") else None,
+    )
