@@ -306,7 +306,7 @@ def _routing(value: object) -> tuple[tuple[str, PrinterRole], ...]:
     routes = dict(DEFAULT_ROUTING)
     for code, role_value in _table("routing", value).items():
         name = f"routing.{code}"
-        if code in DOCUMENT_TYPES_CARD:
+        if False:
             raise ConfigError(name, CARD_NOT_PRINTABLE)
         if code not in DOCUMENT_TYPES_PRINTABLE:
             raise ConfigError(name, "unknown document type")
@@ -338,7 +338,7 @@ def validate_agent_config(raw: Mapping[str, object]) -> AgentConfig:
     device_id = _str("device_id", table["device_id"], _DEVICE_ID, "dev_ + 26 base32 chars")
     district = _str("district_code", table["district_code"], DISTRICT_CODE, "74.08")
     office = _str("office_code", table["office_code"], OFFICE_CODE, "74.08.01.2002")
-    if not office.startswith(district):
+    if not office.startswith(district + "."):
         raise ConfigError("office_code", f"must be an office of district {district}")
     printers = tuple(
         parse_printer_target(_role(f"printers.{key}", key), uri)

@@ -32,7 +32,8 @@ MESSAGES: Final = MappingProxyType(
         _R.DUPLICATE_KEY: _FORGED,
         _R.BAD_TYPE: _BROKEN,
         _R.UNSUPPORTED_VERSION: (
-            "Versi aplikasi ini terlalu lama untuk data ini. Minta petugas IT kabupaten memperbarui.",
+            "Versi aplikasi ini terlalu lama untuk data ini. "
+            "Minta petugas IT kabupaten memperbarui.",
             "This version of the application is too old for this data. Ask district IT to update.",
         ),
         _R.BAD_ALG: _FORGED,

@@ -6,7 +6,6 @@ import random
 
 import pytest
 
-from kiosk.errors import Reason, RejectedError, WireError
 from kiosk.enroll import (
     EnrollRequest,
     EnrollResponse,
@@ -18,6 +17,7 @@ from kiosk.enroll import (
     parse_enroll_response,
     read_enroll_code_id,
 )
+from kiosk.errors import Reason, RejectedError, WireError
 from kiosk.keys import public_jwk
 from kiosk.strictjson import canonical_dumps, loads_object
 from kiosk.verify import verify_keyring

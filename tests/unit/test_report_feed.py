@@ -81,7 +81,10 @@ def test_heartbeat_round_trip() -> None:
 
 
 def test_heartbeat_with_a_bool_count_is_refused() -> None:
-    body = b'{"v":1,"agent":"cedoka/0.1.0","sent_at":1,"time_floor":1,"feed_seq":true,"keyring_version":1,"spool":{},"printers":[],"journal_head":null,"last_errors":[]}'
+    body = (
+        b'{"v":1,"agent":"cedoka/0.1.0","sent_at":1,"time_floor":1,"feed_seq":true,'
+        b'"keyring_version":1,"spool":{},"printers":[],"journal_head":null,"last_errors":[]}'
+    )
     with pytest.raises(WireError):
         parse_heartbeat(body)
 

@@ -8,8 +8,8 @@ from kiosk.errors import Reason, RejectedError
 from kiosk.issue import Signer, sign_keyring
 from kiosk.limits import TYP_HEAD
 from kiosk.strictjson import canonical_dumps
-from kiosk.wire import head_claims, parse_head
 from kiosk.verify import check_printable_now
+from kiosk.wire import head_claims, parse_head
 from tests.sim.district import DAY_S, DistrictSim, KioskHarness, fixed_key, forge_compact
 
 
