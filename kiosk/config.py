@@ -306,7 +306,7 @@ def _routing(value: object) -> tuple[tuple[str, PrinterRole], ...]:
     routes = dict(DEFAULT_ROUTING)
     for code, role_value in _table("routing", value).items():
         name = f"routing.{code}"
-        if False:
+        if code in DOCUMENT_TYPES_CARD:
             raise ConfigError(name, CARD_NOT_PRINTABLE)
         if code not in DOCUMENT_TYPES_PRINTABLE:
             raise ConfigError(name, "unknown document type")
