@@ -104,8 +104,8 @@ class AgentConfig:
     heartbeat_interval_s: int = 60  # time between health reports to the district, seconds
     language: str = "id"  # UI and receipt language: "id" (Bahasa Indonesia) or "en"
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)  # wrong claim codes
-    job_leeway_s: int = 60  # clock leeway when checking a job's iat/exp, seconds
-    max_reprints: int = 3  # reprints allowed per document after the first print
+    job_leeway_s: int = 60  # tolerated clock skew for a job's iat (expiry has none), s
+    max_reprints: int = 3  # reprints (spoiled -> printed again) allowed per job
 
 
 # key -> (low, high) of the numeric settings.

@@ -148,7 +148,7 @@ def parse_enroll_request(data: bytes, code: EnrollCode) -> EnrollRequest:
     body = loads_object(data, max_bytes=MAX_ENROLL_BYTES)
     _check_mac(code.mac_key(), body, "request")
     f = Fields(body, "enroll")
-    f.constant("v", PROTOCOL_VERSION)
+    f.version()
     if f.text("code_id", max_len=5) != code.code_id:
         raise RejectedError(Reason.ENROLL_CODE_INVALID, "code_id differs")
     return EnrollRequest(
@@ -203,7 +203,7 @@ def parse_enroll_response(data: bytes, *, code: EnrollCode, nonce: str) -> Enrol
     body = loads_object(data, max_bytes=MAX_ENROLL_BYTES)
     _check_mac(code.mac_key(), body, "response")
     f = Fields(body, "enroll")
-    f.constant("v", PROTOCOL_VERSION)
+    f.version()
     if f.text("nonce", max_len=22) != nonce:
         raise RejectedError(Reason.REPLAYED, "response to another request")
     root_key = parse_ed25519_jwk(f.raw("root_jwk"))

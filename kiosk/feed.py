@@ -66,7 +66,7 @@ def parse_feed(data: bytes) -> FeedResponse:
         WireError: too large, not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM.
     """
     f = Fields(loads_object(data, max_bytes=MAX_FEED_RESPONSE_BYTES), "feed")
-    f.constant("v", PROTOCOL_VERSION)
+    f.version()
     jobs = []
     for item in f.array("jobs", max_items=MAX_JOBS_PER_FEED):
         if not isinstance(item, str) or len(item) > MAX_MANIFEST_BYTES or not _JWS.fullmatch(item):

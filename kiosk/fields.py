@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from kiosk import PROTOCOL_VERSION
 from kiosk.b64 import b64u_decode
 from kiosk.errors import Reason, WireError
 from kiosk.limits import MAX_SAFE_INT
@@ -69,6 +70,18 @@ class Fields:
         value = self._get(name)
         if type(value) is not type(expected) or value != expected:
             raise self._bad(name, f"must be {expected!r}")
+
+    def version(self) -> None:
+        """The protocol major version member ``v``, which must be ``PROTOCOL_VERSION``.
+
+        Raises:
+            WireError: UNSUPPORTED_VERSION when missing or different.
+        """
+        value = self._obj.get("v")
+        if type(value) is not int or value != PROTOCOL_VERSION:
+            raise WireError(
+                Reason.UNSUPPORTED_VERSION, f"{self._where}.v must be {PROTOCOL_VERSION}"
+            )
 
     def binary(self, name: str, *, exact: int | None = None, max_len: int = 64) -> bytes:
         """Base64url bytes, of exactly ``exact`` bytes or at most ``max_len``."""

@@ -17,8 +17,8 @@ from kiosk.errors import Reason, WireError
 CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_PREFIXES: Final = ("job", "doc", "dev", "evt")
 _ID = re.compile(r"(job|doc|dev|evt)_[0-9A-HJKMNP-TV-Z]{26}")
-DISTRICT_CODE: Final = re.compile(r"\d{2}\.\d{2}")
-OFFICE_CODE: Final = re.compile(r"\d{2}\.\d{2}\.\d{2}\.[123]\d{3}")
+DISTRICT_CODE: Final = re.compile(r"[0-9]{2}\.[0-9]{2}")
+OFFICE_CODE: Final = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[123][0-9]{3}")
 KID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 

@@ -122,7 +122,7 @@ def verify_proof(
         max_bytes=MAX_PROOF_BYTES,
     )
     f = Fields(verified.claims, "proof")
-    f.constant("v", PROTOCOL_VERSION)
+    f.version()
     if check_id(f.text("iss", max_len=30), "dev") != device_id:
         raise RejectedError(Reason.BAD_CLAIM, "proof.iss differs from kid")
     if f.text("aud", pattern=_ORIGIN, max_len=300) != request.origin:

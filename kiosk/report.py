@@ -93,7 +93,7 @@ def verify_report(token: bytes, *, device_id: str, device_key: Ed25519PublicKey)
         max_bytes=MAX_EVENT_BYTES,
     )
     f = Fields(verified.claims, "event")
-    f.constant("v", PROTOCOL_VERSION)
+    f.version()
     if f.text("iss", max_len=30) != device_id:
         raise RejectedError(Reason.BAD_CLAIM, "event.iss differs from the device")
     return JobReport(
@@ -126,7 +126,7 @@ def parse_event_batch(
         WireError: the batch itself is malformed or too large.
     """
     f = Fields(loads_object(data, max_bytes=MAX_EVENT_BATCH_BYTES), "events")
-    f.constant("v", PROTOCOL_VERSION)
+    f.version()
     out: list[JobReport | RejectedError] = []
     for item in f.array("events", min_items=1, max_items=MAX_EVENTS_PER_BATCH):
         if not isinstance(item, str) or not _TOKEN_TEXT.fullmatch(item):
@@ -214,7 +214,7 @@ def parse_heartbeat(data: bytes) -> Heartbeat:
         WireError: not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM.
     """
     f = Fields(loads_object(data, max_bytes=MAX_HEARTBEAT_BYTES), "heartbeat")
-    f.constant("v", PROTOCOL_VERSION)
+    f.version()
     spool_fields = f.nested("spool")
     spool = {
         state.value: spool_fields.integer(state.value)

@@ -176,8 +176,9 @@ def verify_manifest(
 ) -> VerifiedJob:
     """Run the whole recipe on a job manifest (see the module docstring for the order).
 
-    ``is_known(job_id)`` answers from durable tombstones (every job id ever accepted or
-    rejected). ``seal_keys`` maps a sealing-key thumbprint to the device's private key.
+    ``is_known(job_id)`` answers from durable tombstones: every job id whose manifest
+    passed the signature check (a forged manifest must not be able to block a real job).
+    ``seal_keys`` maps a sealing-key thumbprint to the device's private key.
 
     Raises:
         RejectedError: the first failed check, with its Reason.

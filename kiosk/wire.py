@@ -23,6 +23,7 @@ from kiosk.limits import (
     MAX_CANCELLED_IN_HEAD,
     MAX_COPIES,
     MAX_DISPLAY_SEALED_BYTES,
+    MAX_DOCUMENT_SEALED_BYTES,
     MAX_DOCUMENTS_PER_JOB,
     MAX_KEYS_IN_KEYRING,
 )
@@ -49,15 +50,6 @@ _TITLE = re.compile(r"[^\x00-\x1f\x7f]{1,120}")
 MAX_DISPLAY_PLAIN_BYTES = 3 * 1024
 
 
-def _version(fields: Fields) -> None:
-    if not fields.has("v"):
-        raise WireError(Reason.UNSUPPORTED_VERSION, "missing v")
-    try:
-        fields.constant("v", PROTOCOL_VERSION)
-    except WireError:
-        raise WireError(Reason.UNSUPPORTED_VERSION, "v must be 1") from None
-
-
 # --- job manifest -----------------------------------------------------------------------
 
 
@@ -68,7 +60,7 @@ def parse_manifest(claims: dict[str, object]) -> JobManifest:
         WireError: UNSUPPORTED_VERSION, BAD_CLAIM, or NOT_PRINTABLE_AT_VILLAGE for a card.
     """
     f = Fields(claims, "manifest")
-    _version(f)
+    f.version()
     job_id = check_id(f.text("jti", max_len=30), "job")
     docs = tuple(
         _parse_document(item)
@@ -112,7 +104,7 @@ def _parse_document(item: object) -> DocumentRef:
         doc_id=check_id(f.text("id", max_len=30), "doc"),
         doc_type=doc_type,
         copies=f.integer("copies", low=1, high=MAX_COPIES),
-        sealed_size=f.integer("size", low=1),
+        sealed_size=f.integer("size", low=1, high=MAX_DOCUMENT_SEALED_BYTES),
         sealed_sha256=f.binary("sha256", exact=32),
     )
 
@@ -159,7 +151,7 @@ def parse_display(plaintext: bytes) -> DisplayData:
         WireError: not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM.
     """
     f = Fields(loads_object(plaintext, max_bytes=MAX_DISPLAY_PLAIN_BYTES), "display")
-    _version(f)
+    f.version()
     titles = []
     for item in f.array("docs", min_items=1, max_items=MAX_DOCUMENTS_PER_JOB):
         t = Fields(item, "display.docs[]")
@@ -211,7 +203,7 @@ def parse_head(claims: dict[str, object]) -> FeedHead:
         WireError: UNSUPPORTED_VERSION, BAD_CLAIM.
     """
     f = Fields(claims, "head")
-    _version(f)
+    f.version()
     cancelled = f.array("cancelled", max_items=MAX_CANCELLED_IN_HEAD)
     issued_at_s = f.integer("iat")
     expires_at_s = f.integer("exp")
@@ -258,7 +250,7 @@ def parse_keyring(claims: dict[str, object]) -> Keyring:
         WireError: UNSUPPORTED_VERSION, BAD_CLAIM.
     """
     f = Fields(claims, "keyring")
-    _version(f)
+    f.version()
     entries = []
     for item in f.array("keys", min_items=1, max_items=MAX_KEYS_IN_KEYRING):
         k = Fields(item, "keyring.keys[]")
