@@ -95,7 +95,8 @@ class AgentConfig:
     office_code: str  # kode wilayah of this desa/kelurahan, e.g. "74.08.01.2002"
     printers: tuple[PrinterTarget, ...]  # at most one per role, sorted by role
     routing: tuple[tuple[str, PrinterRole], ...] = DEFAULT_ROUTING  # doc type -> role, sorted
-    long_poll_wait_s: int = 55  # how long the server may hold a feed request open, seconds
+    long_poll_wait_s: int = 55  # how long the server may hold a feed request open (the
+    # feed's read timeout is this plus request_timeout_s), seconds
     request_timeout_s: int = 30  # timeout of one ordinary HTTP request, seconds
     backoff_initial_s: float = 1.0  # first retry delay after a failed request, seconds
     backoff_max_s: float = 300.0  # cap on the doubling retry delay, seconds
@@ -110,7 +111,7 @@ class AgentConfig:
 
 # key -> (low, high) of the numeric settings.
 _INT_RANGES: Final = {
-    "long_poll_wait_s": (5, 300),
+    "long_poll_wait_s": (5, 60),
     "request_timeout_s": (1, 300),
     "download_deadline_s": (30, 86400),
     "max_document_bytes": (1 * MIB, 100 * MIB),

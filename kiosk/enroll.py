@@ -81,6 +81,8 @@ def parse_enroll_code(text: str) -> EnrollCode:
     Raises:
         WireError: ENROLL_CODE_MALFORMED.
     """
+    if not text.isascii():
+        raise WireError(Reason.ENROLL_CODE_MALFORMED, "only letters A-Z, digits and dashes")
     raw = "".join(text.split()).replace("-", "").upper().translate(_CROCKFORD_ALIASES)
     if len(raw) != CODE_CHARS or any(c not in CROCKFORD for c in raw):
         raise WireError(Reason.ENROLL_CODE_MALFORMED, f"expected {CODE_CHARS} base32 characters")

@@ -10,11 +10,14 @@ members; anything a consumer must understand needs a new major version (docs/pro
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from kiosk import PROTOCOL_VERSION
 from kiosk.b64 import b64u_decode
 from kiosk.errors import Reason, WireError
 from kiosk.limits import MAX_SAFE_INT
+
+_SEPARATORS = frozenset({"Zl", "Zp"})
 
 
 class Fields:
@@ -56,6 +59,19 @@ class Fields:
             raise self._bad(name, f"length must be 1..{max_len}")
         if pattern is not None and not pattern.fullmatch(value):
             raise self._bad(name, "bad format")
+        return value
+
+    def display_text(self, name: str, *, max_len: int) -> str:
+        """Text shown on the kiosk screen: 1..``max_len`` characters, none of them a control,
+        format (e.g. a right-to-left override or a zero-width space), line/paragraph
+        separator, private-use or unassigned character, so what staff see is what was sent.
+        """
+        value = self.text(name, max_len=max_len)
+        if any(
+            unicodedata.category(c)[0] == "C" or unicodedata.category(c) in _SEPARATORS
+            for c in value
+        ):
+            raise self._bad(name, "invisible or control characters")
         return value
 
     def choice(self, name: str, options: frozenset[str]) -> str:

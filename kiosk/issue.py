@@ -41,7 +41,13 @@ from kiosk.model import (
     Sides,
 )
 from kiosk.seal import display_info, document_info, seal
-from kiosk.wire import display_plaintext, head_claims, keyring_claims, manifest_claims
+from kiosk.wire import (
+    MAX_DISPLAY_PLAIN_BYTES,
+    display_plaintext,
+    head_claims,
+    keyring_claims,
+    manifest_claims,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +106,7 @@ class IssuedJob:
 def mask_name(name: str) -> str:
     """Mask a resident's name for display: the first letter of each word, then stars.
 
-    "SITI NURHALIZA" -> "S*** N*******". Enough for staff to match a face to a bundle,
+    "SITI NURHALIZA" -> "S*** N********". Enough for staff to match a face to a bundle,
     not enough to identify a person from a screen or a log.
     """
     words = name.split()
@@ -147,6 +153,9 @@ def issue_job(
         titles=tuple(DocumentTitle(doc.doc_id, doc.title) for doc in spec.documents),
         claim=claim,
     )
+    plaintext = display_plaintext(display)
+    if len(plaintext) > MAX_DISPLAY_PLAIN_BYTES:
+        raise WireError(Reason.BAD_CLAIM, "display data above the cap: shorten the titles")
     manifest = JobManifest(
         job_id=spec.job_id,
         device_id=recipient.device_id,
@@ -160,7 +169,7 @@ def issue_job(
         documents=tuple(refs),
         seal_kid=thumbprint(recipient.seal_key),
         display_sealed=seal(
-            display_plaintext(display),
+            plaintext,
             recipient.seal_key,
             info=display_info(recipient.device_id, spec.job_id),
         ),

@@ -39,8 +39,9 @@ def thumbprint(key: Ed25519PublicKey | X25519PublicKey) -> str:
 
 
 def fingerprint_code(key: Ed25519PublicKey, *, chars: int = 10) -> str:
-    """A short, typeable fingerprint: the first ``chars`` Crockford base32 characters of
-    the thumbprint's SHA-256 digest (5 bits each; 10 characters = 50 bits)."""
+    """A short, typeable fingerprint: the first ``chars`` Crockford base32 characters
+    (5 bits each, most significant first; 10 characters = 50 bits) of the 32-byte SHA-256
+    digest that the RFC 7638 thumbprint encodes."""
     digest = int.from_bytes(hashlib.sha256(canonical_dumps(public_jwk(key))).digest(), "big")
     return "".join(CROCKFORD[(digest >> (251 - 5 * i)) & 31] for i in range(chars))
 

@@ -85,7 +85,7 @@ class DocumentTitle:
 class DisplayData:
     """What the kiosk may show about a job; arrives sealed to the device."""
 
-    resident_masked: str  # e.g. "S*** N*******"
+    resident_masked: str  # e.g. "S*** N********"
     titles: tuple[DocumentTitle, ...]
     claim: ClaimVerifier | None  # present exactly when release is CLAIM
 

@@ -113,14 +113,14 @@ def verify_proof(
     state = devices(device_id) if device_id.startswith("dev_") else None
     if state is None:
         raise RejectedError(Reason.UNKNOWN_DEVICE, "no such device")
-    if state.revoked:
-        raise RejectedError(Reason.DEVICE_REVOKED, f"{device_id} is revoked")
     verified = verify_compact(
         token,
         typ=TYP_PROOF,
         keys=lambda kid: state.public_key if kid == device_id else None,
         max_bytes=MAX_PROOF_BYTES,
     )
+    if state.revoked:  # only after the signature: no revocation oracle for strangers
+        raise RejectedError(Reason.DEVICE_REVOKED, f"{device_id} is revoked")
     f = Fields(verified.claims, "proof")
     f.version()
     if check_id(f.text("iss", max_len=30), "dev") != device_id:

@@ -23,7 +23,7 @@ from kiosk.errors import Reason, RejectedError, WireError
 from kiosk.fields import Fields
 from kiosk.ids import DISTRICT_CODE, check_id
 from kiosk.jose import sign_compact, verify_compact
-from kiosk.lifecycle import JobEvent, JobState
+from kiosk.lifecycle import TRANSITIONS, JobEvent, JobState
 from kiosk.limits import MAX_EVENT_BYTES, MAX_EVENTS_PER_BATCH, TYP_EVENT
 from kiosk.strictjson import canonical_dumps, loads_object
 
@@ -80,11 +80,14 @@ def sign_report(report: JobReport, key: Ed25519PrivateKey) -> bytes:
     return sign_compact(claims, typ=TYP_EVENT, kid=report.device_id, key=key)
 
 
-def verify_report(token: bytes, *, device_id: str, device_key: Ed25519PublicKey) -> JobReport:
+def verify_report(
+    token: bytes, *, device_id: str, device_key: Ed25519PublicKey, district_code: str
+) -> JobReport:
     """Verify one job event from ``device_id`` (district side).
 
     Raises:
-        RejectedError: any JWS failure; BAD_CLAIM when iss differs from the device.
+        RejectedError: any JWS failure; BAD_CLAIM when ``iss`` is not the device or
+            ``state`` is not where ``event`` leads; WRONG_AUDIENCE for another district.
     """
     verified = verify_compact(
         token,
@@ -96,13 +99,19 @@ def verify_report(token: bytes, *, device_id: str, device_key: Ed25519PublicKey)
     f.version()
     if f.text("iss", max_len=30) != device_id:
         raise RejectedError(Reason.BAD_CLAIM, "event.iss differs from the device")
+    if f.text("aud", pattern=DISTRICT_CODE, max_len=5) != district_code:
+        raise RejectedError(Reason.WRONG_AUDIENCE, "event for another district")
+    event = JobEvent(f.choice("event", frozenset(JobEvent)))
+    state = JobState(f.choice("state", frozenset(JobState)))
+    if state not in {target for (_, ev), target in TRANSITIONS.items() if ev is event}:
+        raise RejectedError(Reason.BAD_CLAIM, f"event {event.value} cannot lead to {state.value}")
     return JobReport(
         event_id=check_id(f.text("jti", max_len=30), "evt"),
         device_id=device_id,
-        district_code=f.text("aud", pattern=DISTRICT_CODE, max_len=5),
+        district_code=district_code,
         job_id=check_id(f.text("job", max_len=30), "job"),
-        event=JobEvent(f.choice("event", frozenset(JobEvent))),
-        state=JobState(f.choice("state", frozenset(JobState))),
+        event=event,
+        state=state,
         at_s=f.integer("iat"),
         reason=f.text("reason", pattern=_REASON, max_len=48) if f.has("reason") else None,
         doc_id=check_id(f.text("doc", max_len=30), "doc") if f.has("doc") else None,
@@ -144,7 +153,8 @@ def parse_event_batch(
 
 @dataclass(frozen=True, slots=True)
 class Marker:
-    """One supply (ink, toner) as the printer reports it: level 0..100, -1 unknown."""
+    """One supply (ink, toner) as IPP ``marker-levels`` reports it: 0..100 percent, or
+    -1 (unavailable), -2 (unknown), -3 (some remains, level not known)."""
 
     name: str
     level: int

@@ -61,6 +61,17 @@ from kiosk.pdfcheck import PdfFacts, inspect_pdf
 from kiosk.seal import display_info, document_info, open_sealed
 from kiosk.wire import keyring_claims, parse_display, parse_head, parse_keyring, parse_manifest
 
+# Rejections that a later feed head, keyring or clock correction can cure: the agent keeps
+# no tombstone for these and verifies the manifest again when it is delivered again.
+CURABLE_REASONS = frozenset(
+    {
+        Reason.SEQ_BEYOND_HEAD,
+        Reason.KEY_NOT_VALID,
+        Reason.UNKNOWN_KID,
+        Reason.ISSUED_IN_FUTURE,
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class VerifyPolicy:
@@ -176,8 +187,10 @@ def verify_manifest(
 ) -> VerifiedJob:
     """Run the whole recipe on a job manifest (see the module docstring for the order).
 
-    ``is_known(job_id)`` answers from durable tombstones: every job id whose manifest
-    passed the signature check (a forged manifest must not be able to block a real job).
+    ``is_known(job_id)`` answers from durable tombstones. The agent tombstones a job id
+    when its manifest is accepted, or rejected after the signature check for a reason not
+    in ``CURABLE_REASONS`` (a forged manifest must never block a real job, and a job that a
+    later head or keyring makes valid must not be lost).
     ``seal_keys`` maps a sealing-key thumbprint to the device's private key.
 
     Raises:
@@ -204,7 +217,7 @@ def verify_manifest(
         manifest.display_sealed, key, info=display_info(trust.device_id, manifest.job_id)
     )
     display = parse_display(plaintext)
-    if {t.doc_id for t in display.titles} != {d.doc_id for d in manifest.documents}:
+    if sorted(t.doc_id for t in display.titles) != sorted(d.doc_id for d in manifest.documents):
         raise WireError(Reason.BAD_CLAIM, "display documents differ from the manifest")
     if (display.claim is not None) != (manifest.release is ReleaseMode.CLAIM):
         raise WireError(Reason.BAD_CLAIM, "a claim verifier exactly for release=claim")
@@ -216,6 +229,8 @@ def _check_manifest_claims(
 ) -> None:
     if manifest.issuer != trust.district_code:
         raise RejectedError(Reason.WRONG_ISSUER, "job of another district")
+    if not manifest.office_code.startswith(manifest.issuer + "."):
+        raise RejectedError(Reason.BAD_CLAIM, "office outside the issuing district")
     if manifest.device_id != trust.device_id:
         raise RejectedError(Reason.WRONG_AUDIENCE, "job for another device")
     if manifest.issued_at_s > now_s + policy.leeway_s:

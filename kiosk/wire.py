@@ -45,9 +45,9 @@ from kiosk.strictjson import canonical_dumps, loads_object
 
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
 _DOC_TYPE = re.compile(r"[A-Z][A-Z_]{1,19}")
-_MASKED = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
-_TITLE = re.compile(r"[^\x00-\x1f\x7f]{1,120}")
 MAX_DISPLAY_PLAIN_BYTES = 3 * 1024
+MAX_TITLE_CHARS = 120
+MAX_MASKED_NAME_CHARS = 80
 
 
 # --- job manifest -----------------------------------------------------------------------
@@ -158,7 +158,7 @@ def parse_display(plaintext: bytes) -> DisplayData:
         titles.append(
             DocumentTitle(
                 doc_id=check_id(t.text("id", max_len=30), "doc"),
-                title=t.text("title", pattern=_TITLE, max_len=120),
+                title=t.display_text("title", max_len=MAX_TITLE_CHARS),
             )
         )
     claim = None
@@ -169,7 +169,7 @@ def parse_display(plaintext: bytes) -> DisplayData:
         validate_params(params)
         claim = ClaimVerifier(params=params, digest=c.binary("hash", exact=32))
     return DisplayData(
-        resident_masked=f.text("resident", pattern=_MASKED, max_len=80),
+        resident_masked=f.display_text("resident", max_len=MAX_MASKED_NAME_CHARS),
         titles=tuple(titles),
         claim=claim,
     )

@@ -33,8 +33,12 @@ T0 = 1_700_000_000
 OP = "staff-01"
 
 # Valid arguments for every event, so each table row can be exercised on its own.
-REASON = {E.VERIFY_FAIL: "bad_signature", E.PRINT_FAIL: "media_empty", E.SPOIL: "paper_jam",
-          E.RECONCILE_LOST: "unknown_after_restart"}
+REASON = {
+    E.VERIFY_FAIL: "bad_signature",
+    E.PRINT_FAIL: "media_empty",
+    E.SPOIL: "paper_jam",
+    E.RECONCILE_LOST: "unknown_after_restart",
+}
 NEEDS_OP = {E.RELEASE, E.HAND_OVER}
 
 
@@ -43,8 +47,14 @@ def valid(event: JobEvent) -> Transition:
 
 
 def status_in(state: JobState, *, reprints: int = 0, updated_at_s: int = T0) -> JobStatus:
-    return JobStatus(job_id="job-1", state=state, reason=None, reprints=reprints,
-                     updated_at_s=updated_at_s, operator=None)
+    return JobStatus(
+        job_id="job-1",
+        state=state,
+        reason=None,
+        reprints=reprints,
+        updated_at_s=updated_at_s,
+        operator=None,
+    )
 
 
 def run(events: list[JobEvent]) -> JobStatus:
@@ -66,20 +76,40 @@ HAPPY_PATHS = {
         [S.VERIFIED, S.RELEASED, S.PRINTING, S.PRINTED, S.HANDED_OVER, S.PURGED],
     ),
     "spoil_then_reprint": (
-        [E.VERIFY_OK, E.AUTO_RELEASE, E.SUBMIT, E.PRINT_DONE, E.SPOIL, E.SUBMIT, E.PRINT_DONE,
-         E.HAND_OVER],
-        [S.VERIFIED, S.RELEASED, S.PRINTING, S.PRINTED, S.RELEASED, S.PRINTING, S.PRINTED,
-         S.HANDED_OVER],
+        [
+            E.VERIFY_OK,
+            E.AUTO_RELEASE,
+            E.SUBMIT,
+            E.PRINT_DONE,
+            E.SPOIL,
+            E.SUBMIT,
+            E.PRINT_DONE,
+            E.HAND_OVER,
+        ],
+        [
+            S.VERIFIED,
+            S.RELEASED,
+            S.PRINTING,
+            S.PRINTED,
+            S.RELEASED,
+            S.PRINTING,
+            S.PRINTED,
+            S.HANDED_OVER,
+        ],
     ),
     "fail_then_retry": (
         [E.VERIFY_OK, E.AUTO_RELEASE, E.SUBMIT, E.PRINT_FAIL, E.RETRY, E.SUBMIT, E.PRINT_DONE],
         [S.VERIFIED, S.RELEASED, S.PRINTING, S.FAILED, S.RELEASED, S.PRINTING, S.PRINTED],
     ),
     "rejected": ([E.VERIFY_FAIL, E.PURGE], [S.REJECTED, S.PURGED]),
-    "held_then_expired": ([E.VERIFY_OK, E.HOLD, E.EXPIRE, E.PURGE],
-                          [S.VERIFIED, S.HELD, S.EXPIRED, S.PURGED]),
-    "failed_then_cancelled": ([E.VERIFY_OK, E.AUTO_RELEASE, E.SUBMIT, E.PRINT_FAIL, E.CANCEL],
-                              [S.VERIFIED, S.RELEASED, S.PRINTING, S.FAILED, S.CANCELLED]),
+    "held_then_expired": (
+        [E.VERIFY_OK, E.HOLD, E.EXPIRE, E.PURGE],
+        [S.VERIFIED, S.HELD, S.EXPIRED, S.PURGED],
+    ),
+    "failed_then_cancelled": (
+        [E.VERIFY_OK, E.AUTO_RELEASE, E.SUBMIT, E.PRINT_FAIL, E.CANCEL],
+        [S.VERIFIED, S.RELEASED, S.PRINTING, S.FAILED, S.CANCELLED],
+    ),
 }
 
 
@@ -105,6 +135,7 @@ def test_happy_path_records_operator_and_clears_reason() -> None:
 
 # --- the table: every row works, every other pair is refused -----------------------------
 
+
 @pytest.mark.parametrize(("pair", "target"), TRANSITIONS.items(), ids=str)
 def test_every_table_row(pair: tuple[JobState, JobEvent], target: JobState) -> None:
     state, event = pair
@@ -114,10 +145,18 @@ def test_every_table_row(pair: tuple[JobState, JobEvent], target: JobState) -> N
 # The table written out independently, per state, so that a row added to or dropped from
 # TRANSITIONS fails here even when no path test happens to use it.
 EXPECTED_EXITS: dict[JobState, dict[JobEvent, JobState]] = {
-    S.RECEIVED: {E.VERIFY_OK: S.VERIFIED, E.VERIFY_FAIL: S.REJECTED,
-                 E.EXPIRE: S.EXPIRED, E.CANCEL: S.CANCELLED},
-    S.VERIFIED: {E.HOLD: S.HELD, E.AUTO_RELEASE: S.RELEASED,
-                 E.EXPIRE: S.EXPIRED, E.CANCEL: S.CANCELLED},
+    S.RECEIVED: {
+        E.VERIFY_OK: S.VERIFIED,
+        E.VERIFY_FAIL: S.REJECTED,
+        E.EXPIRE: S.EXPIRED,
+        E.CANCEL: S.CANCELLED,
+    },
+    S.VERIFIED: {
+        E.HOLD: S.HELD,
+        E.AUTO_RELEASE: S.RELEASED,
+        E.EXPIRE: S.EXPIRED,
+        E.CANCEL: S.CANCELLED,
+    },
     S.HELD: {E.RELEASE: S.RELEASED, E.EXPIRE: S.EXPIRED, E.CANCEL: S.CANCELLED},
     S.RELEASED: {E.SUBMIT: S.PRINTING, E.EXPIRE: S.EXPIRED, E.CANCEL: S.CANCELLED},
     S.PRINTING: {E.PRINT_DONE: S.PRINTED, E.PRINT_FAIL: S.FAILED, E.RECONCILE_LOST: S.FAILED},
@@ -190,6 +229,7 @@ def test_table_is_read_only() -> None:
 
 # --- named groups --------------------------------------------------------------------------
 
+
 def test_purgeable_is_exactly_the_states_with_purge() -> None:
     assert {s for (s, e) in TRANSITIONS if e is E.PURGE} == PURGEABLE
     assert PURGEABLE == DONE
@@ -208,15 +248,18 @@ def test_groups() -> None:
 
 # --- reason and operator validation -------------------------------------------------------
 
-@pytest.mark.parametrize("pair", [(S.RECEIVED, E.VERIFY_FAIL), (S.PRINTING, E.PRINT_FAIL),
-                                  (S.PRINTED, E.SPOIL)], ids=str)
+
+@pytest.mark.parametrize(
+    "pair", [(S.RECEIVED, E.VERIFY_FAIL), (S.PRINTING, E.PRINT_FAIL), (S.PRINTED, E.SPOIL)], ids=str
+)
 def test_reason_required(pair: tuple[JobState, JobEvent]) -> None:
     with pytest.raises(TransitionError, match="reason is required"):
         advance(status_in(pair[0]), Transition(pair[1]), now_s=T0)
 
 
-@pytest.mark.parametrize("reason", ["", "Bad", "1abc", "a-b", "a b", "paper_jam\n", "é",
-                                    "a" * 49, "x;drop"])
+@pytest.mark.parametrize(
+    "reason", ["", "Bad", "1abc", "a-b", "a b", "paper_jam\n", "é", "a" * 49, "x;drop"]
+)
 def test_malformed_reason_refused(reason: str) -> None:
     with pytest.raises(TransitionError, match="malformed reason"):
         advance(status_in(S.PRINTING), Transition(E.PRINT_FAIL, reason=reason), now_s=T0)
@@ -255,6 +298,7 @@ def test_reconcile_lost_default_reason() -> None:
 
 # --- reprint limit --------------------------------------------------------------------------
 
+
 def spoil_cycle(status: JobStatus, now_s: int, **kw: int) -> JobStatus:
     status = advance(status, Transition(E.SPOIL, reason="paper_jam"), now_s=now_s, **kw)
     status = advance(status, Transition(E.SUBMIT), now_s=now_s)
@@ -281,6 +325,7 @@ def test_max_reprints_keyword(max_reprints: int) -> None:
 
 
 # --- time and immutability ------------------------------------------------------------------
+
 
 def test_time_is_clamped_not_reversed() -> None:
     status = status_in(S.RECEIVED, updated_at_s=T0)

@@ -38,7 +38,9 @@ REPORT = JobReport(
 
 
 def _verify(token: bytes) -> JobReport:
-    return verify_report(token, device_id=DEVICE, device_key=KEY.public_key())
+    return verify_report(
+        token, device_id=DEVICE, device_key=KEY.public_key(), district_code="74.08"
+    )
 
 
 def test_event_round_trip_and_idempotent_batch() -> None:
@@ -114,3 +116,20 @@ def test_error_body() -> None:
     assert parse_error(error_body(error)) == error
     with pytest.raises(WireError):
         parse_error(b"<html>502 Bad Gateway</html>")
+
+
+def test_event_for_another_district_or_an_impossible_state_is_rejected() -> None:
+    from dataclasses import replace
+
+    with pytest.raises(RejectedError) as caught:
+        verify_report(
+            sign_report(REPORT, KEY),
+            device_id=DEVICE,
+            device_key=KEY.public_key(),
+            district_code="16.12",
+        )
+    assert caught.value.reason is Reason.WRONG_AUDIENCE
+    impossible = replace(REPORT, event=JobEvent.HAND_OVER, state=JobState.FAILED)
+    with pytest.raises(RejectedError) as caught:
+        _verify(sign_report(impossible, KEY))
+    assert caught.value.reason is Reason.BAD_CLAIM
