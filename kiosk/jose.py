@@ -125,10 +125,8 @@ def _check_header(header: dict[str, object]) -> None:
     if header.get("alg") != JWS_ALG:
         raise RejectedError(Reason.BAD_ALG, f"alg must be {JWS_ALG!r}")
     kid = header.get("kid")
-    if kid is None:
-        raise RejectedError(Reason.MISSING_KID, "kid is required")
-    if not isinstance(kid, str) or not KID.fullmatch(kid):
-        raise RejectedError(Reason.MISSING_KID, "kid must be 1-64 characters [A-Za-z0-9_-]")
+    if not isinstance(kid, str) or not KID.fullmatch(kid):  # absent, null or malformed
+        raise RejectedError(Reason.MISSING_KID, "kid (1-64 characters [A-Za-z0-9_-]) required")
     if not isinstance(header.get("typ"), str):
         raise RejectedError(Reason.BAD_TYP, "typ is required")
 
