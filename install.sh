@@ -155,13 +155,13 @@ main() {
         --test)
             ensure_apt_packages "${TEST_APT_PACKAGES[@]}"
             ensure_venv
-            ensure_pip_install test
+            ensure_pip_install test,district
             run_checks
             ;;
         --demo)
             ensure_apt_packages "${DEMO_APT_PACKAGES[@]}"
             ensure_venv
-            ensure_pip_install ""
+            ensure_pip_install district
             say "running the demo: cedoka demo"
             local rc=0
             "$VENV/bin/cedoka" demo || rc=$?

@@ -12,7 +12,10 @@ boundary, so nothing foreign leaks into the service or the UI::
     ├── TransitionError          a lifecycle event that is not allowed in the job's state
     ├── ConfigError              invalid configuration; names the field
     ├── SelfTestError            a known-answer test failed: the crypto stack is broken
-    └── TransportError           the link failed (retry later); raised by adapters only
+    ├── TransportError           the link failed (retry later); raised by adapters only
+    ├── OperatorError            an operator's command cannot be done (unknown office, …)
+    ├── GoneError                a requested resource does not exist or no longer exists
+    └── RateLimitedError         too many attempts; retry after a while
 
 ``RejectedError.reason`` is a machine-readable :class:`Reason`; ``kiosk.messages`` turns
 it into a human message in Bahasa Indonesia and English. Detail strings never contain
@@ -132,3 +135,25 @@ class SelfTestError(CedokaError):
 
 class TransportError(CedokaError):
     """The link to the district failed; the operation may be retried later."""
+
+
+class OperatorError(CedokaError):
+    """A command by district IT or village staff that cannot be carried out; the message
+    says why and what to do (it is shown as is)."""
+
+
+class GoneError(CedokaError):
+    """A resource that does not exist (``code`` "not_found") or no longer exists
+    ("job_cancelled", "job_expired", "job_purged")."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+class RateLimitedError(CedokaError):
+    """Too many attempts (e.g. enrolment); try again after ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"rate limited: retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s

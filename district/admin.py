@@ -1,0 +1,210 @@
+"""District IT's operations: set up the district, offices, enrolment codes, jobs, keys.
+
+Used by the ``cedoka-district`` command line directly on the district's home directory
+(the server need not run; a running server sees the change within its poll interval).
+Every refusal is an :class:`~kiosk.errors.OperatorError` whose message says why.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from district.keyring import Keys
+from district.store import EnrollCodeRow, JobRow, OfficeRow
+from kiosk.claim import generate_claim_code
+from kiosk.doctypes import DOCUMENT_TYPES_CARD, DOCUMENT_TYPES_PRINTABLE, document_name
+from kiosk.enroll import new_enroll_code
+from kiosk.errors import OperatorError, RejectedError
+from kiosk.ids import DISTRICT_CODE, OFFICE_CODE, new_id
+from kiosk.issue import DocumentSpec, JobSpec, Recipient, issue_job
+from kiosk.keys import fingerprint_code, parse_x25519_jwk
+from kiosk.limits import MAX_COPIES, MAX_DOCUMENTS_PER_JOB, MAX_JOB_LIFETIME_S
+from kiosk.model import ReleaseMode
+from kiosk.pdfcheck import inspect_pdf
+from kiosk.strictjson import loads_strict
+
+MAX_PDF_BYTES = 20 * 1024 * 1024
+MAX_NAME_CHARS = 80  # office and district names
+MAX_RESIDENT_CHARS = 60  # as in the population register
+MIN_CODE_VALID_S, MAX_CODE_VALID_S = 60, 30 * 86400
+MIN_JOB_LIFETIME_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    job_id: str
+    device_id: str
+    claim_code: str | None
+    warnings: tuple[str, ...]
+
+
+class DistrictAdmin:
+    """The operations behind the command line."""
+
+    def __init__(self, keys: Keys) -> None:
+        self._keys = keys
+        self._store = keys.store
+
+    @staticmethod
+    def init(home: Path, *, name: str, code: str) -> str:
+        """Create a district home; returns the root key's fingerprint.
+
+        Raises:
+            OperatorError: bad code or name, or the home holds a district already.
+        """
+        if not DISTRICT_CODE.fullmatch(code):
+            raise OperatorError(f"--code {code!r}: a regency code looks like 74.08")
+        if not 1 <= len(name.strip()) <= MAX_NAME_CHARS:
+            raise OperatorError("--name: 1 to 80 characters")
+        keys = Keys.create(home, district_code=code, district_name=name.strip(), now_s=_now())
+        return fingerprint_code(keys.root_public())
+
+    def add_office(self, code: str, name: str) -> None:
+        district = self._keys.district_code
+        if not OFFICE_CODE.fullmatch(code) or not code.startswith(district + "."):
+            raise OperatorError(
+                f"{code!r} is not a village/kelurahan code of {district} (like {district}.01.2002)"
+            )
+        if not 1 <= len(name.strip()) <= MAX_NAME_CHARS:
+            raise OperatorError("--name: 1 to 80 characters")
+        if self._store.office(code) is not None:
+            raise OperatorError(f"office {code} exists already")
+        self._store.add_office(OfficeRow(code=code, name=name.strip(), created_s=_now()))
+
+    def new_enroll_code(self, office_code: str, *, valid_s: int) -> str:
+        self._office(office_code)
+        if not MIN_CODE_VALID_S <= valid_s <= MAX_CODE_VALID_S:
+            raise OperatorError("--valid: between 1m and 30d")
+        code = new_enroll_code(self._keys.root_public(), secrets.token_bytes)
+        now = _now()
+        self._store.add_enroll_code(EnrollCodeRow(
+            code_id=code.code_id, secret=code.secret, office_code=office_code,
+            created_s=now, expires_s=now + valid_s, consumed_s=None, request_nonce=None,
+            response=None,
+        ))  # fmt: skip
+        return code.text()
+
+    def push(
+        self,
+        *,
+        office_code: str,
+        resident: str,
+        documents: Sequence[tuple[str, bytes]],
+        release: ReleaseMode,
+        copies: int,
+        lifetime_s: int,
+    ) -> PushResult:
+        """Seal and sign one job (a bundle) for the office's kiosk.
+
+        Raises:
+            OperatorError: unknown office, no enrolled kiosk, a card type, a bad PDF, limits.
+        """
+        self._office(office_code)
+        if not resident.strip() or len(resident) > MAX_RESIDENT_CHARS:
+            raise OperatorError("--resident: the resident's full name, 1 to 60 characters")
+        if not 1 <= len(documents) <= MAX_DOCUMENTS_PER_JOB:
+            raise OperatorError(f"give 1 to {MAX_DOCUMENTS_PER_JOB} --doc TYPE=FILE")
+        if not 1 <= copies <= MAX_COPIES:
+            raise OperatorError(f"--copies: 1 to {MAX_COPIES}")
+        if not MIN_JOB_LIFETIME_S <= lifetime_s <= MAX_JOB_LIFETIME_S:
+            raise OperatorError("--expires: between 1h and 14d")
+        warnings = []
+        for index, (doc_type, pdf) in enumerate(documents, 1):
+            warnings += _check_document(index, doc_type, pdf)
+        device = self._store.active_device_for_office(office_code)
+        if device is None:
+            raise OperatorError(
+                f"no kiosk is enrolled for {office_code}: run enroll-code and enrol its PC first"
+            )
+        now = _now()
+        seq = self._store.next_seq(device.device_id)
+        claim_code = (
+            generate_claim_code(secrets.token_bytes) if release is ReleaseMode.CLAIM else None
+        )
+        spec = JobSpec(
+            job_id=new_id("job", now_ms=now * 1000, random_bytes=secrets.token_bytes),
+            seq=seq,
+            office_code=office_code,
+            release=release,
+            resident_name=resident.strip(),
+            documents=tuple(
+                DocumentSpec(
+                    doc_id=new_id("doc", now_ms=now * 1000, random_bytes=secrets.token_bytes),
+                    doc_type=doc_type, pdf=pdf, title=document_name(doc_type, "id"),
+                    copies=copies,
+                )
+                for doc_type, pdf in documents
+            ),
+            issued_at_s=now,
+            lifetime_s=lifetime_s,
+            claim_code=claim_code,
+        )  # fmt: skip
+        seal_key = parse_x25519_jwk(loads_strict(device.seal_jwk.encode(), max_bytes=1024))
+        issued = issue_job(
+            spec,
+            district_code=self._keys.district_code,
+            recipient=Recipient(device.device_id, seal_key),
+            signer=self._keys.active_signer(now_s=now),
+        )
+        self._store.add_job(
+            JobRow(
+                job_id=spec.job_id, device_id=device.device_id, office_code=office_code,
+                seq=seq, release=release.value, token=issued.token, created_s=now,
+                expires_s=issued.manifest.expires_at_s, cancelled_s=None, state=None,
+                state_s=None, reason=None,
+            ),
+            {d.doc_id: (d.doc_type, issued.blobs[d.doc_id]) for d in issued.manifest.documents},
+        )  # fmt: skip
+        return PushResult(spec.job_id, device.device_id, claim_code, tuple(warnings))
+
+    def cancel(self, job_id: str) -> None:
+        job = self._store.job(job_id)
+        if job is None:
+            raise OperatorError(f"no job {job_id}")
+        if not self._store.cancel_job(job_id, at_s=_now()):
+            raise OperatorError(f"job {job_id} is cancelled already")
+
+    def revoke(self, device_id: str) -> None:
+        if self._store.device(device_id) is None:
+            raise OperatorError(f"no device {device_id}")
+        if not self._store.revoke_device(device_id, at_s=_now()):
+            raise OperatorError(f"device {device_id} is revoked already")
+
+    def rotate_key(self) -> str:
+        return self._keys.rotate(now_s=_now())
+
+    def _office(self, code: str) -> None:
+        if self._store.office(code) is None:
+            raise OperatorError(f"unknown office {code}: add it with 'office add' first")
+
+
+def _check_document(index: int, doc_type: str, pdf: bytes) -> list[str]:
+    where = f"document {index} ({doc_type})"
+    if doc_type in DOCUMENT_TYPES_CARD:
+        raise OperatorError(
+            f"{where}: KTP-el and KIA are cards that need security blanks and a card printer; "
+            "they cannot be printed at a village office: send them by courier or for pickup"
+        )
+    if doc_type not in DOCUMENT_TYPES_PRINTABLE:
+        known = ", ".join(sorted(DOCUMENT_TYPES_PRINTABLE))
+        raise OperatorError(f"{where}: unknown document type; use one of {known}")
+    if len(pdf) > MAX_PDF_BYTES:
+        raise OperatorError(f"{where}: larger than {MAX_PDF_BYTES // (1024 * 1024)} MiB")
+    try:
+        facts = inspect_pdf(pdf)
+    except RejectedError as error:
+        raise OperatorError(f"{where}: not a valid PDF ({error.reason.value})") from None
+    if not facts.all_pages_a4:
+        sizes = ", ".join(
+            f"{w / 72 * 25.4:.0f}x{h / 72 * 25.4:.0f} mm" for w, h in facts.page_sizes_pt
+        )
+        return [f"{where}: not every page is A4 ({sizes}); it will print at 100 % on A4 anyway"]
+    return []
+
+
+def _now() -> int:
+    return int(time.time())

@@ -1,0 +1,299 @@
+"""The district server's HTTP layer (FastAPI on uvicorn): protocol v1 routes.
+
+Thin: each route authenticates the request proof, hands bytes to ``DistrictService`` in a
+worker thread (SQLite is blocking), and maps Cedoka errors to the error body of
+docs/protocol.md section 15. The long-poll waits in the event loop (``FeedNotifier``), so
+thousands of idle kiosks cost one coroutine each, not one thread. Logs carry ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from district.keyring import Keys
+from district.notifier import FeedNotifier
+from district.openapi import ROUTE_DOCS, install_openapi
+from district.service import DistrictService
+from district.store import BlobRow, DeviceRow
+from kiosk.b64 import b64u_encode
+from kiosk.errors import (
+    CedokaError,
+    GoneError,
+    RateLimitedError,
+    Reason,
+    RejectedError,
+    WireError,
+)
+from kiosk.feed import ErrorBody, error_body
+from kiosk.proof import AUTH_SCHEME, RequestFacts
+
+log = logging.getLogger("cedoka.district.http")
+JSON = "application/json; charset=utf-8"
+MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_WAIT_S = 55
+MAX_WAIT_S = 60
+BLOB_CHUNK_BYTES = 64 * 1024
+_RANGE = re.compile(r"bytes=(\d{1,12})-(\d{0,12})")
+_MAX_INT_DIGITS = 16
+_PROOF_REASONS_SHOWN = {Reason.EXPIRED, Reason.ISSUED_IN_FUTURE, Reason.REPLAYED}
+
+
+class HttpError(Exception):
+    """An answer other than 2xx, with the protocol's error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        retry_after_s: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message = status, code, message
+        self.retry_after_s = retry_after_s
+        self.headers = headers or {}
+
+
+def _error_response(error: HttpError) -> Response:
+    headers = dict(error.headers)
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = str(error.retry_after_s)
+    body = error_body(ErrorBody(error.code, error.message, error.retry_after_s))
+    return Response(body, status_code=error.status, media_type=JSON, headers=headers)
+
+
+def _translate(error: CedokaError) -> HttpError:
+    """Map a Cedoka error to its HTTP status and error code (protocol section 15.1)."""
+    if isinstance(error, RateLimitedError):
+        return HttpError(429, "rate_limited", "too many attempts", error.retry_after_s)
+    if isinstance(error, GoneError):
+        status = 404 if error.code == "not_found" else 410
+        return HttpError(status, error.code, "not available")
+    if isinstance(error, WireError):
+        if error.reason is Reason.TOO_LARGE:
+            return HttpError(413, "too_large", "request body too large")
+        if error.reason is Reason.UNSUPPORTED_VERSION:
+            return HttpError(400, "unsupported_version", "protocol version not supported")
+        return HttpError(400, "malformed", "request does not parse")
+    if isinstance(error, RejectedError):
+        reason = error.reason
+        if reason in {Reason.ENROLL_CODE_INVALID, Reason.ENROLL_MAC_INVALID}:
+            return HttpError(403, reason.value, "enrolment refused")
+        if reason is Reason.DEVICE_REVOKED:
+            return HttpError(403, "device_revoked", "this device was revoked: re-enrol")
+        if reason is Reason.UNKNOWN_DEVICE:
+            return HttpError(401, "unknown_device", "unknown device: enrol first")
+        if reason is Reason.REPLAYED:
+            return HttpError(409, "replayed", "request proof used before")
+        code = reason.value if reason in _PROOF_REASONS_SHOWN else "proof_invalid"
+        return HttpError(401, code, "request proof refused")
+    return HttpError(500, "internal", "internal error")
+
+
+def build_app(service: DistrictService, notifier: FeedNotifier) -> FastAPI:  # noqa: PLR0915 (the route table)
+    """The FastAPI application for one district (the composition root passes the parts)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        notifier.start()
+        yield
+        await notifier.stop()
+
+    app = FastAPI(
+        title="Cedoka district server", version="1", lifespan=lifespan,
+        docs_url=None, redoc_url=None,
+    )  # fmt: skip
+
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def log_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info(
+            "event=request method=%s path=%s status=%d device=%s ms=%.1f",
+            request.method, request.url.path, response.status_code,
+            getattr(request.state, "device_id", "-"), (time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        return response
+
+    async def body_of(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            raise HttpError(413, "too_large", "request body too large")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise HttpError(413, "too_large", "request body too large")
+        return body
+
+    async def device_of(request: Request, body: bytes) -> DeviceRow:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme != AUTH_SCHEME or not token:
+            raise HttpError(401, "proof_invalid", f"Authorization: {AUTH_SCHEME} <proof> required")
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string", b"")
+        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        facts = RequestFacts(origin=origin, method=request.method, target=target, body=body)
+        device = await run_in_threadpool(service.authenticate, token.encode("latin-1"), facts)
+        request.state.device_id = device.device_id
+        return device
+
+    @app.post("/v1/enroll", **ROUTE_DOCS["enroll"])
+    async def enroll(request: Request) -> Response:
+        body = await body_of(request)
+        remote = request.client.host if request.client else "-"
+        answer = await run_in_threadpool(service.enroll, body, remote=remote)
+        return Response(answer, media_type=JSON)
+
+    @app.get("/v1/feed", **ROUTE_DOCS["feed"])
+    async def feed(request: Request) -> Response:
+        device = await device_of(request, b"")
+        after = _int_param(request, "after", None, high=2**53 - 1)
+        kr = _int_param(request, "kr", None, high=2**53 - 1)
+        wait_s = min(_int_param(request, "wait", DEFAULT_WAIT_S, high=3600), MAX_WAIT_S)
+        state = await run_in_threadpool(service.feed_state, device, after=after, keyring_version=kr)
+        if not state.has_news and wait_s > 0:
+            await notifier.wait(device.device_id, state.feed_version, timeout_s=wait_s)
+        answer = await run_in_threadpool(
+            service.feed, device.device_id, after=after, keyring_version=kr
+        )
+        return Response(answer, media_type=JSON, headers={"Cache-Control": "no-store"})
+
+    @app.get("/v1/blobs/{job_id}/{doc_id}", **ROUTE_DOCS["blob"])
+    async def blob(request: Request, job_id: str, doc_id: str) -> Response:
+        device = await device_of(request, b"")
+        row = await run_in_threadpool(service.blob, device.device_id, job_id, doc_id)
+        status, start, end, headers = _byte_range(
+            request.headers.get("range"), request.headers.get("if-range"), row
+        )
+
+        async def chunks() -> AsyncIterator[bytes]:
+            offset = start
+            while offset <= end:
+                length = min(BLOB_CHUNK_BYTES, end - offset + 1)
+                data = await run_in_threadpool(
+                    service.read_blob, job_id, doc_id, offset=offset, length=length
+                )
+                if not data:
+                    return
+                yield data
+                offset += len(data)
+
+        return StreamingResponse(
+            chunks(), status_code=status, headers=headers, media_type="application/octet-stream"
+        )
+
+    @app.post("/v1/events", **ROUTE_DOCS["events"])
+    async def events(request: Request) -> Response:
+        body = await body_of(request)
+        device = await device_of(request, body)
+        return Response(await run_in_threadpool(service.events, device, body), media_type=JSON)
+
+    @app.post("/v1/heartbeat", **ROUTE_DOCS["heartbeat"])
+    async def heartbeat(request: Request) -> Response:
+        body = await body_of(request)
+        device = await device_of(request, body)
+        answer = await run_in_threadpool(service.heartbeat, device, body)
+        return Response(answer, media_type=JSON)
+
+    @app.post("/v1/device/seal-key", **ROUTE_DOCS["seal_key"])
+    async def seal_key(request: Request) -> Response:
+        body = await body_of(request)
+        device = await device_of(request, body)
+        answer = await run_in_threadpool(service.rotate_seal_key, device, body)
+        return Response(answer, media_type=JSON)
+
+    install_openapi(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HttpError)
+        return _error_response(error)
+
+    async def on_cedoka_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, CedokaError)
+        return _error_response(_translate(error))
+
+    async def on_starlette_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        code = "not_found" if error.status_code == HTTPStatus.NOT_FOUND else "malformed"
+        return _error_response(HttpError(error.status_code, code, str(error.detail)))
+
+    app.add_exception_handler(HttpError, on_http_error)
+    app.add_exception_handler(CedokaError, on_cedoka_error)
+    app.add_exception_handler(StarletteHTTPException, on_starlette_error)
+
+
+def _byte_range(
+    wanted: str | None, if_range: str | None, row: BlobRow
+) -> tuple[int, int, int, dict[str, str]]:
+    """Status, first and last byte, and headers for a blob request (RFC 9110 ranges:
+    ``bytes=N-`` and ``bytes=N-M`` only; ``If-Range`` with the ETag)."""
+    etag = f'"{b64u_encode(row.sha256)}"'
+    start, end = 0, row.size - 1
+    status, headers = 200, {"ETag": etag, "Accept-Ranges": "bytes"}
+    if wanted is not None and (if_range is None or if_range == etag):
+        match = _RANGE.fullmatch(wanted.strip())
+        if match is None:
+            raise HttpError(416, "range_not_satisfiable", "only bytes=N- or bytes=N-M")
+        start = int(match.group(1))
+        end = min(int(match.group(2)), row.size - 1) if match.group(2) else row.size - 1
+        if start >= row.size or end < start:
+            raise HttpError(
+                416, "range_not_satisfiable", "range outside the blob",
+                headers={"Content-Range": f"bytes */{row.size}"},
+            )  # fmt: skip
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{row.size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return status, start, end, headers
+
+
+def _int_param(request: Request, name: str, default: int | None, *, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        if default is None:
+            raise HttpError(400, "malformed", f"query parameter {name} is required")
+        return default
+    if not raw.isdigit() or len(raw) > _MAX_INT_DIGITS or int(raw) > high:
+        raise HttpError(400, "malformed", f"query parameter {name}: a decimal integer")
+    return int(raw)
+
+
+def run_server(
+    keys: Keys, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
+) -> None:
+    """Serve until interrupted (the ``serve`` command). Refuses to start if the crypto
+    self-test fails."""
+    import uvicorn
+
+    from kiosk.selftest import require_selftest
+
+    require_selftest()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    service = DistrictService(keys)
+    app = build_app(service, FeedNotifier(keys.store))
+    uvicorn.run(
+        app, host=host, port=port, access_log=False, log_level="info",
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        timeout_keep_alive=75, backlog=4096,
+    )  # fmt: skip

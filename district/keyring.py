@@ -1,0 +1,137 @@
+"""The district's trust data: root key, job-signing keys with overlap, the signed keyring.
+
+``Keys`` ties the key files (``KeyStore``) to the store's ``signers`` table and the
+``meta`` entries ``keyring_version`` / ``keyring_token`` / ``active_kid``. Rotation adds a
+new signer and makes it active; the previous one stays in the keyring for
+``ROTATION_OVERLAP_S`` (longer than any job's lifetime), after which the next keyring
+(version + 1) drops it. Kiosks take keyrings from the feed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from district.keystore import KeyStore
+from district.sqlite_store import SqliteStore
+from district.store import DistrictStore, SignerRow
+from kiosk.errors import OperatorError
+from kiosk.issue import Signer, sign_keyring
+from kiosk.limits import MAX_JOB_LIFETIME_S
+from kiosk.model import KeyEntry, Keyring
+
+ROTATION_OVERLAP_S = MAX_JOB_LIFETIME_S + 86400
+SIGNER_VALIDITY_S = 2 * 365 * 86400
+CLOCK_SKEW_S = 300
+DATABASE = "district.sqlite"
+
+
+class Keys:
+    """Root, signers and keyring of one district home."""
+
+    def __init__(self, store: DistrictStore, keystore: KeyStore) -> None:
+        self.store = store
+        self._keystore = keystore
+        code, name = store.get_meta("district_code"), store.get_meta("district_name")
+        if code is None or name is None:
+            raise OperatorError("this home holds no district: run 'init' first")
+        self.district_code = code
+        self.district_name = name
+
+    @classmethod
+    def open(cls, home: Path) -> Keys:
+        """Open an existing district home.
+
+        Raises:
+            OperatorError: no district there.
+        """
+        if not (home / DATABASE).exists():
+            raise OperatorError(f"{home} holds no district: run 'cedoka-district init' first")
+        return cls(SqliteStore(home / DATABASE), KeyStore(home / "keys"))
+
+    @classmethod
+    def create(cls, home: Path, *, district_code: str, district_name: str, now_s: int) -> Keys:
+        """Set up a new district home: root key, first signer, keyring version 1."""
+        if (home / DATABASE).exists():
+            raise OperatorError(f"{home} holds a district already")
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        keystore = KeyStore(home / "keys")
+        keystore.create("root")
+        store = SqliteStore(home / DATABASE)
+        store.set_meta("district_code", district_code)
+        store.set_meta("district_name", district_name)
+        keys = cls(store, keystore)
+        keys._add_signer(now_s)
+        keys.refresh_keyring(now_s=now_s)
+        return keys
+
+    def root_public(self) -> Ed25519PublicKey:
+        return self._keystore.load("root").public_key()
+
+    def active_signer(self, *, now_s: int) -> Signer:
+        kid = self.store.get_meta("active_kid")
+        if kid is None:
+            raise OperatorError("no active signing key")
+        del now_s
+        return Signer(kid, self._keystore.load(f"signer-{kid}"))
+
+    def rotate(self, *, now_s: int) -> str:
+        """Add a new active signer; keep the old one for the overlap. Returns the new kid."""
+        old = self.store.get_meta("active_kid")
+        kid = self._add_signer(now_s)
+        if old is not None:
+            self.store.retire_signer(old, at_s=now_s + ROTATION_OVERLAP_S)
+        self.refresh_keyring(now_s=now_s)
+        return kid
+
+    def keyring(self, *, now_s: int) -> tuple[int, bytes]:
+        """The current keyring (version, token), re-signed when an overlap has ended."""
+        self.refresh_keyring(now_s=now_s)
+        version = self.store.get_meta("keyring_version")
+        token = self.store.get_meta("keyring_token")
+        assert version is not None and token is not None
+        return int(version), token.encode("ascii")
+
+    def refresh_keyring(self, *, now_s: int) -> None:
+        """Sign a new keyring version when the set of live signers differs from the last."""
+        live = [s for s in self.store.signers() if s.retired_s is None or s.retired_s > now_s]
+        listed = self.store.get_meta("keyring_kids")
+        kids = ",".join(s.kid for s in live)
+        if listed == kids:
+            return
+        version = int(self.store.get_meta("keyring_version") or 0) + 1
+        keyring = Keyring(
+            issuer=self.district_code,
+            version=version,
+            issued_at_s=now_s,
+            keys=tuple(
+                KeyEntry(
+                    kid=s.kid,
+                    public_key=self._keystore.load(f"signer-{s.kid}").public_key(),
+                    not_before_s=s.not_before_s,
+                    not_after_s=s.not_after_s
+                    if s.retired_s is None
+                    else min(s.not_after_s, s.retired_s),
+                )
+                for s in live
+            ),
+        )
+        token = sign_keyring(keyring, self._keystore.load("root")).decode("ascii")
+        self.store.set_meta("keyring_token", token)
+        self.store.set_meta("keyring_version", str(version))
+        self.store.set_meta("keyring_kids", kids)
+        self.store.bump_all_feeds()
+
+    def _add_signer(self, now_s: int) -> str:
+        kid = "job-" + time.strftime("%Y%m%d%H%M%S", time.gmtime(now_s))
+        existing = {s.kid for s in self.store.signers()}
+        suffix = 0
+        while (kid if not suffix else f"{kid}-{suffix}") in existing:
+            suffix += 1
+        kid = kid if not suffix else f"{kid}-{suffix}"
+        self._keystore.create(f"signer-{kid}")
+        self.store.add_signer(SignerRow(kid, now_s - CLOCK_SKEW_S, now_s + SIGNER_VALIDITY_S, None))
+        self.store.set_meta("active_kid", kid)
+        return kid

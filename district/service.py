@@ -1,0 +1,255 @@
+"""The district's side of protocol v1, behind the HTTP layer (docs/protocol.md).
+
+Every method takes and returns bytes or small values, raises only Cedoka errors
+(``RejectedError``, ``GoneError``, ``RateLimitedError``), and does one store transaction
+or a few. ``district.http`` maps them to HTTP; the long-poll waiting lives there too.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from district.keyring import Keys
+from district.store import BlobRow, DeviceRow
+from kiosk import PROTOCOL_VERSION
+from kiosk.enroll import (
+    EnrollCode,
+    EnrollResponse,
+    enroll_response_body,
+    parse_enroll_request,
+    read_enroll_code_id,
+)
+from kiosk.errors import GoneError, RateLimitedError, Reason, RejectedError
+from kiosk.feed import FeedResponse, feed_body
+from kiosk.fields import Fields
+from kiosk.ids import new_id
+from kiosk.issue import sign_head
+from kiosk.keys import fingerprint_code, parse_ed25519_jwk, parse_x25519_jwk, public_jwk, thumbprint
+from kiosk.limits import MAX_CANCELLED_IN_HEAD, MAX_JOBS_PER_FEED, MAX_PROOF_LIFETIME_S
+from kiosk.model import FeedHead
+from kiosk.proof import DeviceKeyState, RequestFacts, verify_proof
+from kiosk.report import JobReport, parse_event_batch, parse_heartbeat, verify_report
+from kiosk.strictjson import canonical_dumps, loads_object, loads_strict
+
+HEAD_LIFETIME_S = 600
+ENROLL_ATTEMPTS_PER_MINUTE = 10
+MAX_SEAL_KEY_BODY_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What a long-poll waits on: the device's feed version at the time of the request."""
+
+    has_news: bool
+    feed_version: int
+
+
+class DistrictService:
+    """Protocol v1, district side."""
+
+    def __init__(self, keys: Keys, *, now: Callable[[], float] = time.time) -> None:
+        self._keys = keys
+        self._store = keys.store
+        self._now = now
+        self._enroll_attempts: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def now_s(self) -> int:
+        return int(self._now())
+
+    # --- enrolment ----------------------------------------------------------------------
+    def enroll(self, body: bytes, *, remote: str) -> bytes:
+        """Handle ``POST /v1/enroll``.
+
+        Raises:
+            WireError; RejectedError ENROLL_CODE_INVALID / ENROLL_MAC_INVALID;
+            RateLimitedError.
+        """
+        self._rate_limit(remote)
+        code_id = read_enroll_code_id(body)
+        self._rate_limit("code:" + code_id)
+        now = self.now_s()
+        row = self._store.enroll_code(code_id)
+        if row is None or row.expires_s <= now:
+            raise RejectedError(Reason.ENROLL_CODE_INVALID, "unknown, used or expired code")
+        root = self._keys.root_public()
+        code = EnrollCode(code_id, row.secret, fingerprint_code(root))
+        request = parse_enroll_request(body, code)
+        if row.consumed_s is not None:
+            if row.request_nonce == request.nonce and row.response is not None:
+                return row.response  # an identical retry after a lost answer
+            raise RejectedError(Reason.ENROLL_CODE_INVALID, "unknown, used or expired code")
+        device_id = new_id("dev", now_ms=now * 1000, random_bytes=secrets.token_bytes)
+        office = self._store.office(row.office_code)
+        assert office is not None
+        _, keyring_token = self._keys.keyring(now_s=now)
+        answer = enroll_response_body(
+            EnrollResponse(
+                device_id=device_id, district_code=self._keys.district_code,
+                district_name=self._keys.district_name, office_code=office.code,
+                office_name=office.name, root_key=root, keyring_token=keyring_token,
+                server_time_s=now,
+            ),
+            nonce=request.nonce, code=code,
+        )  # fmt: skip
+        device = DeviceRow(
+            device_id=device_id, office_code=office.code,
+            auth_jwk=canonical_dumps(public_jwk(request.auth_key)).decode(),
+            seal_jwk=canonical_dumps(public_jwk(request.seal_key)).decode(),
+            enrolled_s=now, revoked_s=None, seq=0, feed_version=0, last_seen_s=None,
+            agent=request.agent, heartbeat=None,
+        )  # fmt: skip
+        if not self._store.consume_enroll_code(
+            code_id, device=device, nonce=request.nonce, response=answer, at_s=now
+        ):
+            return self.enroll(body, remote=remote)  # lost a race: answer as for a retry
+        return answer
+
+    def _rate_limit(self, key: str) -> None:
+        now = self._now()
+        with self._lock:
+            attempts = self._enroll_attempts.setdefault(key, deque())
+            while attempts and attempts[0] < now - 60:
+                attempts.popleft()
+            if len(attempts) >= ENROLL_ATTEMPTS_PER_MINUTE:
+                raise RateLimitedError(int(attempts[0] + 60 - now) + 1)
+            attempts.append(now)
+
+    # --- device proofs ------------------------------------------------------------------
+    def authenticate(self, token: bytes, request: RequestFacts) -> DeviceRow:
+        """Check a request proof; returns the device.
+
+        Raises:
+            RejectedError: any proof failure (UNKNOWN_DEVICE, DEVICE_REVOKED, REPLAYED, …).
+        """
+        now = self.now_s()
+
+        def devices(device_id: str) -> DeviceKeyState | None:
+            row = self._store.device(device_id)
+            if row is None:
+                return None
+            key = parse_ed25519_jwk(loads_strict(row.auth_jwk.encode(), max_bytes=1024))
+            return DeviceKeyState(public_key=key, revoked=row.revoked_s is not None)
+
+        def is_replay(jti: str) -> bool:
+            expires = now + MAX_PROOF_LIFETIME_S + 60
+            return not self._store.remember_jti(jti, expires_s=expires, now_s=now)
+
+        proof = verify_proof(token, request, devices=devices, is_replay=is_replay, now_s=now)
+        self._store.touch_device(proof.device_id, at_s=now)
+        device = self._store.device(proof.device_id)
+        assert device is not None
+        return device
+
+    # --- feed ---------------------------------------------------------------------------
+    def feed_state(self, device: DeviceRow, *, after: int, keyring_version: int) -> FeedState:
+        """Whether the device should be answered at once, and the version to wait on."""
+        current = self._store.device(device.device_id)
+        assert current is not None
+        version, _ = self._keys.keyring(now_s=self.now_s())
+        news = current.seq > after or keyring_version < version
+        return FeedState(has_news=news, feed_version=current.feed_version)
+
+    def feed(self, device_id: str, *, after: int, keyring_version: int) -> bytes:
+        """A feed answer: a fresh signed head, jobs after ``after``, the keyring if newer.
+
+        Raises:
+            RejectedError: DEVICE_REVOKED.
+        """
+        device = self._store.device(device_id)
+        if device is None or device.revoked_s is not None:
+            raise RejectedError(Reason.DEVICE_REVOKED, "device revoked")
+        now = self.now_s()
+        version, keyring_token = self._keys.keyring(now_s=now)
+        jobs = self._store.jobs_after(device_id, after, limit=MAX_JOBS_PER_FEED)
+        head = FeedHead(
+            device_id=device_id,
+            issuer=self._keys.district_code,
+            seq=device.seq,
+            issued_at_s=now,
+            expires_at_s=now + HEAD_LIFETIME_S,
+            cancelled=frozenset(
+                self._store.cancelled_open(device_id, now_s=now, limit=MAX_CANCELLED_IN_HEAD)
+            ),
+            keyring_version=version,
+        )
+        return feed_body(FeedResponse(
+            head=sign_head(head, self._keys.active_signer(now_s=now)),
+            jobs=tuple(job.token for job in jobs),
+            keyring=keyring_token if keyring_version < version else None,
+        ))  # fmt: skip
+
+    # --- blobs --------------------------------------------------------------------------
+    def blob(self, device_id: str, job_id: str, doc_id: str) -> BlobRow:
+        """The sealed blob's size and hash, if the device may fetch it.
+
+        Raises:
+            GoneError: not_found, job_cancelled, job_expired.
+        """
+        job = self._store.job(job_id)
+        if job is None or job.device_id != device_id:
+            raise GoneError("not_found", "no such job for this device")
+        if job.cancelled_s is not None:
+            raise GoneError("job_cancelled")
+        if job.expires_s <= self.now_s():
+            raise GoneError("job_expired")
+        blob = self._store.blob(job_id, doc_id)
+        if blob is None:
+            raise GoneError("not_found", "no such document in this job")
+        return blob
+
+    def read_blob(self, job_id: str, doc_id: str, *, offset: int, length: int) -> bytes:
+        return self._store.read_blob(job_id, doc_id, offset=offset, length=length)
+
+    # --- reports ------------------------------------------------------------------------
+    def events(self, device: DeviceRow, body: bytes) -> bytes:
+        """Store a batch of signed job events; idempotent by event id."""
+        key = parse_ed25519_jwk(loads_strict(device.auth_jwk.encode(), max_bytes=1024))
+        now = self.now_s()
+
+        tokens: dict[str, bytes] = {}
+
+        def verify(token: bytes) -> JobReport:
+            report = verify_report(
+                token, device_id=device.device_id, device_key=key,
+                district_code=self._keys.district_code,
+            )  # fmt: skip
+            tokens[report.event_id] = token  # kept as signed evidence
+            return report
+
+        results: list[dict[str, object]] = []
+        for item in parse_event_batch(body, verify=verify):
+            if isinstance(item, RejectedError):
+                results.append({"id": None, "status": "rejected", "reason": item.reason.value})
+                continue
+            job = self._store.job(item.job_id)
+            if job is None or job.device_id != device.device_id:
+                results.append(
+                    {"id": item.event_id, "status": "rejected", "reason": Reason.BAD_CLAIM.value}
+                )
+                continue
+            stored = self._store.add_event(
+                event_id=item.event_id, device_id=device.device_id, job_id=item.job_id,
+                event=item.event.value, state=item.state.value, at_s=item.at_s,
+                reason=item.reason, token=tokens[item.event_id], received_s=now,
+            )  # fmt: skip
+            results.append({"id": item.event_id, "status": "stored" if stored else "duplicate"})
+        return canonical_dumps({"v": PROTOCOL_VERSION, "results": results})
+
+    def heartbeat(self, device: DeviceRow, body: bytes) -> bytes:
+        beat = parse_heartbeat(body)
+        now = self.now_s()
+        self._store.store_heartbeat(device.device_id, body, agent=beat.agent, at_s=now)
+        return canonical_dumps({"v": PROTOCOL_VERSION, "server_time": now})
+
+    def rotate_seal_key(self, device: DeviceRow, body: bytes) -> bytes:
+        f = Fields(loads_object(body, max_bytes=MAX_SEAL_KEY_BODY_BYTES), "seal_key")
+        f.version()
+        key = parse_x25519_jwk(f.raw("seal_jwk"))
+        self._store.set_seal_key(device.device_id, canonical_dumps(public_jwk(key)).decode())
+        return canonical_dumps({"v": PROTOCOL_VERSION, "seal_kid": thumbprint(key)})

@@ -1,0 +1,386 @@
+"""``DistrictStore`` on SQLite: one file in the district's home, WAL, one connection per thread.
+
+All the district's SQL lives here. Writes run in ``BEGIN IMMEDIATE`` transactions (no lock
+upgrade deadlocks between the server and the command line); the schema version is in
+``PRAGMA user_version`` with forward-only migrations. ``data_version`` lets the long-poll
+loop notice commits made by another process (the ``push`` command) cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from district.store import BlobRow, DeviceRow, EnrollCodeRow, JobRow, OfficeRow, SignerRow
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE signers (
+    kid TEXT PRIMARY KEY, not_before_s INTEGER NOT NULL, not_after_s INTEGER NOT NULL,
+    retired_s INTEGER);
+CREATE TABLE offices (code TEXT PRIMARY KEY, name TEXT NOT NULL, created_s INTEGER NOT NULL);
+CREATE TABLE enroll_codes (
+    code_id TEXT PRIMARY KEY, secret TEXT NOT NULL,
+    office_code TEXT NOT NULL REFERENCES offices(code),
+    created_s INTEGER NOT NULL, expires_s INTEGER NOT NULL, consumed_s INTEGER,
+    request_nonce TEXT, response BLOB);
+CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY, office_code TEXT NOT NULL REFERENCES offices(code),
+    auth_jwk TEXT NOT NULL, seal_jwk TEXT NOT NULL, enrolled_s INTEGER NOT NULL,
+    revoked_s INTEGER, seq INTEGER NOT NULL DEFAULT 0, feed_version INTEGER NOT NULL DEFAULT 0,
+    last_seen_s INTEGER, agent TEXT, heartbeat BLOB);
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(device_id),
+    office_code TEXT NOT NULL, seq INTEGER NOT NULL, release TEXT NOT NULL, token BLOB NOT NULL,
+    created_s INTEGER NOT NULL, expires_s INTEGER NOT NULL, cancelled_s INTEGER,
+    state TEXT, state_s INTEGER, reason TEXT, UNIQUE (device_id, seq));
+CREATE TABLE blobs (
+    job_id TEXT NOT NULL REFERENCES jobs(job_id), doc_id TEXT NOT NULL, doc_type TEXT NOT NULL,
+    data BLOB NOT NULL, sha256 BLOB NOT NULL, PRIMARY KEY (job_id, doc_id));
+CREATE TABLE events (
+    event_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, job_id TEXT NOT NULL,
+    event TEXT NOT NULL, state TEXT NOT NULL, at_s INTEGER NOT NULL, reason TEXT,
+    token BLOB NOT NULL, received_s INTEGER NOT NULL);
+CREATE INDEX events_by_job ON events (job_id, at_s);
+CREATE TABLE proof_jti (jti TEXT PRIMARY KEY, expires_s INTEGER NOT NULL);
+"""
+_JOB_COLUMNS = (
+    "job_id, device_id, office_code, seq, release, token, created_s, expires_s, cancelled_s, "
+    "state, state_s, reason"
+)
+_DEVICE_COLUMNS = (
+    "device_id, office_code, auth_jwk, seal_jwk, enrolled_s, revoked_s, seq, feed_version, "
+    "last_seen_s, agent, heartbeat"
+)
+# A kiosk's reported state ranks; a late, older report never overwrites a newer one.
+_TERMINAL_STATES = ("handed_over", "rejected", "expired", "cancelled", "purged")
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+class SqliteStore:
+    """The SQLite implementation of :class:`district.store.DistrictStore`."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:  # executescript commits first, so it runs its own transaction
+            conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+            )
+        elif version > SCHEMA_VERSION:
+            raise RuntimeError(f"{path}: schema {version} is newer than this program")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- district meta and keys ---------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def signers(self) -> list[SignerRow]:
+        rows = self._conn().execute(
+            "SELECT kid, not_before_s, not_after_s, retired_s FROM signers ORDER BY not_before_s"
+        )
+        return [SignerRow(*row) for row in rows]
+
+    def add_signer(self, row: SignerRow) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO signers VALUES (?, ?, ?, ?)",
+                (row.kid, row.not_before_s, row.not_after_s, row.retired_s),
+            )
+
+    def retire_signer(self, kid: str, *, at_s: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE signers SET retired_s = ? WHERE kid = ?", (at_s, kid))
+
+    def bump_all_feeds(self) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE devices SET feed_version = feed_version + 1")
+
+    # --- offices and enrolment ----------------------------------------------------------
+    def add_office(self, row: OfficeRow) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO offices VALUES (?, ?, ?)", (row.code, row.name, row.created_s)
+            )
+
+    def office(self, code: str) -> OfficeRow | None:
+        row = self._conn().execute("SELECT * FROM offices WHERE code = ?", (code,)).fetchone()
+        return None if row is None else OfficeRow(*row)
+
+    def offices(self) -> list[OfficeRow]:
+        return [OfficeRow(*r) for r in self._conn().execute("SELECT * FROM offices ORDER BY code")]
+
+    def add_enroll_code(self, row: EnrollCodeRow) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO enroll_codes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (row.code_id, row.secret, row.office_code, row.created_s, row.expires_s,
+                 row.consumed_s, row.request_nonce, row.response),
+            )  # fmt: skip
+
+    def enroll_code(self, code_id: str) -> EnrollCodeRow | None:
+        row = (
+            self._conn()
+            .execute("SELECT * FROM enroll_codes WHERE code_id = ?", (code_id,))
+            .fetchone()
+        )
+        return None if row is None else EnrollCodeRow(*row)
+
+    def consume_enroll_code(
+        self, code_id: str, *, device: DeviceRow, nonce: str, response: bytes, at_s: int
+    ) -> bool:
+        """Consume the code and create the device in one transaction; False if already used."""
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE enroll_codes SET consumed_s = ?, request_nonce = ?, response = ? "
+                "WHERE code_id = ? AND consumed_s IS NULL",
+                (at_s, nonce, response, code_id),
+            ).rowcount
+            if changed != 1:
+                return False
+            conn.execute(
+                f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES ({_marks(11)})",
+                (device.device_id, device.office_code, device.auth_jwk, device.seal_jwk,
+                 device.enrolled_s, None, 0, 0, None, None, None),
+            )  # fmt: skip
+            return True
+
+    # --- devices ------------------------------------------------------------------------
+    def device(self, device_id: str) -> DeviceRow | None:
+        row = (
+            self._conn()
+            .execute(f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE device_id = ?", (device_id,))
+            .fetchone()
+        )
+        return None if row is None else DeviceRow(*row)
+
+    def devices(self) -> list[DeviceRow]:
+        rows = self._conn().execute(f"SELECT {_DEVICE_COLUMNS} FROM devices ORDER BY enrolled_s")
+        return [DeviceRow(*row) for row in rows]
+
+    def active_device_for_office(self, office_code: str) -> DeviceRow | None:
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT {_DEVICE_COLUMNS} FROM devices "
+                "WHERE office_code = ? AND revoked_s IS NULL "
+                "ORDER BY enrolled_s DESC LIMIT 1",
+                (office_code,),
+            )
+            .fetchone()
+        )
+        return None if row is None else DeviceRow(*row)
+
+    def revoke_device(self, device_id: str, *, at_s: int) -> bool:
+        with self._write() as conn:
+            return bool(
+                conn.execute(
+                    "UPDATE devices SET revoked_s = ?, feed_version = feed_version + 1 "
+                    "WHERE device_id = ? AND revoked_s IS NULL",
+                    (at_s, device_id),
+                ).rowcount
+            )
+
+    def set_seal_key(self, device_id: str, seal_jwk: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE devices SET seal_jwk = ? WHERE device_id = ?", (seal_jwk, device_id)
+            )
+
+    def touch_device(self, device_id: str, *, at_s: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE devices SET last_seen_s = MAX(COALESCE(last_seen_s, 0), ?) "
+                "WHERE device_id = ?",
+                (at_s, device_id),
+            )
+
+    def store_heartbeat(self, device_id: str, body: bytes, *, agent: str, at_s: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE devices SET heartbeat = ?, agent = ?, last_seen_s = ? WHERE device_id = ?",
+                (body, agent, at_s, device_id),
+            )
+
+    def feed_versions(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT device_id, feed_version FROM devices")
+        return {device_id: version for device_id, version in rows}
+
+    def data_version(self) -> int:
+        return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
+
+    # --- jobs and blobs -----------------------------------------------------------------
+    def next_seq(self, device_id: str) -> int:
+        row = self._conn().execute("SELECT seq FROM devices WHERE device_id = ?", (device_id,))
+        return int(row.fetchone()[0]) + 1
+
+    def add_job(self, row: JobRow, blobs: dict[str, tuple[str, bytes]]) -> None:
+        """Insert a job and its sealed blobs; the device's seq must be exactly row.seq - 1."""
+        with self._write() as conn:
+            moved = conn.execute(
+                "UPDATE devices SET seq = ?, feed_version = feed_version + 1 "
+                "WHERE device_id = ? AND seq = ?",
+                (row.seq, row.device_id, row.seq - 1),
+            ).rowcount
+            if moved != 1:
+                raise RuntimeError("seq changed concurrently: retry the push")
+            conn.execute(
+                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(12)})",
+                (row.job_id, row.device_id, row.office_code, row.seq, row.release, row.token,
+                 row.created_s, row.expires_s, None, None, None, None),
+            )  # fmt: skip
+            for doc_id, (doc_type, data) in blobs.items():
+                conn.execute(
+                    "INSERT INTO blobs VALUES (?, ?, ?, ?, ?)",
+                    (row.job_id, doc_id, doc_type, data, hashlib.sha256(data).digest()),
+                )
+
+    def job(self, job_id: str) -> JobRow | None:
+        row = (
+            self._conn()
+            .execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,))
+            .fetchone()
+        )
+        return None if row is None else JobRow(*row)
+
+    def jobs(self, *, office_code: str | None = None) -> list[JobRow]:
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
+        args: tuple[str, ...] = ()
+        if office_code is not None:
+            sql, args = sql + " WHERE office_code = ?", (office_code,)
+        return [
+            JobRow(*row) for row in self._conn().execute(sql + " ORDER BY created_s, seq", args)
+        ]
+
+    def jobs_after(self, device_id: str, after_seq: int, *, limit: int) -> list[JobRow]:
+        rows = self._conn().execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (device_id, after_seq, limit),
+        )
+        return [JobRow(*row) for row in rows]
+
+    def cancelled_open(self, device_id: str, *, now_s: int, limit: int) -> list[str]:
+        """Cancelled jobs the kiosk has not yet reported finished, and not yet expired."""
+        placeholders = _marks(len(_TERMINAL_STATES))
+        rows = self._conn().execute(
+            "SELECT job_id FROM jobs WHERE device_id = ? AND cancelled_s IS NOT NULL "
+            f"AND expires_s > ? AND (state IS NULL OR state NOT IN ({placeholders})) "
+            "ORDER BY cancelled_s DESC LIMIT ?",
+            (device_id, now_s, *_TERMINAL_STATES, limit),
+        )
+        return [row[0] for row in rows]
+
+    def cancel_job(self, job_id: str, *, at_s: int) -> bool:
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET cancelled_s = ? WHERE job_id = ? AND cancelled_s IS NULL "
+                "RETURNING device_id",
+                (at_s, job_id),
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute(
+                "UPDATE devices SET feed_version = feed_version + 1 WHERE device_id = ?", row
+            )
+            return True
+
+    def blob(self, job_id: str, doc_id: str) -> BlobRow | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT job_id, doc_id, length(data), sha256 FROM blobs "
+                "WHERE job_id = ? AND doc_id = ?",
+                (job_id, doc_id),
+            )
+            .fetchone()
+        )
+        return None if row is None else BlobRow(*row)
+
+    def read_blob(self, job_id: str, doc_id: str, *, offset: int, length: int) -> bytes:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT substr(data, ?, ?) FROM blobs WHERE job_id = ? AND doc_id = ?",
+                (offset + 1, length, job_id, doc_id),
+            )
+            .fetchone()
+        )
+        return b"" if row is None else bytes(row[0])
+
+    def blobs(self, job_id: str) -> list[BlobRow]:
+        rows = self._conn().execute(
+            "SELECT job_id, doc_id, length(data), sha256 FROM blobs "
+            "WHERE job_id = ? ORDER BY rowid",
+            (job_id,),
+        )
+        return [BlobRow(*row) for row in rows]
+
+    # --- reports ------------------------------------------------------------------------
+    def add_event(
+        self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,
+        at_s: int, reason: str | None, token: bytes, received_s: int,
+    ) -> bool:  # fmt: skip
+        """Store an event once (False for a duplicate) and move the job's latest state."""
+        with self._write() as conn:
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event_id, device_id, job_id, event, state, at_s, reason, token, received_s),
+            ).rowcount
+            if inserted:
+                conn.execute(
+                    "UPDATE jobs SET state = ?, state_s = ?, reason = ? "
+                    "WHERE job_id = ? AND device_id = ? AND (state_s IS NULL OR state_s <= ?)",
+                    (state, at_s, reason, job_id, device_id, at_s),
+                )
+            return bool(inserted)
+
+    def remember_jti(self, jti: str, *, expires_s: int, now_s: int) -> bool:
+        """Atomically record a proof's jti; False when it was seen before (a replay)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM proof_jti WHERE expires_s < ?", (now_s,))
+            return bool(
+                conn.execute(
+                    "INSERT OR IGNORE INTO proof_jti VALUES (?, ?)", (jti, expires_s)
+                ).rowcount
+            )

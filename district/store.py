@@ -1,0 +1,131 @@
+"""The district's storage port: what the server and the command line need from a database.
+
+One ``DistrictStore`` Protocol; ``district.sqlite_store.SqliteStore`` implements it on one
+SQLite file in the district's home (WAL, so the long-polling server and the command line
+can use it at once). A later issue puts it on PostgreSQL for several server instances.
+Rows are returned as the frozen records below; nothing here holds a plaintext document or a
+resident's name (documents are sealed before they are stored; names only in sealed form).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeRow:
+    code: str  # e.g. "74.08.01.2002"
+    name: str
+    created_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollCodeRow:
+    code_id: str
+    secret: str  # the MAC secret; a one-time credential, consumed at enrolment
+    office_code: str
+    created_s: int
+    expires_s: int
+    consumed_s: int | None
+    request_nonce: str | None  # of the request that consumed it (a retry gets the same answer)
+    response: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    device_id: str
+    office_code: str
+    auth_jwk: str  # canonical JSON of the public Ed25519 JWK
+    seal_jwk: str  # canonical JSON of the public X25519 JWK
+    enrolled_s: int
+    revoked_s: int | None
+    seq: int  # highest job seq issued to this device
+    feed_version: int  # bumped whenever the device's feed changes (push, cancel, keys)
+    last_seen_s: int | None
+    agent: str | None
+    heartbeat: bytes | None  # the last heartbeat body, as received (no personal data)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    job_id: str
+    device_id: str
+    office_code: str
+    seq: int
+    release: str
+    token: bytes  # the signed manifest
+    created_s: int
+    expires_s: int
+    cancelled_s: int | None
+    state: str | None  # latest state reported by the kiosk
+    state_s: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRow:
+    job_id: str
+    doc_id: str
+    size: int
+    sha256: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SignerRow:
+    kid: str
+    not_before_s: int
+    not_after_s: int
+    retired_s: int | None  # dropped from the keyring at this time
+
+
+class DistrictStore(Protocol):
+    """Everything the district persists. Each method is one transaction."""
+
+    # --- district meta and keys
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def signers(self) -> list[SignerRow]: ...
+    def add_signer(self, row: SignerRow) -> None: ...
+    def retire_signer(self, kid: str, *, at_s: int) -> None: ...
+    def bump_all_feeds(self) -> None: ...
+
+    # --- offices and enrolment
+    def add_office(self, row: OfficeRow) -> None: ...
+    def office(self, code: str) -> OfficeRow | None: ...
+    def offices(self) -> list[OfficeRow]: ...
+    def add_enroll_code(self, row: EnrollCodeRow) -> None: ...
+    def enroll_code(self, code_id: str) -> EnrollCodeRow | None: ...
+    def consume_enroll_code(
+        self, code_id: str, *, device: DeviceRow, nonce: str, response: bytes, at_s: int
+    ) -> bool: ...
+
+    # --- devices
+    def device(self, device_id: str) -> DeviceRow | None: ...
+    def devices(self) -> list[DeviceRow]: ...
+    def active_device_for_office(self, office_code: str) -> DeviceRow | None: ...
+    def revoke_device(self, device_id: str, *, at_s: int) -> bool: ...
+    def set_seal_key(self, device_id: str, seal_jwk: str) -> None: ...
+    def touch_device(self, device_id: str, *, at_s: int) -> None: ...
+    def store_heartbeat(self, device_id: str, body: bytes, *, agent: str, at_s: int) -> None: ...
+    def feed_versions(self) -> dict[str, int]: ...
+    def data_version(self) -> int: ...
+
+    # --- jobs and blobs
+    def next_seq(self, device_id: str) -> int: ...
+    def add_job(self, row: JobRow, blobs: dict[str, tuple[str, bytes]]) -> None: ...
+    def job(self, job_id: str) -> JobRow | None: ...
+    def jobs(self, *, office_code: str | None = None) -> list[JobRow]: ...
+    def jobs_after(self, device_id: str, after_seq: int, *, limit: int) -> list[JobRow]: ...
+    def cancelled_open(self, device_id: str, *, now_s: int, limit: int) -> list[str]: ...
+    def cancel_job(self, job_id: str, *, at_s: int) -> bool: ...
+    def blob(self, job_id: str, doc_id: str) -> BlobRow | None: ...
+    def read_blob(self, job_id: str, doc_id: str, *, offset: int, length: int) -> bytes: ...
+    def blobs(self, job_id: str) -> list[BlobRow]: ...
+
+    # --- reports
+    def add_event(
+        self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,
+        at_s: int, reason: str | None, token: bytes, received_s: int,
+    ) -> bool: ...  # fmt: skip
+    def remember_jti(self, jti: str, *, expires_s: int, now_s: int) -> bool: ...

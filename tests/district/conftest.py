@@ -1,0 +1,143 @@
+"""A real district server on 127.0.0.1 (uvicorn, port 0) in a thread, and a kiosk client."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from district.admin import DistrictAdmin
+from district.http import build_app
+from district.keyring import Keys
+from district.notifier import FeedNotifier
+from district.service import DistrictService
+from kiosk.b64 import b64u_encode
+from kiosk.enroll import (
+    EnrollRequest,
+    enroll_request_body,
+    parse_enroll_code,
+    parse_enroll_response,
+)
+from kiosk.feed import parse_feed
+from kiosk.keys import thumbprint
+from kiosk.proof import AUTH_SCHEME, RequestFacts, make_proof
+from kiosk.verify import TrustState, verify_head, verify_keyring
+
+
+@dataclass
+class Server:
+    base_url: str
+    home: Path
+    keys: Keys
+    admin: DistrictAdmin
+    notifier: FeedNotifier
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    home = tmp_path / "district"
+    DistrictAdmin.init(home, name="Disdukcapil Kolaka Utara", code="74.08")
+    keys = Keys.open(home)
+    admin = DistrictAdmin(keys)
+    admin.add_office("74.08.01.2002", "Desa Pitulua")
+    notifier = FeedNotifier(Keys.open(home).store)
+    app = build_app(DistrictService(Keys.open(home)), notifier)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    uv = uvicorn.Server(config)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(uv.serve(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    port = uv.servers[0].sockets[0].getsockname()[1]
+    yield Server(f"http://127.0.0.1:{port}", home, keys, admin, notifier)
+    uv.should_exit = True
+    thread.join(timeout=10)
+    loop.close()
+
+
+@dataclass
+class Kiosk:
+    """The kiosk side of the protocol, built from the pure core (the agent comes later)."""
+
+    base_url: str
+    auth: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    seal: X25519PrivateKey = field(default_factory=X25519PrivateKey.generate)
+    device_id: str = ""
+    trust: TrustState | None = None
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def enroll(self, code_text: str) -> requests.Response:
+        code = parse_enroll_code(code_text)
+        nonce = b64u_encode(secrets.token_bytes(16))
+        request = EnrollRequest(
+            code.code_id, self.auth.public_key(), self.seal.public_key(), "cedoka/0.1.0", nonce
+        )
+        answer = self.session.post(
+            self.base_url + "/v1/enroll", data=enroll_request_body(request, code), timeout=10
+        )
+        if answer.status_code == 200:
+            response = parse_enroll_response(answer.content, code=code, nonce=nonce)
+            keyring = verify_keyring(
+                response.keyring_token, district_code=response.district_code,
+                root_key=response.root_key, current=None,
+            )  # fmt: skip
+            self.device_id = response.device_id
+            self.trust = TrustState(
+                district_code=response.district_code, device_id=response.device_id,
+                root_key=response.root_key, keyring=keyring, head=None, time_floor_s=0,
+            )  # fmt: skip
+        return answer
+
+    @property
+    def seal_keys(self) -> dict[str, X25519PrivateKey]:
+        return {thumbprint(self.seal.public_key()): self.seal}
+
+    def proof(
+        self, method: str, target: str, body: bytes = b"", *, now_s: int | None = None
+    ) -> str:
+        facts = RequestFacts(self.base_url, method, target, body)
+        token = make_proof(
+            facts, device_id=self.device_id, key=self.auth,
+            now_s=int(time.time()) if now_s is None else now_s,
+            jti=b64u_encode(secrets.token_bytes(16)),
+        )  # fmt: skip
+        return f"{AUTH_SCHEME} {token.decode()}"
+
+    def call(
+        self, method: str, target: str, body: bytes = b"", **headers: str
+    ) -> requests.Response:
+        all_headers = {"Authorization": self.proof(method, target, body), **headers}
+        return self.session.request(
+            method, self.base_url + target, data=body or None, headers=all_headers, timeout=90
+        )
+
+    def feed(self, after: int = 0, kr: int = 1, wait: int = 0) -> requests.Response:
+        return self.call("GET", f"/v1/feed?after={after}&kr={kr}&wait={wait}")
+
+    def take_head(self, answer: requests.Response) -> None:
+        from dataclasses import replace
+
+        assert self.trust is not None
+        feed = parse_feed(answer.content)
+        head = verify_head(feed.head, trust=self.trust, local_now_s=int(time.time()))
+        self.trust = replace(self.trust, head=head, time_floor_s=head.issued_at_s)
+
+
+def enrolled(server: Server) -> Kiosk:
+    kiosk = Kiosk(server.base_url)
+    answer = kiosk.enroll(server.admin.new_enroll_code("74.08.01.2002", valid_s=3600))
+    assert answer.status_code == 200, answer.text
+    return kiosk
