@@ -7,6 +7,7 @@ Every refusal is an :class:`~kiosk.errors.OperatorError` whose message says why.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from kiosk.model import ReleaseMode
 from kiosk.pdfcheck import inspect_pdf
 from kiosk.strictjson import loads_strict
 
+log = logging.getLogger("cedoka.district.admin")
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_NAME_CHARS = 80  # office and district names
 MAX_RESIDENT_CHARS = 60  # as in the population register
@@ -158,6 +160,10 @@ class DistrictAdmin:
                 state_s=None, reason=None,
             ),
             {d.doc_id: (d.doc_type, issued.blobs[d.doc_id]) for d in issued.manifest.documents},
+        )  # fmt: skip
+        log.info(
+            "event=job_pushed job=%s device=%s office=%s docs=%d release=%s seq=%d",
+            spec.job_id, device.device_id, office_code, len(documents), release.value, seq,
         )  # fmt: skip
         return PushResult(spec.job_id, device.device_id, claim_code, tuple(warnings))
 

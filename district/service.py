@@ -7,6 +7,7 @@ or a few. ``district.http`` maps them to HTTP; the long-poll waiting lives there
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -36,6 +37,7 @@ from kiosk.proof import DeviceKeyState, RequestFacts, verify_proof
 from kiosk.report import JobReport, parse_event_batch, parse_heartbeat, verify_report
 from kiosk.strictjson import canonical_dumps, loads_object, loads_strict
 
+log = logging.getLogger("cedoka.district")
 HEAD_LIFETIME_S = 600
 ENROLL_ATTEMPTS_PER_MINUTE = 10
 MAX_SEAL_KEY_BODY_BYTES = 1024
@@ -108,6 +110,7 @@ class DistrictService:
             code_id, device=device, nonce=request.nonce, response=answer, at_s=now
         ):
             return self.enroll(body, remote=remote)  # lost a race: answer as for a retry
+        log.info("event=device_enrolled device=%s office=%s", device_id, office.code)
         return answer
 
     def _rate_limit(self, key: str) -> None:
@@ -239,6 +242,11 @@ class DistrictService:
                 reason=item.reason, token=tokens[item.event_id], received_s=now,
             )  # fmt: skip
             results.append({"id": item.event_id, "status": "stored" if stored else "duplicate"})
+            if stored:
+                log.info(
+                    "event=job_event job=%s device=%s state=%s reason=%s",
+                    item.job_id, device.device_id, item.state.value, item.reason or "-",
+                )  # fmt: skip
         return canonical_dumps({"v": PROTOCOL_VERSION, "results": results})
 
     def heartbeat(self, device: DeviceRow, body: bytes) -> bytes:

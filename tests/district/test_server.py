@@ -331,3 +331,12 @@ def test_errors_have_the_protocol_body(server: Server, path: str) -> None:
     answer = kiosk.call("GET", path)
     assert answer.status_code in {400, 404}
     assert _error(answer) in {"malformed", "not_found"}
+
+
+def test_logs_carry_ids_never_names(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    kiosk = enrolled(server)
+    job_id, _ = _push(server, ReleaseMode.AUTO)
+    kiosk.feed()
+    assert job_id in caplog.text and kiosk.device_id in caplog.text
+    assert RESIDENT not in caplog.text and RESIDENT.split()[0] not in caplog.text
