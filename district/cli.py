@@ -1,41 +1,51 @@
 """The ``cedoka-district`` command line: district IT's tool and the reference server.
 
-In 0.1.0 only ``selftest`` works. The other commands are listed so that ``--help`` shows
-what is coming; each says it is not available yet and exits with status 2. This module
-imports only ``kiosk`` (lazily), never ``agent``, ``printers`` or ``ui``.
+Every command but ``selftest`` works on a district home (``--home DIR``, else
+$CEDOKA_DISTRICT_HOME). The operations are in :mod:`district.admin`; this module parses
+arguments, reads the PDFs and prints. It never prints a resident's name.
 
-Exit status: 0 success, 1 a check failed, 2 usage error or command not available yet.
+Exit status: 0 success; 1 refused (one line ``cedoka-district: error: …`` on stderr) or a
+self-test check failed; 2 usage error. With ``--json`` only JSON goes to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
+import json
 import os
+import re
+import sqlite3
 import sys
+import time
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
+from district.admin import DistrictAdmin
+from district.keyring import Keys
+from district.store import DeviceRow
+from kiosk.claim import format_claim_code
+from kiosk.errors import CedokaError, OperatorError, RejectedError
+from kiosk.model import ReleaseMode
+from kiosk.report import PrinterHealth, parse_heartbeat
+
 PROG = "cedoka-district"
 HOME_ENV = "CEDOKA_DISTRICT_HOME"
-DEFAULT_HOME = Path("/var/lib/cedoka-district")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_NOT_AVAILABLE = 2
+_DURATION = re.compile(r"([0-9]{1,6})([mhd])")
+_UNIT_S = {"m": 60, "h": 3600, "d": 86400}
+_PORT = re.compile(r"[0-9]{1,5}")
+_MAX_PORT = 65535
+_A4 = "iso_a4_210x297mm"
+_LEVELS = {-1: "n/a", -2: "unknown", -3: "some left"}  # IPP marker-levels below 0
 
-# Commands that arrive with the district server; until then they only explain that.
-LATER_COMMANDS: dict[str, str] = {
-    "init": "create the district's signing keys and state directory",
-    "serve": "run the district server (HTTPS long-poll for village agents)",
-    "office": "add, list or change village offices",
-    "enroll-code": "issue a one-time enrolment code for a village office",
-    "push": "sign a manifest, seal a PDF and queue it for a village office",
-    "jobs": "list jobs and their states",
-    "devices": "list enrolled village devices",
-    "cancel": "cancel a job that has not been printed yet",
-    "revoke": "revoke an enrolled village device",
-    "rotate-key": "rotate the district's signing key",
-}
+
+class UsageError(argparse.ArgumentTypeError, ValueError):
+    """A command line that cannot be run as given (exit status 2); raised by a type
+    converter, argparse shows the message."""
 
 
 def package_version() -> str:
@@ -46,24 +56,92 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
+def parse_duration(text: str) -> int:
+    """``90m``, ``72h``, ``3d`` → seconds; else :class:`UsageError`."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None or int(match[1]) == 0:
+        raise UsageError(f"{text!r} is not a duration: write e.g. 90m, 72h or 3d")
+    return int(match[1]) * _UNIT_S[match[2]]
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (IPv6 in brackets: ``[::1]:8700``) → (host, port); else UsageError."""
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise UsageError(f"{text!r}: {host!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise UsageError(f"{text!r}: write an IPv6 address in brackets, e.g. [::1]:8700")
+    if not sep or not host or not _PORT.fullmatch(port) or not 1 <= int(port) <= _MAX_PORT:
+        raise UsageError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8700)")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1: the only hosts served without TLS."""
+    try:
+        return host.lower() == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_doc(text: str) -> tuple[str, Path]:
+    """``TYPE=FILE`` → (type, path); the type is checked by the push itself."""
+    doc_type, sep, file = text.partition("=")
+    if not sep or not doc_type.strip() or not file:
+        raise UsageError(f"{text!r}: write TYPE=FILE, e.g. KK=kk.pdf")
+    return doc_type.strip().upper(), Path(file)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Build the parser; ``--home`` defaults to $CEDOKA_DISTRICT_HOME, else /var/lib/…"""
+    """Build the parser; ``--home`` defaults to $CEDOKA_DISTRICT_HOME (no other default)."""
+    env_home = os.environ.get(HOME_ENV)
     parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Cedoka district server and district IT's command line.",
+        prog=PROG, description="Cedoka district server and district IT's command line."
     )
     parser.add_argument(
-        "--home",
-        metavar="DIR",
-        type=Path,
-        default=Path(os.environ.get(HOME_ENV) or DEFAULT_HOME),
-        help=f"state directory (default: ${HOME_ENV}, else {DEFAULT_HOME})",
-    )
+        "--home", metavar="DIR", type=Path, default=Path(env_home) if env_home else None,
+        help=f"the district's state directory (default: ${HOME_ENV})",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("selftest", help="run the known-answer tests of the crypto and wire stack")
-    for name, summary in LATER_COMMANDS.items():
-        commands.add_parser(name, help=f"(not available yet) {summary}")
+    init = commands.add_parser("init", help="create the district's keys and state directory")
+    init.add_argument("--name", required=True, help='e.g. "Disdukcapil Kolaka Utara"')
+    init.add_argument("--code", required=True, help="the regency code, e.g. 74.08")
+    serve = commands.add_parser("serve", help="run the district server for village kiosks")
+    serve.add_argument("--listen", required=True, type=parse_listen, metavar="HOST:PORT")
+    serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate chain")
+    serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
+    office = commands.add_parser("office", help="add a village office")
+    office_commands = office.add_subparsers(dest="action", metavar="ACTION", required=True)
+    office_add = office_commands.add_parser("add", help="add a village/kelurahan office")
+    office_add.add_argument("code", help="the office's region code, e.g. 74.08.01.2002")
+    office_add.add_argument("--name", required=True, help='e.g. "Desa Pitulua"')
+    enroll = commands.add_parser("enroll-code", help="issue a one-time enrolment code")
+    enroll.add_argument("office", help="office code")
+    enroll.add_argument("--valid", type=parse_duration, default=72 * 3600, metavar="DURATION",
+                        help="how long it can be used, e.g. 90m, 72h (default), 3d")  # fmt: skip
+    push = commands.add_parser("push", help="seal, sign and queue one job for an office's kiosk")
+    push.add_argument("--office", required=True, help="office code")
+    push.add_argument("--resident", required=True, help="the resident's full name (masked)")
+    push.add_argument("--doc", required=True, action="append", type=parse_doc,
+                      metavar="TYPE=FILE", help="a document, e.g. KK=kk.pdf (repeat)")  # fmt: skip
+    push.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
+    push.add_argument("--copies", type=int, default=1, help="copies of each document")
+    push.add_argument("--expires", type=parse_duration, default=72 * 3600, metavar="DURATION",
+                      help="the job's lifetime, e.g. 72h (default)")  # fmt: skip
+    jobs = commands.add_parser("jobs", help="list jobs with their latest reported state")
+    jobs.add_argument("--office", help="only this office's jobs")
+    devices = commands.add_parser("devices", help="list kiosks and their printers' health")
+    for with_json in (init, push, jobs, devices):
+        with_json.add_argument("--json", action="store_true", help="print JSON on stdout")
+    commands.add_parser("cancel", help="cancel a job not printed yet").add_argument("job_id")
+    commands.add_parser("revoke", help="revoke an enrolled kiosk").add_argument("device_id")
+    commands.add_parser("rotate-key", help="rotate the job-signing key (with overlap)")
     return parser
 
 
@@ -85,14 +163,206 @@ def run_selftest() -> int:
     return EXIT_OK if all(ok for _, ok in results) else EXIT_FAILED
 
 
-def not_available_yet(command: str) -> int:
-    """Explain on stderr that ``command`` is not part of this release; return 2."""
-    print(
-        f"{PROG} {command}: not available yet in {package_version()} — "
-        "arrives with the district server (see README, 'Status')",
-        file=sys.stderr,
-    )
-    return EXIT_NOT_AVAILABLE
+def _init(args: argparse.Namespace, home: _Home) -> None:
+    fingerprint = DistrictAdmin.init(home.path, name=args.name, code=args.code)
+    if args.json:
+        _print_json({"fingerprint": fingerprint})
+    else:
+        grouped = f"{fingerprint[:5]}-{fingerprint[5:]}"
+        print(f"root key fingerprint: {grouped}  (kiosks check this at enrolment)")
+
+
+def _serve(args: argparse.Namespace, home: _Home) -> None:
+    host, port = args.listen
+    cert, key = args.tls_cert, args.tls_key
+    if (cert is None) != (key is None):
+        raise UsageError("serve: give both --tls-cert and --tls-key, or neither")
+    if cert is None and not is_loopback(host):
+        raise UsageError(
+            f"serve: {host} is not a loopback address and plain HTTP is only for 127.0.0.1, "
+            "::1 or localhost: give --tls-cert and --tls-key to serve TLS (HTTPS)"
+        )
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if path is not None and not path.is_file():
+            raise OperatorError(f"{flag} {path}: no such file")
+    from district.http import run_server
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run_server(home.keys(), host=host, port=port, tls_cert=cert, tls_key=key)
+
+
+def _office(args: argparse.Namespace, home: _Home) -> None:
+    home.admin().add_office(args.code, args.name)
+    print(f"office {args.code} added; next: {PROG} enroll-code {args.code}")
+
+
+def _enroll_code(args: argparse.Namespace, home: _Home) -> None:
+    print(home.admin().new_enroll_code(args.office, valid_s=args.valid))
+    print(f"(a one-time code for the kiosk of {args.office})", file=sys.stderr)
+
+
+def _push(args: argparse.Namespace, home: _Home) -> None:
+    documents = []
+    for doc_type, path in args.doc:
+        try:
+            documents.append((doc_type, path.read_bytes()))
+        except OSError as error:
+            raise OperatorError(f"--doc {doc_type}={path}: {error.strerror}") from None
+    result = home.admin().push(
+        office_code=args.office, resident=args.resident, documents=documents,
+        release=ReleaseMode(args.release), copies=args.copies, lifetime_s=args.expires,
+    )  # fmt: skip
+    for warning in result.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    if args.json:
+        _print_json({
+            "job_id": result.job_id, "claim_code": result.claim_code,
+            "device_id": result.device_id, "warnings": list(result.warnings),
+        })  # fmt: skip
+        return
+    print(f"job {result.job_id} queued for kiosk {result.device_id}")
+    if result.claim_code is not None:
+        print(f"claim code: {format_claim_code(result.claim_code)}  (send it to the resident)")
+
+
+def _jobs(args: argparse.Namespace, home: _Home) -> None:
+    store = home.keys().store
+    office: str | None = args.office
+    if office is not None and store.office(office) is None:
+        raise OperatorError(f"unknown office {office}")
+    rows = store.jobs(office_code=office)
+    if args.json:
+        _print_json([{
+            "job_id": j.job_id, "office_code": j.office_code, "device_id": j.device_id,
+            "seq": j.seq, "release": j.release, "created_s": j.created_s,
+            "expires_s": j.expires_s, "cancelled_s": j.cancelled_s, "state": j.state,
+            "state_s": j.state_s, "reason": j.reason,
+        } for j in rows])  # fmt: skip
+        return
+    _print_table(
+        ("JOB", "OFFICE", "DEVICE", "SEQ", "RELEASE", "CREATED", "EXPIRES", "CANCELLED",
+         "STATE", "SINCE"),
+        [(j.job_id, j.office_code, j.device_id, str(j.seq), j.release, _iso(j.created_s),
+          _iso(j.expires_s), _iso(j.cancelled_s),
+          "-" if j.state is None else j.state + (f" ({j.reason})" if j.reason else ""),
+          _iso(j.state_s)) for j in rows],
+    )  # fmt: skip
+
+
+def _devices(args: argparse.Namespace, home: _Home) -> None:
+    now = int(time.time())
+    listing = [(d, _printers(d)) for d in home.keys().store.devices()]
+    if args.json:
+        _print_json([{
+            "device_id": d.device_id, "office_code": d.office_code, "enrolled_s": d.enrolled_s,
+            "revoked_s": d.revoked_s, "last_seen_s": d.last_seen_s, "agent": d.agent,
+            "printers": [_printer_json(p) for p in printers or ()],
+        } for d, printers in listing])  # fmt: skip
+        return
+    _print_table(
+        ("DEVICE", "OFFICE", "ENROLLED", "REVOKED", "LAST SEEN", "AGENT", "PRINTERS"),
+        [(d.device_id, d.office_code, _iso(d.enrolled_s), _iso(d.revoked_s),
+          _seen(d.last_seen_s, now), d.agent or "-",
+          "heartbeat unreadable" if printers is None
+          else "; ".join(_printer_text(p) for p in printers) or "-")
+         for d, printers in listing],
+    )  # fmt: skip
+
+
+def _cancel(args: argparse.Namespace, home: _Home) -> None:
+    home.admin().cancel(args.job_id)
+    print(f"job {args.job_id} cancelled: kiosks will not print it ('jobs' shows its state)")
+
+
+def _revoke(args: argparse.Namespace, home: _Home) -> None:
+    home.admin().revoke(args.device_id)
+    print(f"device {args.device_id} revoked: its requests are refused from now on")
+
+
+def _rotate_key(args: argparse.Namespace, home: _Home) -> None:
+    print(home.admin().rotate_key())
+    print("(the new job-signing key is active; the old one stays for the overlap)", file=sys.stderr)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
+    "init": _init, "serve": _serve, "office": _office, "enroll-code": _enroll_code,
+    "push": _push, "jobs": _jobs, "devices": _devices, "cancel": _cancel, "revoke": _revoke,
+    "rotate-key": _rotate_key,
+}  # fmt: skip
+
+
+class _Home:
+    """The district home of this run: opened on first use, closed by ``main``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._keys: Keys | None = None
+
+    def keys(self) -> Keys:
+        if self._keys is None:
+            self._keys = Keys.open(self.path)
+        return self._keys
+
+    def admin(self) -> DistrictAdmin:
+        return DistrictAdmin(self.keys())
+
+    def close(self) -> None:
+        if self._keys is not None and callable(close := getattr(self._keys.store, "close", None)):
+            close()
+
+
+def _printers(device: DeviceRow) -> tuple[PrinterHealth, ...] | None:
+    """The printers of the device's last heartbeat: () without one, None if unreadable."""
+    try:
+        return () if device.heartbeat is None else parse_heartbeat(device.heartbeat).printers
+    except RejectedError:
+        return None
+
+
+def _printer_json(p: PrinterHealth) -> dict[str, object]:
+    return {
+        "role": p.role, "backend": p.backend, "state": p.state, "accepting": p.accepting,
+        "reasons": list(p.reasons), "media": p.media,
+        "markers": [{"name": m.name, "level": m.level} for m in p.markers],
+    }  # fmt: skip
+
+
+def _printer_text(p: PrinterHealth) -> str:
+    """E.g. ``a4: stopped media-empty-error, Black 7%``."""
+    parts = [" ".join([f"{p.role}: {p.state}", *(r for r in p.reasons if r != "none")])]
+    if not p.accepting:
+        parts.append("not accepting jobs")
+    if p.media is not None and p.media != _A4:
+        parts.append(f"media {p.media}")
+    parts += [f"{m.name} {_LEVELS.get(m.level, f'{m.level}%')}" for m in p.markers]
+    return ", ".join(parts)
+
+
+def _iso(at_s: int | None) -> str:
+    return "-" if at_s is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at_s))
+
+
+def _seen(at_s: int | None, now_s: int) -> str:
+    if at_s is None:
+        return "never"
+    minutes = max(0, now_s - at_s) // 60
+    for size, unit in ((1440, "d"), (60, "h")):
+        if minutes >= 2 * size:
+            return f"{_iso(at_s)} ({minutes // size} {unit} ago)"
+    return f"{_iso(at_s)} ({minutes} min ago)"
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = [max(len(row[i]) for row in (headers, *rows)) for i in range(len(headers))]
+    for row in (headers, *rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +371,23 @@ def main(argv: list[str] | None = None) -> int:
     command: str = args.command
     if command == "selftest":
         return run_selftest()
-    return not_available_yet(command)
+    if args.home is None:
+        print(f"{PROG}: error: give --home DIR or set ${HOME_ENV}", file=sys.stderr)
+        return EXIT_USAGE
+    home = _Home(args.home)
+    try:
+        COMMANDS[command](args, home)
+        return EXIT_OK
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CedokaError, sqlite3.Error) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    except OSError as error:  # e.g. a home that cannot be created or written
+        print(f"{PROG}: error: {error.filename or PROG}: {error.strerror}", file=sys.stderr)
+    finally:
+        home.close()
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ class SqliteStore:
             conn.execute(
                 f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES ({_marks(11)})",
                 (device.device_id, device.office_code, device.auth_jwk, device.seal_jwk,
-                 device.enrolled_s, None, 0, 0, None, None, None),
+                 device.enrolled_s, None, 0, 0, None, device.agent, None),
             )  # fmt: skip
             return True
 

@@ -1,6 +1,7 @@
 """The two command lines: version, usage errors and the not-yet-available placeholders.
 
-``selftest`` is not tested here: it belongs to ``kiosk.selftest``'s own tests.
+``selftest`` is not tested here: it belongs to ``kiosk.selftest``'s own tests. The district's
+commands themselves are tested in ``tests/district/test_cli.py``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ CLIS = [
 ]
 
 PLACEHOLDERS = [
-    pytest.param(cli, command, id=f"{cli.PROG} {command}")
-    for cli in (agent_cli, district_cli)
-    for command in cli.LATER_COMMANDS
+    pytest.param(agent_cli, command, id=f"{agent_cli.PROG} {command}")
+    for command in agent_cli.LATER_COMMANDS
 ]
 
 
@@ -73,8 +73,6 @@ def test_placeholder_messages_name_the_component_that_brings_them(
 ) -> None:
     agent_cli.main(["demo"])
     assert "arrives with the village agent" in capsys.readouterr().err
-    district_cli.main(["serve"])
-    assert "arrives with the district server" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cli", CLIS)
@@ -86,14 +84,22 @@ def test_home_defaults_to_the_environment_variable(
     assert args.home == tmp_path
 
 
-@pytest.mark.parametrize("cli", CLIS)
-def test_home_falls_back_to_var_lib_without_the_environment_variable(
-    cli: ModuleType, monkeypatch: pytest.MonkeyPatch
+def test_agent_home_falls_back_to_var_lib_without_the_environment_variable(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv(cli.HOME_ENV, raising=False)
-    args = cli.build_parser().parse_args(["selftest"])
-    assert args.home == cli.DEFAULT_HOME
-    assert str(cli.DEFAULT_HOME).startswith("/var/lib/")
+    monkeypatch.delenv(agent_cli.HOME_ENV, raising=False)
+    args = agent_cli.build_parser().parse_args(["selftest"])
+    assert args.home == agent_cli.DEFAULT_HOME
+    assert str(agent_cli.DEFAULT_HOME).startswith("/var/lib/")
+
+
+def test_district_home_has_no_default_without_the_environment_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(district_cli.HOME_ENV, raising=False)
+    assert district_cli.build_parser().parse_args(["selftest"]).home is None
+    assert district_cli.main(["jobs"]) == 2
+    assert f"${district_cli.HOME_ENV}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cli", CLIS)

@@ -1,0 +1,406 @@
+"""``cedoka-district`` in-process on a temporary home: every command, its output and errors.
+
+A kiosk is enrolled without HTTP through ``DistrictService.enroll`` (the server itself is
+tested in ``test_server.py``). PDFs are real (``make_pdf``); keys are fixed TEST-ONLY keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from district import cli
+from district.keyring import Keys
+from district.service import DistrictService
+from kiosk.claim import normalize_claim_code
+from kiosk.enroll import (
+    EnrollRequest,
+    enroll_request_body,
+    parse_enroll_code,
+    parse_enroll_response,
+)
+from kiosk.ids import KID
+from kiosk.keys import fingerprint_code
+from kiosk.report import Heartbeat, Marker, PrinterHealth, heartbeat_body
+from tests.sim.district import RESIDENT, fixed_key, fixed_seal_key, make_pdf
+
+OFFICE = "74.08.01.2002"
+NONCE = "q2Xo7vK1bPp3dM9sT0wZ4g"
+JOB_KEYS = {
+    "job_id", "office_code", "device_id", "seq", "release", "created_s", "expires_s",
+    "cancelled_s", "state", "state_s", "reason",
+}  # fmt: skip
+DEVICE_KEYS = {"device_id", "office_code", "enrolled_s", "revoked_s", "last_seen_s", "agent"}
+PRINTER_KEYS = {"role", "backend", "state", "accepting", "reasons", "markers", "media"}
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class District:
+    home: Path
+    tmp: Path
+    capsys: pytest.CaptureFixture[str]
+    outputs: list[str]
+
+    def run(self, *argv: str) -> Result:
+        """Run the command line on this home; usage errors (SystemExit) give their status."""
+        try:
+            code = cli.main(["--home", str(self.home), *argv])
+        except SystemExit as exit_info:
+            code = int(exit_info.code or 0)
+        captured = self.capsys.readouterr()
+        self.outputs += [captured.out, captured.err]
+        return Result(code, captured.out, captured.err)
+
+    def ok(self, *argv: str) -> Result:
+        result = self.run(*argv)
+        assert result.code == 0, result.err
+        return result
+
+    def refused(self, *argv: str, code: int = 1) -> str:
+        """The one-line error of a refused command."""
+        result = self.run(*argv)
+        assert result.code == code, (result.out, result.err)
+        lines = result.err.splitlines()
+        assert lines[-1].startswith(f"{cli.PROG}") and "error:" in lines[-1], result.err
+        assert "Traceback" not in result.err
+        if code == 1:
+            assert result.out == "" and len(lines) == 1
+        return lines[-1]
+
+    def pdf(self, name: str, data: bytes | None = None) -> str:
+        path = self.tmp / name
+        path.write_bytes(make_pdf() if data is None else data)
+        return str(path)
+
+    def enrol(self) -> str:
+        """Enrol a kiosk for OFFICE in-process; return its device id."""
+        code = parse_enroll_code(self.ok("enroll-code", OFFICE).out.strip())
+        request = EnrollRequest(
+            code.code_id, fixed_key("device-auth").public_key(),
+            fixed_seal_key("device-seal").public_key(), "cedoka/0.1.0", NONCE,
+        )  # fmt: skip
+        with _keys(self.home) as keys:
+            answer = DistrictService(keys).enroll(enroll_request_body(request, code), remote="test")
+        return parse_enroll_response(answer, code=code, nonce=NONCE).device_id
+
+    def push(self, *extra: str, doc: str | None = None) -> dict[str, object]:
+        args = ["push", "--office", OFFICE, "--resident", RESIDENT, "--json"]
+        result = self.ok(*args, "--doc", doc or f"KK={self.pdf('kk.pdf')}", *extra)
+        value: dict[str, object] = json.loads(result.out)
+        return value
+
+    def json(self, *argv: str) -> list[dict[str, object]]:
+        value: list[dict[str, object]] = json.loads(self.ok(*argv, "--json").out)
+        return value
+
+
+class _keys:
+    """``Keys.open`` that closes its store."""
+
+    def __init__(self, home: Path) -> None:
+        self.keys = Keys.open(home)
+
+    def __enter__(self) -> Keys:
+        return self.keys
+
+    def __exit__(self, *exc: object) -> None:
+        self.keys.store.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def bare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> District:
+    return District(tmp_path / "district", tmp_path, capsys, [])
+
+
+@pytest.fixture
+def district(bare: District) -> District:
+    bare.ok("init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08")
+    bare.ok("office", "add", OFFICE, "--name", "Desa Pitulua")
+    return bare
+
+
+@pytest.fixture
+def device(district: District) -> Iterator[str]:
+    device_id = district.enrol()
+    yield device_id
+    for output in district.outputs:  # whatever a test ran, no output names the resident
+        assert RESIDENT not in output
+        assert not any(word in output for word in RESIDENT.split())
+
+
+def _root_fingerprint(home: Path) -> str:
+    with _keys(home) as keys:
+        return fingerprint_code(keys.root_public())
+
+
+# --- init, office, enroll-code --------------------------------------------------------------
+
+
+def test_init_prints_the_root_fingerprint(bare: District) -> None:
+    out = bare.ok("init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08").out
+    match = re.fullmatch(r"root key fingerprint: (\w{5})-(\w{5})  \(kiosks check .*\)\n", out)
+    assert match is not None, out
+    assert match[1] + match[2] == _root_fingerprint(bare.home)
+
+
+def test_init_json(bare: District) -> None:
+    out = bare.ok("init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08", "--json").out
+    assert json.loads(out) == {"fingerprint": _root_fingerprint(bare.home)}
+
+
+def test_init_twice_and_a_bad_code_are_refused(district: District, bare: District) -> None:
+    assert "holds a district already" in district.refused("init", "--name", "X", "--code", "74.08")
+    bare.home = bare.tmp / "other"
+    assert "74.08" in bare.refused("init", "--name", "X", "--code", "7408")
+
+
+def test_commands_need_an_initialised_home(bare: District) -> None:
+    assert "run 'cedoka-district init' first" in bare.refused("jobs")
+
+
+def test_without_a_home_it_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(cli.HOME_ENV, raising=False)
+    assert cli.main(["jobs"]) == 2
+    assert cli.HOME_ENV in capsys.readouterr().err
+
+
+def test_office_add(district: District) -> None:
+    out = district.ok("office", "add", "74.08.02.2001", "--name", "Desa Lapai").out
+    assert "74.08.02.2001" in out
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("74.09.01.2002", "is not a village/kelurahan code of 74.08"),  # another district
+        ("74.08.1.2002", "is not a village/kelurahan code of 74.08"),  # wrong format
+        (OFFICE, "exists already"),
+    ],
+)
+def test_office_add_refused(district: District, code: str, message: str) -> None:
+    assert message in district.refused("office", "add", code, "--name", "Desa X")
+
+
+def test_enroll_code_prints_one_code_with_the_root_fingerprint(district: District) -> None:
+    result = district.ok("enroll-code", OFFICE, "--valid", "90m")
+    assert len(result.out.splitlines()) == 1
+    code = parse_enroll_code(result.out)
+    assert code.root_fingerprint == _root_fingerprint(district.home)
+
+
+def test_enroll_code_refused(district: District) -> None:
+    assert "unknown office" in district.refused("enroll-code", "74.08.09.2009")
+    assert "is not a duration" in district.refused("enroll-code", OFFICE, "--valid", "5x", code=2)
+    assert "between 1m and 30d" in district.refused("enroll-code", OFFICE, "--valid", "31d")
+
+
+# --- push -------------------------------------------------------------------------------------
+
+
+def test_push_before_a_kiosk_is_enrolled(district: District) -> None:
+    error = district.refused(
+        "push", "--office", OFFICE, "--resident", RESIDENT, "--doc", f"KK={district.pdf('a.pdf')}"
+    )
+    assert "no kiosk is enrolled" in error
+
+
+def test_push_json_for_claim(district: District, device: str) -> None:
+    result = district.push("--doc", f"AKTA_LAHIR={district.pdf('akta.pdf')}")
+    assert list(result) == ["job_id", "claim_code", "device_id", "warnings"]
+    assert result["device_id"] == device and result["warnings"] == []
+    assert isinstance(result["job_id"], str) and result["job_id"].startswith("job_")
+    claim = result["claim_code"]
+    assert isinstance(claim, str) and re.fullmatch(r"[0-9]{12}", claim)
+    assert normalize_claim_code(claim) == claim
+
+
+def test_push_text_shows_the_grouped_claim_code(district: District, device: str) -> None:
+    del device
+    args = ("--office", OFFICE, "--resident", RESIDENT, "--doc", f"KK={district.pdf('k.pdf')}")
+    out = district.ok("push", *args).out
+    assert re.search(r"^job job_\w{26} queued", out, re.MULTILINE)
+    assert re.search(r"^claim code: \d{4} \d{4} \d{4}  ", out, re.MULTILINE)
+    staff = district.ok("push", *args, "--release", "staff").out
+    assert "claim" not in staff
+
+
+@pytest.mark.parametrize("release", ["staff", "auto"])
+def test_push_without_claim_has_a_null_claim_code(
+    district: District, device: str, release: str
+) -> None:
+    del device
+    assert district.push("--release", release, "--copies", "2")["claim_code"] is None
+
+
+def test_push_refuses_cards_non_pdfs_and_missing_files(district: District, device: str) -> None:
+    del device
+    base = ("push", "--office", OFFICE, "--resident", RESIDENT, "--doc")
+    card = district.refused(*base, f"KTP_EL={district.pdf('ktp.pdf')}")
+    assert "cannot be printed at a village office" in card
+    not_pdf = district.pdf("letter.pdf", b"Dear resident, this is not a PDF")
+    assert "not a valid PDF" in district.refused(*base, f"KK={not_pdf}")
+    missing = str(district.tmp / "nowhere.pdf")
+    assert missing in district.refused(*base, f"KK={missing}")
+    assert "TYPE=FILE" in district.refused(*base, "kk.pdf", code=2)
+    assert "14d" in district.refused(*base, f"KK={district.pdf('a.pdf')}", "--expires", "15d")
+    assert district.json("jobs") == []
+
+
+def test_push_of_a_non_a4_pdf_warns_on_stderr(district: District, device: str) -> None:
+    del device
+    f4 = district.pdf("f4.pdf", make_pdf(width_pt=609.45, height_pt=935.43))
+    result = district.ok(
+        "push", "--office", OFFICE, "--resident", RESIDENT, "--doc", f"KK={f4}", "--json"
+    )
+    warnings = json.loads(result.out)["warnings"]
+    assert len(warnings) == 1 and "not every page is A4" in warnings[0]
+    assert result.err.startswith(f"{cli.PROG}: warning: document 1 (KK): not every page is A4")
+
+
+# --- jobs, cancel, devices, revoke, rotate-key ------------------------------------------------
+
+
+def test_jobs_and_cancel(district: District, device: str) -> None:
+    first = district.push()["job_id"]
+    second = district.push("--release", "staff")["job_id"]
+    jobs = district.json("jobs")
+    assert [j["job_id"] for j in jobs] == [first, second]
+    for seq, job in enumerate(jobs, 1):
+        assert set(job) == JOB_KEYS
+        assert job["device_id"] == device and job["office_code"] == OFFICE
+        assert job["seq"] == seq and job["state"] is None and job["cancelled_s"] is None
+    assert district.json("jobs", "--office", OFFICE) == jobs
+    assert "unknown office" in district.refused("jobs", "--office", "74.08.09.2009")
+
+    assert str(first) in district.ok("cancel", str(first)).out
+    cancelled = {j["job_id"]: j["cancelled_s"] for j in district.json("jobs")}
+    assert isinstance(cancelled[first], int) and cancelled[second] is None
+    assert "cancelled already" in district.refused("cancel", str(first))
+    assert "no job" in district.refused("cancel", "job_01JD0000000000000000000000")
+
+    table = district.ok("jobs").out.splitlines()
+    assert table[0].split()[:4] == ["JOB", "OFFICE", "DEVICE", "SEQ"]
+    assert len(table) == 3 and time.strftime("%Y-%m-%dT", time.gmtime()) in table[1]
+
+
+def test_devices_and_revoke(district: District, device: str) -> None:
+    [row] = district.json("devices")
+    assert set(row) == DEVICE_KEYS | {"printers"}
+    assert row["device_id"] == device and row["office_code"] == OFFICE
+    assert row["revoked_s"] is None and row["printers"] == [] and row["last_seen_s"] is None
+    assert device in district.ok("revoke", device).out
+    assert isinstance(district.json("devices")[0]["revoked_s"], int)
+    assert "revoked already" in district.refused("revoke", device)
+    assert "no device" in district.refused("revoke", "dev_01JD0000000000000000000000")
+    assert "no kiosk is enrolled" in district.refused(
+        "push", "--office", OFFICE, "--resident", RESIDENT, "--doc", f"KK={district.pdf('a.pdf')}"
+    )
+
+
+def test_devices_show_the_printers_of_the_last_heartbeat(district: District, device: str) -> None:
+    a4 = PrinterHealth(
+        "a4", "cups", "stopped", False, ("media-empty-error",),
+        (Marker("Black", 7), Marker("Cyan", -1)), "iso_a4_210x297mm",
+    )  # fmt: skip
+    receipt = PrinterHealth("receipt", "escpos", "idle", True, ("none",), (), None)
+    beat = Heartbeat("cedoka/0.1.1", 0, 0, 0, 1, {}, (a4, receipt), None, ())
+    with _keys(district.home) as keys:
+        keys.store.store_heartbeat(
+            device, heartbeat_body(beat), agent="cedoka/0.1.1", at_s=int(time.time()) - 300
+        )
+    [row] = district.json("devices")
+    printers = row["printers"]
+    assert isinstance(printers, list) and len(printers) == 2
+    assert all(set(p) == PRINTER_KEYS for p in printers)
+    assert printers[0] == {
+        "role": "a4", "backend": "cups", "state": "stopped", "accepting": False,
+        "reasons": ["media-empty-error"], "media": "iso_a4_210x297mm",
+        "markers": [{"name": "Black", "level": 7}, {"name": "Cyan", "level": -1}],
+    }  # fmt: skip
+    assert row["agent"] == "cedoka/0.1.1" and isinstance(row["last_seen_s"], int)
+    table = district.ok("devices").out
+    assert "a4: stopped media-empty-error, not accepting jobs, Black 7%, Cyan n/a" in table
+    assert "receipt: idle" in table and re.search(r"\((5|6) min ago\)", table)
+
+
+def test_rotate_key_prints_a_new_kid(district: District) -> None:
+    first = district.ok("rotate-key").out.strip()
+    second = district.ok("rotate-key").out.strip()
+    assert KID.fullmatch(first) and KID.fullmatch(second) and first != second
+
+
+# --- serve and the pure parsers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--listen", "0.0.0.0:8700"],
+        ["--listen", "[2001:db8::1]:8700"],
+        ["--listen", "kiosk.example:8700"],
+        ["--listen", "127.0.0.1:8700", "--tls-cert", "cert.pem"],  # cert without key
+    ],
+)
+def test_serve_refuses_plain_http_beyond_loopback(bare: District, argv: list[str]) -> None:
+    assert "--tls-" in bare.refused("serve", *argv, code=2)
+
+
+def test_serve_refuses_a_bad_listen_address(bare: District) -> None:
+    assert "HOST:PORT" in bare.refused("serve", "--listen", "8700", code=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90m", 5400), ("72h", 259200), ("3d", 259200), ("1m", 60)]
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert cli.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0h", "5x", "", "h", "72", "-1h", "1.5h", "72 h", "1H"])
+def test_parse_duration_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a duration"):
+        cli.parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:8700", ("127.0.0.1", 8700)),
+        ("[::1]:8700", ("::1", 8700)),
+        ("localhost:443", ("localhost", 443)),
+    ],
+)
+def test_parse_listen(text: str, expected: tuple[str, int]) -> None:
+    assert cli.parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["8700", ":8700", "::1:8700", "[x]:8700", "h:0", "h:65536"])
+def test_parse_listen_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        cli.parse_listen(text)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True), ("127.8.9.1", True), ("::1", True), ("localhost", True),
+        ("0.0.0.0", False), ("10.0.0.1", False), ("::", False), ("example.org", False),
+    ],
+)  # fmt: skip
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert cli.is_loopback(host) is loopback
