@@ -56,7 +56,7 @@ def _enrol(home: Path, count: int) -> list[tuple[str, Ed25519PrivateKey, str]]:
     admin, service = DistrictAdmin(keys), DistrictService(keys)
     devices = []
     for index in range(count):
-        office = f"74.08.01.{2000 + index % 999 + 1:04d}"
+        office = f"74.08.{1 + index // 999:02d}.{2001 + index % 999:04d}"  # one kiosk each
         if keys.store.office(office) is None:
             admin.add_office(office, f"Desa Bench {index}")
         code = parse_enroll_code(admin.new_enroll_code(office, valid_s=3600))
@@ -95,6 +95,24 @@ async def _status(reader: asyncio.StreamReader) -> int:
     return int(line.split()[1]) if line else 0
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+async def _until_idle(pid: int, *, limit_s: float = 180) -> float:
+    """Wait until the server has worked through its backlog (CPU time stops growing)."""
+    started = time.perf_counter()
+    last = _cpu_ticks(pid)
+    while time.perf_counter() - started < limit_s:
+        await asyncio.sleep(1)
+        now = _cpu_ticks(pid)
+        if now - last <= 2:
+            break
+        last = now
+    return time.perf_counter() - started
+
+
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -117,7 +135,8 @@ async def _run(
     idle_rss = _rss_kib(pid)
     opened = await asyncio.gather(*(_request(port, d, k, 60) for d, k, _ in devices))
     answers = [asyncio.create_task(_status(reader)) for reader, _ in opened]
-    await asyncio.sleep(3)
+    settle_s = await _until_idle(pid)
+    print(f"all polls accepted and authenticated after {settle_s:.1f} s")
     held = sum(1 for task in answers if not task.done())
     held_rss = _rss_kib(pid)
     per_poll_kib = (held_rss - idle_rss) / max(held, 1)
@@ -129,7 +148,8 @@ async def _run(
     pdf = make_pdf()
     index = {device_id: i for i, (device_id, _, _) in enumerate(devices)}
     wakes = []
-    for device_id, _, office in random.sample(devices, min(pushes, len(devices))):
+    sample = random.sample(devices, min(pushes + 1, len(devices)))
+    for device_id, _, office in sample:
         answer = answers[index[device_id]]
         started = time.perf_counter()
         admin.push(office_code=office, resident="BENCH RESIDENT", documents=[("KK", pdf)],
@@ -141,11 +161,11 @@ async def _run(
         task.cancel()
     for _, writer in opened:
         writer.close()
-    wakes.sort()
+    wakes = sorted(wakes[1:])  # the first push warms up this process (imports, key files)
     p99 = wakes[min(len(wakes) - 1, int(len(wakes) * 0.99))]
     print(
         f"push -> kiosk answered: p50 {statistics.median(wakes):.1f} ms, p99 {p99:.1f} ms "
-        f"(n={len(wakes)}; includes sealing + signing the job in the pushing process)"
+        f"max {wakes[-1]:.1f} ms (n={len(wakes)}; includes sealing + signing in the pusher)"
     )
     print(f"baseline, immediate feed answer round trip: p50 {statistics.median(quick):.1f} ms")
 
@@ -163,7 +183,7 @@ def main() -> int:
         server = subprocess.Popen(
             [sys.executable, "-m", "district.cli", "--home", str(home), "serve",
              "--listen", f"127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=(Path(tmp) / "server.log").open("wb"),
         )  # fmt: skip
         try:
             for _ in range(200):
@@ -173,9 +193,22 @@ def main() -> int:
                 except OSError:
                     time.sleep(0.05)
             asyncio.run(_run(home, port, server.pid, devices, args.pushes))
+        except Exception:
+            log = (Path(tmp) / "server.log").read_text(errors="replace").splitlines()
+            slow = [line for line in log if "ms=" in line and float(line.rsplit("ms=", 1)[1]) > 500]
+            print(f"server log: {len(log)} lines, {len(slow)} slower than 500 ms; last:")
+            print(*slow[-5:], *log[-5:], sep="\n  ")
+            raise
         finally:
+            stopping = time.perf_counter()
             server.terminate()
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=30)
+                print(f"server stopped {time.perf_counter() - stopping:.1f} s after SIGTERM")
+            except subprocess.TimeoutExpired:
+                print("server still running 30 s after SIGTERM: killed")
+                server.kill()
+                server.wait()
     return 0
 
 

@@ -82,6 +82,8 @@ class DistrictAdmin:
         if not MIN_CODE_VALID_S <= valid_s <= MAX_CODE_VALID_S:
             raise OperatorError("--valid: between 1m and 30d")
         code = new_enroll_code(self._keys.root_public(), secrets.token_bytes)
+        while self._store.enroll_code(code.code_id) is not None:  # 25-bit ids: collisions occur
+            code = new_enroll_code(self._keys.root_public(), secrets.token_bytes)
         now = _now()
         self._store.add_enroll_code(EnrollCodeRow(
             code_id=code.code_id, secret=code.secret, office_code=office_code,

@@ -188,7 +188,8 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
     from district.http import run_server
 
     with contextlib.suppress(KeyboardInterrupt):
-        run_server(home.keys(), host=host, port=port, tls_cert=cert, tls_key=key)
+        home.keys()  # fails clearly when the home holds no district
+        run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key)
 
 
 def _office(args: argparse.Namespace, home: _Home) -> None:

@@ -279,21 +279,22 @@ def _int_param(request: Request, name: str, default: int | None, *, high: int) -
 
 
 def run_server(
-    keys: Keys, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
+    home: Path, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
 ) -> None:
-    """Serve until interrupted (the ``serve`` command). Refuses to start if the crypto
-    self-test fails."""
+    """Serve the district in ``home`` until interrupted (the ``serve`` command): the
+    composition root of the server. Refuses to start if the crypto self-test fails."""
     import uvicorn
 
     from kiosk.selftest import require_selftest
 
     require_selftest()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    keys = Keys.open(home)
     service = DistrictService(keys)
     app = build_app(service, FeedNotifier(keys.store))
     uvicorn.run(
         app, host=host, port=port, access_log=False, log_level="info",
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
-        timeout_keep_alive=75, backlog=4096,
+        timeout_keep_alive=75, backlog=4096, timeout_graceful_shutdown=3,
     )  # fmt: skip

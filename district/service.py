@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from district.keyring import Keys
+from district.replay import ReplayCache
 from district.store import BlobRow, DeviceRow
 from kiosk import PROTOCOL_VERSION
 from kiosk.enroll import (
@@ -39,6 +40,7 @@ from kiosk.strictjson import canonical_dumps, loads_object, loads_strict
 
 log = logging.getLogger("cedoka.district")
 HEAD_LIFETIME_S = 600
+TOUCH_INTERVAL_S = 60
 ENROLL_ATTEMPTS_PER_MINUTE = 10
 MAX_SEAL_KEY_BODY_BYTES = 1024
 
@@ -60,6 +62,9 @@ class DistrictService:
         self._now = now
         self._enroll_attempts: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self._last_touch: dict[str, int] = {}
+        self._replays = ReplayCache()
+        self._replays_since_s = self.now_s()  # the cache is in memory: empty at start
 
     def now_s(self) -> int:
         return int(self._now())
@@ -141,10 +146,21 @@ class DistrictService:
 
         def is_replay(jti: str) -> bool:
             expires = now + MAX_PROOF_LIFETIME_S + 60
-            return not self._store.remember_jti(jti, expires_s=expires, now_s=now)
+            try:
+                return not self._replays.add(jti, expires_s=expires, now_s=now)
+            except OverflowError:  # a million proofs in three minutes: a flood, not kiosks
+                raise RateLimitedError(MAX_PROOF_LIFETIME_S) from None
 
-        proof = verify_proof(token, request, devices=devices, is_replay=is_replay, now_s=now)
-        self._store.touch_device(proof.device_id, at_s=now)
+        proof = verify_proof(
+            token, request, devices=devices, is_replay=is_replay, now_s=now,
+            remembered_since_s=self._replays_since_s,
+        )  # fmt: skip
+        with self._lock:
+            stale = self._last_touch.get(proof.device_id, 0) < now - TOUCH_INTERVAL_S
+            if stale:
+                self._last_touch[proof.device_id] = now
+        if stale:  # "last seen" to the minute: one write per device per minute, not per request
+            self._store.touch_device(proof.device_id, at_s=now)
         device = self._store.device(proof.device_id)
         assert device is not None
         return device

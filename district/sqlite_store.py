@@ -47,7 +47,6 @@ CREATE TABLE events (
     event TEXT NOT NULL, state TEXT NOT NULL, at_s INTEGER NOT NULL, reason TEXT,
     token BLOB NOT NULL, received_s INTEGER NOT NULL);
 CREATE INDEX events_by_job ON events (job_id, at_s);
-CREATE TABLE proof_jti (jti TEXT PRIMARY KEY, expires_s INTEGER NOT NULL);
 """
 _JOB_COLUMNS = (
     "job_id, device_id, office_code, seq, release, token, created_s, expires_s, cancelled_s, "
@@ -374,13 +373,3 @@ class SqliteStore:
                     (state, at_s, reason, job_id, device_id, at_s),
                 )
             return bool(inserted)
-
-    def remember_jti(self, jti: str, *, expires_s: int, now_s: int) -> bool:
-        """Atomically record a proof's jti; False when it was seen before (a replay)."""
-        with self._write() as conn:
-            conn.execute("DELETE FROM proof_jti WHERE expires_s < ?", (now_s,))
-            return bool(
-                conn.execute(
-                    "INSERT OR IGNORE INTO proof_jti VALUES (?, ?)", (jti, expires_s)
-                ).rowcount
-            )

@@ -128,4 +128,3 @@ class DistrictStore(Protocol):
         self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,
         at_s: int, reason: str | None, token: bytes, received_s: int,
     ) -> bool: ...  # fmt: skip
-    def remember_jti(self, jti: str, *, expires_s: int, now_s: int) -> bool: ...

@@ -100,13 +100,16 @@ def verify_proof(
     is_replay: Callable[[str], bool],
     now_s: int,
     leeway_s: int = DEFAULT_LEEWAY_S,
+    remembered_since_s: int | None = None,
 ) -> VerifiedProof:
     """Verify a request proof on the district side.
 
     Raises:
         RejectedError: any JWS failure; UNKNOWN_DEVICE; DEVICE_REVOKED; REQUEST_MISMATCH
             (audience, method or target differ); BODY_MISMATCH; EXPIRED;
-            ISSUED_IN_FUTURE; LIFETIME_TOO_LONG; REPLAYED (``jti`` used before).
+            ISSUED_IN_FUTURE; LIFETIME_TOO_LONG; REPLAYED (``jti`` used before, or the
+            proof was issued before ``remembered_since_s`` minus the leeway: a replay cache
+            that started then, e.g. in memory after a restart, cannot vouch for it).
     """
     header = read_unverified_header(token, max_bytes=MAX_PROOF_BYTES)
     device_id = str(header["kid"])
@@ -141,6 +144,8 @@ def verify_proof(
     if expires_at_s + leeway_s <= now_s:
         raise RejectedError(Reason.EXPIRED, "proof expired: check the clock")
     jti = f.text("jti", pattern=_JTI, max_len=22)
+    if remembered_since_s is not None and issued_at_s < remembered_since_s - leeway_s:
+        raise RejectedError(Reason.REPLAYED, "proof older than the replay memory: sign anew")
     if is_replay(jti):
         raise RejectedError(Reason.REPLAYED, "proof used before")
     return VerifiedProof(device_id=device_id, jti=jti, expires_at_s=expires_at_s + leeway_s)

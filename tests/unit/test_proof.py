@@ -54,6 +54,22 @@ def test_replayed_proof() -> None:
     assert caught.value.reason is Reason.REPLAYED
 
 
+def _check_since(token: bytes, since_s: int) -> None:
+    verify_proof(
+        token, FEED, devices=lambda _: DeviceKeyState(KEY.public_key(), False),
+        is_replay=lambda _: False, now_s=T0 + 30, remembered_since_s=since_s,
+    )  # fmt: skip
+
+
+def test_proof_older_than_the_replay_memory() -> None:
+    """After a server restart the in-memory cache is empty: a proof signed before it
+    started (beyond the clock leeway) could be a capture and is refused; fresh ones pass."""
+    _check_since(_proof(now_s=T0), since_s=T0 + 60)  # within the leeway: a skewed clock
+    with pytest.raises(RejectedError) as caught:
+        _check_since(_proof(now_s=T0), since_s=T0 + 61)
+    assert caught.value.reason is Reason.REPLAYED
+
+
 CASES: dict[str, tuple[Callable[[], object], Reason]] = {
     "retargeted_url": (
         lambda: _verify(_proof(), RequestFacts(FEED.origin, "GET", "/v1/feed?after=0", b"")),
