@@ -1,9 +1,12 @@
 """The ``cedoka`` command line: the village agent's entry point.
 
-In 0.1.0 only ``selftest`` works. The other commands are listed so that ``--help`` shows
-what is coming; each says it is not available yet and exits with status 2.
+``selftest``, ``enroll``, ``run``, ``status`` and ``release`` work; ``printers``, ``kiosk``,
+``doctor`` and ``demo`` arrive with their issues (each says so and exits with status 2).
+The work is done by :mod:`agent.enrolment` and :class:`agent.app.Agent`; this module parses
+arguments and prints. It never prints a resident's name.
 
-Exit status: 0 success, 1 a check failed, 2 usage error or command not available yet.
+Exit status: 0 success, 1 refused or failed (the message says why), 2 usage error or
+command not available yet, 3 this kiosk was revoked (re-enrol needed).
 """
 
 from __future__ import annotations
@@ -24,10 +27,6 @@ EXIT_NOT_AVAILABLE = 2
 
 # Commands that arrive with the village agent; until then they only explain that.
 LATER_COMMANDS: dict[str, str] = {
-    "enroll": "enrol this office with the district using a one-time enrolment code",
-    "run": "run the agent service: fetch, verify, spool and print jobs",
-    "status": "show the agent's state and the jobs in the spool",
-    "release": "release a held job for printing with the resident's claim code",
     "printers": "list the configured printers and their state",
     "kiosk": "open the touch kiosk window",
     "doctor": "check this installation and explain what is wrong",
@@ -59,6 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("selftest", help="run the known-answer tests of the crypto and wire stack")
+    enroll = commands.add_parser("enroll", help="enrol this PC with the district (one-time code)")
+    enroll.add_argument("--server", required=True, metavar="URL", help="district server URL")
+    enroll.add_argument("--code", required=True, help="the one-time enrolment code")
+    enroll.add_argument(
+        "--printer", action="append", default=[], metavar="ROLE=URI",
+        help="a4=cups:QUEUE | a4=virtual:/dir | receipt=escpos:tcp://HOST:PORT … (repeatable)",
+    )  # fmt: skip
+    enroll.add_argument("--ca", metavar="FILE", help="CA bundle for the server's TLS certificate")
+    commands.add_parser("run", help="run the agent service: fetch, verify, spool and print jobs")
+    status = commands.add_parser("status", help="jobs by state, printers, link and trust state")
+    status.add_argument("--json", action="store_true")
+    release = commands.add_parser("release", help="release and print the job(s) of a claim code")
+    release.add_argument("--claim", required=True, metavar="CODE")
+    release.add_argument(
+        "--operator",
+        default="cli",
+        metavar="NAME",
+        help="staff id recorded in the events (letters, digits, . _ -)",
+    )
+    release.add_argument("--json", action="store_true")
     for name, summary in LATER_COMMANDS.items():
         commands.add_parser(name, help=f"(not available yet) {summary}")
     return parser
@@ -98,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     command: str = args.command
     if command == "selftest":
         return run_selftest()
-    return not_available_yet(command)
+    if command in LATER_COMMANDS:
+        return not_available_yet(command)
+    from agent.commands import run_command
+
+    return run_command(command, args)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,10 @@ class RejectedError(CedokaError):
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
         self.detail = detail
+        # Set by verify_manifest when the rejection came after the signature check: the
+        # job id and seq are then the district's own, safe to tombstone and to report.
+        self.job_id: str | None = None
+        self.seq: int | None = None
 
 
 class WireError(RejectedError):

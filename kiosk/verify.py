@@ -201,26 +201,64 @@ def verify_manifest(
         token, typ=TYP_MANIFEST, keys=_signer_lookup(trust), max_bytes=MAX_MANIFEST_BYTES
     )
     manifest = parse_manifest(verified.claims)
-    _check_key_window(trust, verified.kid, now_s)
-    _check_manifest_claims(manifest, trust=trust, now_s=now_s, policy=policy)
-    if is_known(manifest.job_id):
-        raise RejectedError(Reason.REPLAYED, f"{manifest.job_id} seen before")
-    head = trust.head
-    if head is not None and manifest.job_id in head.cancelled:
-        raise RejectedError(Reason.CANCELLED, f"{manifest.job_id} cancelled")
-    if head is None or manifest.seq > head.seq:
-        raise RejectedError(Reason.SEQ_BEYOND_HEAD, f"seq {manifest.seq} not in a verified head")
+    try:
+        _check_key_window(trust, verified.kid, now_s)
+        _check_manifest_claims(manifest, trust=trust, now_s=now_s, policy=policy)
+        if is_known(manifest.job_id):
+            raise RejectedError(Reason.REPLAYED, f"{manifest.job_id} seen before")
+        head = trust.head
+        if head is not None and manifest.job_id in head.cancelled:
+            raise RejectedError(Reason.CANCELLED, f"{manifest.job_id} cancelled")
+        if head is None or manifest.seq > head.seq:
+            raise RejectedError(
+                Reason.SEQ_BEYOND_HEAD, f"seq {manifest.seq} not in a verified head"
+            )
+        key = seal_keys.get(manifest.seal_kid)
+        if key is None:
+            raise RejectedError(Reason.OPEN_FAILED, "sealed to a key this device does not hold")
+        plaintext = open_sealed(
+            manifest.display_sealed, key, info=display_info(trust.device_id, manifest.job_id)
+        )
+        display = parse_display(plaintext)
+        if sorted(t.doc_id for t in display.titles) != sorted(d.doc_id for d in manifest.documents):
+            raise WireError(Reason.BAD_CLAIM, "display documents differ from the manifest")
+        if (display.claim is not None) != (manifest.release is ReleaseMode.CLAIM):
+            raise WireError(Reason.BAD_CLAIM, "a claim verifier exactly for release=claim")
+    except RejectedError as error:
+        error.job_id, error.seq = manifest.job_id, manifest.seq  # signed: safe to name
+        raise
+    return VerifiedJob(manifest=manifest, display=display, signer_kid=verified.kid, token=token)
+
+
+def reopen_job(
+    token: bytes,
+    *,
+    signer_key: Ed25519PublicKey,
+    device_id: str,
+    seal_keys: Mapping[str, X25519PrivateKey],
+) -> VerifiedJob:
+    """Rebuild a job that passed :func:`verify_manifest` earlier, from the kiosk's spool.
+
+    The signature is checked again against ``signer_key``, the key that was trusted when
+    the job was accepted (the keyring may have dropped it since), and the display data is
+    opened again. Time, cancellation and replay are not re-checked here: before a print the
+    caller runs :func:`check_printable_now`.
+
+    Raises:
+        RejectedError: the stored token does not verify or open (a damaged spool).
+    """
+    verified = verify_compact(
+        token, typ=TYP_MANIFEST, keys=lambda _: signer_key, max_bytes=MAX_MANIFEST_BYTES
+    )
+    manifest = parse_manifest(verified.claims)
+    if manifest.device_id != device_id:
+        raise RejectedError(Reason.WRONG_AUDIENCE, "job for another device")
     key = seal_keys.get(manifest.seal_kid)
     if key is None:
         raise RejectedError(Reason.OPEN_FAILED, "sealed to a key this device does not hold")
-    plaintext = open_sealed(
-        manifest.display_sealed, key, info=display_info(trust.device_id, manifest.job_id)
+    display = parse_display(
+        open_sealed(manifest.display_sealed, key, info=display_info(device_id, manifest.job_id))
     )
-    display = parse_display(plaintext)
-    if sorted(t.doc_id for t in display.titles) != sorted(d.doc_id for d in manifest.documents):
-        raise WireError(Reason.BAD_CLAIM, "display documents differ from the manifest")
-    if (display.claim is not None) != (manifest.release is ReleaseMode.CLAIM):
-        raise WireError(Reason.BAD_CLAIM, "a claim verifier exactly for release=claim")
     return VerifiedJob(manifest=manifest, display=display, signer_kid=verified.kid, token=token)
 
 

@@ -52,7 +52,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
     admin.add_office("74.08.01.2002", "Desa Pitulua")
     notifier = FeedNotifier(Keys.open(home).store)
     app = build_app(DistrictService(Keys.open(home)), notifier)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+        timeout_graceful_shutdown=1,
+    )  # fmt: skip
     uv = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(uv.serve(),), daemon=True)

@@ -1,0 +1,239 @@
+"""The agent's composition root: the one place that builds the real parts — the SQLite
+spool, the sealed-file store, the device keys, the HTTP client, the printers, the clock —
+and wires them into the sync, dispatch, release and report services. Also the service's
+loops (``cedoka run``): they never give up on a failure, they back off and try again."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent import trust as trust_store
+from agent.blobs import BlobStore
+from agent.client import DistrictClient
+from agent.dispatch import Dispatcher
+from agent.files import private_dir, sweep_temporaries
+from agent.jobs import JobBook
+from agent.keys import DeviceKeys
+from agent.recent import RecentErrors
+from agent.release import Releaser
+from agent.reporter import Reporter
+from agent.settings import load_config
+from agent.spool import Spool
+from agent.stored import StoredJobs
+from agent.sync import FeedUnreadable, Syncer
+from kiosk.backoff import Backoff
+from kiosk.clock import trusted_now
+from kiosk.config import AgentConfig, PrinterRole, PrinterTarget
+from kiosk.errors import CedokaError, Reason, RejectedError, TransportError
+from kiosk.selftest import require_selftest
+from printers.base import Printer
+from printers.virtual import VirtualPrinter
+
+log = logging.getLogger("cedoka.agent")
+SPOOL_NAME = "spool.db"
+
+
+def agent_version() -> str:
+    from agent.cli import package_version
+
+    return f"cedoka/{package_version()}"
+
+
+def local_now_s() -> int:
+    return int(time.time())
+
+
+def open_printer(target: PrinterTarget) -> Printer:
+    """The adapter for a configured printer (CUPS and ESC/POS arrive with the printers issue)."""
+    if target.backend == "virtual":
+        return VirtualPrinter(target)
+    raise CedokaError(f"printers.{target.role.value}: backend {target.backend} not available yet")
+
+
+@dataclass
+class LinkState:
+    """What the screen and ``status`` say about the link (in memory and in the spool)."""
+
+    last_ok_s: int = 0
+    error: str | None = None
+    revoked: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Agent:
+    """Everything of one kiosk, built over its home directory."""
+
+    def __init__(self, home: Path, *, verify: str | bool = True) -> None:
+        require_selftest()
+        self.home = private_dir(home)
+        self.config: AgentConfig = load_config(home)
+        self.keys = DeviceKeys.load(home)
+        self.spool = Spool(home / SPOOL_NAME)
+        self.blobs = BlobStore(home / "blobs")
+        sweep_temporaries(self.home)
+        sweep_temporaries(self.blobs.directory)
+        self.errors = RecentErrors()
+        self.link = LinkState()
+        trust = trust_store.load(self.spool)
+        cfg = self.config
+        self.book = JobBook(
+            self.spool, device_id=cfg.device_id, district_code=trust.district_code,
+            auth_key=self.keys.auth, now_s=self.trusted_now_s, max_reprints=cfg.max_reprints,
+        )  # fmt: skip
+        self.stored = StoredJobs(spool=self.spool, book=self.book, blobs=self.blobs,
+                                 keys=self.keys, device_id=cfg.device_id)  # fmt: skip
+        self.printers: Mapping[PrinterRole, Printer] = {
+            t.role: open_printer(t) for t in cfg.printers
+        }
+        self.client = DistrictClient(
+            base_url=cfg.server_url, device_id=cfg.device_id, auth_key=self.keys.auth,
+            request_timeout_s=cfg.request_timeout_s, verify=verify,
+        )  # fmt: skip
+        if trust.head is not None:
+            self.client.clock_offset_s = 0
+        self.ready = threading.Event()
+        self.syncer = Syncer(
+            spool=self.spool, book=self.book, blobs=self.blobs, client=self.client,
+            keys=self.keys, config=cfg, errors=self.errors, local_now_s=local_now_s,
+            on_ready=self.ready.set,
+        )  # fmt: skip
+        self.dispatcher = Dispatcher(
+            spool=self.spool, book=self.book, stored=self.stored, printers=self.printers,
+            config=cfg, errors=self.errors, local_now_s=local_now_s,
+        )  # fmt: skip
+        self.releaser = Releaser(
+            spool=self.spool, book=self.book, stored=self.stored, device_id=cfg.device_id,
+            policy=cfg.lockout, local_now_s=local_now_s,
+        )  # fmt: skip
+        self.reporter = Reporter(
+            spool=self.spool, client=self.client, printers=self.printers, errors=self.errors,
+            agent=agent_version(), local_now_s=local_now_s,
+        )  # fmt: skip
+
+    def trusted_now_s(self) -> int:
+        floor = int(self.spool.get_meta("time_floor") or b"0")
+        return trusted_now(local_now_s=local_now_s(), floor_s=floor)
+
+    def close(self) -> None:
+        self.client.close()
+        self.spool.close()
+
+    # --- the service ----------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """``cedoka run``: recover, then sync, print and report until ``stop`` is set."""
+        self.dispatcher.recover()
+        self.stored.sweep()
+        loops = [
+            threading.Thread(target=self._sync_loop, args=(stop,), name="sync", daemon=True),
+            threading.Thread(target=self._print_loop, args=(stop,), name="print", daemon=True),
+            threading.Thread(target=self._report_loop, args=(stop,), name="report", daemon=True),
+        ]
+        for loop in loops:
+            loop.start()
+        log.info("event=agent_started device=%s", self.config.device_id)
+        stop.wait()
+        self.ready.set()
+        # Printing and reporting finish their step; a long-poll in flight is not waited
+        # for: every sync step is durable and safe to cut (as a power cut would).
+        for loop in loops[1:]:
+            loop.join(timeout=self.config.request_timeout_s)
+        loops[0].join(timeout=1)
+        log.info("event=agent_stopped")
+
+    def _wait(self, stop: threading.Event, backoff: Backoff, retry_after: float | None) -> None:
+        delay = backoff.delay_s(random.uniform, retry_after)
+        stop.wait(delay)
+
+    def _link_failed(self, error: Exception) -> str:
+        if isinstance(error, RejectedError):
+            return error.reason.value
+        return str(getattr(error, "kind", None) or type(error).__name__.lower())
+
+    def _sync_loop(self, stop: threading.Event) -> None:
+        backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
+        while not stop.is_set():
+            retry_after: float | None = None
+            try:
+                self.syncer.round(self.config.long_poll_wait_s)
+            except (TransportError, FeedUnreadable) as error:
+                kind = self._link_failed(error)
+                retry_after = getattr(error, "retry_after_s", None)
+                self._note_link(kind)
+                log.warning("event=link_down kind=%s", kind)
+                backoff = backoff.failed()
+            except RejectedError as error:
+                self._note_link(error.reason.value)
+                if error.reason in {Reason.DEVICE_REVOKED, Reason.UNKNOWN_DEVICE}:
+                    with self.link.lock:
+                        self.link.revoked = True
+                    log.error("event=device_revoked: re-enrol needed")
+                else:
+                    log.warning("event=sync_refused reason=%s", error.reason.value)
+                backoff = backoff.failed()
+            except Exception:  # a bug must not stop the kiosk for good: log, back off
+                log.exception("event=sync_error")
+                self.errors.note(local_now_s(), "internal_error")
+                backoff = backoff.failed()
+            else:
+                with self.link.lock:
+                    self.link.last_ok_s, self.link.error, self.link.revoked = (
+                        local_now_s(),
+                        None,
+                        False,
+                    )
+                self.spool.set_meta({"link_ok_s": str(local_now_s()).encode(), "link_error": b""})
+                backoff = backoff.succeeded()
+                continue
+            self._wait(stop, backoff, retry_after)
+
+    def _note_link(self, kind: str) -> None:
+        with self.link.lock:
+            self.link.error = kind
+        self.errors.note(local_now_s(), kind if kind.isidentifier() else "link_down")
+        self.spool.set_meta({"link_error": kind.encode()})
+
+    def _print_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.ready.wait(timeout=5)
+            self.ready.clear()
+            if stop.is_set():
+                return
+            try:
+                self.dispatcher.expire_due()
+                self.dispatcher.print_released()
+            except Exception:
+                log.exception("event=print_error")
+                self.errors.note(local_now_s(), "internal_error")
+                stop.wait(5)
+
+    def _report_loop(self, stop: threading.Event) -> None:
+        backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
+        next_beat = 0.0
+        while not stop.is_set():
+            retry_after: float | None = None
+            try:
+                self.reporter.deliver()
+                if time.monotonic() >= next_beat:
+                    self.reporter.heartbeat()
+                    next_beat = time.monotonic() + self.config.heartbeat_interval_s
+            except TransportError as error:
+                retry_after = getattr(error, "retry_after_s", None)
+                backoff = backoff.failed()
+            except CedokaError as error:
+                log.warning("event=report_refused error=%s", type(error).__name__)
+                backoff = backoff.failed()
+            except Exception:
+                log.exception("event=report_error")
+                backoff = backoff.failed()
+            else:
+                backoff = backoff.succeeded()
+                stop.wait(0.5)
+                continue
+            self._wait(stop, backoff, retry_after)

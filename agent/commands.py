@@ -1,0 +1,220 @@
+"""The ``cedoka`` commands that work on a kiosk home: enroll, run, status, release.
+
+Output: a short text for people, or stable JSON with ``--json``. Errors go to stderr with
+the exit status of :mod:`agent.cli`; messages for staff come in Bahasa Indonesia and
+English. Never a resident's name: jobs are shown by id and masked name only on the screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import (
+    CedokaError,
+    ClaimError,
+    ClaimLockedError,
+    ConfigError,
+    OperatorError,
+    Reason,
+    RejectedError,
+    TransportError,
+)
+from kiosk.messages import text as reason_text
+
+PROG = "cedoka"
+EXIT_OK, EXIT_FAILED, EXIT_REVOKED = 0, 1, 3
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def _verify_of(home: Path) -> str | bool:
+    ca = home / "server-ca.pem"
+    return str(ca) if ca.exists() else True
+
+
+def run_command(command: str, args: argparse.Namespace) -> int:
+    home: Path = args.home
+    try:
+        if command == "enroll":
+            return _enroll(args, home)
+        if command == "run":
+            return _run(home)
+        if command == "status":
+            return _status(args, home)
+        if command == "release":
+            return _release(args, home)
+    except ConfigError as error:
+        return _fail(f"configuration: {error}")
+    except OperatorError as error:
+        return _fail(str(error))
+    except RejectedError as error:
+        revoked = error.reason in {Reason.DEVICE_REVOKED, Reason.UNKNOWN_DEVICE}
+        return _fail(f"{error.reason.value}: {reason_text(error.reason, 'en')}",
+                     EXIT_REVOKED if revoked else EXIT_FAILED)  # fmt: skip
+    except TransportError as error:
+        return _fail(f"cannot reach the district server ({error}); try again later")
+    raise AssertionError(command)
+
+
+def _enroll(args: argparse.Namespace, home: Path) -> int:
+    from agent.app import agent_version
+    from agent.enrolment import enroll
+
+    printers: dict[str, str] = {}
+    for item in args.printer:
+        role, sep, uri = item.partition("=")
+        if not sep or role not in {"a4", "receipt"} or role in printers:
+            return _fail(f"--printer {item!r}: give ROLE=URI once per role (a4, receipt)", 2)
+        printers[role] = uri
+    verify: str | bool = True
+    if args.ca:
+        ca = Path(args.ca).read_bytes()
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from agent.files import write_atomic
+
+        write_atomic(home / "server-ca.pem", ca)
+        verify = str(home / "server-ca.pem")
+    done = enroll(home, server_url=args.server, code=args.code, printers=printers,
+                  agent=agent_version(), verify=verify)  # fmt: skip
+    print(f"enrolled as {done.device_id} for {done.office_code} ({done.office_name}), "
+          f"district {done.district_code}; next: {PROG} --home {home} run")  # fmt: skip
+    if "a4" not in printers:
+        print("note: no A4 printer configured: documents wait until one is", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run(home: Path) -> int:
+    from agent.app import Agent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    agent = Agent(home, verify=_verify_of(home))
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        del signum, frame
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        agent.run(stop)
+    finally:
+        agent.close()
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, home: Path) -> int:
+    from agent import trust as trust_store
+    from agent.settings import load_config
+    from agent.spool import Spool
+
+    config = load_config(home)
+    spool = Spool(home / "spool.db")
+    try:
+        trust = trust_store.load(spool)
+        from printers.virtual import VirtualPrinter
+
+        printers = []
+        for target in config.printers:
+            entry: dict[str, Any] = {"role": target.role.value, "uri": target.uri,
+                                     "backend": target.backend}  # fmt: skip
+            if target.backend == "virtual":
+                health = VirtualPrinter(target).health()
+                entry.update(state=health.state, accepting=health.accepting,
+                             reasons=list(health.reasons))  # fmt: skip
+            printers.append(entry)
+        link_ok = spool.get_meta("link_ok_s")
+        spool_counts = spool.counts()
+        value = {
+            "device_id": config.device_id, "office_code": config.office_code,
+            "server_url": config.server_url, "jobs": spool_counts,
+            "outbox_pending": spool.outbox_depth(), "printers": printers,
+            "link": {"last_ok_s": int(link_ok) if link_ok else None,
+                     "error": (spool.get_meta("link_error") or b"").decode() or None},
+            "trust": {"keyring_version": trust.keyring.version,
+                      "head_seq": trust.head.seq if trust.head else None,
+                      "head_expires_s": trust.head.expires_at_s if trust.head else None,
+                      "time_floor_s": trust.time_floor_s},
+        }  # fmt: skip
+    finally:
+        spool.close()
+    if args.json:
+        _print_json(value)
+        return EXIT_OK
+    print(f"device {value['device_id']}  office {value['office_code']}  {value['server_url']}")
+    counts = spool_counts
+    jobs = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+    print(f"jobs: {jobs}; events waiting to be sent: {value['outbox_pending']}")
+    for p in printers:
+        print(f"printer {p['role']}: {p['uri']} {p.get('state', '')}".rstrip())
+    return EXIT_OK
+
+
+def _release(args: argparse.Namespace, home: Path) -> int:
+    from agent.app import Agent
+    from agent.dispatch import NoPrinter
+    from printers.base import PrinterNotReady
+
+    agent = Agent(home, verify=_verify_of(home))
+    result: dict[str, Any] = {"released": [], "jobs": [], "error": None}
+    code = EXIT_OK
+    try:
+        try:
+            released = agent.releaser.by_claim(args.claim, operator=args.operator)
+        except ClaimLockedError as error:
+            result["error"] = _error(error.reason, f"retry after {error.retry_after_s} s")
+            result["error"]["retry_after_s"] = error.retry_after_s
+            return _answer(args, result, EXIT_FAILED)
+        except ClaimError as error:
+            result["error"] = _error(error.reason)
+            return _answer(args, result, EXIT_FAILED)
+        result["released"] = released
+        for job_id in released:
+            try:
+                state = agent.dispatcher.print_job(job_id)
+            except (NoPrinter, PrinterNotReady) as error:
+                reason = error.reason if isinstance(error, PrinterNotReady) else "no_printer"
+                result["error"] = {"code": reason, "message_en": str(error)}
+                state = agent.spool.job(job_id).status.state  # type: ignore[union-attr]
+                code = EXIT_FAILED
+            result["jobs"].append({"job_id": job_id, "state": state.value})
+            if state.value != "printed":
+                code = EXIT_FAILED
+        with contextlib.suppress(CedokaError):  # else the running service delivers it later
+            agent.reporter.deliver()
+    finally:
+        agent.close()
+    return _answer(args, result, code)
+
+
+def _error(reason: Reason, detail: str = "") -> dict[str, Any]:
+    return {"code": reason.value, "message_id": reason_text(reason, "id"),
+            "message_en": reason_text(reason, "en"), "detail": detail}  # fmt: skip
+
+
+def _answer(args: argparse.Namespace, result: dict[str, Any], code: int) -> int:
+    if args.json:
+        _print_json(result)
+        return code
+    for job in result["jobs"]:
+        print(f"job {job['job_id']}: {job['state']}")
+    if result["error"]:
+        error = result["error"]
+        print(f"{PROG}: {error['code']}: {error.get('message_en', '')} / "
+              f"{error.get('message_id', '')}".rstrip(" /"), file=sys.stderr)  # fmt: skip
+    return code

@@ -1,0 +1,70 @@
+"""Durable, private files: the only place the agent writes outside SQLite.
+
+Every write is atomic (a temporary file in the same directory, ``fsync``, ``os.replace``,
+then ``fsync`` of the directory), so a power cut leaves either the old file or the new one,
+never half of it. Directories are created 0700 and files 0600: the state directory holds
+the device's private keys and sealed documents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if needed and make it 0700; return it."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    os.chmod(path, DIR_MODE)
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``, durably and atomically, mode 0600."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def remove_durably(path: Path) -> None:
+    """Delete ``path`` if it exists and make the deletion durable."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    fsync_dir(path.parent)
+
+
+def sweep_temporaries(directory: Path) -> int:
+    """Delete the temporary files an interrupted ``write_atomic`` left; return how many."""
+    removed = 0
+    for leftover in directory.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        fsync_dir(directory)
+    return removed

@@ -1,0 +1,70 @@
+"""Releasing held jobs: by the resident's claim code (with the lockout against guessing),
+or by staff (``staff`` jobs, a resident without a phone). Only the state changes here;
+printing is the dispatcher's."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from agent import trust as trust_store
+from agent.jobs import JobBook, Step
+from agent.spool import Spool
+from agent.stored import StoredJobs
+from kiosk.claim import (
+    LockoutPolicy,
+    check_unlocked,
+    match_claim,
+    normalize_claim_code,
+    record_failure,
+    record_success,
+)
+from kiosk.clock import trusted_now
+from kiosk.errors import ClaimError, Reason
+from kiosk.lifecycle import JobEvent, JobState
+
+log = logging.getLogger("cedoka.agent.release")
+
+
+class Releaser:
+    def __init__(
+        self, *, spool: Spool, book: JobBook, stored: StoredJobs, device_id: str,
+        policy: LockoutPolicy, local_now_s: Callable[[], int],
+    ) -> None:  # fmt: skip
+        self._spool, self._book, self._stored = spool, book, stored
+        self._device_id, self._policy, self._local_now_s = device_id, policy, local_now_s
+
+    def _now(self) -> int:
+        floor = trust_store.load(self._spool).time_floor_s
+        return trusted_now(local_now_s=self._local_now_s(), floor_s=floor)
+
+    def by_claim(self, code_text: str, *, operator: str) -> list[str]:
+        """Release every held job the code opens; returns their ids.
+
+        Raises:
+            ClaimLockedError: too many wrong codes lately.
+            ClaimError: CLAIM_MALFORMED (does not count as a wrong code) or CLAIM_WRONG
+                (counted towards the lockout).
+        """
+        now = self._now()
+        check_unlocked(trust_store.load_lockout(self._spool), self._policy, now_s=now)
+        normalize_claim_code(code_text)  # malformed: refused before it counts
+        candidates = {}
+        for row in self._spool.jobs([JobState.HELD]):
+            if row.release != "claim":
+                continue
+            claim = self._stored.reopen(row).display.claim
+            if claim is not None:
+                candidates[row.status.job_id] = claim
+        matched = match_claim(code_text, device_id=self._device_id, candidates=candidates)
+        state = trust_store.load_lockout(self._spool)
+        if not matched:
+            trust_store.store_lockout(self._spool, record_failure(state, self._policy, now_s=now))
+            log.info("event=claim_wrong")
+            raise ClaimError(Reason.CLAIM_WRONG, "no held job for this code")
+        trust_store.store_lockout(self._spool, record_success(state, self._policy, now_s=now))
+        return [job_id for job_id in matched if self.by_staff(job_id, operator=operator)]
+
+    def by_staff(self, job_id: str, *, operator: str) -> bool:
+        """Release one held job without a code (the operator is recorded)."""
+        return self._book.step(job_id, Step(JobEvent.RELEASE, operator=operator)) is not None

@@ -1,0 +1,67 @@
+"""Reports to the district: the outbox of signed job events, delivered in order and
+idempotently (the district answers a re-sent event as a duplicate), and heartbeats."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from agent import failpoints
+from agent import trust as trust_store
+from agent.recent import RecentErrors
+from agent.spool import Spool
+from kiosk.config import PrinterRole
+from kiosk.report import Heartbeat, PrinterHealth, heartbeat_body
+from printers.base import Printer
+
+log = logging.getLogger("cedoka.agent.reporter")
+BATCH = 100
+
+
+class Reporter:
+    def __init__(
+        self, *, spool: Spool, client: object, printers: Mapping[PrinterRole, Printer],
+        errors: RecentErrors, agent: str, local_now_s: Callable[[], int],
+    ) -> None:  # fmt: skip
+        self._spool, self._client, self._printers = spool, client, printers
+        self._errors, self._agent, self._local_now_s = errors, agent, local_now_s
+
+    def deliver(self) -> int:
+        """Send every pending event, oldest first; returns how many were delivered.
+        Raises the client's TransportError when the link fails (nothing is lost)."""
+        sent = 0
+        while batch := self._spool.pending_events(BATCH):
+            results = self._client.post_events([token for _, token in batch])  # type: ignore[attr-defined]
+            failpoints.reach("report.before_mark")
+            for (number, _), (event_id, status, reason) in zip(batch, results, strict=True):
+                if status == "rejected":  # the district will never take it: do not block
+                    log.warning("event=event_refused id=%s reason=%s", event_id, reason)
+                    self._errors.note(self._local_now_s(), "event_refused")
+                del number
+            self._spool.mark_delivered([n for n, _ in batch], at_s=self._local_now_s())
+            sent += len(batch)
+        return sent
+
+    def health(self) -> list[PrinterHealth]:
+        out = []
+        for role in sorted(self._printers):
+            printer = self._printers[role]
+            try:
+                out.append(printer.health())
+            except Exception:  # a broken driver must not stop the heartbeat
+                log.exception("event=printer_health_failed role=%s", role.value)
+                out.append(PrinterHealth(
+                    role=role.value, backend=printer.target.backend, state="unknown",
+                    accepting=False, reasons=(), markers=(), media=None,
+                ))  # fmt: skip
+        return out
+
+    def heartbeat(self) -> None:
+        trust = trust_store.load(self._spool)
+        beat = Heartbeat(
+            agent=self._agent, sent_at_s=self._local_now_s(), time_floor_s=trust.time_floor_s,
+            feed_seq=trust.head.seq if trust.head else 0, keyring_version=trust.keyring.version,
+            spool=self._spool.counts(), printers=tuple(self.health()), journal_head=None,
+            last_errors=self._errors.items(),
+        )  # fmt: skip
+        self._client.post_heartbeat(heartbeat_body(beat))  # type: ignore[attr-defined]

@@ -1,0 +1,370 @@
+"""The agent's durable state in SQLite (ADR 0008): all of the agent's SQL lives here.
+
+One file, ``<home>/spool.db``, WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` for every
+write (the service and the command line may use it at once). The job id is the primary key
+and a job row is never deleted: after the purge it is a tombstone with ids, states, reason
+codes and times only. What the rows hold:
+
+- ``meta``: the trust state (pinned root, keyring token, last head, time floor), the claim
+  lockout state, the feed position;
+- ``jobs`` + ``docs``: each job's lifecycle status, its signed manifest token (sealed display
+  data only: no plaintext personal data) until the purge, and its documents' signed sizes
+  and hashes;
+- ``prints``: the print journal, one row per submission, written **before** the document
+  goes to the printer (state ``intent``), then ``submitted``, then ``done``/``failed``;
+- ``outbox``: signed job events in order, until the district has them.
+
+Every state change goes through :meth:`Spool.change`, a guarded update (``WHERE state =
+<the state read>``) that writes the job's events into the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.lifecycle import JobState, JobStatus
+from kiosk.model import VerifiedJob
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, release TEXT, expires_s INTEGER,
+    manifest BLOB, state TEXT NOT NULL, reason TEXT, reprints INTEGER NOT NULL,
+    updated_s INTEGER NOT NULL, operator TEXT, received_s INTEGER NOT NULL, signer_jwk BLOB,
+    rounds INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX jobs_by_state ON jobs (state);
+CREATE TABLE docs (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id), idx INTEGER NOT NULL,
+    doc_id TEXT NOT NULL UNIQUE, doc_type TEXT NOT NULL, copies INTEGER NOT NULL,
+    size INTEGER NOT NULL, sha256 BLOB NOT NULL, stored INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, idx));
+CREATE TABLE prints (
+    title TEXT PRIMARY KEY, job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    round INTEGER NOT NULL, idx INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('intent', 'submitted', 'done', 'failed', 'void')),
+    reason TEXT, at_s INTEGER NOT NULL, UNIQUE (job_id, round, idx));
+CREATE TABLE outbox (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE,
+    job_id TEXT NOT NULL, token BLOB NOT NULL, delivered_s INTEGER);
+CREATE INDEX outbox_pending ON outbox (delivered_s, n);
+"""
+_JOB = "job_id, seq, release, expires_s, manifest, state, reason, reprints, updated_s, operator"
+_JOB_READ = _JOB + ", rounds"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """A job as the spool holds it (``manifest`` is None once purged or if rejected)."""
+
+    status: JobStatus
+    seq: int
+    release: str | None
+    expires_s: int | None
+    manifest: bytes | None
+    rounds: int = 0  # print rounds started (one per submit): names the print journal's rows
+
+
+@dataclass(frozen=True, slots=True)
+class DocRow:
+    job_id: str
+    idx: int
+    doc_id: str
+    doc_type: str
+    copies: int
+    size: int
+    sha256: bytes
+    stored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PrintRow:
+    title: str
+    job_id: str
+    round: int
+    idx: int
+    state: str  # intent | submitted | done | failed | void
+    reason: str | None
+
+
+class SpoolError(Exception):
+    """The spool cannot be used (newer schema, corrupt file)."""
+
+
+class Spool:
+    """The SQLite spool. Thread-safe: one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+            )
+        elif version > SCHEMA_VERSION:
+            raise SpoolError(
+                f"{path}: schema {version} is newer than this agent ({SCHEMA_VERSION})"
+            )
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # --- meta -----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> bytes | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_meta(self, values: dict[str, bytes]) -> None:
+        """Set several meta entries in one transaction."""
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                values.items(),
+            )
+
+    # --- jobs -----------------------------------------------------------------------
+
+    def is_known(self, job_id: str) -> bool:
+        """True when a job with this id was ever accepted or rejected (tombstone)."""
+        return (
+            self._conn().execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            is not None
+        )
+
+    def add_job(
+        self, job: VerifiedJob, status: JobStatus, *, signer_jwk: bytes,
+        events: Iterable[tuple[str, bytes]],
+    ) -> bool:  # fmt: skip
+        """Record an accepted job, its documents and its first events; False if known."""
+        m = job.manifest
+        with self._write() as conn:
+            inserted = conn.execute(
+                f"INSERT INTO jobs ({_JOB}, received_s, signer_jwk) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
+                (m.job_id, m.seq, m.release.value, m.expires_at_s, job.token, status.state.value,
+                 status.reason, status.reprints, status.updated_at_s, status.operator,
+                 status.updated_at_s, signer_jwk),
+            ).rowcount  # fmt: skip
+            if not inserted:
+                return False
+            conn.executemany(
+                "INSERT INTO docs (job_id, idx, doc_id, doc_type, copies, size, sha256) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(m.job_id, i, d.doc_id, d.doc_type, d.copies, d.sealed_size, d.sealed_sha256)
+                 for i, d in enumerate(m.documents)],
+            )  # fmt: skip
+            self._queue(conn, m.job_id, events)
+        return True
+
+    def add_rejected(
+        self, job_id: str, seq: int, status: JobStatus, *, events: Iterable[tuple[str, bytes]]
+    ) -> bool:
+        """Tombstone a job whose signed manifest was refused; False if already known."""
+        with self._write() as conn:
+            inserted = conn.execute(
+                f"INSERT INTO jobs ({_JOB}, received_s) VALUES (?,?,NULL,NULL,NULL,?,?,?,?,?,?) "
+                "ON CONFLICT (job_id) DO NOTHING",
+                (job_id, seq, status.state.value, status.reason, status.reprints,
+                 status.updated_at_s, status.operator, status.updated_at_s),
+            ).rowcount  # fmt: skip
+            if inserted:
+                self._queue(conn, job_id, events)
+            return bool(inserted)
+
+    def job(self, job_id: str) -> JobRow | None:
+        row = (
+            self._conn()
+            .execute(f"SELECT {_JOB_READ} FROM jobs WHERE job_id = ?", (job_id,))
+            .fetchone()
+        )
+        return None if row is None else _job_row(row)
+
+    def jobs(self, states: Iterable[JobState] | None = None) -> list[JobRow]:
+        """Jobs in ``states`` (all when None), oldest first."""
+        if states is None:
+            rows = self._conn().execute(f"SELECT {_JOB_READ} FROM jobs ORDER BY seq").fetchall()
+        else:
+            wanted = [s.value for s in states]
+            marks = ",".join("?" * len(wanted))
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {_JOB_READ} FROM jobs WHERE state IN ({marks}) ORDER BY seq", wanted
+                )
+                .fetchall()
+            )
+        return [_job_row(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        return {str(state): int(n) for state, n in rows}
+
+    def seqs(self) -> set[int]:
+        return {int(r[0]) for r in self._conn().execute("SELECT seq FROM jobs").fetchall()}
+
+    def change(
+        self, old: JobStatus, new: JobStatus, *, events: Iterable[tuple[str, bytes]] = (),
+        new_round: bool = False,
+    ) -> bool:  # fmt: skip
+        """Guarded state update + its events, atomically. False when the job is no longer
+        in ``old.state`` (another thread or process moved it first)."""
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE jobs SET state = ?, reason = ?, reprints = ?, updated_s = ?, "
+                "operator = ?, rounds = rounds + ? WHERE job_id = ? AND state = ? AND reprints = ?",
+                (new.state.value, new.reason, new.reprints, new.updated_at_s, new.operator,
+                 int(new_round), old.job_id, old.state.value, old.reprints),
+            ).rowcount  # fmt: skip
+            if changed:
+                self._queue(conn, old.job_id, events)
+            return bool(changed)
+
+    def signer_jwk(self, job_id: str) -> bytes | None:
+        row = (
+            self._conn()
+            .execute("SELECT signer_jwk FROM jobs WHERE job_id = ?", (job_id,))
+            .fetchone()
+        )
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def forget_manifest(self, job_id: str) -> None:
+        """Drop the manifest token of a purged job (the tombstone stays)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE jobs SET manifest = NULL, signer_jwk = NULL WHERE job_id = ?", (job_id,)
+            )
+
+    # --- documents ------------------------------------------------------------------
+
+    def docs(self, job_id: str) -> list[DocRow]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT job_id, idx, doc_id, doc_type, copies, size, sha256, stored FROM docs "
+                "WHERE job_id = ? ORDER BY idx",
+                (job_id,),
+            )
+            .fetchall()
+        )
+        return [DocRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), bool(r[7])) for r in rows]
+
+    def mark_stored(self, doc_id: str, stored: bool = True) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE docs SET stored = ? WHERE doc_id = ?", (int(stored), doc_id))
+
+    # --- the print journal ----------------------------------------------------------
+
+    def prints(self, job_id: str | None = None) -> list[PrintRow]:
+        query = "SELECT title, job_id, round, idx, state, reason FROM prints"
+        args: tuple[str, ...] = ()
+        if job_id is not None:
+            query, args = query + " WHERE job_id = ?", (job_id,)
+        rows = self._conn().execute(query + " ORDER BY job_id, round, idx", args).fetchall()
+        return [PrintRow(*row) for row in rows]
+
+    def print_intent(self, title: str, job_id: str, round_: int, idx: int, *, at_s: int) -> None:
+        """Record the intent to submit, durably, before the printer sees anything (a
+        ``void`` row — never submitted — is reused)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO prints VALUES (?, ?, ?, ?, 'intent', NULL, ?) ON CONFLICT (title) "
+                "DO UPDATE SET state = 'intent', at_s = excluded.at_s WHERE state = 'void'",
+                (title, job_id, round_, idx, at_s),
+            )
+
+    def print_mark(self, title: str, state: str, *, at_s: int, reason: str | None = None) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE prints SET state = ?, reason = ?, at_s = ? WHERE title = ?",
+                (state, reason, at_s, title),
+            )
+
+    # --- the outbox -----------------------------------------------------------------
+
+    @staticmethod
+    def _queue(conn: sqlite3.Connection, job_id: str, events: Iterable[tuple[str, bytes]]) -> None:
+        conn.executemany(
+            "INSERT INTO outbox (event_id, job_id, token) VALUES (?, ?, ?) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            [(event_id, job_id, token) for event_id, token in events],
+        )
+
+    def queue_events(self, job_id: str, events: Iterable[tuple[str, bytes]]) -> None:
+        with self._write() as conn:
+            self._queue(conn, job_id, events)
+
+    def pending_events(self, limit: int) -> list[tuple[int, bytes]]:
+        """Undelivered events, oldest first."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT n, token FROM outbox WHERE delivered_s IS NULL ORDER BY n LIMIT ?", (limit,)
+            )
+            .fetchall()
+        )
+        return [(int(n), bytes(token)) for n, token in rows]
+
+    def mark_delivered(self, numbers: Iterable[int], *, at_s: int) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET delivered_s = ? WHERE n = ?", [(at_s, n) for n in numbers]
+            )
+
+    def outbox_depth(self) -> int:
+        return int(
+            self._conn()
+            .execute("SELECT count(*) FROM outbox WHERE delivered_s IS NULL")
+            .fetchone()[0]
+        )
+
+
+def _job_row(row: tuple[object, ...]) -> JobRow:
+    job_id, seq, release, expires_s, manifest, state, reason, reprints, updated_s, operator = row[
+        :10
+    ]
+    status = JobStatus(
+        job_id=str(job_id), state=JobState(str(state)),
+        reason=None if reason is None else str(reason), reprints=int(reprints),  # type: ignore[call-overload]
+        updated_at_s=int(updated_s),  # type: ignore[call-overload]
+        operator=None if operator is None else str(operator),
+    )  # fmt: skip
+    return JobRow(
+        status=status, seq=int(seq),  # type: ignore[call-overload]
+        release=None if release is None else str(release),
+        expires_s=None if expires_s is None else int(expires_s),  # type: ignore[call-overload]
+        manifest=None if manifest is None else bytes(manifest),  # type: ignore[call-overload]
+        rounds=int(row[10]),  # type: ignore[call-overload]
+    )  # fmt: skip

@@ -1,0 +1,108 @@
+"""The kiosk's trust state, kept in the spool's ``meta`` table.
+
+Pinned at enrolment (district code, device id, district root key, first keyring) and then
+advanced only by verified messages: a newer keyring, a newer head, a higher time floor.
+The keyring is stored as its signed token and verified again on every load; the head as
+the fields of the verified head (it may have expired since: a stored head is history, not
+a fresh confirmation). Also here: the feed position and the claim lockout state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+
+from agent.spool import Spool
+from kiosk.claim import LockoutState
+from kiosk.clock import raise_floor
+from kiosk.errors import OperatorError
+from kiosk.keys import parse_ed25519_jwk, public_jwk
+from kiosk.model import FeedHead, Keyring
+from kiosk.strictjson import canonical_dumps, loads_object
+from kiosk.verify import TrustState, verify_keyring
+
+
+def pin(spool: Spool, trust: TrustState, keyring_token: bytes) -> None:
+    """Record the trust pinned at enrolment."""
+    spool.set_meta({
+        "district_code": trust.district_code.encode(),
+        "device_id": trust.device_id.encode(),
+        "root_jwk": canonical_dumps(public_jwk(trust.root_key)),
+        "keyring": keyring_token,
+        "time_floor": str(trust.time_floor_s).encode(),
+        "feed_after": b"0",
+    })  # fmt: skip
+
+
+def load(spool: Spool) -> TrustState:
+    district, device, root_jwk, keyring_token = (
+        spool.get_meta(k) for k in ("district_code", "device_id", "root_jwk", "keyring")
+    )
+    if district is None or device is None or root_jwk is None or keyring_token is None:
+        raise OperatorError("this kiosk is not enrolled: run 'cedoka enroll' first")
+    root = parse_ed25519_jwk(loads_object(root_jwk, max_bytes=1024))
+    keyring = verify_keyring(
+        keyring_token, district_code=district.decode(), root_key=root, current=None
+    )
+    head_raw = spool.get_meta("head")
+    return TrustState(
+        district_code=district.decode(), device_id=device.decode(), root_key=root,
+        keyring=keyring, head=None if head_raw is None else _head_from_json(head_raw),
+        time_floor_s=int(spool.get_meta("time_floor") or b"0"),
+    )  # fmt: skip
+
+
+def store_keyring(spool: Spool, keyring_token: bytes) -> None:
+    spool.set_meta({"keyring": keyring_token})
+
+
+def store_head(spool: Spool, trust: TrustState, head: FeedHead) -> TrustState:
+    """Store a verified head and raise the time floor to its ``iat``."""
+    floor = raise_floor(trust.time_floor_s, head.issued_at_s)
+    spool.set_meta({"head": _head_to_json(head), "time_floor": str(floor).encode()})
+    return replace(trust, head=head, time_floor_s=floor)
+
+
+def with_keyring(trust: TrustState, keyring: Keyring) -> TrustState:
+    return replace(trust, keyring=keyring)
+
+
+def feed_after(spool: Spool) -> int:
+    return int(spool.get_meta("feed_after") or b"0")
+
+
+def set_feed_after(spool: Spool, after: int) -> None:
+    spool.set_meta({"feed_after": str(after).encode()})
+
+
+def load_lockout(spool: Spool) -> LockoutState:
+    raw = spool.get_meta("lockout")
+    if raw is None:
+        return LockoutState()
+    data = loads_object(raw, max_bytes=4096)
+    return LockoutState(
+        failures_s=tuple(int(t) for t in data["failures_s"]),  # type: ignore[attr-defined]
+        locked_until_s=int(data["locked_until_s"]),  # type: ignore[call-overload]
+        lockouts=int(data["lockouts"]),  # type: ignore[call-overload]
+    )
+
+
+def store_lockout(spool: Spool, state: LockoutState) -> None:
+    spool.set_meta({"lockout": canonical_dumps(asdict(state))})
+
+
+def _head_to_json(head: FeedHead) -> bytes:
+    return canonical_dumps({
+        "device_id": head.device_id, "issuer": head.issuer, "seq": head.seq,
+        "iat": head.issued_at_s, "exp": head.expires_at_s, "cancelled": sorted(head.cancelled),
+        "kr": head.keyring_version,
+    })  # fmt: skip
+
+
+def _head_from_json(raw: bytes) -> FeedHead:
+    data = json.loads(raw)
+    return FeedHead(
+        device_id=data["device_id"], issuer=data["issuer"], seq=data["seq"],
+        issued_at_s=data["iat"], expires_at_s=data["exp"], cancelled=frozenset(data["cancelled"]),
+        keyring_version=data["kr"],
+    )  # fmt: skip

@@ -1,0 +1,146 @@
+"""The village agent end to end: the real ``cedoka`` processes, the real district server on
+127.0.0.1, real SQLite, the ``virtual:`` printer.
+
+enrol → push (auto and claim) → printed byte-identical → reported; cancellation; the link
+down at start and coming back; a revoked device; what is left on disk (no names, no NIKs,
+no plaintext PDF)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kiosk.claim import format_claim_code
+from kiosk.model import ReleaseMode
+from tests.agent.harness import (
+    district_events,
+    district_state,
+    enrol,
+    push,
+    wait_for,
+)
+from tests.agent.proxy import Proxy
+from tests.district.conftest import Server
+from tests.sim.district import FAKE_NIK, RESIDENT
+
+
+def _assert_no_personal_data(home: Path, logs: str) -> None:
+    needles = [RESIDENT.encode(), FAKE_NIK.encode(), b"%PDF-"]
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for needle in needles:
+                assert needle not in data, f"{needle!r} found in {path}"
+    for needle in (RESIDENT, FAKE_NIK, "NURHALIZA"):
+        assert needle not in logs
+
+
+def test_auto_job_prints_byte_identical_and_is_reported(server: Server, tmp_path: Path) -> None:
+    kiosk = enrol(server, tmp_path)
+    assert (kiosk.home.stat().st_mode & 0o777) == 0o700
+    assert (kiosk.home / "keys/auth.pem").stat().st_mode & 0o777 == 0o600
+    agent = kiosk.start()
+    try:
+        job_id, claim, pdfs = push(server, ReleaseMode.AUTO)
+        assert claim is None
+        wait_for("two documents printed", lambda: len(kiosk.printed()) == 2)
+        assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(pdfs)
+        assert all(job_id in p.name for p in kiosk.printed())  # opaque title: the job id only
+        wait_for("printed at the district", lambda: district_state(server, job_id) == "printed")
+        events = district_events(server, job_id)
+        assert events == ["verify_ok", "auto_release", "submit", "print_done"], events
+        wait_for("outbox empty", lambda: kiosk.outbox_pending() == 0)
+        status = json.loads(kiosk.cli("status", "--json").stdout)
+        assert status["jobs"] == {"printed": 1} and status["link"]["error"] is None
+    finally:
+        assert kiosk.stop(agent) == 0
+    _assert_no_personal_data(kiosk.home, kiosk.log_text())
+
+
+def test_claim_job_waits_then_the_code_releases_it(server: Server, tmp_path: Path) -> None:
+    kiosk = enrol(server, tmp_path)
+    agent = kiosk.start()
+    try:
+        job_id, claim, pdfs = push(server, ReleaseMode.CLAIM)
+        assert claim is not None
+        wait_for("held", lambda: kiosk.local_state(job_id) == "held")
+        assert kiosk.printed() == []
+        wrong = kiosk.cli("release", "--claim", "1234-5678-9012", "--json")
+        assert wrong.returncode == 1
+        assert json.loads(wrong.stdout)["error"]["code"] in {"claim_wrong", "claim_malformed"}
+        done = kiosk.cli("release", "--claim", format_claim_code(claim), "--operator", "siti.s",
+                         "--json")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        answer = json.loads(done.stdout)
+        assert answer["released"] == [job_id] and answer["jobs"][0]["state"] == "printed"
+        assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(pdfs)
+        again = kiosk.cli("release", "--claim", claim, "--json")  # nothing held any more
+        assert again.returncode == 1 and kiosk.printed() == sorted(kiosk.printed())
+        assert len(kiosk.printed()) == 2  # never twice
+        wait_for("printed at the district", lambda: district_state(server, job_id) == "printed")
+        assert "release" in district_events(server, job_id)
+    finally:
+        assert kiosk.stop(agent) == 0
+    _assert_no_personal_data(kiosk.home, kiosk.log_text())
+
+
+def test_cancelled_job_is_never_printed_and_purged(server: Server, tmp_path: Path) -> None:
+    kiosk = enrol(server, tmp_path)
+    agent = kiosk.start()
+    try:
+        job_id, _, _ = push(server, ReleaseMode.CLAIM)
+        wait_for("held", lambda: kiosk.local_state(job_id) == "held")
+        server.admin.cancel(job_id)
+        wait_for("purged", lambda: kiosk.local_state(job_id) == "purged")
+        assert list((kiosk.home / "blobs").iterdir()) == []
+        wait_for(
+            "cancel reported", lambda: district_events(server, job_id)[-2:] == ["cancel", "purge"]
+        )
+        later, _, _ = push(server, ReleaseMode.AUTO)  # the link still works after
+        wait_for("printed", lambda: district_state(server, later) == "printed")
+        assert all(job_id not in p.name for p in kiosk.printed())
+    finally:
+        kiosk.stop(agent)
+
+
+def test_server_down_at_start_then_back(server: Server, tmp_path: Path) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    proxy = Proxy(port)
+    proxy.up()
+    kiosk = enrol(server, tmp_path, url=proxy.url)
+    proxy.down()
+    push(server, ReleaseMode.AUTO)
+    agent = kiosk.start()
+    try:
+        wait_for(
+            "the link failure noted",
+            lambda: (
+                (kiosk.home / "spool.db").exists()
+                and json.loads(kiosk.cli("status", "--json").stdout)["link"]["error"] is not None
+            ),
+        )
+        assert kiosk.printed() == []
+        proxy.up()
+        wait_for("printed after the link came back", lambda: len(kiosk.printed()) == 2, 60)
+        proxy.down()  # and once more, in the middle of a long-poll
+        second, _, _ = push(server, ReleaseMode.AUTO)
+        proxy.up()
+        wait_for("second job printed", lambda: district_state(server, second) == "printed", 60)
+    finally:
+        kiosk.stop(agent)
+        proxy.down()
+    assert "link_down" in kiosk.log_text()
+
+
+def test_revoked_device_asks_for_re_enrolment(server: Server, tmp_path: Path) -> None:
+    kiosk = enrol(server, tmp_path)
+    device = json.loads(kiosk.cli("status", "--json").stdout)["device_id"]
+    server.admin.revoke(device)
+    agent = kiosk.start()
+    try:
+        wait_for("revocation seen", lambda: "device_revoked" in kiosk.log_text())
+        status = json.loads(kiosk.cli("status", "--json").stdout)
+        assert status["link"]["error"] == "device_revoked"
+        assert agent.poll() is None  # it keeps running (and asking) until re-enrolled
+    finally:
+        kiosk.stop(agent)
