@@ -135,6 +135,7 @@ class Agent:
             threading.Thread(target=self._print_loop, args=(stop,), name="print", daemon=True),
             threading.Thread(target=self._report_loop, args=(stop,), name="report", daemon=True),
         ]
+        self.ready.set()  # print what was released before a restart at once
         for loop in loops:
             loop.start()
         log.info("event=agent_started device=%s", self.config.device_id)
@@ -158,16 +159,18 @@ class Agent:
 
     def _sync_loop(self, stop: threading.Event) -> None:
         backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
+        fresh = True  # after a start or a failure: a fresh head at once (cancellations)
         while not stop.is_set():
             retry_after: float | None = None
             try:
-                self.syncer.round(self.config.long_poll_wait_s)
+                self.syncer.round(1 if fresh else self.config.long_poll_wait_s)
+                fresh = False
             except (TransportError, FeedUnreadable) as error:
                 kind = self._link_failed(error)
                 retry_after = getattr(error, "retry_after_s", None)
                 self._note_link(kind)
                 log.warning("event=link_down kind=%s", kind)
-                backoff = backoff.failed()
+                backoff, fresh = backoff.failed(), True
             except RejectedError as error:
                 self._note_link(error.reason.value)
                 if error.reason in {Reason.DEVICE_REVOKED, Reason.UNKNOWN_DEVICE}:

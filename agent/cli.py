@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="staff id recorded in the events (letters, digits, . _ -)",
     )
+    release.add_argument(
+        "--handed-over", action="store_true",
+        help="staff checked the paper and gave it to the resident: record the hand-over and "
+        "delete the documents (without it the job stays 'printed' for the kiosk screen)",
+    )  # fmt: skip
     release.add_argument("--json", action="store_true")
     for name, summary in LATER_COMMANDS.items():
         commands.add_parser(name, help=f"(not available yet) {summary}")

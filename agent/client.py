@@ -305,9 +305,10 @@ class DistrictClient:
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
     ) -> None:
         """``base_url``: ``https://host[:port][/prefix]`` (``http://`` to loopback only);
-        ``verify``: True (the system's CAs … as bundled with requests), False, or the path of
-        a CA bundle; ``request_timeout_s``: connect timeout and read timeout of one request
-        (the feed adds its ``wait_s``)."""
+        ``verify``: True (requests' own CA bundle, certifi; never one named by the
+        environment), False, or the path of a CA bundle (e.g. a district's private CA);
+        ``request_timeout_s``: connect timeout and read timeout of one request (the feed adds
+        its ``wait_s``)."""
         self._link = _Link(
             base_url, request_timeout_s=request_timeout_s, verify=verify, wall_clock=wall_clock
         )

@@ -192,8 +192,10 @@ def _release(args: argparse.Namespace, home: Path) -> int:
                 result["error"] = {"code": reason, "message_en": str(error)}
                 state = agent.spool.job(job_id).status.state  # type: ignore[union-attr]
                 code = EXIT_FAILED
+            if state.value == "printed" and args.handed_over:
+                state = agent.dispatcher.hand_over(job_id, args.operator)
             result["jobs"].append({"job_id": job_id, "state": state.value})
-            if state.value != "printed":
+            if state.value not in {"printed", "purged"}:
                 code = EXIT_FAILED
         with contextlib.suppress(CedokaError):  # else the running service delivers it later
             agent.reporter.deliver()

@@ -73,6 +73,7 @@ class Syncer:
     def round(self, wait_s: int) -> None:
         """One long-poll and everything it brings. Raises TransportError / RejectedError
         (DEVICE_REVOKED …) / FeedUnreadable for the service loop to handle."""
+        self.fetch_received()  # left over from before a restart or a link failure
         trust = trust_store.load(self._spool)
         body: bytes = self._client.feed(  # type: ignore[attr-defined]
             after=trust_store.feed_after(self._spool), keyring_version=trust.keyring.version,

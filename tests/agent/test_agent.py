@@ -8,8 +8,10 @@ no plaintext PDF)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
+from district.keyring import DATABASE
 from kiosk.claim import format_claim_code
 from kiosk.model import ReleaseMode
 from tests.agent.harness import (
@@ -75,10 +77,23 @@ def test_claim_job_waits_then_the_code_releases_it(server: Server, tmp_path: Pat
         assert answer["released"] == [job_id] and answer["jobs"][0]["state"] == "printed"
         assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(pdfs)
         again = kiosk.cli("release", "--claim", claim, "--json")  # nothing held any more
-        assert again.returncode == 1 and kiosk.printed() == sorted(kiosk.printed())
+        assert again.returncode == 1
         assert len(kiosk.printed()) == 2  # never twice
         wait_for("printed at the district", lambda: district_state(server, job_id) == "printed")
         assert "release" in district_events(server, job_id)
+        # a second bundle, handed over at once: its documents are deleted from the kiosk
+        other, code, _ = push(server, ReleaseMode.CLAIM)
+        wait_for("held", lambda: kiosk.local_state(other) == "held")
+        assert code is not None
+        done = kiosk.cli("release", "--claim", code, "--operator", "siti.s", "--handed-over",
+                         "--json")  # fmt: skip
+        assert json.loads(done.stdout)["jobs"] == [{"job_id": other, "state": "purged"}]
+        assert len(kiosk.printed()) == 4
+        wait_for("purge reported", lambda: district_state(server, other) == "purged")
+        assert district_events(server, other)[-2:] == ["hand_over", "purge"]
+        with kiosk.spool() as conn:
+            kept = conn.execute("SELECT manifest FROM jobs WHERE job_id = ?", (other,)).fetchone()
+        assert kept == (None,)  # the tombstone keeps no manifest
     finally:
         assert kiosk.stop(agent) == 0
     _assert_no_personal_data(kiosk.home, kiosk.log_text())
@@ -144,3 +159,46 @@ def test_revoked_device_asks_for_re_enrolment(server: Server, tmp_path: Path) ->
         assert agent.poll() is None  # it keeps running (and asking) until re-enrolled
     finally:
         kiosk.stop(agent)
+
+
+def test_tampered_blob_is_rejected_and_reported(server: Server, tmp_path: Path) -> None:
+    kiosk = enrol(server, tmp_path)
+    job_id, _, _ = push(server, ReleaseMode.AUTO)
+    with sqlite3.connect(server.home / DATABASE) as conn:  # a bit flips on the district's disk
+        data = bytearray(conn.execute(
+            "SELECT data FROM blobs WHERE job_id = ? LIMIT 1", (job_id,)).fetchone()[0])  # fmt: skip
+        data[len(data) // 2] ^= 0x01
+        conn.execute("UPDATE blobs SET data = ? WHERE job_id = ? AND rowid = "
+                     "(SELECT min(rowid) FROM blobs WHERE job_id = ?)",
+                     (bytes(data), job_id, job_id))  # fmt: skip
+    agent = kiosk.start()
+    try:
+        wait_for("rejection reported", lambda: district_state(server, job_id) == "purged")
+        events = district_events(server, job_id)
+        assert events == ["verify_fail", "purge"], events
+        with sqlite3.connect(server.home / DATABASE) as conn:
+            reason = conn.execute("SELECT reason FROM events WHERE job_id = ? AND "
+                                  "event = 'verify_fail'", (job_id,)).fetchone()[0]  # fmt: skip
+        assert reason == "hash_mismatch"
+        assert kiosk.printed() == []
+        assert list((kiosk.home / "blobs").iterdir()) == []
+    finally:
+        kiosk.stop(agent)
+
+
+def test_a_replayed_job_is_never_printed_again(server: Server, tmp_path: Path) -> None:
+    kiosk = enrol(server, tmp_path)
+    job_id, _, _ = push(server, ReleaseMode.AUTO)
+    agent = kiosk.start()
+    wait_for("printed", lambda: district_state(server, job_id) == "printed")
+    assert kiosk.stop(agent) == 0
+    with kiosk.spool() as conn:  # the feed position lost: the server re-delivers everything
+        conn.execute("UPDATE meta SET value = X'30' WHERE key = 'feed_after'")
+    again = kiosk.start()
+    try:
+        later, _, _ = push(server, ReleaseMode.AUTO)
+        wait_for("the later job printed", lambda: district_state(server, later) == "printed")
+        assert len(kiosk.printed()) == 4  # two bundles of two documents, each once
+        assert sum(job_id in p.name for p in kiosk.printed()) == 2
+    finally:
+        kiosk.stop(again)
