@@ -165,8 +165,8 @@ def test_tampered_blob_is_rejected_and_reported(server: Server, tmp_path: Path) 
     kiosk = enrol(server, tmp_path)
     job_id, _, _ = push(server, ReleaseMode.AUTO)
     with sqlite3.connect(server.home / DATABASE) as conn:  # a bit flips on the district's disk
-        data = bytearray(conn.execute(
-            "SELECT data FROM blobs WHERE job_id = ? LIMIT 1", (job_id,)).fetchone()[0])  # fmt: skip
+        query = "SELECT data FROM blobs WHERE job_id = ? ORDER BY rowid LIMIT 1"
+        data = bytearray(conn.execute(query, (job_id,)).fetchone()[0])
         data[len(data) // 2] ^= 0x01
         conn.execute("UPDATE blobs SET data = ? WHERE job_id = ? AND rowid = "
                      "(SELECT min(rowid) FROM blobs WHERE job_id = ?)",
