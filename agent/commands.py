@@ -93,8 +93,6 @@ def _enroll(args: argparse.Namespace, home: Path) -> int:
                   agent=agent_version(), verify=verify)  # fmt: skip
     print(f"enrolled as {done.device_id} for {done.office_code} ({done.office_name}), "
           f"district {done.district_code}; next: {PROG} --home {home} run")  # fmt: skip
-    if "a4" not in printers:
-        print("note: no A4 printer configured: documents wait until one is", file=sys.stderr)
     return EXIT_OK
 
 

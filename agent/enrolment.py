@@ -20,7 +20,7 @@ from agent.settings import CONFIG_NAME, save_config
 from agent.spool import Spool
 from kiosk.clock import raise_floor
 from kiosk.config import AgentConfig, parse_printer_target, validate_agent_config
-from kiosk.errors import OperatorError
+from kiosk.errors import ConfigError, OperatorError
 from kiosk.verify import TrustState, verify_keyring
 
 log = logging.getLogger("cedoka.agent.enrol")
@@ -51,10 +51,14 @@ def enroll(
 
     for role, uri in printers.items():  # refuse a bad printer before the code is spent
         parse_printer_target(PrinterRole(role), uri)
+    if "a4" not in printers:
+        raise ConfigError(
+            "printers.a4", "required: documents print on the A4 printer "
+            "(--printer a4=cups:QUEUE, or a4=virtual:/folder for a demo)",
+        )  # fmt: skip
     validate_agent_config({
         "server_url": server_url, "device_id": "dev_00000000000000000000000000",
         "district_code": "11.01", "office_code": "11.01.01.2001", "printers": printers,
-        "routing": {},
     })  # fmt: skip
     keys = DeviceKeys.generate()
     answer = enroll_request(
@@ -82,8 +86,6 @@ def enroll(
         "district_code": answer.district_code, "office_code": answer.office_code,
         "printers": printers,
     }  # fmt: skip
-    if "a4" not in printers:
-        raw["routing"] = {}  # nothing routed until an A4 printer is configured
     config: AgentConfig = validate_agent_config(raw)
     save_config(home, config)
     log.info("event=enrolled device=%s office=%s", answer.device_id, answer.office_code)

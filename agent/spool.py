@@ -20,6 +20,7 @@ Every state change goes through :meth:`Spool.change`, a guarded update (``WHERE 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -101,6 +102,8 @@ class Spool:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if not path.exists():  # private from the start: the WAL files inherit the mode
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._local = threading.local()
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]

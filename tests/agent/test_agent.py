@@ -40,7 +40,8 @@ def _assert_no_personal_data(home: Path, logs: str) -> None:
 def test_auto_job_prints_byte_identical_and_is_reported(server: Server, tmp_path: Path) -> None:
     kiosk = enrol(server, tmp_path)
     assert (kiosk.home.stat().st_mode & 0o777) == 0o700
-    assert (kiosk.home / "keys/auth.pem").stat().st_mode & 0o777 == 0o600
+    for private in ("keys/auth.pem", "keys/seal.pem", "spool.db", "agent.toml"):
+        assert (kiosk.home / private).stat().st_mode & 0o777 == 0o600, private
     agent = kiosk.start()
     try:
         job_id, claim, pdfs = push(server, ReleaseMode.AUTO)
@@ -202,3 +203,42 @@ def test_a_replayed_job_is_never_printed_again(server: Server, tmp_path: Path) -
         assert sum(job_id in p.name for p in kiosk.printed()) == 2
     finally:
         kiosk.stop(again)
+
+
+def test_enrolment_without_an_a4_printer_is_refused_before_the_code_is_spent(
+    server: Server, tmp_path: Path
+) -> None:
+    from tests.agent.harness import OFFICE, Kiosk
+
+    kiosk = Kiosk(server, tmp_path / "kiosk", tmp_path / "printed")
+    kiosk.out.mkdir()
+    code = server.admin.new_enroll_code(OFFICE, valid_s=3600)
+    refused = kiosk.cli("enroll", "--server", server.base_url, "--code", code)
+    assert refused.returncode == 1 and "printers.a4: required" in refused.stderr
+    bad = kiosk.cli("enroll", "--server", server.base_url, "--code", code,
+                    "--printer", "a4=lpt1")  # fmt: skip
+    assert bad.returncode == 1 and "printers.a4" in bad.stderr
+    assert not (kiosk.home / "agent.toml").exists()
+    done = kiosk.cli("enroll", "--server", server.base_url, "--code", code,
+                     "--printer", f"a4=virtual:{kiosk.out}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_printer_that_is_not_ready_keeps_the_job(server: Server, tmp_path: Path) -> None:
+    kiosk = enrol(server, tmp_path)
+    (kiosk.out / "MEDIA_EMPTY").touch()  # out of paper
+    job_id, claim, pdfs = push(server, ReleaseMode.CLAIM)
+    agent = kiosk.start()
+    try:
+        wait_for("held", lambda: kiosk.local_state(job_id) == "held")
+        assert claim is not None
+        answer = kiosk.cli("release", "--claim", claim, "--json")
+        assert answer.returncode == 1
+        result = json.loads(answer.stdout)
+        assert result["error"]["code"] == "media_empty"
+        assert result["jobs"] == [{"job_id": job_id, "state": "released"}]  # kept, not lost
+        (kiosk.out / "MEDIA_EMPTY").unlink()  # paper in: the service prints it
+        wait_for("printed", lambda: district_state(server, job_id) == "printed", 30)
+        assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(pdfs)
+    finally:
+        kiosk.stop(agent)
