@@ -160,6 +160,14 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     print(f"jobs: {jobs}; events waiting to be sent: {value['outbox_pending']}")
     for p in printers:
         print(f"printer {p['role']}: {p['uri']} {p.get('state', '')}".rstrip())
+    link = value["link"]
+    if link["error"] in {"device_revoked", "unknown_device"}:
+        print("link: this kiosk was revoked by the district: re-enrol needed "
+              "(perangkat dicabut: daftarkan ulang)")  # fmt: skip
+    elif link["error"]:
+        print(f"link: down ({link['error']}); last contact at {link['last_ok_s'] or 'never'}")
+    else:
+        print(f"link: ok, last contact at {link['last_ok_s']}")
     return EXIT_OK
 
 

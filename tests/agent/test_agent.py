@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
+
+import pytest
 
 from district.keyring import DATABASE
 from kiosk.claim import format_claim_code
+from kiosk.errors import ClaimError
 from kiosk.model import ReleaseMode
 from tests.agent.harness import (
     district_events,
@@ -242,3 +246,29 @@ def test_a_printer_that_is_not_ready_keeps_the_job(server: Server, tmp_path: Pat
         assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(pdfs)
     finally:
         kiosk.stop(agent)
+
+
+def test_an_expired_job_is_never_printed_and_is_purged(server: Server, tmp_path: Path) -> None:
+    """Expiry in trusted time: the kiosk's clock is moved past the job's signed ``exp``."""
+    from agent.app import Agent
+
+    kiosk = enrol(server, tmp_path)
+    job_id, claim, _ = push(server, ReleaseMode.CLAIM)
+    first = kiosk.start()
+    wait_for("held", lambda: kiosk.local_state(job_id) == "held")
+    assert kiosk.stop(first) == 0
+    agent = Agent(kiosk.home)
+    try:
+        later = int(time.time()) + 73 * 3600
+        agent.dispatcher._local_now_s = lambda: later
+        agent.dispatcher.expire_due()
+        assert kiosk.local_state(job_id) == "purged"
+        assert list((kiosk.home / "blobs").iterdir()) == []
+        assert claim is not None
+        with pytest.raises(ClaimError):  # nothing held any more
+            agent.releaser.by_claim(claim, operator="siti.s")
+        agent.reporter.deliver()
+    finally:
+        agent.close()
+    assert district_events(server, job_id)[-2:] == ["expire", "purge"]
+    assert kiosk.printed() == []
