@@ -106,6 +106,7 @@ class Agent:
         self.dispatcher = Dispatcher(
             spool=self.spool, book=self.book, stored=self.stored, printers=self.printers,
             config=cfg, errors=self.errors, local_now_s=local_now_s,
+            lock_path=self.home / "printing.lock",
         )  # fmt: skip
         self.releaser = Releaser(
             spool=self.spool, book=self.book, stored=self.stored, device_id=cfg.device_id,

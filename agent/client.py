@@ -565,7 +565,7 @@ class DistrictClient:
                     _check_unsatisfied_range(response.headers, size)
                     if restarted or not held:
                         raise LinkDown(LinkKind.HTTP_STATUS, "range refused", status=416)
-                    log.info("event=blob_range_refused target_len=%d held=%d", size, held)
+                    log.info("event=blob_range_refused size=%d held=%d", size, held)
                     file.truncate(0)
                     held, restarted = 0, True
                     continue

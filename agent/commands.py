@@ -138,7 +138,7 @@ def _status(args: argparse.Namespace, home: Path) -> int:
             printers.append(entry)
         link_ok = spool.get_meta("link_ok_s")
         spool_counts = spool.counts()
-        value = {
+        value: dict[str, Any] = {
             "device_id": config.device_id, "office_code": config.office_code,
             "server_url": config.server_url, "jobs": spool_counts,
             "outbox_pending": spool.outbox_depth(), "printers": printers,

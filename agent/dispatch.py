@@ -23,9 +23,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from agent import failpoints
 from agent import trust as trust_store
+from agent.files import exclusive_lock
 from agent.jobs import JobBook, Step
 from agent.recent import RecentErrors
 from agent.spool import DocRow, JobRow, PrintRow, Spool
@@ -56,12 +58,14 @@ class Dispatcher:
     def __init__(
         self, *, spool: Spool, book: JobBook, stored: StoredJobs,
         printers: Mapping[PrinterRole, Printer], config: AgentConfig, errors: RecentErrors,
-        local_now_s: Callable[[], int], poll_s: float = 0.2, print_deadline_s: float = 900,
+        local_now_s: Callable[[], int], lock_path: Path, poll_s: float = 0.2,
+        print_deadline_s: float = 900,
     ) -> None:  # fmt: skip
         self._spool, self._book, self._stored = spool, book, stored
         self._printers, self._config, self._errors = printers, config, errors
         self._local_now_s, self._poll_s = local_now_s, poll_s
         self._deadline_s = print_deadline_s
+        self._lock_path = lock_path  # one printing process at a time: `run` or `release`
 
     # --- checks before printing -------------------------------------------------------
 
@@ -105,6 +109,10 @@ class Dispatcher:
         Raises:
             NoPrinter, PrinterNotReady: before anything is submitted (the job stays released).
         """
+        with exclusive_lock(self._lock_path):
+            return self._print_job(job_id)
+
+    def _print_job(self, job_id: str) -> JobState:
         row = self._spool.job(job_id)
         if row is None or row.status.state is not JobState.RELEASED:
             return row.status.state if row else JobState.PURGED
@@ -226,7 +234,12 @@ class Dispatcher:
     # --- after a crash, and housekeeping ----------------------------------------------
 
     def recover(self) -> None:
-        """The start-up sweep: finish or settle every job left ``printing``."""
+        """The start-up sweep: finish or settle every job left ``printing`` (under the
+        printing lock: a ``cedoka release`` still printing is not mistaken for a crash)."""
+        with exclusive_lock(self._lock_path):
+            self._recover()
+
+    def _recover(self) -> None:
         for row in self._spool.jobs([JobState.PRINTING]):
             job_id = row.status.job_id
             log.info("event=recover job=%s round=%d", job_id, row.rounds)

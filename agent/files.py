@@ -9,8 +9,10 @@ the device's private keys and sealed documents.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -68,3 +70,15 @@ def sweep_temporaries(directory: Path) -> int:
     if removed:
         fsync_dir(directory)
     return removed
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created 0600) across processes; the
+    kernel drops it when the process dies, so a crash never leaves it held."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

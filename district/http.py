@@ -45,6 +45,7 @@ DEFAULT_WAIT_S = 55
 MAX_WAIT_S = 60
 BLOB_CHUNK_BYTES = 64 * 1024
 _RANGE = re.compile(r"bytes=(\d{1,12})-(\d{0,12})")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 _MAX_INT_DIGITS = 16
 _PROOF_REASONS_SHOWN = {Reason.EXPIRED, Reason.ISSUED_IN_FUTURE, Reason.REPLAYED}
 
@@ -237,6 +238,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = "not_found" if error.status_code == HTTPStatus.NOT_FOUND else "malformed"
         return _error_response(HttpError(error.status_code, code, str(error.detail)))
 
+    async def on_unexpected(request: Request, error: Exception) -> Response:
+        log.error("event=internal_error path=%s error=%s", request.url.path, type(error).__name__)
+        return _error_response(HttpError(500, "internal", "internal error"))
+
+    app.add_exception_handler(Exception, on_unexpected)  # still the protocol's JSON body
     app.add_exception_handler(HttpError, on_http_error)
     app.add_exception_handler(CedokaError, on_cedoka_error)
     app.add_exception_handler(StarletteHTTPException, on_starlette_error)
@@ -273,7 +279,8 @@ def _int_param(request: Request, name: str, default: int | None, *, high: int) -
         if default is None:
             raise HttpError(400, "malformed", f"query parameter {name} is required")
         return default
-    if not raw.isdigit() or len(raw) > _MAX_INT_DIGITS or int(raw) > high:
+    # ASCII digits, no leading zeros (str.isdigit would take "²" and int() would then fail)
+    if not _DECIMAL.fullmatch(raw) or len(raw) > _MAX_INT_DIGITS or int(raw) > high:
         raise HttpError(400, "malformed", f"query parameter {name}: a decimal integer")
     return int(raw)
 

@@ -25,6 +25,7 @@ class FeedNotifier:
         self._store = store
         self._poll_s = poll_s
         self._waiters: dict[str, list[tuple[asyncio.Event, int]]] = {}
+        self._versions: dict[str, int] = {}  # as of the last change seen
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -49,6 +50,11 @@ class FeedNotifier:
         event = asyncio.Event()
         entry = (event, seen_version)
         self._waiters.setdefault(device_id, []).append(entry)
+        known = self._versions.get(device_id)
+        if known is not None and known != seen_version:
+            # A change committed between the caller's read and this registration was
+            # already processed: without this check it would sleep through it.
+            event.set()
         try:
             async with asyncio.timeout(timeout_s):
                 await event.wait()
@@ -69,8 +75,8 @@ class FeedNotifier:
                 current = self._store.data_version()
                 if current != last:
                     last = current
-                    if self._waiters:
-                        self._wake(self._store.feed_versions())
+                    self._versions = self._store.feed_versions()
+                    self._wake(self._versions)
             except Exception:  # the loop must survive a locked or briefly missing database
                 log.exception("event=notifier_poll_failed")
             await asyncio.sleep(self._poll_s)

@@ -325,7 +325,15 @@ def test_heartbeat_is_stored(server: Server) -> None:
     assert device is not None and device.heartbeat == body and device.agent == "cedoka/0.1.0"
 
 
-@pytest.mark.parametrize("path", ["/v1/nothing", "/v1/feed?after=x&kr=1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/nothing",
+        "/v1/feed?after=x&kr=1",
+        "/v1/feed?after=%C2%B2&kr=1",
+        "/v1/feed?after=007&kr=1",
+    ],
+)
 def test_errors_have_the_protocol_body(server: Server, path: str) -> None:
     kiosk = enrolled(server)
     answer = kiosk.call("GET", path)
