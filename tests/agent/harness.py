@@ -5,6 +5,7 @@ over a temporary home, enrolled with a real district server on 127.0.0.1, printi
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -31,7 +32,7 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout_s: float = 30) ->
         time.sleep(0.05)
 
 
-def nik_pdf(pages: int = 1, marker: str = "") -> bytes:
+def nik_pdf(pages: int = 1, marker: str = "", *, padding: int = 0) -> bytes:
     """A real A4 PDF whose content stream carries the fake NIK and name (to grep for)."""
     import io
 
@@ -43,7 +44,8 @@ def nik_pdf(pages: int = 1, marker: str = "") -> bytes:
         page = writer.add_blank_page(595.28, 841.89)
         stream = DecodedStreamObject()
         text = f"BT /F1 12 Tf 72 760 Td (NIK {FAKE_NIK} {RESIDENT} {marker}) Tj ET"
-        stream.set_data(text.encode())
+        filler = f"\n% {secrets.token_hex(padding // 2)}" if padding else ""  # incompressible
+        stream.set_data((text + filler).encode())
         page[NameObject("/Contents")] = writer._add_object(stream)
     out = io.BytesIO()
     writer.write(out)

@@ -14,6 +14,8 @@ class Proxy:
         self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
         self._listener: socket.socket | None = None
+        self.downstream_bytes = 0  # server -> kiosk, through this proxy
+        self._cut_after: int | None = None
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = int(probe.getsockname()[1])
@@ -45,6 +47,11 @@ class Proxy:
                 conn.shutdown(socket.SHUT_RDWR)
             conn.close()
 
+    def cut_once_after(self, budget: int) -> None:
+        """Reset the connection that carries the ``budget``-th byte to the kiosk (once)."""
+        with self._lock:
+            self._cut_after = self.downstream_bytes + budget
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -58,13 +65,26 @@ class Proxy:
                 continue
             with self._lock:
                 self._conns += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+            for src, dst, down in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(src, dst, down), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, down: bool) -> None:
         try:
-            while data := src.recv(65536):
+            while data := src.recv(16384):
+                if down:
+                    with self._lock:
+                        self.downstream_bytes += len(data)
+                        cut = (
+                            self._cut_after is not None and self.downstream_bytes >= self._cut_after
+                        )
+                        if cut:
+                            self._cut_after = None
+                    if cut:
+                        # the link drops mid-transfer: both ends see the connection end
+                        for end in (src, dst):
+                            with contextlib.suppress(OSError):
+                                end.shutdown(socket.SHUT_RDWR)
+                        return
                 dst.sendall(data)
         except OSError:
             pass

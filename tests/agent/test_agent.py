@@ -272,3 +272,44 @@ def test_an_expired_job_is_never_printed_and_is_purged(server: Server, tmp_path:
         agent.close()
     assert district_events(server, job_id)[-2:] == ["expire", "purge"]
     assert kiosk.printed() == []
+
+
+def test_a_reset_mid_blob_resumes_without_starting_over(server: Server, tmp_path: Path) -> None:
+    """The link drops in the middle of a 1.5 MB document: the agent resumes with Range, the
+    document arrives whole (hash checked), and little more than its size crosses the link."""
+    from tests.agent.harness import nik_pdf
+
+    proxy = Proxy(int(server.base_url.rsplit(":", 1)[1]))
+    proxy.up()
+    kiosk = enrol(server, tmp_path, url=proxy.url)
+    agent = kiosk.start()
+    try:
+        wait_for(
+            "first feed answer",
+            lambda: (
+                kiosk.cli("status", "--json").returncode == 0
+                and json.loads(kiosk.cli("status", "--json").stdout)["trust"]["head_seq"]
+                is not None
+            ),
+        )
+        pdf = nik_pdf(1, "besar", padding=1_500_000)
+        start = proxy.downstream_bytes
+        proxy.cut_once_after(700_000)
+        job_id, _, _ = push(server, ReleaseMode.AUTO, [("KK", pdf)])
+        wait_for("printed", lambda: district_state(server, job_id) == "printed", 60)
+        moved = proxy.downstream_bytes - start
+        [printed] = kiosk.printed()
+        assert printed.read_bytes() == pdf
+        with sqlite3.connect(server.home / DATABASE) as conn:
+            query = "SELECT length(data) FROM blobs WHERE job_id = ?"
+            sealed = int(conn.execute(query, (job_id,)).fetchone()[0])
+        ratio = moved / sealed
+        print(
+            f"resumed download: {moved} bytes over the link for a {sealed}-byte blob "
+            f"(ratio {ratio:.3f})"
+        )
+        assert 1.0 <= ratio < 1.05, ratio  # no restart from byte 0
+        assert "reset" in kiosk.log_text() or "link_down" in kiosk.log_text()
+    finally:
+        kiosk.stop(agent)
+        proxy.down()
