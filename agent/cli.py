@@ -32,6 +32,11 @@ LATER_COMMANDS: dict[str, str] = {
     "doctor": "check this installation and explain what is wrong",
     "demo": "run a district server, an agent and the kiosk with sample documents",
 }
+# The component that brings each of them.
+LATER_FROM: dict[str, str] = {
+    "printers": "the printer adapters", "kiosk": "the kiosk UI",
+    "doctor": "install and operate", "demo": "install and operate",
+}  # fmt: skip
 
 
 def package_version() -> str:
@@ -110,7 +115,7 @@ def not_available_yet(command: str) -> int:
     """Explain on stderr that ``command`` is not part of this release; return 2."""
     print(
         f"{PROG} {command}: not available yet in {package_version()} — "
-        "arrives with the village agent (see README, 'Status')",
+        f"arrives with {LATER_FROM[command]} (see README, 'Status')",
         file=sys.stderr,
     )
     return EXIT_NOT_AVAILABLE

@@ -72,7 +72,7 @@ def test_placeholder_messages_name_the_component_that_brings_them(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     agent_cli.main(["demo"])
-    assert "arrives with the village agent" in capsys.readouterr().err
+    assert "arrives with install and operate" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cli", CLIS)

@@ -18,6 +18,7 @@ from kiosk.jose import verify_compact
 from kiosk.limits import MAX_MANIFEST_BYTES, TYP_HEAD, TYP_MANIFEST
 from kiosk.model import ReleaseMode
 from kiosk.strictjson import canonical_dumps
+from kiosk.verify import reopen_job
 from kiosk.wire import manifest_claims
 from tests.sim.district import (
     DAY_S,
@@ -303,3 +304,40 @@ def test_oversized_manifest_is_refused_before_parsing_or_key_lookup() -> None:
         verify_compact(padded, typ=TYP_MANIFEST, keys=spy, max_bytes=MAX_MANIFEST_BYTES)
     assert caught.value.reason is Reason.TOO_LARGE
     assert looked_up == []
+
+
+def test_a_rejection_after_the_signature_names_the_job_and_a_forgery_does_not() -> None:
+    """The agent tombstones and reports only what the district signed (``job_id``/``seq``
+    on the error); a forged manifest must never block or name a real job."""
+    sim = DistrictSim()
+    kiosk = KioskHarness(sim)
+    job = sim.job()
+    kiosk.take_head(sim.head())
+    kiosk.take_job(job.token)
+    with pytest.raises(RejectedError) as replayed:
+        kiosk.take_job(job.token)
+    assert replayed.value.reason is Reason.REPLAYED
+    assert (replayed.value.job_id, replayed.value.seq) == (job.manifest.job_id, job.manifest.seq)
+    with pytest.raises(RejectedError) as forged:
+        kiosk.take_job(tampered_claim(sim, kiosk))
+    assert forged.value.reason is Reason.BAD_SIGNATURE
+    assert (forged.value.job_id, forged.value.seq) == (None, None)
+
+
+def test_reopen_job_from_the_spool_checks_the_signature_again() -> None:
+    sim = DistrictSim()
+    kiosk = KioskHarness(sim)
+    job = sim.job()
+    kiosk.take_head(sim.head())
+    verified = kiosk.take_job(job.token)
+    signer = sim.signers[verified.signer_kid].public_key()
+    again = reopen_job(
+        job.token, signer_key=signer, device_id=sim.device_id, seal_keys=kiosk.seal_keys
+    )
+    assert again == verified
+    with pytest.raises(RejectedError) as caught:
+        reopen_job(
+            tampered_claim(sim, kiosk), signer_key=signer, device_id=sim.device_id,
+            seal_keys=kiosk.seal_keys,
+        )  # fmt: skip
+    assert caught.value.reason is Reason.BAD_SIGNATURE
