@@ -153,3 +153,14 @@ def district_events(server: Server, job_id: str) -> list[str]:
             "SELECT event FROM events WHERE job_id = ? ORDER BY at_s, rowid", (job_id,)
         ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def assert_no_personal_data(home: Path, logs: str) -> None:
+    needles = [RESIDENT.encode(), FAKE_NIK.encode(), b"%PDF-"]
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for needle in needles:
+                assert needle not in data, f"{needle!r} found in {path}"
+    for needle in (RESIDENT, FAKE_NIK, "NURHALIZA"):
+        assert needle not in logs

@@ -19,6 +19,7 @@ from kiosk.claim import format_claim_code
 from kiosk.errors import ClaimError
 from kiosk.model import ReleaseMode
 from tests.agent.harness import (
+    assert_no_personal_data,
     district_events,
     district_state,
     enrol,
@@ -27,18 +28,6 @@ from tests.agent.harness import (
 )
 from tests.agent.proxy import Proxy
 from tests.district.conftest import Server
-from tests.sim.district import FAKE_NIK, RESIDENT
-
-
-def _assert_no_personal_data(home: Path, logs: str) -> None:
-    needles = [RESIDENT.encode(), FAKE_NIK.encode(), b"%PDF-"]
-    for path in home.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            for needle in needles:
-                assert needle not in data, f"{needle!r} found in {path}"
-    for needle in (RESIDENT, FAKE_NIK, "NURHALIZA"):
-        assert needle not in logs
 
 
 def test_auto_job_prints_byte_identical_and_is_reported(server: Server, tmp_path: Path) -> None:
@@ -61,7 +50,7 @@ def test_auto_job_prints_byte_identical_and_is_reported(server: Server, tmp_path
         assert status["jobs"] == {"printed": 1} and status["link"]["error"] is None
     finally:
         assert kiosk.stop(agent) == 0
-    _assert_no_personal_data(kiosk.home, kiosk.log_text())
+    assert_no_personal_data(kiosk.home, kiosk.log_text())
 
 
 def test_claim_job_waits_then_the_code_releases_it(server: Server, tmp_path: Path) -> None:
@@ -101,7 +90,7 @@ def test_claim_job_waits_then_the_code_releases_it(server: Server, tmp_path: Pat
         assert kept == (None,)  # the tombstone keeps no manifest
     finally:
         assert kiosk.stop(agent) == 0
-    _assert_no_personal_data(kiosk.home, kiosk.log_text())
+    assert_no_personal_data(kiosk.home, kiosk.log_text())
 
 
 def test_cancelled_job_is_never_printed_and_purged(server: Server, tmp_path: Path) -> None:

@@ -19,7 +19,14 @@ import pytest
 
 from agent.failpoints import POINTS
 from kiosk.model import ReleaseMode
-from tests.agent.harness import district_events, district_state, enrol, push, wait_for
+from tests.agent.harness import (
+    assert_no_personal_data,
+    district_events,
+    district_state,
+    enrol,
+    push,
+    wait_for,
+)
 from tests.district.conftest import Server
 
 PRINT_FLOW = [
@@ -47,6 +54,7 @@ def test_crash_then_restart_prints_once(server: Server, tmp_path: Path, point: s
     finally:
         kiosk.stop_all()
     assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(pdfs)  # each once
+    assert_no_personal_data(kiosk.home, kiosk.log_text())
     events = district_events(server, job_id)
     assert events == ["verify_ok", "auto_release", "submit", "print_done"], events
     with kiosk.spool() as conn:
