@@ -48,6 +48,14 @@ def test_auto_job_prints_byte_identical_and_is_reported(server: Server, tmp_path
         wait_for("outbox empty", lambda: kiosk.outbox_pending() == 0)
         status = json.loads(kiosk.cli("status", "--json").stdout)
         assert status["jobs"] == {"printed": 1} and status["link"]["error"] is None
+        device = server.keys.store.device(status["device_id"])
+        wait_for(
+            "a heartbeat",
+            lambda: server.keys.store.device(status["device_id"]).heartbeat is not None,
+        )  # type: ignore[union-attr]
+        assert (
+            device is not None and device.agent is not None and device.agent.startswith("cedoka/")
+        )
     finally:
         assert kiosk.stop(agent) == 0
     assert_no_personal_data(kiosk.home, kiosk.log_text())
