@@ -11,9 +11,12 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-# Debian packages the tests need. Later issues add to this list (e.g. libcups2-dev for
-# pycups, the Qt runtime for pywebview) together with the matching pip extras.
-TEST_APT_PACKAGES=(python3-venv python3-dev build-essential)
+# Debian packages the tests need: the build tools, and a real CUPS with the IPP Everywhere
+# test printer (ippeveprinter, in cups-ipp-utils) that the suite starts privately (it never
+# touches a system cupsd); libcups2-dev to build pycups; dbus-daemon for ippeveprinter.
+# Later issues add the Qt runtime for pywebview with its pip extra.
+TEST_APT_PACKAGES=(python3-venv python3-dev build-essential
+    cups cups-client cups-ipp-utils libcups2-dev dbus-daemon)
 # Debian packages the demo needs.
 DEMO_APT_PACKAGES=(python3-venv)
 
@@ -155,7 +158,7 @@ main() {
         --test)
             ensure_apt_packages "${TEST_APT_PACKAGES[@]}"
             ensure_venv
-            ensure_pip_install test,district
+            ensure_pip_install test,district,printers
             run_checks
             ;;
         --demo)

@@ -50,9 +50,13 @@ def local_now_s() -> int:
 
 
 def open_printer(target: PrinterTarget) -> Printer:
-    """The adapter for a configured printer (CUPS and ESC/POS arrive with the printers issue)."""
+    """The adapter for a configured A4 printer (the receipt role is not printed to yet)."""
     if target.backend == "virtual":
         return VirtualPrinter(target)
+    if target.backend == "cups":
+        from printers.cups import CupsPrinter
+
+        return CupsPrinter(target)
     raise CedokaError(f"printers.{target.role.value}: backend {target.backend} not available yet")
 
 
@@ -89,8 +93,8 @@ class Agent:
         self.stored = StoredJobs(spool=self.spool, book=self.book, blobs=self.blobs,
                                  keys=self.keys, device_id=cfg.device_id)  # fmt: skip
         self.printers: Mapping[PrinterRole, Printer] = {
-            t.role: open_printer(t) for t in cfg.printers
-        }
+            t.role: open_printer(t) for t in cfg.printers if t.role is PrinterRole.A4
+        }  # receipts join with the kiosk's hand-over flow
         self.client = DistrictClient(
             base_url=cfg.server_url, device_id=cfg.device_id, auth_key=self.keys.auth,
             request_timeout_s=cfg.request_timeout_s, verify=verify,

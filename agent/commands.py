@@ -27,6 +27,7 @@ from kiosk.errors import (
     RejectedError,
     TransportError,
 )
+from kiosk.messages import printer_text
 from kiosk.messages import text as reason_text
 
 PROG = "cedoka"
@@ -195,7 +196,9 @@ def _release(args: argparse.Namespace, home: Path) -> int:
                 state = agent.dispatcher.print_job(job_id)
             except (NoPrinter, PrinterNotReady) as error:
                 reason = error.reason if isinstance(error, PrinterNotReady) else "no_printer"
-                result["error"] = {"code": reason, "message_en": str(error)}
+                result["error"] = {"code": reason, "message_id": printer_text(reason, "id"),
+                                   "message_en": printer_text(reason, "en"),
+                                   "detail": str(error)}  # fmt: skip
                 state = agent.spool.job(job_id).status.state  # type: ignore[union-attr]
                 code = EXIT_FAILED
             if state.value == "printed" and args.handed_over:

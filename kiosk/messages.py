@@ -137,3 +137,58 @@ def text(reason: Reason, language: str = "id") -> str:
     """The message for ``reason`` in ``language`` ("id" or "en")."""
     indonesian, english = MESSAGES[reason]
     return english if language == "en" else indonesian
+
+
+# What the printer pre-flight check says, by ``PrinterNotReady.reason`` (printers/base.py):
+# what is wrong and what to do, shown *before* anything is printed.
+PRINTER_MESSAGES: Final = MappingProxyType(
+    {
+        "offline": (
+            "Printer tidak menyala atau tidak tersambung — nyalakan printer, periksa kabel, "
+            "lalu tekan Coba lagi.",
+            "The printer is off or not connected — switch it on, check the cable, then press "
+            "Try again.",
+        ),
+        "stopped": (
+            "Antrean printer dihentikan — tekan Aktifkan printer, lalu Coba lagi.",
+            "The printer queue is stopped — press Enable printer, then Try again.",
+        ),
+        "not_accepting": (
+            "Printer menolak pekerjaan baru — tekan Aktifkan printer, lalu Coba lagi.",
+            "The printer refuses new jobs — press Enable printer, then Try again.",
+        ),
+        "media_empty": (
+            "Kertas habis — isi kertas A4 lalu tekan Coba lagi.",
+            "Out of paper — load A4 paper, then press Try again.",
+        ),
+        "media_not_a4": (
+            "Kertas di printer bukan A4 (mungkin F4/Folio) — ganti dengan kertas A4 lalu tekan "
+            "Coba lagi.",
+            "The paper loaded is not A4 (maybe F4/Folio) — load A4 paper, then press Try again.",
+        ),
+        "no_queue": (
+            "Printer belum diatur di komputer ini — hubungi petugas IT kabupaten.",
+            "This printer is not set up on this PC — call the district IT staff.",
+        ),
+        "cups_unavailable": (
+            "Layanan cetak komputer tidak berjalan — nyalakan ulang komputer; jika tetap, "
+            "hubungi petugas IT kabupaten.",
+            "The PC's print service is not running — restart the PC; if it persists, call the "
+            "district IT staff.",
+        ),
+        "no_printer": (
+            "Belum ada printer untuk dokumen ini — hubungi petugas IT kabupaten.",
+            "No printer is set up for this document — call the district IT staff.",
+        ),
+    }
+)
+
+
+def printer_text(reason: str, language: str = "id") -> str:
+    """The pre-flight message for a printer ``reason``; a generic one for an unknown code."""
+    indonesian, english = PRINTER_MESSAGES.get(
+        reason,
+        ("Printer belum siap — periksa printer lalu tekan Coba lagi.",
+         "The printer is not ready — check it, then press Try again."),
+    )  # fmt: skip
+    return english if language == "en" else indonesian

@@ -1,0 +1,252 @@
+"""The A4 printer through CUPS (``cups:QUEUE``), with pycups.
+
+- **Submit without a file**: ``createJob`` + ``startDocument`` + ``writeRequestData`` +
+  ``finishDocument`` stream the opened PDF from memory to the scheduler; nothing is written
+  to disk by us (CUPS's own spool keeps no document when ``PreserveJobFiles No``, which the
+  installer sets). The job title is the opaque ``<job>.<round>.<doc>``.
+- **Options**: media A4, ``print-scaling=none`` (never fit-to-page), copies, sides.
+- **Status by title**: the newest CUPS job with that name; ``completed`` → done, ``canceled``
+  / ``aborted`` / ``stopped`` → failed with that reason, pending/held/processing → active. A
+  CUPS that does not answer is "unknown", never "done". (CUPS 2.4.2 puts
+  ``processing-to-stop-point`` on completed jobs: only ``job-state`` is trusted.)
+- **Health and pre-flight**: printer state and reasons, accepting jobs, supply levels
+  (``marker-*``), loaded media where the printer tells it, and whether the device behind the
+  queue answers at all (a TCP probe of its ``ipp``/``ipps``/``socket`` URI: CUPS itself only
+  learns that a printer is switched off when a job fails).
+
+pycups is imported lazily; every pycups error is translated here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from kiosk.config import CupsQueue, PrinterTarget
+from kiosk.model import MEDIA_A4, PrintTicket
+from kiosk.report import Marker, PrinterHealth
+from printers.base import Phase, PrinterNotReady, PrintStatus, PrintSubmitError
+
+log = logging.getLogger("cedoka.printers.cups")
+
+_JOB_PHASE = {3: Phase.ACTIVE, 4: Phase.ACTIVE, 5: Phase.ACTIVE, 6: Phase.FAILED,
+              7: Phase.FAILED, 8: Phase.FAILED, 9: Phase.DONE}  # fmt: skip
+_JOB_REASON = {6: "stopped", 7: "canceled", 8: "aborted"}
+_PRINTER_STATE = {3: "idle", 4: "processing", 5: "stopped"}
+_PRINTER_ATTRS = [
+    "printer-state", "printer-state-reasons", "printer-is-accepting-jobs", "marker-names",
+    "marker-levels", "media-ready", "media-default", "device-uri", "printer-state-message",
+]  # fmt: skip
+_JOB_ATTRS = ["job-id", "job-name", "job-state", "job-state-reasons",
+              "job-printer-state-message"]  # fmt: skip
+_PROBE_SCHEMES = {"ipp": 631, "ipps": 631, "socket": 9100, "http": 631, "https": 631}
+_MEDIA_EMPTY = ("media-empty", "media-needed")
+_A4_MEDIA = "iso_a4_210x297mm"
+_lock = threading.Lock()  # pycups connections are not thread-safe
+
+
+class CupsUnavailable(Exception):
+    """The CUPS scheduler did not answer."""
+
+
+@contextlib.contextmanager
+def _connection() -> Iterator[Any]:
+    import cups
+
+    with _lock:
+        try:
+            conn = cups.Connection()
+        except RuntimeError as error:  # "failed to connect to server"
+            raise CupsUnavailable(str(error)) from None
+        yield conn
+
+
+def _reasons(attrs: dict[str, Any]) -> tuple[str, ...]:
+    raw = attrs.get("printer-state-reasons") or []
+    reasons = [raw] if isinstance(raw, str) else list(raw)
+    return tuple(r for r in reasons if r and r != "none")
+
+
+def _has(reasons: tuple[str, ...], prefixes: tuple[str, ...]) -> bool:
+    """``toner-low-warning`` may come back as ``toner-low-report``: match on the prefix."""
+    return any(r.startswith(p) for r in reasons for p in prefixes)
+
+
+def list_queues() -> list[str]:
+    """The CUPS queues on this machine (for settings and ``cedoka printers``)."""
+    try:
+        with _connection() as conn:
+            return sorted(conn.getPrinters())
+    except CupsUnavailable:
+        return []
+
+
+class CupsPrinter:
+    """One CUPS queue in the ``a4`` role."""
+
+    def __init__(self, target: PrinterTarget, *, probe_timeout_s: float = 1.0) -> None:
+        if not isinstance(target.endpoint, CupsQueue):
+            raise TypeError("the CUPS printer needs a cups: target")
+        self._target = target
+        self.queue = target.endpoint.name
+        self._probe_timeout_s = probe_timeout_s
+
+    @property
+    def target(self) -> PrinterTarget:
+        return self._target
+
+    # --- health -----------------------------------------------------------------------
+
+    def _attributes(self) -> dict[str, Any] | None:
+        """The queue's attributes; None if the queue does not exist."""
+        import cups
+
+        with _connection() as conn:
+            try:
+                attrs: dict[str, Any] = conn.getPrinterAttributes(
+                    self.queue, requested_attributes=_PRINTER_ATTRS
+                )
+            except cups.IPPError:
+                return None
+        return attrs
+
+    def _device_answers(self, uri: str | None) -> bool | None:
+        """True/False when the device behind the queue can be probed; None if not."""
+        if not uri:
+            return None
+        parts = urlsplit(uri)
+        port = parts.port or _PROBE_SCHEMES.get(parts.scheme)
+        if port is None or not parts.hostname:
+            return None  # usb:, file:, … : CUPS's own state is all we have
+        try:
+            with socket.create_connection((parts.hostname, port), timeout=self._probe_timeout_s):
+                return True
+        except OSError:
+            return False
+
+    def health(self) -> PrinterHealth:
+        try:
+            attrs = self._attributes()
+        except CupsUnavailable:
+            attrs = None
+        if attrs is None:
+            return PrinterHealth(role=self._target.role.value, backend="cups", state="unknown",
+                                 accepting=False, reasons=("cups-unavailable",), markers=(),
+                                 media=None)  # fmt: skip
+        reasons = _reasons(attrs)
+        state = _PRINTER_STATE.get(int(attrs.get("printer-state", 0)), "unknown")
+        if self._device_answers(attrs.get("device-uri")) is False:
+            state, reasons = "offline", (*reasons, "offline-report")
+        names = attrs.get("marker-names") or []
+        levels = attrs.get("marker-levels") or []
+        if isinstance(names, str):
+            names, levels = [names], [levels]
+        markers = tuple(
+            Marker(name=str(n)[:64], level=max(-3, min(100, int(lvl))))
+            for n, lvl in zip(names, levels, strict=False)
+        )
+        media_ready = attrs.get("media-ready")
+        media = media_ready[0] if isinstance(media_ready, list) and media_ready else media_ready
+        return PrinterHealth(
+            role=self._target.role.value, backend="cups", state=state,
+            accepting=bool(attrs.get("printer-is-accepting-jobs", False)),
+            reasons=tuple(r[:64] for r in reasons[:16]), markers=markers[:16],
+            media=str(media) if media else None,
+        )  # fmt: skip
+
+    def preflight(self) -> None:
+        """Block a print that would fail or come out wrong, with the reason.
+
+        Raises:
+            PrinterNotReady: ``cups_unavailable``, ``no_queue``, ``offline``, ``stopped``,
+                ``not_accepting``, ``media_empty``, ``media_not_a4``.
+        """
+        try:
+            attrs = self._attributes()
+        except CupsUnavailable as error:
+            raise PrinterNotReady("cups_unavailable", str(error)) from None
+        if attrs is None:
+            raise PrinterNotReady("no_queue", f"CUPS has no queue {self.queue!r}")
+        reasons = _reasons(attrs)
+        if self._device_answers(attrs.get("device-uri")) is False:  # first: nothing else counts
+            raise PrinterNotReady("offline", "the printer does not answer")
+        if int(attrs.get("printer-state", 0)) == 5 or "paused" in reasons:  # noqa: PLR2004
+            raise PrinterNotReady("stopped", f"queue {self.queue} is stopped")
+        if not attrs.get("printer-is-accepting-jobs", False):
+            raise PrinterNotReady("not_accepting", f"queue {self.queue} rejects jobs")
+        if _has(reasons, _MEDIA_EMPTY):
+            raise PrinterNotReady("media_empty", "out of paper")
+        media = attrs.get("media-ready")
+        loaded = [media] if isinstance(media, str) else list(media or [])
+        if loaded and _A4_MEDIA not in loaded:
+            raise PrinterNotReady("media_not_a4", f"loaded: {', '.join(map(str, loaded))}")
+        if _has(reasons, ("offline",)):
+            raise PrinterNotReady("offline", "the printer does not answer")
+
+    def enable(self) -> None:
+        """Re-enable a stopped queue and make it accept jobs (the screen offers this)."""
+        import cups
+
+        try:
+            with _connection() as conn:
+                conn.enablePrinter(self.queue)
+                conn.acceptJobs(self.queue)
+        except (CupsUnavailable, cups.IPPError) as error:
+            raise PrinterNotReady("cups_unavailable", str(error)) from None
+
+    # --- printing ---------------------------------------------------------------------
+
+    def submit(self, document: bytes, *, title: str, copies: int, ticket: PrintTicket) -> None:
+        import cups
+
+        if ticket.media != MEDIA_A4:
+            raise PrintSubmitError("media_not_a4", "v1 prints on A4 only")
+        options = {
+            "media": _A4_MEDIA, "print-scaling": "none", "copies": str(copies),
+            "sides": ticket.sides.value, "fit-to-page": "false",
+        }  # fmt: skip
+        job_id = 0
+        try:
+            with _connection() as conn:
+                job_id = conn.createJob(self.queue, title, options)
+                try:
+                    conn.startDocument(self.queue, job_id, title, "application/pdf", 1)
+                    view = memoryview(document)
+                    for start in range(0, len(view), 65536):
+                        chunk = bytes(view[start : start + 65536])
+                        conn.writeRequestData(chunk, len(chunk))
+                    conn.finishDocument(self.queue)
+                except cups.IPPError:
+                    with contextlib.suppress(cups.IPPError):  # no half-sent job left behind
+                        conn.cancelJob(job_id, purge_job=True)
+                    raise
+        except CupsUnavailable as error:
+            raise PrintSubmitError("cups_unavailable", str(error)) from None
+        except cups.IPPError as error:
+            status = error.args[0] if error.args else 0
+            reason = "not_accepting" if status == 1286 else "cups_refused"  # noqa: PLR2004
+            raise PrintSubmitError(reason, str(error.args[-1] if error.args else error)) from None
+        log.info("event=cups_submitted title=%s cups_job=%d", title, job_id)
+
+    def status(self, title: str) -> PrintStatus:
+        import cups
+
+        try:
+            with _connection() as conn:
+                jobs: dict[int, dict[str, Any]] = conn.getJobs(
+                    which_jobs="all", my_jobs=False, requested_attributes=_JOB_ATTRS
+                )
+        except (CupsUnavailable, cups.IPPError):
+            return PrintStatus(Phase.UNKNOWN, "cups_unavailable")
+        mine = [jid for jid, job in jobs.items() if job.get("job-name") == title]
+        if not mine:
+            return PrintStatus(Phase.NOT_FOUND)
+        job = jobs[max(mine)]
+        state = int(job.get("job-state", 0))
+        phase = _JOB_PHASE.get(state, Phase.UNKNOWN)
+        return PrintStatus(phase, _JOB_REASON.get(state))

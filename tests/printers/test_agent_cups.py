@@ -1,0 +1,89 @@
+"""The agent's whole path through the real print stack: push → verified → released → printed
+by ``ippeveprinter`` through the private CUPS → reported to the district."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from kiosk.model import ReleaseMode
+from tests.agent.harness import (
+    OFFICE,
+    Kiosk,
+    assert_no_personal_data,
+    district_events,
+    district_state,
+    push,
+    wait_for,
+)
+from tests.district.conftest import Server
+from tests.printers.cupslab import CupsLab
+
+
+def _enrol(server: Server, tmp_path: Path, lab: CupsLab) -> Kiosk:
+    kiosk = Kiosk(server, tmp_path / "kiosk", tmp_path / "unused")
+    code = server.admin.new_enroll_code(OFFICE, valid_s=3600)
+    done = kiosk.cli("enroll", "--server", server.base_url, "--code", code,
+                     "--printer", f"a4=cups:{lab.queue}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return kiosk
+
+
+def test_released_and_printed_through_cups(
+    server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUPS_SERVER", clean_lab.socket)
+    kiosk = _enrol(server, tmp_path, clean_lab)
+    agent = kiosk.start()
+    try:
+        job_id, claim, pdfs = push(server, ReleaseMode.CLAIM)
+        wait_for("held", lambda: kiosk.local_state(job_id) == "held")
+        assert claim is not None and clean_lab.received() == []
+        started = time.monotonic()
+        done = kiosk.cli("release", "--claim", claim, "--operator", "siti.s", "--json")
+        took = time.monotonic() - started
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["jobs"] == [{"job_id": job_id, "state": "printed"}]
+        print(f"release -> printed through CUPS (2 documents, CLI process): {took:.2f} s")
+        received = clean_lab.received()
+        assert sorted(len(PdfReader(io.BytesIO(d)).pages) for d, _ in received) == sorted(
+            len(PdfReader(io.BytesIO(p)).pages) for p in pdfs
+        )
+        for _, attrs in received:
+            assert attrs["IPP_MEDIA"] == "iso_a4_210x297mm"
+            assert attrs["IPP_PRINT_SCALING"] == "none"
+            assert attrs["IPP_JOB_NAME"].startswith(job_id + ".1.")
+        wait_for("printed at the district", lambda: district_state(server, job_id) == "printed")
+        assert district_events(server, job_id) == [
+            "verify_ok", "hold", "release", "submit", "print_done"]  # fmt: skip
+    finally:
+        kiosk.stop(agent)
+    assert_no_personal_data(kiosk.home, kiosk.log_text())
+
+
+def test_a_paused_queue_is_refused_before_printing_with_a_message(
+    server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUPS_SERVER", clean_lab.socket)
+    kiosk = _enrol(server, tmp_path, clean_lab)
+    agent = kiosk.start()
+    try:
+        job_id, claim, _ = push(server, ReleaseMode.CLAIM)
+        wait_for("held", lambda: kiosk.local_state(job_id) == "held")
+        clean_lab.command("cupsdisable", clean_lab.queue)
+        assert claim is not None
+        refused = json.loads(kiosk.cli("release", "--claim", claim, "--json").stdout)
+        assert refused["error"]["code"] == "stopped"
+        assert "Aktifkan printer" in refused["error"]["message_id"]
+        assert refused["jobs"] == [{"job_id": job_id, "state": "released"}]
+        assert clean_lab.received() == []
+        clean_lab.command("cupsenable", clean_lab.queue)  # the service prints it now
+        wait_for("printed", lambda: district_state(server, job_id) == "printed", 30)
+        assert len(clean_lab.received()) == 2  # once each
+    finally:
+        kiosk.stop(agent)
