@@ -1,6 +1,6 @@
 """The ``cedoka`` command line: the village agent's entry point.
 
-``selftest``, ``enroll``, ``run``, ``status`` and ``release`` work; ``printers``, ``kiosk``,
+``selftest``, ``enroll``, ``run``, ``status``, ``release`` and ``printers`` work; ``kiosk``,
 ``doctor`` and ``demo`` arrive with their issues (each says so and exits with status 2).
 The work is done by :mod:`agent.enrolment` and :class:`agent.app.Agent`; this module parses
 arguments and prints. It never prints a resident's name.
@@ -27,14 +27,13 @@ EXIT_NOT_AVAILABLE = 2
 
 # Commands that arrive with the village agent; until then they only explain that.
 LATER_COMMANDS: dict[str, str] = {
-    "printers": "list the configured printers and their state",
     "kiosk": "open the touch kiosk window",
     "doctor": "check this installation and explain what is wrong",
     "demo": "run a district server, an agent and the kiosk with sample documents",
 }
 # The component that brings each of them.
 LATER_FROM: dict[str, str] = {
-    "printers": "the printer adapters", "kiosk": "the kiosk UI",
+    "kiosk": "the kiosk UI",
     "doctor": "install and operate", "demo": "install and operate",
 }  # fmt: skip
 
@@ -74,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the agent service: fetch, verify, spool and print jobs")
     status = commands.add_parser("status", help="jobs by state, printers, link and trust state")
     status.add_argument("--json", action="store_true")
+    printers = commands.add_parser("printers", help="the printer roles, backends and health")
+    printers.add_argument("--json", action="store_true")
     release = commands.add_parser("release", help="release and print the job(s) of a claim code")
     release.add_argument("--claim", required=True, metavar="CODE")
     release.add_argument(

@@ -59,6 +59,8 @@ def run_command(command: str, args: argparse.Namespace) -> int:
             return _status(args, home)
         if command == "release":
             return _release(args, home)
+        if command == "printers":
+            return _printers(args, home)
     except ConfigError as error:
         return _fail(f"configuration: {error}")
     except OperatorError as error:
@@ -211,6 +213,51 @@ def _release(args: argparse.Namespace, home: Path) -> int:
     finally:
         agent.close()
     return _answer(args, result, code)
+
+
+def _printers(args: argparse.Namespace, home: Path) -> int:
+    """Each configured role: its backend, health and pre-flight verdict; and the CUPS
+    queues this PC has (to choose from when setting up)."""
+    from agent.app import open_printer
+    from agent.settings import load_config
+    from printers.base import PrinterNotReady
+    from printers.cups import list_queues
+
+    config = load_config(home)
+    roles = []
+    for target in config.printers:
+        entry: dict[str, Any] = {"role": target.role.value, "uri": target.uri,
+                                 "backend": target.backend}  # fmt: skip
+        try:
+            printer = open_printer(target)
+        except CedokaError as error:
+            entry.update(ready=False, problem="not_supported", detail=str(error))
+            roles.append(entry)
+            continue
+        health = printer.health()
+        markers = [{"name": m.name, "level": m.level} for m in health.markers]
+        entry.update(state=health.state, accepting=health.accepting, media=health.media,
+                     reasons=list(health.reasons), markers=markers)  # fmt: skip
+        try:
+            printer.preflight()
+            entry.update(ready=True, problem=None)
+        except PrinterNotReady as error:
+            entry.update(ready=False, problem=error.reason,
+                         message_id=printer_text(error.reason, "id"),
+                         message_en=printer_text(error.reason, "en"))  # fmt: skip
+        roles.append(entry)
+    queues = list_queues()
+    value = {"roles": roles, "cups_queues": queues}
+    if args.json:
+        _print_json(value)
+    else:
+        for entry in roles:
+            verdict = "ready" if entry["ready"] else f"NOT READY ({entry['problem']})"
+            print(f"{entry['role']:<8} {entry['uri']:<40} {entry.get('state', '?'):<10} {verdict}")
+            if entry.get("message_en"):
+                print(f"         {entry['message_id']}\n         {entry['message_en']}")
+        print(f"CUPS queues: {', '.join(queues) or '(none)'}")
+    return EXIT_OK if all(e["ready"] for e in roles) else EXIT_FAILED
 
 
 def _error(reason: Reason, detail: str = "") -> dict[str, Any]:

@@ -87,3 +87,49 @@ def test_a_paused_queue_is_refused_before_printing_with_a_message(
         assert len(clean_lab.received()) == 2  # once each
     finally:
         kiosk.stop(agent)
+
+
+def test_printers_command_shows_health_and_the_pre_flight_verdict(
+    server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUPS_SERVER", clean_lab.socket)
+    kiosk = _enrol(server, tmp_path, clean_lab)
+    ready = kiosk.cli("printers", "--json")
+    assert ready.returncode == 0, ready.stderr
+    value = json.loads(ready.stdout)
+    assert value["cups_queues"] == [clean_lab.queue]
+    [a4] = value["roles"]
+    assert (a4["role"], a4["backend"], a4["ready"], a4["accepting"]) == ("a4", "cups", True, True)
+    clean_lab.kill_printer()
+    off = kiosk.cli("printers", "--json")
+    assert off.returncode == 1
+    [a4] = json.loads(off.stdout)["roles"]
+    assert a4["problem"] == "offline" and "nyalakan printer" in a4["message_id"]
+    assert "NOT READY (offline)" in kiosk.cli("printers").stdout
+
+
+@pytest.mark.parametrize("point", ["print.after_intent", "print.after_submit", "print.after_done"])
+def test_a_crash_while_printing_through_cups_prints_nothing_twice(
+    server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    point: str,
+) -> None:  # fmt: skip
+    """After SIGKILL the agent asks CUPS what it has under each title: a submitted document
+    is followed, not resubmitted; an intent CUPS never saw is submitted now."""
+    import signal
+
+    monkeypatch.setenv("CUPS_SERVER", clean_lab.socket)
+    kiosk = _enrol(server, tmp_path, clean_lab)
+    job_id, _, pdfs = push(server, ReleaseMode.AUTO)
+    try:
+        crashed = kiosk.start(crash_at=point)
+        assert crashed.wait(timeout=60) == -signal.SIGKILL
+        again = kiosk.start()
+        wait_for("printed", lambda: district_state(server, job_id) == "printed", 60)
+        kiosk.stop(again)
+    finally:
+        kiosk.stop_all()
+    wait_for("both documents out", lambda: len(clean_lab.received()) >= len(pdfs), 30)
+    time.sleep(1.5)  # anything duplicated would have arrived by now
+    assert len(clean_lab.received()) == len(pdfs)
+    names = [attrs["IPP_JOB_NAME"] for _, attrs in clean_lab.received()]
+    assert len(set(names)) == len(names)
