@@ -128,16 +128,18 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     spool = Spool(home / "spool.db")
     try:
         trust = trust_store.load(spool)
-        from printers.virtual import VirtualPrinter
+        from agent.app import open_printer
 
         printers = []
         for target in config.printers:
             entry: dict[str, Any] = {"role": target.role.value, "uri": target.uri,
                                      "backend": target.backend}  # fmt: skip
-            if target.backend == "virtual":
-                health = VirtualPrinter(target).health()
+            try:
+                health = open_printer(target).health()
                 entry.update(state=health.state, accepting=health.accepting,
                              reasons=list(health.reasons))  # fmt: skip
+            except CedokaError:
+                entry.update(state="unknown", accepting=False, reasons=[])
             printers.append(entry)
         link_ok = spool.get_meta("link_ok_s")
         spool_counts = spool.counts()
