@@ -133,3 +133,36 @@ def test_a_crash_while_printing_through_cups_prints_nothing_twice(
     assert len(clean_lab.received()) == len(pdfs)
     names = [attrs["IPP_JOB_NAME"] for _, attrs in clean_lab.received()]
     assert len(set(names)) == len(names)
+
+
+def test_a_printer_failure_fails_the_job_and_a_retry_prints_it(
+    server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The printer jams on the first document: the job is ``failed`` with the printer's
+    reason (the district sees ``print_fail``); after the jam is cleared a retry prints."""
+    from agent.app import Agent
+    from agent.jobs import Step
+    from kiosk.lifecycle import JobEvent
+
+    monkeypatch.setenv("CUPS_SERVER", clean_lab.socket)
+    kiosk = _enrol(server, tmp_path, clean_lab)
+    job_id, claim, pdfs = push(server, ReleaseMode.CLAIM)
+    first = kiosk.start()
+    wait_for("held", lambda: kiosk.local_state(job_id) == "held")
+    kiosk.stop(first)
+    clean_lab.fault("fail")
+    assert claim is not None
+    failed = json.loads(kiosk.cli("release", "--claim", claim, "--json").stdout)
+    assert failed["jobs"] == [{"job_id": job_id, "state": "failed"}]
+    assert clean_lab.received() == []
+    clean_lab.clear_faults()
+    agent = Agent(kiosk.home)
+    try:
+        assert agent.book.step(job_id, Step(JobEvent.RETRY)) is not None  # staff: try again
+        assert agent.dispatcher.print_job(job_id).value == "printed"
+        agent.reporter.deliver()
+    finally:
+        agent.close()
+    assert len(clean_lab.received()) == len(pdfs)
+    events = district_events(server, job_id)
+    assert events[-4:] == ["print_fail", "retry", "submit", "print_done"], events
