@@ -33,6 +33,7 @@ from kiosk.config import AgentConfig, PrinterRole, PrinterTarget
 from kiosk.errors import CedokaError, Reason, RejectedError, TransportError
 from kiosk.selftest import require_selftest
 from printers.base import Printer
+from printers.receipt import ReceiptPrinter
 from printers.virtual import VirtualPrinter
 
 log = logging.getLogger("cedoka.agent")
@@ -49,8 +50,26 @@ def local_now_s() -> int:
     return int(time.time())
 
 
+def open_receipt_printer(target: PrinterTarget) -> ReceiptPrinter:
+    """The adapter for the configured receipt printer (ESC/POS, or a folder for demos)."""
+    if target.backend == "virtual":
+        from printers.virtual_receipt import VirtualReceiptPrinter
+
+        return VirtualReceiptPrinter(target)
+    from printers.escpos import EscposPrinter
+
+    return EscposPrinter(target)
+
+
+def open_any(target: PrinterTarget) -> Printer | ReceiptPrinter:
+    """The adapter for any configured role (for health and the ``printers`` command)."""
+    if target.role is PrinterRole.RECEIPT:
+        return open_receipt_printer(target)
+    return open_printer(target)
+
+
 def open_printer(target: PrinterTarget) -> Printer:
-    """The adapter for a configured A4 printer (the receipt role is not printed to yet)."""
+    """The adapter for a configured A4 printer."""
     if target.backend == "virtual":
         return VirtualPrinter(target)
     if target.backend == "cups":

@@ -128,14 +128,14 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     spool = Spool(home / "spool.db")
     try:
         trust = trust_store.load(spool)
-        from agent.app import open_printer
+        from agent.app import open_any
 
         printers = []
         for target in config.printers:
             entry: dict[str, Any] = {"role": target.role.value, "uri": target.uri,
                                      "backend": target.backend}  # fmt: skip
             try:
-                health = open_printer(target).health()
+                health = open_any(target).health()
                 entry.update(state=health.state, accepting=health.accepting,
                              reasons=list(health.reasons))  # fmt: skip
             except CedokaError:
@@ -220,7 +220,7 @@ def _release(args: argparse.Namespace, home: Path) -> int:
 def _printers(args: argparse.Namespace, home: Path) -> int:
     """Each configured role: its backend, health and pre-flight verdict; and the CUPS
     queues this PC has (to choose from when setting up)."""
-    from agent.app import open_printer
+    from agent.app import open_any
     from agent.settings import load_config
     from printers.base import PrinterNotReady
     from printers.cups import list_queues
@@ -231,7 +231,7 @@ def _printers(args: argparse.Namespace, home: Path) -> int:
         entry: dict[str, Any] = {"role": target.role.value, "uri": target.uri,
                                  "backend": target.backend}  # fmt: skip
         try:
-            printer = open_printer(target)
+            printer = open_any(target)
         except CedokaError as error:
             entry.update(ready=False, problem="not_supported", detail=str(error))
             roles.append(entry)

@@ -166,3 +166,24 @@ def test_a_printer_failure_fails_the_job_and_a_retry_prints_it(
     assert len(clean_lab.received()) == len(pdfs)
     events = district_events(server, job_id)
     assert events[-4:] == ["print_fail", "retry", "submit", "print_done"], events
+
+
+def test_printers_command_covers_the_receipt_role(
+    server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.printers.escpos_listener import STATUS_OUT, EscposListener
+
+    monkeypatch.setenv("CUPS_SERVER", clean_lab.socket)
+    with EscposListener(status=STATUS_OUT) as receipt:
+        kiosk = Kiosk(server, tmp_path / "kiosk", tmp_path / "unused")
+        code = server.admin.new_enroll_code(OFFICE, valid_s=3600)
+        done = kiosk.cli("enroll", "--server", server.base_url, "--code", code,
+                         "--printer", f"a4=cups:{clean_lab.queue}",
+                         "--printer", f"receipt={receipt.uri}")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        answer = kiosk.cli("printers", "--json")
+    assert answer.returncode == 1  # one role is not ready
+    roles = {r["role"]: r for r in json.loads(answer.stdout)["roles"]}
+    assert roles["a4"]["ready"] is True
+    assert roles["receipt"]["backend"] == "escpos" and roles["receipt"]["problem"] == "media_empty"
+    assert "Kertas habis" in roles["receipt"]["message_id"]
