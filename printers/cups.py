@@ -12,7 +12,9 @@
 - **Health and pre-flight**: printer state and reasons, accepting jobs, supply levels
   (``marker-*``), loaded media where the printer tells it, and whether the device behind the
   queue answers at all (a TCP probe of its ``ipp``/``ipps``/``socket`` URI: CUPS itself only
-  learns that a printer is switched off when a job fails).
+  learns that a printer is switched off when a job fails). CUPS does not relay the loaded
+  media, so for an IPP printer ``media-ready`` is asked of the device itself: F4/Folio or
+  Letter paper in the tray blocks the release.
 
 pycups is imported lazily; every pycups error is translated here.
 """
@@ -129,6 +131,29 @@ class CupsPrinter:
         except OSError:
             return False
 
+    def _device_media(self, uri: str | None) -> list[str]:
+        """The media loaded in the device, asked over IPP directly (CUPS does not relay
+        ``media-ready``); empty when the device is not an IPP printer or does not say."""
+        import cups
+
+        if not uri:
+            return []
+        parts = urlsplit(uri)
+        if parts.scheme not in {"ipp", "ipps"} or not parts.hostname:
+            return []
+        device_uri = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        try:
+            with _lock:
+                conn = cups.Connection(host=parts.hostname, port=parts.port or 631,
+                                       encryption=cups.HTTP_ENCRYPT_ALWAYS if parts.scheme ==
+                                       "ipps" else cups.HTTP_ENCRYPT_IF_REQUESTED)  # fmt: skip
+                attrs = conn.getPrinterAttributes(uri=device_uri,
+                                                  requested_attributes=["media-ready"])  # fmt: skip
+        except (RuntimeError, cups.IPPError):
+            return []
+        ready = attrs.get("media-ready") or []
+        return [ready] if isinstance(ready, str) else [str(m) for m in ready]
+
     def health(self) -> PrinterHealth:
         try:
             attrs = self._attributes()
@@ -150,8 +175,8 @@ class CupsPrinter:
             Marker(name=str(n)[:64], level=max(-3, min(100, int(lvl))))
             for n, lvl in zip(names, levels, strict=False)
         )
-        media_ready = attrs.get("media-ready")
-        media = media_ready[0] if isinstance(media_ready, list) and media_ready else media_ready
+        loaded = self._loaded_media(attrs)
+        media = (_A4_MEDIA if _A4_MEDIA in loaded else loaded[0]) if loaded else None
         return PrinterHealth(
             role=self._target.role.value, backend="cups", state=state,
             accepting=bool(attrs.get("printer-is-accepting-jobs", False)),
@@ -181,12 +206,16 @@ class CupsPrinter:
             raise PrinterNotReady("not_accepting", f"queue {self.queue} rejects jobs")
         if _has(reasons, _MEDIA_EMPTY):
             raise PrinterNotReady("media_empty", "out of paper")
-        media = attrs.get("media-ready")
-        loaded = [media] if isinstance(media, str) else list(media or [])
+        loaded = self._loaded_media(attrs)
         if loaded and _A4_MEDIA not in loaded:
             raise PrinterNotReady("media_not_a4", f"loaded: {', '.join(map(str, loaded))}")
         if _has(reasons, ("offline",)):
             raise PrinterNotReady("offline", "the printer does not answer")
+
+    def _loaded_media(self, attrs: dict[str, Any]) -> list[str]:
+        media = attrs.get("media-ready")
+        loaded = [media] if isinstance(media, str) else [str(m) for m in media or []]
+        return loaded or self._device_media(attrs.get("device-uri"))
 
     def enable(self) -> None:
         """Re-enable a stopped queue and make it accept jobs (the screen offers this)."""

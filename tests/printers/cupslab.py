@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,7 @@ class CupsLab:
         )  # fmt: skip
         _wait("dbus", (self.dir / "dbus.sock").exists)
         self.start_printer()
+        self.load_media("iso_a4_210x297mm")
         with (self.dir / "log/cupsd.out").open("wb") as log:
             self.procs["cupsd"] = subprocess.Popen(
                 ["cupsd", "-f", "-c", str(self.dir / "cupsd.conf"), "-s",
@@ -157,6 +159,7 @@ class CupsLab:
         self.lpadmin("-x", self.queue)
         self.clear_received()
         self.start_printer()
+        self.load_media("iso_a4_210x297mm")
         self.add_queue()
 
     @property
@@ -191,6 +194,15 @@ class CupsLab:
             return False
 
         _wait("ippeveprinter", answers)
+
+    def load_media(self, size: str, level: int = 250) -> None:
+        """What staff put in the main tray (ippeveprinter's media form; it starts with
+        Letter, as a US printer would)."""
+        query = (f"size1={size}&type1=stationery&level1={level}"
+                 "&size3=na_number-10_4.125x9.5in&type3=envelope&level3=-2")  # fmt: skip
+        url = f"http://localhost:{self.printer_port}/media?{query}"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert answer.status == 200
 
     def kill_printer(self) -> None:
         proc = self.procs.pop("printer", None)

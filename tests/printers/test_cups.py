@@ -137,3 +137,18 @@ def test_unknown_titles_and_queues(clean_lab: CupsLab) -> None:
         missing.preflight()
     assert caught.value.reason == "no_queue"
     assert missing.health().state == "unknown"
+
+
+@pytest.mark.parametrize("size", ["na_legal_8.5x14in", "na_letter_8.5x11in"])
+def test_paper_that_is_not_a4_blocks_before_printing(clean_lab: CupsLab, size: str) -> None:
+    """F4/Folio (Legal-sized here) or Letter in the tray: a signed A4 document would come out
+    cut off or mis-scaled, so the release is refused until A4 is loaded."""
+    printer = _printer(clean_lab)
+    assert printer.health().media == "iso_a4_210x297mm"
+    clean_lab.load_media(size)
+    with pytest.raises(PrinterNotReady) as caught:
+        printer.preflight()
+    assert caught.value.reason == "media_not_a4"
+    assert printer.health().media == size
+    clean_lab.load_media("iso_a4_210x297mm")
+    printer.preflight()
