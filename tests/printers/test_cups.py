@@ -47,6 +47,9 @@ def test_the_document_arrives_a4_unscaled_with_copies_and_sides(clean_lab: CupsL
     assert attrs["IPP_COPIES"] == "2"
     assert attrs["IPP_SIDES"] == "two-sided-long-edge"
     assert attrs["IPP_JOB_NAME"] == "job_01TEST.1.0"  # opaque: the job id only
+    time.sleep(0.5)  # the scheduler removes the spooled copy once the job is done
+    spooled = [p.name for p in (clean_lab.dir / "spool").iterdir() if p.name.startswith("d")]
+    assert spooled == []  # PreserveJobFiles No: no copy of the document left in CUPS's spool
 
 
 def test_health_of_a_ready_printer_with_its_supplies(clean_lab: CupsLab) -> None:
