@@ -158,7 +158,7 @@ main() {
         --test)
             ensure_apt_packages "${TEST_APT_PACKAGES[@]}"
             ensure_venv
-            ensure_pip_install test,district,printers
+            ensure_pip_install test,district,printers,ui
             run_checks
             ;;
         --demo)

@@ -38,8 +38,8 @@ class Releaser:
         floor = trust_store.load(self._spool).time_floor_s
         return trusted_now(local_now_s=self._local_now_s(), floor_s=floor)
 
-    def by_claim(self, code_text: str, *, operator: str) -> list[str]:
-        """Release every held job the code opens; returns their ids.
+    def match(self, code_text: str) -> list[str]:
+        """The held jobs the code opens (the lockout counts a wrong code); nothing released.
 
         Raises:
             ClaimLockedError: too many wrong codes lately.
@@ -63,7 +63,11 @@ class Releaser:
             log.info("event=claim_wrong")
             raise ClaimError(Reason.CLAIM_WRONG, "no held job for this code")
         trust_store.store_lockout(self._spool, record_success(state, self._policy, now_s=now))
-        return [job_id for job_id in matched if self.by_staff(job_id, operator=operator)]
+        return matched
+
+    def by_claim(self, code_text: str, *, operator: str) -> list[str]:
+        """Release every held job the code opens; returns their ids (see :meth:`match`)."""
+        return [j for j in self.match(code_text) if self.by_staff(j, operator=operator)]
 
     def by_staff(self, job_id: str, *, operator: str) -> bool:
         """Release one held job without a code (the operator is recorded)."""

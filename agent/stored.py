@@ -12,9 +12,9 @@ from agent.spool import JobRow, Spool
 from kiosk.errors import Reason, RejectedError
 from kiosk.keys import parse_ed25519_jwk
 from kiosk.lifecycle import PRINTABLE_CONTENT_KEPT, PURGEABLE, JobEvent, JobState
-from kiosk.model import VerifiedJob
+from kiosk.model import OpenedDocument, VerifiedJob
 from kiosk.strictjson import loads_object
-from kiosk.verify import reopen_job
+from kiosk.verify import reopen_job, verify_document
 
 
 class StoredJobs:
@@ -33,6 +33,11 @@ class StoredJobs:
             row.manifest, signer_key=parse_ed25519_jwk(loads_object(signer, max_bytes=1024)),
             device_id=self._device_id, seal_keys=self._keys.seal_keys,
         )  # fmt: skip
+
+    def open_document(self, row: JobRow, doc_id: str) -> OpenedDocument:
+        """A stored document checked against its manifest and opened, in memory only."""
+        return verify_document(self.reopen(row), doc_id, self._blobs.read(doc_id),
+                               seal_keys=self._keys.seal_keys)  # fmt: skip
 
     @property
     def seal_keys(self) -> dict[str, X25519PrivateKey]:

@@ -1,0 +1,123 @@
+"""The kiosk's local API against a live agent: who may call it, and the release flow by
+claim code (wrong code, lockout, previews, pre-flight block and retry, hand-over, spoil and
+reprint)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.claim import generate_claim_code
+from kiosk.model import ReleaseMode
+from tests.agent.harness import push
+from tests.district.conftest import Server
+from tests.ui.conftest import Api
+from ui.guard import SECRET_HEADER
+
+WRONG = generate_claim_code(lambda n: bytes(range(7, 7 + n)))  # well-formed, matches nothing
+
+
+def _claim_job(api: Api, server: Server) -> tuple[str, str, list[bytes]]:
+    job_id, claim, pdfs = push(server, ReleaseMode.CLAIM)
+    api.sync()
+    assert claim is not None
+    return job_id, claim, pdfs
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "no_secret"),
+        ({SECRET_HEADER: "x" * 43}, 401, "no_secret"),
+        ({"Host": "evil.example:80"}, 421, "bad_host"),
+        ({"Origin": "http://evil.example"}, 403, "bad_origin"),
+        ({"Origin": "null"}, 403, "bad_origin"),
+    ],
+)
+def test_only_this_window_may_call(api: Api, headers: dict[str, str], status: int,
+                                   code: str) -> None:  # fmt: skip
+    given = {SECRET_HEADER: api.guard.secret, **headers}
+    if SECRET_HEADER in headers or not headers:
+        given = dict(headers)
+    answer = api.session.get(api.url + "/api/state", headers=given, timeout=10)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert "access-control-allow-origin" not in {k.lower() for k in answer.headers}
+
+
+def test_state_and_queue(api: Api, server: Server) -> None:
+    job_id, _, _ = _claim_job(api, server)
+    state = api.call("GET", "/api/state").json()
+    assert state["printers"][0]["role"] == "a4" and state["link"]["revoked"] is False
+    [job] = api.call("GET", "/api/jobs").json()["jobs"]
+    assert job["job_id"] == job_id and job["state"] == "held"
+    assert job["resident_masked"] == "S*** N********"
+    assert [d["type"] for d in job["documents"]] == ["KK", "AKTA_LAHIR"]
+    assert "SITI" not in api.call("GET", "/api/jobs").text
+
+
+def test_release_by_code_with_previews_then_hand_over(api: Api, server: Server) -> None:
+    job_id, claim, pdfs = _claim_job(api, server)
+    wrong = api.call("POST", "/api/claim", json={"code": WRONG})
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "claim_wrong"
+    assert wrong.json()["error"]["message_id"]
+    found = api.call("POST", "/api/claim", json={"code": claim}).json()
+    assert [j["job_id"] for j in found["jobs"]] == [job_id]
+    hidden = api.call("GET", f"/api/jobs/{job_id}/docs/0/preview")
+    assert hidden.status_code == 404  # no ticket: no preview of a held job
+    for idx in (0, 1):
+        png = api.call("GET", f"/api/jobs/{job_id}/docs/{idx}/preview",
+                       headers={"x-cedoka-ticket": found["ticket"]})  # fmt: skip
+        assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    done = api.call("POST", "/api/release", json={"ticket": found["ticket"], "operator": "siti"})
+    assert done.json() == {"jobs": [{"job_id": job_id, "state": "printed"}]}
+    assert sorted(p.read_bytes() for p in api.kiosk.printed()) == sorted(pdfs)
+    again = api.call("POST", "/api/release", json={"ticket": found["ticket"], "operator": "siti"})
+    assert again.status_code == 410  # a ticket releases once
+    over = api.call("POST", f"/api/jobs/{job_id}/handover", json={"operator": "siti"})
+    assert over.json() == {"job_id": job_id, "state": "purged"}
+
+
+def test_repeated_wrong_codes_lock_release(api: Api, server: Server) -> None:
+    _, claim, _ = _claim_job(api, server)
+    for _ in range(api.agent.config.lockout.max_failures):
+        assert api.call("POST", "/api/claim", json={"code": WRONG}).status_code == 403
+    locked = api.call("POST", "/api/claim", json={"code": claim})
+    assert locked.status_code == 423
+    assert locked.json()["error"]["code"] == "claim_locked"
+    assert locked.json()["error"]["retry_after_s"] > 0
+
+
+def test_out_of_paper_blocks_before_printing_then_retry(api: Api, server: Server) -> None:
+    job_id, claim, _ = _claim_job(api, server)
+    ticket = api.call("POST", "/api/claim", json={"code": claim}).json()["ticket"]
+    (api.kiosk.out / "MEDIA_EMPTY").touch()
+    blocked = api.call("POST", "/api/release", json={"ticket": ticket, "operator": "siti"})
+    assert blocked.status_code == 409
+    error = blocked.json()["error"]
+    assert error["code"] == "media_empty"
+    assert error["message_id"] == "Kertas habis — isi kertas A4 lalu tekan Coba lagi."
+    assert api.kiosk.local_state(job_id) == "held"  # nothing changed
+    (api.kiosk.out / "MEDIA_EMPTY").unlink()
+    done = api.call("POST", "/api/release", json={"ticket": ticket, "operator": "siti"})
+    assert done.json()["jobs"][0]["state"] == "printed"
+
+
+def test_spoiled_sheets_are_reprinted(api: Api, server: Server) -> None:
+    job_id, claim, _ = _claim_job(api, server)
+    ticket = api.call("POST", "/api/claim", json={"code": claim}).json()["ticket"]
+    api.call("POST", "/api/release", json={"ticket": ticket, "operator": "siti"})
+    assert len(api.kiosk.printed()) == 2
+    again = api.call("POST", f"/api/jobs/{job_id}/spoil",
+                     json={"operator": "siti", "reason": "jammed"})  # fmt: skip
+    assert again.json() == {"job_id": job_id, "state": "printed"}
+    assert len(api.kiosk.printed()) == 4  # the bundle once more, under new titles
+    [job] = api.call("GET", "/api/jobs").json()["jobs"]
+    assert job["reprints"] == 1 and job["state"] == "printed"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"code": 123}, {"code": ""}, {"code": "1234", "extra": 1}, {}],
+)
+def test_malformed_bodies_are_refused(api: Api, body: dict[str, object]) -> None:
+    answer = api.call("POST", "/api/claim", json=body)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "malformed"
