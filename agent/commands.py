@@ -1,4 +1,5 @@
-"""The ``cedoka`` commands that work on a kiosk home: enroll, run, status, release.
+"""The ``cedoka`` commands that work on a kiosk home: enroll, status, release, printers
+(``run`` is the top layer's: :mod:`ui.cli`, which also serves the kiosk's local API).
 
 Output: a short text for people, or stable JSON with ``--json``. Errors go to stderr with
 the exit status of :mod:`agent.cli`; messages for staff come in Bahasa Indonesia and
@@ -10,10 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,7 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
-def _verify_of(home: Path) -> str | bool:
+def verify_of(home: Path) -> str | bool:
     ca = home / "server-ca.pem"
     return str(ca) if ca.exists() else True
 
@@ -53,8 +51,6 @@ def run_command(command: str, args: argparse.Namespace) -> int:
     try:
         if command == "enroll":
             return _enroll(args, home)
-        if command == "run":
-            return _run(home)
         if command == "status":
             return _status(args, home)
         if command == "release":
@@ -71,6 +67,8 @@ def run_command(command: str, args: argparse.Namespace) -> int:
                      EXIT_REVOKED if revoked else EXIT_FAILED)  # fmt: skip
     except TransportError as error:
         return _fail(f"cannot reach the district server ({error}); try again later")
+    if command == "run":  # reached only through agent.cli directly
+        return _fail("'run' starts through the cedoka entry point (ui.cli), with the kiosk API", 2)
     raise AssertionError(command)
 
 
@@ -96,26 +94,6 @@ def _enroll(args: argparse.Namespace, home: Path) -> int:
                   agent=agent_version(), verify=verify)  # fmt: skip
     print(f"enrolled as {done.device_id} for {done.office_code} ({done.office_name}), "
           f"district {done.district_code}; next: {PROG} --home {home} run")  # fmt: skip
-    return EXIT_OK
-
-
-def _run(home: Path) -> int:
-    from agent.app import Agent
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    agent = Agent(home, verify=_verify_of(home))
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        del signum, frame
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        agent.run(stop)
-    finally:
-        agent.close()
     return EXIT_OK
 
 
@@ -181,7 +159,7 @@ def _release(args: argparse.Namespace, home: Path) -> int:
     from agent.dispatch import NoPrinter
     from printers.base import PrinterNotReady
 
-    agent = Agent(home, verify=_verify_of(home))
+    agent = Agent(home, verify=verify_of(home))
     result: dict[str, Any] = {"released": [], "jobs": [], "error": None}
     code = EXIT_OK
     try:

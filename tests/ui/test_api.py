@@ -4,6 +4,8 @@ reprint)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kiosk.claim import generate_claim_code
@@ -121,3 +123,27 @@ def test_spoiled_sheets_are_reprinted(api: Api, server: Server) -> None:
 def test_malformed_bodies_are_refused(api: Api, body: dict[str, object]) -> None:
     answer = api.call("POST", "/api/claim", json=body)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "malformed"
+
+
+def test_cedoka_run_serves_the_api_to_its_window_only(server: Server, tmp_path: Path) -> None:
+    import requests
+
+    from tests.agent.harness import enrol, wait_for
+
+    kiosk = enrol(server, tmp_path)
+    agent = kiosk.start()
+    url_file = kiosk.home / "kiosk-url"
+    try:
+        wait_for("the kiosk URL", url_file.exists)
+        assert url_file.stat().st_mode & 0o777 == 0o600
+        url = url_file.read_text()
+        base, _, fragment = url.partition("/#k=")
+        assert base.startswith("http://127.0.0.1:") and len(fragment) >= 40
+        session = requests.Session()
+        session.trust_env = False
+        ok = session.get(base + "/api/state", headers={SECRET_HEADER: fragment}, timeout=10)
+        assert ok.status_code == 200 and ok.json()["printers"][0]["backend"] == "virtual"
+        assert session.get(base + "/api/state", timeout=10).status_code == 401
+    finally:
+        assert kiosk.stop(agent) == 0
+    assert not url_file.exists()
