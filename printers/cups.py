@@ -131,28 +131,30 @@ class CupsPrinter:
         except OSError:
             return False
 
-    def _device_media(self, uri: str | None) -> list[str]:
-        """The media loaded in the device, asked over IPP directly (CUPS does not relay
-        ``media-ready``); empty when the device is not an IPP printer or does not say."""
+    def _device_attributes(self, uri: str | None) -> dict[str, Any]:
+        """``media-ready`` and ``printer-state-reasons`` asked of the device itself over IPP:
+        CUPS does not relay the loaded media, and learns of a paper-out only while a job
+        runs. Empty when the device is not an IPP printer or does not answer."""
         import cups
 
         if not uri:
-            return []
+            return {}
         parts = urlsplit(uri)
         if parts.scheme not in {"ipp", "ipps"} or not parts.hostname:
-            return []
+            return {}
         device_uri = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        encryption = cups.HTTP_ENCRYPT_ALWAYS if parts.scheme == "ipps" else (
+            cups.HTTP_ENCRYPT_IF_REQUESTED)  # fmt: skip
         try:
             with _lock:
                 conn = cups.Connection(host=parts.hostname, port=parts.port or 631,
-                                       encryption=cups.HTTP_ENCRYPT_ALWAYS if parts.scheme ==
-                                       "ipps" else cups.HTTP_ENCRYPT_IF_REQUESTED)  # fmt: skip
-                attrs = conn.getPrinterAttributes(uri=device_uri,
-                                                  requested_attributes=["media-ready"])  # fmt: skip
+                                       encryption=encryption)  # fmt: skip
+                attrs: dict[str, Any] = conn.getPrinterAttributes(
+                    uri=device_uri, requested_attributes=["media-ready", "printer-state-reasons"]
+                )
         except (RuntimeError, cups.IPPError):
-            return []
-        ready = attrs.get("media-ready") or []
-        return [ready] if isinstance(ready, str) else [str(m) for m in ready]
+            return {}
+        return attrs
 
     def health(self) -> PrinterHealth:
         try:
@@ -163,7 +165,8 @@ class CupsPrinter:
             return PrinterHealth(role=self._target.role.value, backend="cups", state="unknown",
                                  accepting=False, reasons=("cups-unavailable",), markers=(),
                                  media=None)  # fmt: skip
-        reasons = _reasons(attrs)
+        device = self._device_attributes(attrs.get("device-uri"))
+        reasons = tuple(dict.fromkeys((*_reasons(attrs), *_reasons(device))))
         state = _PRINTER_STATE.get(int(attrs.get("printer-state", 0)), "unknown")
         if self._device_answers(attrs.get("device-uri")) is False:
             state, reasons = "offline", (*reasons, "offline-report")
@@ -175,7 +178,7 @@ class CupsPrinter:
             Marker(name=str(n)[:64], level=max(-3, min(100, int(lvl))))
             for n, lvl in zip(names, levels, strict=False)
         )
-        loaded = self._loaded_media(attrs)
+        loaded = self._loaded_media(attrs, device)
         media = (_A4_MEDIA if _A4_MEDIA in loaded else loaded[0]) if loaded else None
         return PrinterHealth(
             role=self._target.role.value, backend="cups", state=state,
@@ -197,25 +200,26 @@ class CupsPrinter:
             raise PrinterNotReady("cups_unavailable", str(error)) from None
         if attrs is None:
             raise PrinterNotReady("no_queue", f"CUPS has no queue {self.queue!r}")
-        reasons = _reasons(attrs)
         if self._device_answers(attrs.get("device-uri")) is False:  # first: nothing else counts
             raise PrinterNotReady("offline", "the printer does not answer")
+        device = self._device_attributes(attrs.get("device-uri"))
+        reasons = tuple(dict.fromkeys((*_reasons(attrs), *_reasons(device))))
         if int(attrs.get("printer-state", 0)) == 5 or "paused" in reasons:  # noqa: PLR2004
             raise PrinterNotReady("stopped", f"queue {self.queue} is stopped")
         if not attrs.get("printer-is-accepting-jobs", False):
             raise PrinterNotReady("not_accepting", f"queue {self.queue} rejects jobs")
         if _has(reasons, _MEDIA_EMPTY):
             raise PrinterNotReady("media_empty", "out of paper")
-        loaded = self._loaded_media(attrs)
+        loaded = self._loaded_media(attrs, device)
         if loaded and _A4_MEDIA not in loaded:
             raise PrinterNotReady("media_not_a4", f"loaded: {', '.join(map(str, loaded))}")
         if _has(reasons, ("offline",)):
             raise PrinterNotReady("offline", "the printer does not answer")
 
-    def _loaded_media(self, attrs: dict[str, Any]) -> list[str]:
-        media = attrs.get("media-ready")
-        loaded = [media] if isinstance(media, str) else [str(m) for m in media or []]
-        return loaded or self._device_media(attrs.get("device-uri"))
+    @staticmethod
+    def _loaded_media(attrs: dict[str, Any], device: dict[str, Any]) -> list[str]:
+        media = attrs.get("media-ready") or device.get("media-ready")
+        return [media] if isinstance(media, str) else [str(m) for m in media or []]
 
     def enable(self) -> None:
         """Re-enable a stopped queue and make it accept jobs (the screen offers this)."""

@@ -30,12 +30,15 @@ PRINT_SH = """#!/bin/sh
 ctl="$LAB/ctl"; out="$LAB/out"
 n=$(date +%s%N)
 if [ -f "$ctl/markers" ]; then echo "ATTR: $(cat "$ctl/markers")" >&2; fi
+# A failing job takes a moment, as on a real printer: CUPS's ipp backend reports a job that
+# ends before its first status poll as completed (seen under load), which is a fact about
+# CUPS ("completed" = the printer took it) that these faults are not about.
 if [ -f "$ctl/media-empty" ]; then
-  echo "STATE: +media-empty" >&2; echo "ERROR: out of paper" >&2; exit 1
+  echo "STATE: +media-empty" >&2; echo "ERROR: out of paper" >&2; sleep 2; exit 1
 fi
 echo "STATE: -media-empty" >&2
 if [ -f "$ctl/slow" ]; then sleep "$(cat "$ctl/slow")"; fi
-if [ -f "$ctl/fail" ]; then echo "ERROR: paper jam" >&2; exit 1; fi
+if [ -f "$ctl/fail" ]; then echo "ERROR: paper jam" >&2; sleep 2; exit 1; fi
 cp "$1" "$out/$n.doc"
 env | grep '^IPP_' | sort > "$out/$n.env"
 exit 0
@@ -183,6 +186,7 @@ class CupsLab:
                  str(self.printer_port), "-f", "application/pdf,image/pwg-raster,image/urf",
                  "-2", "-M", "Cedoka Test", "-m", "Lab Printer", "Lab Printer"],
                 stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL, env=env,
+                start_new_session=True,  # "switched off" kills its print commands too
             )  # fmt: skip
 
         def answers() -> bool:
@@ -207,7 +211,8 @@ class CupsLab:
     def kill_printer(self) -> None:
         proc = self.procs.pop("printer", None)
         if proc is not None:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
     def lpadmin(self, *args: str) -> None:

@@ -135,11 +135,14 @@ def test_a_crash_while_printing_through_cups_prints_nothing_twice(
     assert len(set(names)) == len(names)
 
 
-def test_a_printer_failure_fails_the_job_and_a_retry_prints_it(
+def test_a_job_cancelled_at_the_printer_fails_and_a_retry_prints_it(
     server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The printer jams on the first document: the job is ``failed`` with the printer's
-    reason (the district sees ``print_fail``); after the jam is cleared a retry prints."""
+    """The print job is cancelled while the printer works on it (someone pressed Cancel):
+    CUPS reports it canceled, the job is ``failed`` with that reason (the district sees
+    ``print_fail``), and a retry prints the bundle, once."""
+    import subprocess
+
     from agent.app import Agent
     from agent.jobs import Step
     from kiosk.lifecycle import JobEvent
@@ -150,11 +153,22 @@ def test_a_printer_failure_fails_the_job_and_a_retry_prints_it(
     first = kiosk.start()
     wait_for("held", lambda: kiosk.local_state(job_id) == "held")
     kiosk.stop(first)
-    clean_lab.fault("fail")
+    clean_lab.fault("slow", "5")
+    clean_lab.fault("fail")  # whatever the printer still does with it: nothing comes out
     assert claim is not None
-    failed = json.loads(kiosk.cli("release", "--claim", claim, "--json").stdout)
-    assert failed["jobs"] == [{"job_id": job_id, "state": "failed"}]
-    assert clean_lab.received() == []
+    release = subprocess.Popen(
+        [str(kiosk_cli()), "--home", str(kiosk.home), "release", "--claim", claim, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wait_for("the printer busy", lambda: any((clean_lab.dir / "ippeve").glob("*.pdf")), 30)
+    log = clean_lab.dir / "log/ippeve.out"
+    before = log.read_text(errors="replace").count("exited with status 1")
+    clean_lab.command("cancel", "-a", clean_lab.queue)
+    out, err = release.communicate(timeout=120)
+    assert json.loads(out)["jobs"] == [{"job_id": job_id, "state": "failed"}], err
+    wait_for("the printer done with the cancelled job",
+             lambda: log.read_text(errors="replace").count("exited with status 1") > before,
+             30)  # fmt: skip
     clean_lab.clear_faults()
     agent = Agent(kiosk.home)
     try:
@@ -166,6 +180,12 @@ def test_a_printer_failure_fails_the_job_and_a_retry_prints_it(
     assert len(clean_lab.received()) == len(pdfs)
     events = district_events(server, job_id)
     assert events[-4:] == ["print_fail", "retry", "submit", "print_done"], events
+
+
+def kiosk_cli() -> Path:
+    from tests.agent.harness import CEDOKA
+
+    return CEDOKA
 
 
 def test_printers_command_covers_the_receipt_role(
