@@ -118,8 +118,6 @@ class Agent:
             base_url=cfg.server_url, device_id=cfg.device_id, auth_key=self.keys.auth,
             request_timeout_s=cfg.request_timeout_s, verify=verify,
         )  # fmt: skip
-        if trust.head is not None:
-            self.client.clock_offset_s = 0
         self.ready = threading.Event()
         self.syncer = Syncer(
             spool=self.spool, book=self.book, blobs=self.blobs, client=self.client,

@@ -33,11 +33,10 @@ class Reporter:
         while batch := self._spool.pending_events(BATCH):
             results = self._client.post_events([token for _, token in batch])  # type: ignore[attr-defined]
             failpoints.reach("report.before_mark")
-            for (number, _), (event_id, status, reason) in zip(batch, results, strict=True):
+            for event_id, status, reason in results:  # one per event (checked by the client)
                 if status == "rejected":  # the district will never take it: do not block
                     log.warning("event=event_refused id=%s reason=%s", event_id, reason)
                     self._errors.note(self._local_now_s(), "event_refused")
-                del number
             self._spool.mark_delivered([n for n, _ in batch], at_s=self._local_now_s())
             sent += len(batch)
         return sent

@@ -147,20 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_selftest() -> int:
     """Run ``kiosk.selftest`` and print one line per check; 0 if all passed, else 1."""
-    from kiosk.errors import SelfTestError
-    from kiosk.selftest import run_selftest as run_checks
+    from kiosk.selftest import selftest_report
 
-    try:
-        results = list(run_checks())
-    except SelfTestError as exc:
-        print(f"FAIL selftest: {exc}")
-        return EXIT_FAILED
-    for name, ok in results:
-        print(f"{'ok' if ok else 'FAIL':<4} {name}")
-    if not results:
-        print("FAIL selftest ran no checks")
-        return EXIT_FAILED
-    return EXIT_OK if all(ok for _, ok in results) else EXIT_FAILED
+    lines, ok = selftest_report()
+    print(*lines, sep="\n")
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _init(args: argparse.Namespace, home: _Home) -> None:

@@ -256,6 +256,15 @@ def run_selftest() -> list[tuple[str, bool]]:
     return results
 
 
+def selftest_report() -> tuple[list[str], bool]:
+    """The lines the ``selftest`` commands print (one per check) and whether all passed."""
+    results = run_selftest()
+    lines = [f"{'ok' if ok else 'FAIL':<4} {name}" for name, ok in results]
+    if not results:
+        return ["FAIL selftest ran no checks"], False
+    return lines, all(ok for _, ok in results)
+
+
 def require_selftest() -> None:
     """Raise :class:`SelfTestError` naming every failed check; return if all pass."""
     failed = [name for name, passed in run_selftest() if not passed]

@@ -13,14 +13,13 @@ document fails at the printer: the marker is consumed). A missing folder is "off
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from kiosk.config import PrinterTarget, VirtualPath
 from kiosk.model import PrintTicket
 from kiosk.report import PrinterHealth
 from printers.base import Phase, PrinterNotReady, PrintStatus, PrintSubmitError
+from printers.folder import folder_fault, write_durably
 
 _FAULTS = (("OFFLINE", "offline"), ("PAUSED", "stopped"), ("MEDIA_EMPTY", "media_empty"))
 
@@ -39,12 +38,7 @@ class VirtualPrinter:
         return self._target
 
     def _fault(self) -> str | None:
-        if not self.folder.is_dir():
-            return "offline"
-        for marker, reason in _FAULTS:
-            if (self.folder / marker).exists():
-                return reason
-        return None
+        return folder_fault(self.folder, _FAULTS)
 
     def health(self) -> PrinterHealth:
         fault = self._fault()
@@ -68,12 +62,12 @@ class VirtualPrinter:
         fail = self.folder / "FAIL"
         if fail.exists():
             fail.unlink()
-            self._write(self.folder / f"{title}.failed", b"")
+            write_durably(self.folder / f"{title}.failed", b"")
             return
         meta = {"copies": copies, "media": ticket.media, "scaling": ticket.scaling,
                 "sides": ticket.sides.value}  # fmt: skip
-        self._write(self.folder / f"{title}.json", json.dumps(meta).encode())
-        self._write(self.folder / f"{title}.pdf", document)  # last: its presence means done
+        write_durably(self.folder / f"{title}.json", json.dumps(meta).encode())
+        write_durably(self.folder / f"{title}.pdf", document)  # last: its presence means done
 
     def status(self, title: str) -> PrintStatus:
         if not self.folder.is_dir():
@@ -83,17 +77,3 @@ class VirtualPrinter:
         if (self.folder / f"{title}.failed").exists():
             return PrintStatus(Phase.FAILED, "printer_error")
         return PrintStatus(Phase.NOT_FOUND)
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)

@@ -13,15 +13,14 @@ consumed). A missing folder is "offline".
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Final
 
 from kiosk.config import PrinterRole, PrinterTarget, VirtualPath
 from kiosk.report import PrinterHealth
 from printers.base import PrinterNotReady, PrintSubmitError
+from printers.folder import folder_fault, write_durably
 from printers.receipt import MAX_WIDTH, MIN_WIDTH, PaperStatus, Receipt, receipt_lines
 
 _FAULTS: Final = (("OFFLINE", "offline"), ("MEDIA_EMPTY", "media_empty"))
@@ -44,12 +43,7 @@ class VirtualReceiptPrinter:
         return self._target
 
     def _fault(self) -> str | None:
-        if not self.folder.is_dir():
-            return "offline"
-        for marker, reason in _FAULTS:
-            if (self.folder / marker).exists():
-                return reason
-        return None
+        return folder_fault(self.folder, _FAULTS)
 
     def paper_status(self) -> PaperStatus:
         fault = self._fault()
@@ -89,7 +83,7 @@ class VirtualReceiptPrinter:
         lines.append(f"[QR: {receipt.job_ref}]".center(self._width).rstrip())
         text = "\n".join(lines) + "\n"
         try:
-            self._write(self._next_path(receipt.job_ref), text.encode("utf-8"))
+            write_durably(self._next_path(receipt.job_ref), text.encode("utf-8"))
         except OSError as error:
             raise PrintSubmitError("send_failed", f"{type(error).__name__}: {error}") from None
 
@@ -107,21 +101,3 @@ class VirtualReceiptPrinter:
         existing = self.receipts(job_ref)
         n = 1 + (int(existing[-1].stem.rsplit("-", 1)[1]) if existing else 0)
         return self.folder / f"receipt-{job_ref}-{n}.txt"
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
