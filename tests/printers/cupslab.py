@@ -161,6 +161,8 @@ class CupsLab:
         self.command("cancel", "-a", "-x")
         self.lpadmin("-x", self.queue)
         self.clear_received()
+        shutil.rmtree(self.dir / "ippeve")  # the printer's own spool: "busy" means this test's job
+        (self.dir / "ippeve").mkdir()
         self.start_printer()
         self.load_media("iso_a4_210x297mm")
         self.add_queue()
