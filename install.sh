@@ -14,9 +14,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # Debian packages the tests need: the build tools, and a real CUPS with the IPP Everywhere
 # test printer (ippeveprinter, in cups-ipp-utils) that the suite starts privately (it never
 # touches a system cupsd); libcups2-dev to build pycups; dbus-daemon for ippeveprinter.
-# Later issues add the Qt runtime for pywebview with its pip extra.
+# The kiosk screens are tested in Debian's Chromium through Playwright (never
+# `playwright install`), and the real pywebview (Qt) window once under Xvfb with a window
+# manager; Qt WebEngine needs the two xcb libraries beyond the base image.
 TEST_APT_PACKAGES=(python3-venv python3-dev build-essential
-    cups cups-client cups-ipp-utils libcups2-dev dbus-daemon)
+    cups cups-client cups-ipp-utils libcups2-dev dbus-daemon
+    chromium xvfb matchbox-window-manager libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0)
 # Debian packages the demo needs.
 DEMO_APT_PACKAGES=(python3-venv)
 
@@ -158,7 +161,7 @@ main() {
         --test)
             ensure_apt_packages "${TEST_APT_PACKAGES[@]}"
             ensure_venv
-            ensure_pip_install test,district,printers,ui
+            ensure_pip_install test,district,printers,ui,window
             run_checks
             ;;
         --demo)

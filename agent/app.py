@@ -14,22 +14,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent import trust as trust_store
+from agent.audit import AuditLog
 from agent.blobs import BlobStore
 from agent.client import DistrictClient
 from agent.dispatch import Dispatcher
 from agent.files import private_dir, sweep_temporaries
 from agent.jobs import JobBook
 from agent.keys import DeviceKeys
+from agent.operators import OperatorBook
 from agent.recent import RecentErrors
 from agent.release import Releaser
 from agent.reporter import Reporter
-from agent.settings import load_config
+from agent.settings import load_config, save_config
 from agent.spool import Spool
 from agent.stored import StoredJobs
 from agent.sync import FeedUnreadable, Syncer
 from kiosk.backoff import Backoff
 from kiosk.clock import trusted_now
-from kiosk.config import AgentConfig, PrinterRole, PrinterTarget
+from kiosk.config import (
+    AgentConfig,
+    PrinterRole,
+    PrinterTarget,
+    agent_config_to_raw,
+    validate_agent_config,
+)
 from kiosk.errors import CedokaError, Reason, RejectedError, TransportError
 from kiosk.selftest import require_selftest
 from printers.base import Printer
@@ -111,9 +119,18 @@ class Agent:
         )  # fmt: skip
         self.stored = StoredJobs(spool=self.spool, book=self.book, blobs=self.blobs,
                                  keys=self.keys, device_id=cfg.device_id)  # fmt: skip
-        self.printers: Mapping[PrinterRole, Printer] = {
+        # One dict shared with the dispatcher and the reporter: a settings change swaps the
+        # adapter in place (update_settings).
+        self.printers: dict[PrinterRole, Printer] = {
             t.role: open_printer(t) for t in cfg.printers if t.role is PrinterRole.A4
-        }  # receipts join with the kiosk's hand-over flow
+        }
+        self.receipt: ReceiptPrinter | None = next(
+            (open_receipt_printer(t) for t in cfg.printers if t.role is PrinterRole.RECEIPT), None
+        )
+        self.operators = OperatorBook(self.spool, now_s=self.trusted_now_s)
+        self.audit = AuditLog(self.spool, device_id=cfg.device_id,
+                              district_code=trust.district_code, key=self.keys.auth,
+                              now_s=self.trusted_now_s)  # fmt: skip
         self.client = DistrictClient(
             base_url=cfg.server_url, device_id=cfg.device_id, auth_key=self.keys.auth,
             request_timeout_s=cfg.request_timeout_s, verify=verify,
@@ -135,8 +152,42 @@ class Agent:
         )  # fmt: skip
         self.reporter = Reporter(
             spool=self.spool, client=self.client, printers=self.printers, errors=self.errors,
-            agent=agent_version(), local_now_s=local_now_s,
+            agent=agent_version(), local_now_s=local_now_s, journal_head=self.audit.head_hash,
+            receipt=lambda: self.receipt,
         )  # fmt: skip
+
+    def update_settings(
+        self, *, language: str | None = None,
+        printers: Mapping[PrinterRole, str | None] | None = None,
+    ) -> AgentConfig:  # fmt: skip
+        """Change the language and printer roles (a URI, or None to remove a receipt
+        printer): validated, written to agent.toml atomically, then the adapters swapped.
+
+        Raises:
+            ConfigError: naming the setting that is wrong; nothing changed.
+        """
+        raw = agent_config_to_raw(self.config)
+        if language is not None:
+            raw["language"] = language
+        targets = dict(raw["printers"])  # type: ignore[call-overload]
+        for role, uri in (printers or {}).items():
+            if uri is None:
+                targets.pop(role.value, None)
+            else:
+                targets[role.value] = uri
+        raw["printers"] = targets
+        config = validate_agent_config(raw)
+        a4: dict[PrinterRole, Printer] = {
+            t.role: open_printer(t) for t in config.printers if t.role is PrinterRole.A4
+        }
+        receipt = next((open_receipt_printer(t) for t in config.printers
+                        if t.role is PrinterRole.RECEIPT), None)  # fmt: skip
+        save_config(self.home, config)
+        self.config = config
+        self.printers.clear()
+        self.printers.update(a4)
+        self.receipt = receipt
+        return config
 
     def trusted_now_s(self) -> int:
         floor = int(self.spool.get_meta("time_floor") or b"0")

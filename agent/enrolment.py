@@ -84,7 +84,7 @@ def enroll(
     raw: dict[str, object] = {
         "server_url": server_url, "device_id": answer.device_id,
         "district_code": answer.district_code, "office_code": answer.office_code,
-        "printers": printers,
+        "printers": printers, "office_name": " ".join(answer.office_name.split())[:80],
     }  # fmt: skip
     config: AgentConfig = validate_agent_config(raw)
     save_config(home, config)

@@ -13,6 +13,7 @@ from agent.spool import Spool
 from kiosk.config import PrinterRole
 from kiosk.report import Heartbeat, PrinterHealth, heartbeat_body
 from printers.base import Printer
+from printers.receipt import ReceiptPrinter
 
 log = logging.getLogger("cedoka.agent.reporter")
 BATCH = 100
@@ -22,9 +23,12 @@ class Reporter:
     def __init__(
         self, *, spool: Spool, client: object, printers: Mapping[PrinterRole, Printer],
         errors: RecentErrors, agent: str, local_now_s: Callable[[], int],
+        journal_head: Callable[[], str | None] = lambda: None,
+        receipt: Callable[[], ReceiptPrinter | None] = lambda: None,
     ) -> None:  # fmt: skip
         self._spool, self._client, self._printers = spool, client, printers
         self._errors, self._agent, self._local_now_s = errors, agent, local_now_s
+        self._journal_head, self._receipt = journal_head, receipt
 
     def deliver(self) -> int:
         """Send every pending event, oldest first; returns how many were delivered.
@@ -43,8 +47,11 @@ class Reporter:
 
     def health(self) -> list[PrinterHealth]:
         out = []
-        for role in sorted(self._printers):
-            printer = self._printers[role]
+        adapters: dict[PrinterRole, Printer | ReceiptPrinter] = dict(self._printers)
+        if (receipt := self._receipt()) is not None:
+            adapters[PrinterRole.RECEIPT] = receipt
+        for role in sorted(adapters):
+            printer = adapters[role]
             try:
                 out.append(printer.health())
             except Exception:  # a broken driver must not stop the heartbeat
@@ -60,7 +67,8 @@ class Reporter:
         beat = Heartbeat(
             agent=self._agent, sent_at_s=self._local_now_s(), time_floor_s=trust.time_floor_s,
             feed_seq=trust.head.seq if trust.head else 0, keyring_version=trust.keyring.version,
-            spool=self._spool.counts(), printers=tuple(self.health()), journal_head=None,
+            spool=self._spool.counts(), printers=tuple(self.health()),
+            journal_head=self._journal_head(),
             last_errors=self._errors.items(),
         )  # fmt: skip
         self._client.post_heartbeat(heartbeat_body(beat))  # type: ignore[attr-defined]

@@ -12,7 +12,11 @@ codes and times only. What the rows hold:
   and hashes;
 - ``prints``: the print journal, one row per submission, written **before** the document
   goes to the printer (state ``intent``), then ``submitted``, then ``done``/``failed``;
-- ``outbox``: signed job events in order, until the district has them.
+- ``outbox``: signed job events and audit records in order, until the district has them;
+- ``operators``: the village staff who may sign in (id, display name, role, scrypt PIN
+  hash, PIN lockout state) — staff data, not residents';
+- ``audit``: the hash-chained audit trail (:mod:`kiosk.audit`), one row per record, each
+  also in the outbox as a signed ``cedoka-audit+jwt``.
 
 Every state change goes through :meth:`Spool.change`, a guarded update (``WHERE state =
 <the state read>``) that writes the job's events into the outbox in the same transaction.
@@ -23,15 +27,25 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kiosk.lifecycle import JobState, JobStatus
 from kiosk.model import VerifiedJob
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_SCHEMA_V2 = """
+CREATE TABLE operators (
+    operator_id TEXT PRIMARY KEY, name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('staff', 'supervisor')), pin_hash TEXT NOT NULL,
+    lockout BLOB, created_s INTEGER NOT NULL);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY, at_s INTEGER NOT NULL, record BLOB NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX audit_by_time ON audit (at_s);
+"""
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE jobs (
@@ -56,7 +70,7 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (delivered_s, n);
 """
 _JOB = "job_id, seq, release, expires_s, manifest, state, reason, reprints, updated_s, operator"
-_JOB_READ = _JOB + ", rounds"
+_JOB_READ = _JOB + ", rounds, received_s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +83,7 @@ class JobRow:
     expires_s: int | None
     manifest: bytes | None
     rounds: int = 0  # print rounds started (one per submit): names the print journal's rows
+    received_s: int = 0  # when the kiosk accepted it (local clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +108,24 @@ class PrintRow:
     reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorRow:
+    operator_id: str
+    name: str
+    role: str  # staff | supervisor
+    pin_hash: str
+    lockout: bytes | None  # canonical JSON of the PIN LockoutState, None when clear
+    created_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    seq: int
+    at_s: int
+    record: bytes  # canonical JSON of the record's members (kiosk.audit)
+    hash: str
+
+
 class SpoolError(Exception):
     """The spool cannot be used (newer schema, corrupt file)."""
 
@@ -109,7 +142,12 @@ class Spool:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
             conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+                f"BEGIN IMMEDIATE;{_SCHEMA}{_SCHEMA_V2}"
+                f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+            )
+        elif version == 1:  # 0.1.0 spools: add the staff tables
+            conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA_V2}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
             )
         elif version > SCHEMA_VERSION:
             raise SpoolError(
@@ -353,6 +391,99 @@ class Spool:
             .fetchone()[0]
         )
 
+    # --- operators ------------------------------------------------------------------
+
+    def add_operator(self, row: OperatorRow) -> bool:
+        """Add an operator; False when the id is taken."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO operators (operator_id, name, role, pin_hash, created_s) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (operator_id) DO NOTHING",
+                (row.operator_id, row.name, row.role, row.pin_hash, row.created_s),
+            )
+            return cursor.rowcount == 1
+
+    def update_operator(self, operator_id: str, *, pin_hash: str | None = None,
+                        lockout: bytes | None = None) -> bool:  # fmt: skip
+        """Set a new PIN hash (which clears the lockout) or the lockout state."""
+        with self._write() as conn:
+            if pin_hash is not None:
+                sql, args = "pin_hash = ?, lockout = NULL", (pin_hash,)
+            else:
+                sql, args = "lockout = ?", (lockout,)  # type: ignore[assignment]
+            cursor = conn.execute(f"UPDATE operators SET {sql} WHERE operator_id = ?",
+                                  (*args, operator_id))  # fmt: skip
+            return cursor.rowcount == 1
+
+    def remove_operator(self, operator_id: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute("DELETE FROM operators WHERE operator_id = ?", (operator_id,))
+            return cursor.rowcount == 1
+
+    def operators(self) -> list[OperatorRow]:
+        rows = self._conn().execute(f"SELECT {_OPERATOR} FROM operators ORDER BY name").fetchall()
+        return [_operator_row(r) for r in rows]
+
+    def operator(self, operator_id: str) -> OperatorRow | None:
+        row = (
+            self._conn()
+            .execute(f"SELECT {_OPERATOR} FROM operators WHERE operator_id = ?", (operator_id,))
+            .fetchone()
+        )
+        return None if row is None else _operator_row(row)
+
+    # --- the audit trail --------------------------------------------------------------
+
+    def append_audit(
+        self, build: Callable[[AuditRow | None], tuple[AuditRow, str, bytes]]
+    ) -> AuditRow:
+        """Append the record ``build(head)`` makes from the current head, with its signed
+        token in the outbox, in one transaction (so the chain never forks)."""
+        with self._write() as conn:
+            last = conn.execute(
+                "SELECT seq, at_s, record, hash FROM audit ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            head = None if last is None else _audit_row(last)
+            row, event_id, token = build(head)
+            conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?)",
+                         (row.seq, row.at_s, row.record, row.hash))  # fmt: skip
+            self._queue(conn, "", [(event_id, token)])
+            return row
+
+    def audit_head(self) -> AuditRow | None:
+        last = (
+            self._conn()
+            .execute("SELECT seq, at_s, record, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetchone()
+        )
+        return None if last is None else _audit_row(last)
+
+    def audit_since(self, at_s: int) -> list[AuditRow]:
+        """Records at or after ``at_s``, newest first."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT seq, at_s, record, hash FROM audit WHERE at_s >= ? ORDER BY seq DESC",
+                (at_s,),
+            )
+            .fetchall()
+        )
+        return [_audit_row(r) for r in rows]
+
+
+_OPERATOR = "operator_id, name, role, pin_hash, lockout, created_s"
+
+
+def _operator_row(row: tuple[Any, ...]) -> OperatorRow:
+    operator_id, name, role, pin_hash, lockout, created_s = row
+    return OperatorRow(str(operator_id), str(name), str(role), str(pin_hash),
+                       None if lockout is None else bytes(lockout), int(created_s))  # fmt: skip
+
+
+def _audit_row(row: tuple[Any, ...]) -> AuditRow:
+    seq, at_s, record, hash_ = row
+    return AuditRow(int(seq), int(at_s), bytes(record), str(hash_))
+
 
 def _job_row(row: tuple[object, ...]) -> JobRow:
     job_id, seq, release, expires_s, manifest, state, reason, reprints, updated_s, operator = row[
@@ -369,5 +500,5 @@ def _job_row(row: tuple[object, ...]) -> JobRow:
         release=None if release is None else str(release),
         expires_s=None if expires_s is None else int(expires_s),  # type: ignore[call-overload]
         manifest=None if manifest is None else bytes(manifest),  # type: ignore[call-overload]
-        rounds=int(row[10]),  # type: ignore[call-overload]
+        rounds=int(row[10]), received_s=int(row[11]),  # type: ignore[call-overload]
     )  # fmt: skip

@@ -26,6 +26,7 @@ from pathlib import Path
 from district.admin import DistrictAdmin
 from district.keyring import Keys
 from district.store import DeviceRow
+from kiosk.audit import check_chain, record_from_bytes
 from kiosk.claim import format_claim_code
 from kiosk.errors import CedokaError, OperatorError, RejectedError
 from kiosk.model import ReleaseMode
@@ -137,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", help="list jobs with their latest reported state")
     jobs.add_argument("--office", help="only this office's jobs")
     devices = commands.add_parser("devices", help="list kiosks and their printers' health")
-    for with_json in (init, push, jobs, devices):
+    audit = commands.add_parser("audit", help="a kiosk's audit trail, with its chain checked")
+    audit.add_argument("device_id")
+    for with_json in (init, push, jobs, devices, audit):
         with_json.add_argument("--json", action="store_true", help="print JSON on stdout")
     commands.add_parser("cancel", help="cancel a job not printed yet").add_argument("job_id")
     commands.add_parser("revoke", help="revoke an enrolled kiosk").add_argument("device_id")
@@ -261,6 +264,36 @@ def _devices(args: argparse.Namespace, home: _Home) -> None:
     )  # fmt: skip
 
 
+def _audit(args: argparse.Namespace, home: _Home) -> None:
+    store = home.keys().store
+    device = store.device(args.device_id)
+    if device is None:
+        raise OperatorError(f"no device {args.device_id}")
+    records = [record_from_bytes(data, hash_, device_id=device.device_id)
+               for data, hash_ in store.audit(device.device_id)]  # fmt: skip
+    problems = check_chain(records, device_id=device.device_id)
+    reported = None if device.heartbeat is None else parse_heartbeat(device.heartbeat).journal_head
+    if reported is not None and records and records[-1].hash != reported:
+        problems.append("the kiosk's last heartbeat reports records not received yet")
+    if args.json:
+        _print_json({"device_id": device.device_id, "problems": problems, "records": [{
+            "seq": r.seq, "at_s": r.entry.at_s, "operator": r.entry.operator,
+            "action": r.entry.action, "outcome": r.entry.outcome, "job_id": r.entry.job_id,
+            "doc_types": list(r.entry.doc_types), "printer": r.entry.printer,
+            "reason": r.entry.reason, "hash": r.hash,
+        } for r in records]})  # fmt: skip
+    else:
+        _print_table(
+            ("SEQ", "AT", "OPERATOR", "ACTION", "OUTCOME", "JOB", "DOCUMENTS", "PRINTER", "REASON"),
+            [(str(r.seq), _iso(r.entry.at_s), r.entry.operator or "-", r.entry.action,
+              r.entry.outcome, r.entry.job_id or "-", ",".join(r.entry.doc_types) or "-",
+              r.entry.printer or "-", r.entry.reason or "-") for r in records],
+        )  # fmt: skip
+        print(f"chain: {'; '.join(problems) if problems else 'intact'}", file=sys.stderr)
+    if problems:
+        raise SystemExit(1)
+
+
 def _cancel(args: argparse.Namespace, home: _Home) -> None:
     home.admin().cancel(args.job_id)
     print(f"job {args.job_id} cancelled: kiosks will not print it ('jobs' shows its state)")
@@ -278,8 +311,8 @@ def _rotate_key(args: argparse.Namespace, home: _Home) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "init": _init, "serve": _serve, "office": _office, "enroll-code": _enroll_code,
-    "push": _push, "jobs": _jobs, "devices": _devices, "cancel": _cancel, "revoke": _revoke,
-    "rotate-key": _rotate_key,
+    "push": _push, "jobs": _jobs, "devices": _devices, "audit": _audit, "cancel": _cancel,
+    "revoke": _revoke, "rotate-key": _rotate_key,
 }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from district.keyring import Keys
 from district.replay import ReplayCache
 from district.store import BlobRow, DeviceRow
 from kiosk import PROTOCOL_VERSION
+from kiosk.audit import AuditRecord, record_bytes, verify_record
 from kiosk.enroll import (
     EnrollCode,
     EnrollResponse,
@@ -31,8 +32,15 @@ from kiosk.feed import FeedResponse, feed_body
 from kiosk.fields import Fields
 from kiosk.ids import new_id
 from kiosk.issue import sign_head
+from kiosk.jose import read_unverified_header
 from kiosk.keys import fingerprint_code, parse_ed25519_jwk, parse_x25519_jwk, public_jwk, thumbprint
-from kiosk.limits import MAX_CANCELLED_IN_HEAD, MAX_JOBS_PER_FEED, MAX_PROOF_LIFETIME_S
+from kiosk.limits import (
+    MAX_CANCELLED_IN_HEAD,
+    MAX_EVENT_BYTES,
+    MAX_JOBS_PER_FEED,
+    MAX_PROOF_LIFETIME_S,
+    TYP_AUDIT,
+)
 from kiosk.model import FeedHead
 from kiosk.proof import DeviceKeyState, RequestFacts, verify_proof
 from kiosk.report import JobReport, parse_event_batch, parse_heartbeat, verify_report
@@ -227,17 +235,24 @@ class DistrictService:
 
     # --- reports ------------------------------------------------------------------------
     def events(self, device: DeviceRow, body: bytes) -> bytes:
-        """Store a batch of signed job events; idempotent by event id."""
+        """Store a batch of signed job events and audit records; idempotent by event id
+        (audit records by device and seq)."""
         key = parse_ed25519_jwk(loads_strict(device.auth_jwk.encode(), max_bytes=1024))
         now = self.now_s()
-
+        district = self._keys.district_code
         tokens: dict[str, bytes] = {}
 
-        def verify(token: bytes) -> JobReport:
+        def verify(token: bytes) -> JobReport | tuple[str, AuditRecord]:
+            header = read_unverified_header(token, max_bytes=MAX_EVENT_BYTES)
+            if header.get("typ") == TYP_AUDIT:
+                event_id, record = verify_record(
+                    token, device_id=device.device_id, device_key=key, district_code=district
+                )
+                tokens[event_id] = token
+                return event_id, record
             report = verify_report(
-                token, device_id=device.device_id, device_key=key,
-                district_code=self._keys.district_code,
-            )  # fmt: skip
+                token, device_id=device.device_id, device_key=key, district_code=district
+            )
             tokens[report.event_id] = token  # kept as signed evidence
             return report
 
@@ -245,25 +260,41 @@ class DistrictService:
         for item in parse_event_batch(body, verify=verify):
             if isinstance(item, RejectedError):
                 results.append({"id": None, "status": "rejected", "reason": item.reason.value})
-                continue
-            job = self._store.job(item.job_id)
-            if job is None or job.device_id != device.device_id:
+            elif isinstance(item, tuple):
+                results.append(self._store_audit(device.device_id, *item, tokens[item[0]], now))
+            else:
                 results.append(
-                    {"id": item.event_id, "status": "rejected", "reason": Reason.BAD_CLAIM.value}
+                    self._store_event(device.device_id, item, tokens[item.event_id], now)
                 )
-                continue
-            stored = self._store.add_event(
-                event_id=item.event_id, device_id=device.device_id, job_id=item.job_id,
-                event=item.event.value, state=item.state.value, at_s=item.at_s,
-                reason=item.reason, token=tokens[item.event_id], received_s=now,
-            )  # fmt: skip
-            results.append({"id": item.event_id, "status": "stored" if stored else "duplicate"})
-            if stored:
-                log.info(
-                    "event=job_event job=%s device=%s state=%s reason=%s",
-                    item.job_id, device.device_id, item.state.value, item.reason or "-",
-                )  # fmt: skip
         return canonical_dumps({"v": PROTOCOL_VERSION, "results": results})
+
+    def _store_audit(self, device_id: str, event_id: str, record: AuditRecord, token: bytes,
+                     now: int) -> dict[str, object]:  # fmt: skip
+        status = self._store.add_audit(
+            device_id=device_id, seq=record.seq, hash_=record.hash, at_s=record.entry.at_s,
+            record=record_bytes(record, device_id=device_id), token=token, received_s=now,
+        )  # fmt: skip
+        if status == "conflict":  # a second record claims this seq: the chain was forked
+            log.warning("event=audit_conflict device=%s seq=%d", device_id, record.seq)
+            return {"id": event_id, "status": "rejected", "reason": Reason.BAD_CLAIM.value}
+        return {"id": event_id, "status": status}
+
+    def _store_event(self, device_id: str, item: JobReport, token: bytes,
+                     now: int) -> dict[str, object]:  # fmt: skip
+        job = self._store.job(item.job_id)
+        if job is None or job.device_id != device_id:
+            return {"id": item.event_id, "status": "rejected", "reason": Reason.BAD_CLAIM.value}
+        stored = self._store.add_event(
+            event_id=item.event_id, device_id=device_id, job_id=item.job_id,
+            event=item.event.value, state=item.state.value, at_s=item.at_s,
+            reason=item.reason, token=token, received_s=now,
+        )  # fmt: skip
+        if stored:
+            log.info(
+                "event=job_event job=%s device=%s state=%s reason=%s",
+                item.job_id, device_id, item.state.value, item.reason or "-",
+            )  # fmt: skip
+        return {"id": item.event_id, "status": "stored" if stored else "duplicate"}
 
     def heartbeat(self, device: DeviceRow, body: bytes) -> bytes:
         beat = parse_heartbeat(body)

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from district.store import BlobRow, DeviceRow, EnrollCodeRow, JobRow, OfficeRow, SignerRow
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Kiosks' audit records (kiosk.audit): one row per (device, seq), kept as signed evidence.
+_SCHEMA_V2 = """
+CREATE TABLE audit (
+    device_id TEXT NOT NULL REFERENCES devices(device_id), seq INTEGER NOT NULL,
+    hash TEXT NOT NULL, at_s INTEGER NOT NULL, record BLOB NOT NULL, token BLOB NOT NULL,
+    received_s INTEGER NOT NULL, PRIMARY KEY (device_id, seq));
+"""
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE signers (
@@ -74,7 +81,12 @@ class SqliteStore:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:  # executescript commits first, so it runs its own transaction
             conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+                f"BEGIN IMMEDIATE;{_SCHEMA}{_SCHEMA_V2}"
+                f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+            )
+        elif version == 1:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA_V2}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
             )
         elif version > SCHEMA_VERSION:
             raise RuntimeError(f"{path}: schema {version} is newer than this program")
@@ -356,6 +368,29 @@ class SqliteStore:
         return [BlobRow(*row) for row in rows]
 
     # --- reports ------------------------------------------------------------------------
+    def add_audit(self, *, device_id: str, seq: int, hash_: str, at_s: int, record: bytes,
+                  token: bytes, received_s: int) -> str:  # fmt: skip
+        """Store one audit record: ``stored``, ``duplicate`` (same seq and hash) or
+        ``conflict`` (another record holds that seq: the first one is kept)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT hash FROM audit WHERE device_id = ? AND seq = ?",
+                               (device_id, seq)).fetchone()  # fmt: skip
+            if row is not None:
+                return "duplicate" if row[0] == hash_ else "conflict"
+            conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (device_id, seq, hash_, at_s, record, token, received_s))  # fmt: skip
+            return "stored"
+
+    def audit(self, device_id: str) -> list[tuple[bytes, str]]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT record, hash FROM audit WHERE device_id = ? ORDER BY seq", (device_id,)
+            )
+            .fetchall()
+        )
+        return [(bytes(record), str(hash_)) for record, hash_ in rows]
+
     def add_event(
         self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,
         at_s: int, reason: str | None, token: bytes, received_s: int,

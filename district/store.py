@@ -124,6 +124,9 @@ class DistrictStore(Protocol):
     def blobs(self, job_id: str) -> list[BlobRow]: ...
 
     # --- reports
+    def add_audit(self, *, device_id: str, seq: int, hash_: str, at_s: int, record: bytes,
+                  token: bytes, received_s: int) -> str: ...  # fmt: skip
+    def audit(self, device_id: str) -> list[tuple[bytes, str]]: ...
     def add_event(
         self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,
         at_s: int, reason: str | None, token: bytes, received_s: int,

@@ -104,6 +104,8 @@ class AgentConfig:
     max_document_bytes: int = 20 * MIB  # largest sealed document accepted, bytes
     heartbeat_interval_s: int = 60  # time between health reports to the district, seconds
     language: str = "id"  # UI and receipt language: "id" (Bahasa Indonesia) or "en"
+    office_name: str = ""  # e.g. "Desa Pitulua", from enrolment; printed on receipts
+    utc_offset_s: int | None = None  # the office's clock; None: from the province (WIB/WITA/WIT)
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)  # wrong claim codes
     job_leeway_s: int = 60  # tolerated clock skew for a job's iat (expiry has none), s
     max_reprints: int = 3  # reprints (spoiled -> printed again) allowed per job
@@ -127,9 +129,14 @@ _LOCKOUT_RANGES: Final = {
     "max_lock_s": (1, 7 * 86400),
 }
 _REQUIRED: Final = ("server_url", "device_id", "district_code", "office_code")
-_KNOWN_KEYS: Final = frozenset(
-    {*_REQUIRED, "printers", "routing", "language", "lockout", *_INT_RANGES, *_FLOAT_RANGES}
-)
+_KNOWN_KEYS: Final = frozenset({
+    *_REQUIRED, "printers", "routing", "language", "office_name", "utc_offset_s", "lockout",
+    *_INT_RANGES, *_FLOAT_RANGES,
+})  # fmt: skip
+_OFFICE_NAME: Final = re.compile(r"[^\x00-\x1f\x7f-\x9f]{0,80}")
+# Indonesia's three zones by province code (Permendagri region codes): WIT for Maluku and
+# Papua (8x, 9x), WITA for Bali, Nusa Tenggara, Sulawesi and the east of Kalimantan.
+_WITA_PROVINCES: Final = frozenset({"51", "52", "53", "63", "64", "65", *map(str, range(71, 77))})
 _DEVICE_ID: Final = re.compile(r"dev_[0-9A-HJKMNP-TV-Z]{26}")
 _HOST_LABEL: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _HOST_PORT: Final = re.compile(r"(\[[^\]]*\]|[^:\[\]]*)(?::([0-9]{1,5}))?")
@@ -349,6 +356,10 @@ def validate_agent_config(raw: Mapping[str, object]) -> AgentConfig:
     for role in {role for _, role in routing} - {target.role for target in printers}:
         raise ConfigError(f"printers.{role.value}", "documents are routed here: required")
     language = _str("language", table.get("language", "id"), _LANGUAGE, "'id' or 'en'")
+    office_name = _str("office_name", table.get("office_name", ""), _OFFICE_NAME, "a name")
+    numbers_offset = {}
+    if "utc_offset_s" in table:
+        numbers_offset["utc_offset_s"] = _int("utc_offset_s", table["utc_offset_s"], -43200, 50400)
     # Only the settings present are passed, so AgentConfig's defaults stay the one source.
     numbers: dict[str, Any] = {
         key: _int(key, table[key], *bounds) for key, bounds in _INT_RANGES.items() if key in table
@@ -364,7 +375,9 @@ def validate_agent_config(raw: Mapping[str, object]) -> AgentConfig:
         printers=printers,
         routing=routing,
         language=language,
+        office_name=office_name,
         lockout=_lockout(table.get("lockout", {})),
+        **numbers_offset,
         **numbers,
     )
     if config.backoff_max_s < config.backoff_initial_s:
@@ -378,7 +391,19 @@ def agent_config_to_raw(cfg: AgentConfig) -> dict[str, object]:
     raw["printers"] = {target.role.value: target.uri for target in cfg.printers}
     raw["routing"] = {code: role.value for code, role in cfg.routing}
     raw["lockout"] = asdict(cfg.lockout)
+    if cfg.utc_offset_s is None:
+        del raw["utc_offset_s"]
     return raw
+
+
+def office_utc_offset_s(cfg: AgentConfig) -> int:
+    """The office's offset from UTC: the setting, else its province's zone."""
+    if cfg.utc_offset_s is not None:
+        return cfg.utc_offset_s
+    province = cfg.district_code[:2]
+    if province[0] in "89":
+        return 9 * 3600  # WIT
+    return 8 * 3600 if province in _WITA_PROVINCES else 7 * 3600
 
 
 def role_for(cfg: AgentConfig, doc_type: str) -> PrinterRole:

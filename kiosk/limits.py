@@ -14,6 +14,7 @@ TYP_HEAD: Final = "cedoka-head+jwt"
 TYP_KEYRING: Final = "cedoka-keyring+jwt"
 TYP_PROOF: Final = "cedoka-proof+jwt"
 TYP_EVENT: Final = "cedoka-event+jwt"
+TYP_AUDIT: Final = "cedoka-audit+jwt"
 
 # The one signature algorithm (RFC 9864 fully-specified name for Ed25519).
 JWS_ALG: Final = "Ed25519"

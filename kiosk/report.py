@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -36,6 +37,7 @@ _AGENT = re.compile(r"[A-Za-z0-9._/+-]{1,64}")
 _KEYWORD = re.compile(r"[a-z][a-z0-9._-]{0,63}")
 _MARKER = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 MAX_HEARTBEAT_BYTES = 16 * 1024
+T = TypeVar("T")
 MAX_EVENT_BATCH_BYTES = MAX_EVENTS_PER_BATCH * (MAX_EVENT_BYTES + 4) + 64
 
 
@@ -126,17 +128,16 @@ def event_batch_body(tokens: list[bytes]) -> bytes:
     return canonical_dumps({"v": PROTOCOL_VERSION, "events": [t.decode("ascii") for t in tokens]})
 
 
-def parse_event_batch(
-    data: bytes, *, verify: Callable[[bytes], JobReport]
-) -> list[JobReport | RejectedError]:
-    """Parse a batch; each event is verified on its own (one bad event spoils no other).
+def parse_event_batch(data: bytes, *, verify: Callable[[bytes], T]) -> list[T | RejectedError]:
+    """Parse a batch; each item (a job event or an audit record) is verified on its own by
+    ``verify`` (one bad item spoils no other).
 
     Raises:
         WireError: the batch itself is malformed or too large.
     """
     f = Fields(loads_object(data, max_bytes=MAX_EVENT_BATCH_BYTES), "events")
     f.version()
-    out: list[JobReport | RejectedError] = []
+    out: list[T | RejectedError] = []
     for item in f.array("events", min_items=1, max_items=MAX_EVENTS_PER_BATCH):
         if not isinstance(item, str) or not _TOKEN_TEXT.fullmatch(item):
             out.append(WireError(Reason.MALFORMED, "events[]: expected a compact JWS"))

@@ -12,7 +12,7 @@ from kiosk.claim import generate_claim_code
 from kiosk.model import ReleaseMode
 from tests.agent.harness import push
 from tests.district.conftest import Server
-from tests.ui.conftest import Api
+from tests.ui.conftest import STAFF, SUPERVISOR, Api
 from ui.guard import SECRET_HEADER
 
 WRONG = generate_claim_code(lambda n: bytes(range(7, 7 + n)))  # well-formed, matches nothing
@@ -69,13 +69,17 @@ def test_release_by_code_with_previews_then_hand_over(api: Api, server: Server) 
         png = api.call("GET", f"/api/jobs/{job_id}/docs/{idx}/preview",
                        headers={"x-cedoka-ticket": found["ticket"]})  # fmt: skip
         assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
-    done = api.call("POST", "/api/release", json={"ticket": found["ticket"], "operator": "siti"})
+    done = api.call("POST", "/api/release", json={"ticket": found["ticket"]})
     assert done.json() == {"jobs": [{"job_id": job_id, "state": "printed"}]}
     assert sorted(p.read_bytes() for p in api.kiosk.printed()) == sorted(pdfs)
-    again = api.call("POST", "/api/release", json={"ticket": found["ticket"], "operator": "siti"})
+    again = api.call("POST", "/api/release", json={"ticket": found["ticket"]})
     assert again.status_code == 410  # a ticket releases once
-    over = api.call("POST", f"/api/jobs/{job_id}/handover", json={"operator": "siti"})
-    assert over.json() == {"job_id": job_id, "state": "purged"}
+    over = api.call("POST", f"/api/jobs/{job_id}/handover", json={})
+    assert over.json() == {"job_id": job_id, "state": "purged", "receipt": "printed"}
+    [receipt] = api.receipts.glob("receipt-*.txt")
+    text = receipt.read_text()
+    assert "Kartu Keluarga" in text or "KK" in text
+    assert "Siti Aminah" in text and "SITI NURHALIZA" not in text.upper()
 
 
 def test_repeated_wrong_codes_lock_release(api: Api, server: Server) -> None:
@@ -92,24 +96,24 @@ def test_out_of_paper_blocks_before_printing_then_retry(api: Api, server: Server
     job_id, claim, _ = _claim_job(api, server)
     ticket = api.call("POST", "/api/claim", json={"code": claim}).json()["ticket"]
     (api.kiosk.out / "MEDIA_EMPTY").touch()
-    blocked = api.call("POST", "/api/release", json={"ticket": ticket, "operator": "siti"})
+    blocked = api.call("POST", "/api/release", json={"ticket": ticket})
     assert blocked.status_code == 409
     error = blocked.json()["error"]
     assert error["code"] == "media_empty"
     assert error["message_id"] == "Kertas habis — isi kertas A4 lalu tekan Coba lagi."
     assert api.kiosk.local_state(job_id) == "held"  # nothing changed
     (api.kiosk.out / "MEDIA_EMPTY").unlink()
-    done = api.call("POST", "/api/release", json={"ticket": ticket, "operator": "siti"})
+    done = api.call("POST", "/api/release", json={"ticket": ticket})
     assert done.json()["jobs"][0]["state"] == "printed"
 
 
 def test_spoiled_sheets_are_reprinted(api: Api, server: Server) -> None:
     job_id, claim, _ = _claim_job(api, server)
     ticket = api.call("POST", "/api/claim", json={"code": claim}).json()["ticket"]
-    api.call("POST", "/api/release", json={"ticket": ticket, "operator": "siti"})
+    api.call("POST", "/api/release", json={"ticket": ticket})
     assert len(api.kiosk.printed()) == 2
     again = api.call("POST", f"/api/jobs/{job_id}/spoil",
-                     json={"operator": "siti", "reason": "jammed"})  # fmt: skip
+                     json={"reason": "jammed"})  # fmt: skip
     assert again.json() == {"job_id": job_id, "state": "printed"}
     assert len(api.kiosk.printed()) == 4  # the bundle once more, under new titles
     [job] = api.call("GET", "/api/jobs").json()["jobs"]

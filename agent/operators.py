@@ -1,0 +1,133 @@
+"""The village staff who may use the kiosk: operator ids, display names, roles and PINs.
+
+A PIN is checked with its scrypt hash (:mod:`kiosk.pin`); repeated wrong PINs lock that
+operator for a while (the claim lockout's rules, per operator, on the trusted clock).
+District IT adds operators with ``cedoka operator add``; the first one should be a
+supervisor (settings need one).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Final, Literal
+
+from agent.spool import OperatorRow, Spool
+from kiosk.audit import OPERATOR
+from kiosk.claim import LockoutPolicy, LockoutState, check_unlocked, record_failure, record_success
+from kiosk.errors import CedokaError, ClaimLockedError
+from kiosk.pin import PinError, hash_pin, pin_matches
+from kiosk.strictjson import canonical_dumps, loads_object
+
+Role = Literal["staff", "supervisor"]
+ROLES: Final = ("staff", "supervisor")
+_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f]{1,40}")
+PIN_POLICY: Final = LockoutPolicy(max_failures=5, window_s=900, lock_s=300, max_lock_s=3600)
+
+
+class StaffError(CedokaError):
+    """An operator operation refused; ``code`` is the machine-readable reason:
+    ``not_found``, ``pin_wrong``, ``operator_locked`` (with ``retry_after_s``), ``taken``,
+    ``bad_pin``, ``bad_id``, ``bad_name``, ``bad_role``."""
+
+    def __init__(self, code: str, message: str, *, retry_after_s: int = 0) -> None:
+        super().__init__(message)
+        self.code, self.retry_after_s = code, retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    operator_id: str
+    name: str
+    role: Role
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+def _public(row: OperatorRow) -> Operator:
+    return Operator(
+        row.operator_id, row.name, "supervisor" if row.role == "supervisor" else "staff"
+    )
+
+
+def _lockout(row: OperatorRow) -> LockoutState:
+    if row.lockout is None:
+        return LockoutState()
+    data = loads_object(row.lockout, max_bytes=4096)
+    return LockoutState(
+        failures_s=tuple(int(t) for t in data["failures_s"]),  # type: ignore[attr-defined]
+        locked_until_s=int(data["locked_until_s"]),  # type: ignore[call-overload]
+        lockouts=int(data["lockouts"]),  # type: ignore[call-overload]
+    )
+
+
+class OperatorBook:
+    def __init__(self, spool: Spool, *, now_s: Callable[[], int],
+                 random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> None:  # fmt: skip
+        self._spool, self._now_s, self._random = spool, now_s, random_bytes
+
+    def list(self) -> list[Operator]:
+        return [_public(r) for r in self._spool.operators()]
+
+    def get(self, operator_id: str) -> Operator | None:
+        row = self._spool.operator(operator_id)
+        return None if row is None else _public(row)
+
+    def add(self, operator_id: str, *, name: str, role: str, pin: str) -> Operator:
+        if not OPERATOR.fullmatch(operator_id):
+            raise StaffError("bad_id", "an operator id is 1-32 of a-z 0-9 . _ -")
+        name = " ".join(name.split())
+        if not _NAME.fullmatch(name):
+            raise StaffError("bad_name", "a name is 1-40 printable characters")
+        if role not in ROLES:
+            raise StaffError("bad_role", "the role is staff or supervisor")
+        row = OperatorRow(operator_id, name, role, self._hash(pin), None, self._now_s())
+        if not self._spool.add_operator(row):
+            raise StaffError("taken", f"operator {operator_id} exists already")
+        return _public(row)
+
+    def set_pin(self, operator_id: str, pin: str) -> None:
+        """A new PIN (also clears a lockout)."""
+        if not self._spool.update_operator(operator_id, pin_hash=self._hash(pin)):
+            raise StaffError("not_found", f"no operator {operator_id}")
+
+    def remove(self, operator_id: str) -> None:
+        if not self._spool.remove_operator(operator_id):
+            raise StaffError("not_found", f"no operator {operator_id}")
+
+    def check(self, operator_id: str, pin: str) -> Operator:
+        """The operator, when ``pin`` is theirs; a wrong PIN counts towards their lockout.
+
+        Raises:
+            StaffError: ``not_found``, ``operator_locked`` or ``pin_wrong``.
+        """
+        row = self._spool.operator(operator_id)
+        if row is None:
+            raise StaffError("not_found", f"no operator {operator_id}")
+        state, now = _lockout(row), self._now_s()
+        try:
+            check_unlocked(state, PIN_POLICY, now_s=now)
+        except ClaimLockedError as error:
+            raise StaffError("operator_locked", "too many wrong PINs",
+                                retry_after_s=error.retry_after_s) from None  # fmt: skip
+        if not pin_matches(pin, row.pin_hash):
+            state = record_failure(state, PIN_POLICY, now_s=now)
+            self._spool.update_operator(operator_id, lockout=canonical_dumps(asdict(state)))
+            if state.locked_until_s > now:
+                raise StaffError("operator_locked", "too many wrong PINs",
+                                    retry_after_s=state.locked_until_s - now)  # fmt: skip
+            raise StaffError("pin_wrong", "wrong PIN")
+        if row.lockout is not None:
+            state = record_success(state, PIN_POLICY, now_s=now)
+            self._spool.update_operator(operator_id, lockout=canonical_dumps(asdict(state)))
+        return _public(row)
+
+    def _hash(self, pin: str) -> str:
+        try:
+            return hash_pin(pin, random_bytes=self._random)
+        except PinError as error:
+            raise StaffError("bad_pin", str(error)) from None

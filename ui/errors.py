@@ -1,0 +1,53 @@
+"""The kiosk API's refusals: an HTTP status, a machine code, and the text the screen shows
+in Bahasa Indonesia and English (``{"error": {"code", "message_id", "message_en", ...}}``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.errors import Reason
+from kiosk.messages import printer_text
+from kiosk.messages import text as reason_text
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message_id: str, message_en: str,
+                 **extra: Any) -> None:  # fmt: skip
+        super().__init__(code)
+        self.status, self.code = status, code
+        self.message_id, self.message_en, self.extra = message_id, message_en, extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message_id": self.message_id,
+                          "message_en": self.message_en, **self.extra}}  # fmt: skip
+
+
+def reason_error(status: int, reason: Reason, **extra: Any) -> ApiError:
+    return ApiError(status, reason.value, reason_text(reason, "id"), reason_text(reason, "en"),
+                    **extra)  # fmt: skip
+
+
+def printer_error(reason: str, role: str | None = None) -> ApiError:
+    return ApiError(409, reason, printer_text(reason, "id"), printer_text(reason, "en"),
+                    role=role)  # fmt: skip
+
+
+# Staff-facing refusals of the operator flows (code -> (status, Indonesian, English)).
+STAFF_TEXTS: dict[str, tuple[int, str, str]] = {
+    "not_found": (404, "Petugas tidak dikenal.", "Unknown operator."),
+    "pin_wrong": (403, "PIN salah — coba lagi.", "Wrong PIN — try again."),
+    "operator_locked": (423, "Terlalu banyak PIN salah — tunggu sebentar.",
+                        "Too many wrong PINs — please wait."),
+    "not_supervisor": (403, "Hanya supervisor yang boleh mengubah pengaturan.",
+                       "Only a supervisor may change the settings."),
+    "not_allowed": (409, "Tidak bisa dilakukan sekarang.", "Not possible in this state."),
+    "changed": (409, "Status berubah — muat ulang.", "The job changed meanwhile — reload."),
+    "no_job": (404, "Dokumen tidak ditemukan.", "No such job."),
+    "bad_setting": (400, "Pengaturan tidak valid.", "Invalid setting."),
+}  # fmt: skip
+
+
+def staff_error(code: str, **extra: Any) -> ApiError:
+    status, message_id, message_en = STAFF_TEXTS[code]
+    return ApiError(status, "not_found" if code == "no_job" else code, message_id, message_en,
+                    **extra)  # fmt: skip
