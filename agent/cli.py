@@ -1,7 +1,8 @@
 """The ``cedoka`` command line: the village agent's entry point.
 
-``selftest``, ``enroll``, ``run``, ``status``, ``release`` and ``printers`` work; ``kiosk``,
-``doctor`` and ``demo`` arrive with their issues (each says so and exits with status 2).
+``selftest``, ``enroll``, ``run``, ``kiosk``, ``status``, ``release``, ``printers`` and
+``operator`` work; ``doctor`` and ``demo`` arrive with their issues (each says so and exits
+with status 2).
 The work is done by :mod:`agent.enrolment` and :class:`agent.app.Agent`; this module parses
 arguments and prints. It never prints a resident's name.
 
@@ -27,13 +28,11 @@ EXIT_NOT_AVAILABLE = 2
 
 # Commands that arrive with the village agent; until then they only explain that.
 LATER_COMMANDS: dict[str, str] = {
-    "kiosk": "open the touch kiosk window",
     "doctor": "check this installation and explain what is wrong",
     "demo": "run a district server, an agent and the kiosk with sample documents",
 }
 # The component that brings each of them.
 LATER_FROM: dict[str, str] = {
-    "kiosk": "the kiosk UI",
     "doctor": "install and operate", "demo": "install and operate",
 }  # fmt: skip
 
@@ -89,6 +88,34 @@ def build_parser() -> argparse.ArgumentParser:
         "delete the documents (without it the job stays 'printed' for the kiosk screen)",
     )  # fmt: skip
     release.add_argument("--json", action="store_true")
+    kiosk = commands.add_parser("kiosk", help="open the touch kiosk window on `run`'s screens")
+    kiosk.add_argument(
+        "--wait", type=float, default=60.0, metavar="S",
+        help="wait up to S seconds for `run` to write the window's URL (default 60)",
+    )  # fmt: skip
+    kiosk_mode = kiosk.add_mutually_exclusive_group()
+    kiosk_mode.add_argument(
+        "--windowed", action="store_true", help="a 1280x800 window, not fullscreen (development)"
+    )
+    kiosk_mode.add_argument(
+        "--browser", action="store_true",
+        help="open no window: print the URL (with its secret) for a browser, and exit",
+    )  # fmt: skip
+    operator = commands.add_parser("operator", help="the village staff who may use the kiosk")
+    operator_commands = operator.add_subparsers(dest="action", metavar="ACTION", required=True)
+    op_add = operator_commands.add_parser("add", help="add an operator (asks for the PIN)")
+    op_add.add_argument("operator_id", help="a short id: a-z 0-9 . _ - (e.g. siti)")
+    op_add.add_argument("--name", required=True, help='the name on the screen, e.g. "Siti Aminah"')
+    op_add.add_argument("--supervisor", action="store_true", help="may change the settings")
+    op_pin = operator_commands.add_parser("set-pin", help="give an operator a new PIN")
+    op_pin.add_argument("operator_id")
+    for with_pin in (op_add, op_pin):
+        with_pin.add_argument("--pin-stdin", action="store_true",
+                              help="read the PIN from standard input (for scripts)")  # fmt: skip
+    operator_commands.add_parser("remove", help="remove an operator").add_argument("operator_id")
+    operator_commands.add_parser("list", help="list the operators").add_argument(
+        "--json", action="store_true"
+    )
     for name, summary in LATER_COMMANDS.items():
         commands.add_parser(name, help=f"(not available yet) {summary}")
     return parser

@@ -1,5 +1,6 @@
-"""The ``cedoka`` commands that work on a kiosk home: enroll, status, release, printers
-(``run`` is the top layer's: :mod:`ui.cli`, which also serves the kiosk's local API).
+"""The ``cedoka`` commands that work on a kiosk home: enroll, status, release, printers,
+operator (``run`` and ``kiosk`` are the top layer's: :mod:`ui.cli`, which also serves the
+kiosk's local API and opens its window).
 
 Output: a short text for people, or stable JSON with ``--json``. Errors go to stderr with
 the exit status of :mod:`agent.cli`; messages for staff come in Bahasa Indonesia and
@@ -57,6 +58,8 @@ def run_command(command: str, args: argparse.Namespace) -> int:
             return _release(args, home)
         if command == "printers":
             return _printers(args, home)
+        if command == "operator":
+            return _operator(args, home)
     except ConfigError as error:
         return _fail(f"configuration: {error}")
     except OperatorError as error:
@@ -67,9 +70,62 @@ def run_command(command: str, args: argparse.Namespace) -> int:
                      EXIT_REVOKED if revoked else EXIT_FAILED)  # fmt: skip
     except TransportError as error:
         return _fail(f"cannot reach the district server ({error}); try again later")
-    if command == "run":  # reached only through agent.cli directly
-        return _fail("'run' starts through the cedoka entry point (ui.cli), with the kiosk API", 2)
+    if command in {"run", "kiosk"}:  # reached only through agent.cli directly
+        return _fail(f"'{command}' starts through the cedoka entry point (ui.cli)", 2)
     raise AssertionError(command)
+
+
+def _read_pin(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().strip()
+    if not sys.stdin.isatty():
+        raise OperatorError("no terminal to ask for the PIN: use --pin-stdin")
+    import getpass
+
+    first = getpass.getpass("PIN (4-8 digits): ")
+    if getpass.getpass("the same PIN again: ") != first:
+        raise OperatorError("the two PINs differ; nothing changed")
+    return first
+
+
+def _operator(args: argparse.Namespace, home: Path) -> int:
+    import time
+
+    from agent.operators import OperatorBook, StaffError
+    from agent.settings import load_config
+    from agent.spool import Spool
+
+    load_config(home)  # an enrolled kiosk only
+    spool = Spool(home / "spool.db")
+    book = OperatorBook(spool, now_s=lambda: int(time.time()))
+    try:
+        if args.action == "list":
+            listed = book.list()
+            if args.json:
+                _print_json([{"id": o.operator_id, "name": o.name, "role": o.role}
+                             for o in listed])  # fmt: skip
+            else:
+                for o in listed:
+                    print(f"{o.operator_id}\t{o.role}\t{o.name}")
+                if not listed:
+                    print("no operators yet: add one with 'cedoka operator add ID --name NAME "
+                          "--supervisor'")  # fmt: skip
+        elif args.action == "add":
+            role = "supervisor" if args.supervisor else "staff"
+            added = book.add(args.operator_id, name=args.name, role=role,
+                             pin=_read_pin(args.pin_stdin))  # fmt: skip
+            print(f"operator {added.operator_id} ({added.role}) added")
+        elif args.action == "set-pin":
+            book.set_pin(args.operator_id, _read_pin(args.pin_stdin))
+            print(f"operator {args.operator_id}: new PIN set (any lock is lifted)")
+        else:
+            book.remove(args.operator_id)
+            print(f"operator {args.operator_id} removed")
+    except StaffError as error:
+        return _fail(f"{error.code}: {error}")
+    finally:
+        spool.close()
+    return EXIT_OK
 
 
 def _enroll(args: argparse.Namespace, home: Path) -> int:

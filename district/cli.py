@@ -269,9 +269,14 @@ def _audit(args: argparse.Namespace, home: _Home) -> None:
     device = store.device(args.device_id)
     if device is None:
         raise OperatorError(f"no device {args.device_id}")
-    records = [record_from_bytes(data, hash_, device_id=device.device_id)
-               for data, hash_ in store.audit(device.device_id)]  # fmt: skip
-    problems = check_chain(records, device_id=device.device_id)
+    records, unreadable = [], []
+    for seq, data, hash_ in store.audit(device.device_id):
+        try:
+            records.append(record_from_bytes(data, hash_, device_id=device.device_id,
+                                             check=False))  # fmt: skip
+        except RejectedError:
+            unreadable.append(f"record {seq} is unreadable (altered)")
+    problems = unreadable + check_chain(records, device_id=device.device_id)
     reported = None if device.heartbeat is None else parse_heartbeat(device.heartbeat).journal_head
     if reported is not None and records and records[-1].hash != reported:
         problems.append("the kiosk's last heartbeat reports records not received yet")

@@ -381,15 +381,11 @@ class SqliteStore:
                          (device_id, seq, hash_, at_s, record, token, received_s))  # fmt: skip
             return "stored"
 
-    def audit(self, device_id: str) -> list[tuple[bytes, str]]:
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT record, hash FROM audit WHERE device_id = ? ORDER BY seq", (device_id,)
-            )
-            .fetchall()
-        )
-        return [(bytes(record), str(hash_)) for record, hash_ in rows]
+    def audit(self, device_id: str) -> list[tuple[int, bytes, str]]:
+        sql = "SELECT seq, record, hash FROM audit WHERE device_id = ? ORDER BY seq"
+        rows = self._conn().execute(sql, (device_id,)).fetchall()
+        return [(int(seq), record if isinstance(record, bytes) else str(record).encode(),
+                 str(hash_)) for seq, record, hash_ in rows]  # fmt: skip
 
     def add_event(
         self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,

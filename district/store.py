@@ -126,7 +126,7 @@ class DistrictStore(Protocol):
     # --- reports
     def add_audit(self, *, device_id: str, seq: int, hash_: str, at_s: int, record: bytes,
                   token: bytes, received_s: int) -> str: ...  # fmt: skip
-    def audit(self, device_id: str) -> list[tuple[bytes, str]]: ...
+    def audit(self, device_id: str) -> list[tuple[int, bytes, str]]: ...
     def add_event(
         self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,
         at_s: int, reason: str | None, token: bytes, received_s: int,

@@ -4,17 +4,23 @@ reprint)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from district.keyring import DATABASE
 from kiosk.claim import generate_claim_code
 from kiosk.model import ReleaseMode
-from tests.agent.harness import push
+from tests.agent.harness import FAKE_NIK, RESIDENT, push
 from tests.district.conftest import Server
 from tests.ui.conftest import STAFF, SUPERVISOR, Api
 from ui.guard import SECRET_HEADER
 
+DISTRICT_CLI = Path(sys.executable).with_name("cedoka-district")
 WRONG = generate_claim_code(lambda n: bytes(range(7, 7 + n)))  # well-formed, matches nothing
 
 
@@ -151,3 +157,98 @@ def test_cedoka_run_serves_the_api_to_its_window_only(server: Server, tmp_path: 
     finally:
         assert kiosk.stop(agent) == 0
     assert not url_file.exists()
+
+
+def test_sign_in_needs_the_right_pin_and_locks_after_wrong_ones(api: Api) -> None:
+    api.call("POST", "/api/logout", json={})
+    assert api.call("GET", "/api/jobs").json()["error"]["code"] == "session_expired"
+    api.token = None
+    assert api.call("GET", "/api/jobs").json()["error"]["code"] == "session_required"
+    names = [o["name"] for o in api.call("GET", "/api/operators").json()["operators"]]
+    assert names == ["Budi Santoso", "Siti Aminah"]
+    unknown = api.login("nobody", "2580")
+    assert unknown.status_code == 404
+    for _ in range(4):
+        wrong = api.login(STAFF[0], "9999")
+        assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "pin_wrong"
+    locked = api.login(STAFF[0], "9999")
+    assert locked.status_code == 423 and locked.json()["error"]["retry_after_s"] == 300
+    assert api.login(STAFF[0], STAFF[2]).status_code == 423  # even the right PIN, for now
+    assert api.login(SUPERVISOR[0], SUPERVISOR[2]).status_code == 200  # others are not locked
+
+
+def test_staff_release_without_a_code_needs_the_pin_and_a_reason(api: Api, server: Server) -> None:
+    job_id, _, pdfs = _claim_job(api, server)
+    body = {"job_id": job_id, "pin": "1111", "reason": "no_phone"}
+    assert api.call("POST", "/api/staff-claim", json=body).json()["error"]["code"] == "pin_wrong"
+    bad = api.call("POST", "/api/staff-claim", json={**body, "reason": "because"})
+    assert bad.status_code == 400
+    found = api.call("POST", "/api/staff-claim", json={**body, "pin": STAFF[2]}).json()
+    png = api.call("GET", f"/api/jobs/{job_id}/docs/0/preview",
+                   headers={"x-cedoka-ticket": found["ticket"]})  # fmt: skip
+    assert png.content.startswith(b"\x89PNG")
+    done = api.call("POST", "/api/release", json={"ticket": found["ticket"]}).json()
+    assert done == {"jobs": [{"job_id": job_id, "state": "printed"}]}
+    assert sorted(p.read_bytes() for p in api.kiosk.printed()) == sorted(pdfs)
+    history = api.call("GET", "/api/history").json()["entries"]
+    release = next(e for e in history if e["action"] == "release_staff" and e["outcome"] == "ok")
+    assert release["reason"] == "no_phone" and release["operator_name"] == "Siti Aminah"
+    assert release["doc_types"] == ["KK", "AKTA_LAHIR"] and release["job_id"] == job_id
+    refused = [e for e in history if e["action"] == "release_staff" and e["outcome"] == "refused"]
+    assert refused[0]["reason"] == "pin_wrong"
+
+
+def test_the_audit_trail_is_chained_and_reaches_the_district(api: Api, server: Server) -> None:
+    job_id, claim, _ = _claim_job(api, server)
+    api.call("POST", "/api/claim", json={"code": WRONG})
+    ticket = api.call("POST", "/api/claim", json={"code": claim}).json()["ticket"]
+    api.call("POST", "/api/release", json={"ticket": ticket})
+    api.call("POST", f"/api/jobs/{job_id}/handover", json={})
+    actions = [e["action"] for e in reversed(api.call("GET", "/api/history").json()["entries"])]
+    assert actions == ["login", "claim_wrong", "release_code", "print", "handover", "receipt"]
+    api.agent.reporter.deliver()
+    api.agent.reporter.heartbeat()
+    shown = subprocess.run(
+        [str(DISTRICT_CLI), "--home", str(server.home), "audit", api.agent.config.device_id,
+         "--json"], capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    audit = json.loads(shown.stdout)
+    assert audit["problems"] == []
+    assert [r["action"] for r in audit["records"]] == actions
+    assert FAKE_NIK not in shown.stdout and RESIDENT not in shown.stdout
+    # a record altered on the district's disk is found
+    with sqlite3.connect(server.home / DATABASE) as conn:
+        conn.execute("UPDATE audit SET record = CAST(replace(CAST(record AS TEXT), "
+                     "'\"claim_wrong\"', '\"claim_locked\"') AS BLOB) WHERE seq = 2")  # fmt: skip
+    broken = subprocess.run(
+        [str(DISTRICT_CLI), "--home", str(server.home), "audit", api.agent.config.device_id],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert broken.returncode == 1 and "record 2" in broken.stderr
+
+
+def test_settings_need_a_supervisor(api: Api) -> None:
+    refused = api.call("POST", "/api/settings/unlock", json={"pin": STAFF[2]})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_supervisor"
+    assert api.call("GET", "/api/settings").json()["error"]["code"] == "settings_locked"
+    api.login(SUPERVISOR[0], SUPERVISOR[2])
+    ticket = api.call("POST", "/api/settings/unlock", json={"pin": SUPERVISOR[2]}).json()
+    headers = {"x-cedoka-settings": ticket["settings_ticket"]}
+    current = api.call("GET", "/api/settings", headers=headers).json()
+    assert current["language"] == "id" and current["printers"]["a4"].startswith("virtual:")
+    changed = api.call("POST", "/api/settings", headers=headers, json={"language": "en"})
+    assert changed.json()["language"] == "en"
+    assert api.call("GET", "/api/state").json()["language"] == "en"
+    assert 'language = "en"' in (api.kiosk.home / "agent.toml").read_text()
+    bad = api.call("POST", "/api/settings", headers=headers,
+                   json={"printers": {"a4": "ipp://elsewhere.example/x"}})  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "printers.a4"
+    page = api.call("POST", "/api/settings/test-page", headers=headers, json={"role": "a4"})
+    assert page.json() == {"role": "a4", "state": "submitted"}
+    [printed] = api.kiosk.printed()
+    assert printed.name.startswith("testpage.") and b"/Helvetica" in printed.read_bytes()
+    slip = api.call("POST", "/api/settings/test-page", headers=headers, json={"role": "receipt"})
+    assert slip.status_code == 200 and list(api.receipts.glob("receipt-TEST-*.txt"))
+    removed = api.call("POST", "/api/settings", headers=headers, json={"printers": {"receipt": ""}})
+    assert removed.json()["printers"]["receipt"] is None and api.agent.receipt is None
