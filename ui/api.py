@@ -105,7 +105,7 @@ class TestPageBody(_Body):
 def _session(request: Request,
              x_cedoka_session: Annotated[str | None, Header()] = None) -> Operator:  # fmt: skip
     creds: Credentials = request.app.state.creds
-    return creds.operator(x_cedoka_session)
+    return creds.operator(x_cedoka_session, activity=request.method != "GET")
 
 
 Session = Annotated[Operator, Depends(_session)]
@@ -206,9 +206,10 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
              "markers": [{"name": m.name, "level": m.level} for m in h.markers]}
             for h in agent.reporter.health()
         ]  # fmt: skip
-        operator = creds.sessions.get(x_cedoka_session)
+        operator = creds.sessions.get(x_cedoka_session, slide=False)
         cfg = agent.config
         return {"language": cfg.language, "office_code": cfg.office_code,
+                "utc_offset_s": office_utc_offset_s(cfg),
                 "office_name": cfg.office_name, "now_s": agent.trusted_now_s(), "link": link,
                 "frozen": agent.syncer.frozen, "printers": printers,
                 "counts": agent.spool.counts(),

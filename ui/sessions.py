@@ -36,8 +36,9 @@ class _Store(Generic[T]):
             self._items[token] = (value, now + self._ttl)
         return token
 
-    def get(self, token: str | None) -> T | None:
-        """The value, or None when unknown or expired (expired ones are dropped)."""
+    def get(self, token: str | None, *, slide: bool = True) -> T | None:
+        """The value, or None when unknown or expired (expired ones are dropped);
+        ``slide=False`` reads without moving a sliding deadline."""
         if token is None:
             return None
         with self._lock:
@@ -46,7 +47,7 @@ class _Store(Generic[T]):
             if item is None or item[1] <= now:
                 self._items.pop(token, None)
                 return None
-            if self._sliding:
+            if self._sliding and slide:
                 self._items[token] = (item[0], now + self._ttl)
             return item[0]
 
@@ -75,9 +76,10 @@ class Credentials:
     tickets: _Store[Ticket] = field(default_factory=lambda: _Store(TICKET_TTL_S, sliding=False))
     settings: _Store[str] = field(default_factory=lambda: _Store(TICKET_TTL_S, sliding=False))
 
-    def operator(self, token: str | None) -> Operator:
-        """The signed-in operator of a session token (401 otherwise)."""
-        operator = self.sessions.get(token)
+    def operator(self, token: str | None, *, activity: bool = True) -> Operator:
+        """The signed-in operator of a session token (401 otherwise). Only ``activity``
+        (a staff action, not the screen's polling) keeps the session alive."""
+        operator = self.sessions.get(token, slide=activity)
         if operator is None:
             if token is None:
                 raise ApiError(401, "session_required", "Silakan masuk dulu.", "Please sign in.")

@@ -1,0 +1,448 @@
+// Every text the kiosk screens show, in Bahasa Indonesia (default) and English.
+// Texts from the server come as message_id / message_en and are picked by msg().
+
+const ID = {
+  app_name: "Cedoka",
+  lang_label: "Bahasa",
+  no_secret_title: "Jendela ini harus dibuka oleh Cedoka",
+  no_secret_body: "Tutup jendela ini, lalu buka aplikasi Cedoka dari menu komputer. Jika tetap muncul, nyalakan ulang komputer atau hubungi petugas IT kabupaten.",
+  loading: "Memuat…",
+  network_error: "Aplikasi Cedoka di komputer ini tidak menjawab. Tunggu sebentar lalu coba lagi; jika tetap, nyalakan ulang komputer.",
+  unknown_error: "Terjadi kesalahan. Coba lagi.",
+  // sign-in
+  signin_title: "Masuk",
+  signin_pick: "Sentuh nama Anda",
+  no_operators: "Belum ada petugas terdaftar di komputer ini. Minta petugas IT kabupaten untuk menambahkan petugas.",
+  pin_title: "PIN untuk {name}",
+  pin_help: "Masukkan PIN Anda (4–8 angka).",
+  pin_again_title: "Masukkan PIN Anda lagi",
+  sign_in: "Masuk",
+  back: "Kembali",
+  cancel: "Batal",
+  locked_minutes: "Coba lagi dalam {n} menit.",
+  session_over: "Sesi berakhir — silakan masuk lagi.",
+  supervisor: "Penyelia",
+  // header
+  logout: "Keluar",
+  // link
+  link_ok: "Tersambung ke server kabupaten",
+  link_down: "Tidak tersambung — terakhir tersambung {when}",
+  link_never: "Belum tersambung ke server kabupaten",
+  link_revoked: "Komputer ini dicabut oleh kabupaten — hubungi petugas IT kabupaten",
+  link_frozen: "Belum ada konfirmasi dari kabupaten. Dokumen yang sudah diterima tetap bisa dicetak.",
+  link_offline_note: "Dokumen yang sudah diterima tetap bisa dicetak.",
+  just_now: "baru saja",
+  minutes_ago: "{n} menit lalu",
+  hours_ago: "{n} jam lalu",
+  days_ago: "{n} hari lalu",
+  // printers
+  printer_a4: "Printer A4",
+  printer_receipt: "Printer struk",
+  pr_ready: "Siap",
+  pr_busy: "Sedang mencetak",
+  pr_off: "Printer mati atau tidak tersambung",
+  pr_stopped: "Antrean printer dihentikan",
+  pr_not_accepting: "Printer menolak pekerjaan",
+  pr_unknown: "Keadaan tidak diketahui",
+  pr_no_paper: "Kertas habis",
+  pr_low_paper: "Kertas hampir habis",
+  pr_jam: "Kertas macet",
+  pr_door: "Tutup printer terbuka",
+  pr_ink_low: "Tinta hampir habis",
+  pr_ink_out: "Tinta habis",
+  pr_not_a4: "Kertas bukan A4",
+  pr_no_service: "Layanan cetak tidak berjalan",
+  pr_problem: "Printer bermasalah",
+  enable_printer: "Aktifkan printer",
+  printer_enabled: "Printer diaktifkan.",
+  // queue
+  queue_title: "Antrean dokumen",
+  enter_code: "Masukkan kode",
+  history: "Riwayat hari ini",
+  settings: "Pengaturan",
+  queue_empty: "Belum ada dokumen untuk dicetak.",
+  arrived: "Tiba {when}",
+  st_held_claim: "Menunggu kode warga",
+  st_held: "Menunggu petugas",
+  st_released: "Siap dicetak",
+  st_printing: "Sedang dicetak",
+  st_printed: "Tercetak — periksa lalu serahkan",
+  st_failed: "Gagal dicetak",
+  st_purged: "Sudah diserahkan",
+  staff_release: "Cetak tanpa kode",
+  retry: "Coba lagi",
+  check_result: "Periksa hasil",
+  reprints: "dicetak ulang {n}×",
+  copies: "{n} rangkap",
+  yesterday: "kemarin",
+  // claim
+  claim_title: "Kode pengambilan",
+  claim_help: "Ketik 12 angka dari pesan WhatsApp warga, atau pindai kodenya.",
+  claim_count: "{n} dari 12 angka",
+  open_code: "Buka",
+  clear: "Bersihkan",
+  delete: "Hapus",
+  claim_malformed: "Kode salah ketik — periksa lagi.",
+  claim_locked_wait: "Tunggu {t} sebelum mencoba lagi.",
+  checking: "Memeriksa…",
+  idle_back: "Tidak ada kegiatan — kembali ke antrean.",
+  // bundle
+  bundle_title: "Dokumen untuk {name}",
+  bundle_help: "Periksa dokumen di bawah, lalu tekan Cetak.",
+  print: "Cetak",
+  preview_failed: "Pratinjau tidak bisa ditampilkan",
+  doc_pages_note: "Halaman pertama",
+  // printing
+  printing_title: "Sedang mencetak…",
+  printing_help: "Jangan matikan printer. Tunggu sampai semua dokumen selesai.",
+  reprinting_title: "Mencetak ulang…",
+  ds_waiting: "Menunggu",
+  ds_submitted: "Sedang dicetak",
+  ds_printing: "Sedang dicetak",
+  ds_done: "Selesai",
+  ds_failed: "Gagal",
+  ds_none: "Belum dicetak",
+  print_failed: "Sebagian dokumen gagal dicetak. Periksa printer, lalu tekan Coba lagi.",
+  // blocked
+  blocked_title: "Printer belum siap",
+  blocked_help: "Belum ada yang dicetak. Perbaiki printer, lalu tekan Coba lagi.",
+  // confirm
+  confirm_title: "Periksa hasil cetak",
+  confirm_help: "Apakah semua lembar tercetak dengan baik?",
+  confirm_ok: "Tercetak baik — serahkan",
+  confirm_bad: "Kosong / macet / rusak",
+  destroy_sheets: "Hancurkan lembar yang rusak — jangan dibuang utuh, berisi data pribadi.",
+  reprinted: "Sudah dicetak ulang. Periksa hasilnya lagi.",
+  // spoil
+  spoil_title: "Apa yang terjadi?",
+  spoil_which: "Dokumen mana yang rusak?",
+  sp_blank: "Kertas kosong",
+  sp_jammed: "Kertas macet",
+  sp_spoiled: "Cetakan rusak / bercak",
+  sp_cut_off: "Terpotong",
+  reprint_note: "Dokumen akan dicetak ulang.",
+  // handover
+  done_title: "Dokumen diserahkan",
+  done_help: "Terima kasih. Berkas dokumen sudah dihapus dari komputer ini.",
+  receipt_printed: "Tanda terima tercetak.",
+  receipt_none: "Tidak ada printer struk — tanpa tanda terima.",
+  receipt_failed: "Tanda terima gagal dicetak.",
+  back_to_queue: "Kembali ke antrean",
+  // staff release
+  staff_title: "Cetak tanpa kode",
+  staff_help: "Pilih alasan mengapa dokumen dicetak tanpa kode warga. Alasan ini dicatat.",
+  rs_no_phone: "Warga tidak punya HP",
+  rs_lost_code: "Kode hilang",
+  rs_staff_job: "Pekerjaan petugas",
+  rs_other: "Lainnya",
+  staff_pin_help: "Pelepasan tanpa kode dicatat atas nama Anda.",
+  confirm_pin: "Lanjut",
+  // history
+  history_title: "Riwayat hari ini",
+  history_empty: "Belum ada kegiatan hari ini.",
+  h_time: "Jam",
+  h_operator: "Petugas",
+  h_action: "Kegiatan",
+  h_docs: "Dokumen",
+  h_outcome: "Hasil",
+  system: "Sistem",
+  // settings
+  settings_title: "Pengaturan",
+  settings_pin_help: "Pengaturan hanya untuk penyelia. Masukkan PIN Anda.",
+  settings_a4: "Printer A4 (dokumen)",
+  settings_receipt: "Printer struk (alamat)",
+  settings_receipt_hint: "Contoh: escpos:usb:04b8:0e15 — kosongkan jika tidak ada",
+  settings_language: "Bahasa bawaan",
+  settings_current: "Sekarang: {v}",
+  settings_none: "belum diatur",
+  settings_no_queues: "Tidak ada antrean printer yang ditemukan di komputer ini.",
+  save: "Simpan",
+  saved: "Tersimpan.",
+  test_page_a4: "Halaman uji A4",
+  test_page_receipt: "Struk uji",
+  test_page_done: "Halaman uji dikirim ke printer.",
+  settings_expired: "Waktu pengaturan habis — masukkan PIN lagi.",
+};
+
+const EN = {
+  app_name: "Cedoka",
+  lang_label: "Language",
+  no_secret_title: "This window must be opened by Cedoka",
+  no_secret_body: "Close this window, then open the Cedoka application from the computer's menu. If this keeps appearing, restart the computer or call the district IT staff.",
+  loading: "Loading…",
+  network_error: "The Cedoka application on this computer does not answer. Wait a moment and try again; if it persists, restart the computer.",
+  unknown_error: "Something went wrong. Try again.",
+  signin_title: "Sign in",
+  signin_pick: "Touch your name",
+  no_operators: "No staff are registered on this computer yet. Ask the district IT staff to add staff.",
+  pin_title: "PIN for {name}",
+  pin_help: "Enter your PIN (4–8 digits).",
+  pin_again_title: "Enter your PIN again",
+  sign_in: "Sign in",
+  back: "Back",
+  cancel: "Cancel",
+  locked_minutes: "Try again in {n} minutes.",
+  session_over: "Your session ended — please sign in again.",
+  supervisor: "Supervisor",
+  logout: "Sign out",
+  link_ok: "Connected to the district server",
+  link_down: "Not connected — last connected {when}",
+  link_never: "Not connected to the district server yet",
+  link_revoked: "This computer was revoked by the district — call the district IT staff",
+  link_frozen: "No confirmation from the district yet. Documents already received can still be printed.",
+  link_offline_note: "Documents already received can still be printed.",
+  just_now: "just now",
+  minutes_ago: "{n} min ago",
+  hours_ago: "{n} h ago",
+  days_ago: "{n} days ago",
+  printer_a4: "A4 printer",
+  printer_receipt: "Receipt printer",
+  pr_ready: "Ready",
+  pr_busy: "Printing",
+  pr_off: "Printer off or not connected",
+  pr_stopped: "Printer queue stopped",
+  pr_not_accepting: "Printer refuses jobs",
+  pr_unknown: "State unknown",
+  pr_no_paper: "Out of paper",
+  pr_low_paper: "Paper low",
+  pr_jam: "Paper jam",
+  pr_door: "Printer cover open",
+  pr_ink_low: "Ink low",
+  pr_ink_out: "Out of ink",
+  pr_not_a4: "Paper is not A4",
+  pr_no_service: "Print service not running",
+  pr_problem: "Printer problem",
+  enable_printer: "Enable printer",
+  printer_enabled: "Printer enabled.",
+  queue_title: "Document queue",
+  enter_code: "Enter code",
+  history: "Today's history",
+  settings: "Settings",
+  queue_empty: "No documents to print yet.",
+  arrived: "Arrived {when}",
+  st_held_claim: "Waiting for the resident's code",
+  st_held: "Waiting for staff",
+  st_released: "Ready to print",
+  st_printing: "Printing",
+  st_printed: "Printed — check, then hand over",
+  st_failed: "Printing failed",
+  st_purged: "Handed over",
+  staff_release: "Print without code",
+  retry: "Try again",
+  check_result: "Check result",
+  reprints: "reprinted {n}×",
+  copies: "{n} copies",
+  yesterday: "yesterday",
+  claim_title: "Claim code",
+  claim_help: "Type the 12 digits from the resident's WhatsApp message, or scan the code.",
+  claim_count: "{n} of 12 digits",
+  open_code: "Open",
+  clear: "Clear",
+  delete: "Delete",
+  claim_malformed: "Code mistyped — check it again.",
+  claim_locked_wait: "Wait {t} before trying again.",
+  checking: "Checking…",
+  idle_back: "No activity — back to the queue.",
+  bundle_title: "Documents for {name}",
+  bundle_help: "Check the documents below, then press Print.",
+  print: "Print",
+  preview_failed: "Preview cannot be shown",
+  doc_pages_note: "First page",
+  printing_title: "Printing…",
+  printing_help: "Do not switch the printer off. Wait until every document is done.",
+  reprinting_title: "Reprinting…",
+  ds_waiting: "Waiting",
+  ds_submitted: "Printing",
+  ds_printing: "Printing",
+  ds_done: "Done",
+  ds_failed: "Failed",
+  ds_none: "Not printed",
+  print_failed: "Some documents failed to print. Check the printer, then press Try again.",
+  blocked_title: "The printer is not ready",
+  blocked_help: "Nothing was printed yet. Fix the printer, then press Try again.",
+  confirm_title: "Check the printout",
+  confirm_help: "Did every sheet print well?",
+  confirm_ok: "Printed well — hand over",
+  confirm_bad: "Blank / jammed / damaged",
+  destroy_sheets: "Destroy the damaged sheets — do not throw them away whole, they hold personal data.",
+  reprinted: "Reprinted. Check the result again.",
+  spoil_title: "What happened?",
+  spoil_which: "Which document is damaged?",
+  sp_blank: "Blank sheet",
+  sp_jammed: "Paper jammed",
+  sp_spoiled: "Damaged / smudged print",
+  sp_cut_off: "Cut off",
+  reprint_note: "The document will be printed again.",
+  done_title: "Documents handed over",
+  done_help: "Thank you. The document files were deleted from this computer.",
+  receipt_printed: "Receipt printed.",
+  receipt_none: "No receipt printer — no receipt.",
+  receipt_failed: "The receipt failed to print.",
+  back_to_queue: "Back to the queue",
+  staff_title: "Print without code",
+  staff_help: "Choose why the document is printed without the resident's code. The reason is recorded.",
+  rs_no_phone: "Resident has no phone",
+  rs_lost_code: "Code lost",
+  rs_staff_job: "Staff job",
+  rs_other: "Other",
+  staff_pin_help: "A release without code is recorded in your name.",
+  confirm_pin: "Continue",
+  history_title: "Today's history",
+  history_empty: "No activity today yet.",
+  h_time: "Time",
+  h_operator: "Staff",
+  h_action: "Action",
+  h_docs: "Documents",
+  h_outcome: "Outcome",
+  system: "System",
+  settings_title: "Settings",
+  settings_pin_help: "Settings are for supervisors only. Enter your PIN.",
+  settings_a4: "A4 printer (documents)",
+  settings_receipt: "Receipt printer (address)",
+  settings_receipt_hint: "Example: escpos:usb:04b8:0e15 — leave empty if there is none",
+  settings_language: "Default language",
+  settings_current: "Now: {v}",
+  settings_none: "not set",
+  settings_no_queues: "No printer queues were found on this computer.",
+  save: "Save",
+  saved: "Saved.",
+  test_page_a4: "A4 test page",
+  test_page_receipt: "Test receipt",
+  test_page_done: "Test page sent to the printer.",
+  settings_expired: "Settings time is up — enter your PIN again.",
+};
+
+// Audit actions and outcomes in plain words.
+const ACTIONS = {
+  id: {
+    login: "Masuk", login_failed: "PIN salah", logout: "Keluar", claim_wrong: "Kode salah",
+    release_code: "Dilepas dengan kode", release_staff: "Dilepas tanpa kode", print: "Dicetak",
+    handover: "Diserahkan", spoil: "Rusak, dicetak ulang", retry: "Dicetak lagi",
+    printer_enable: "Printer diaktifkan", settings: "Pengaturan diubah", test_page: "Halaman uji",
+    receipt: "Tanda terima",
+  },
+  en: {
+    login: "Signed in", login_failed: "Wrong PIN", logout: "Signed out", claim_wrong: "Wrong code",
+    release_code: "Released with code", release_staff: "Released without code", print: "Printed",
+    handover: "Handed over", spoil: "Spoiled, reprinted", retry: "Printed again",
+    printer_enable: "Printer enabled", settings: "Settings changed", test_page: "Test page",
+    receipt: "Receipt",
+  },
+};
+const OUTCOMES = {
+  id: { ok: "Berhasil", refused: "Ditolak", failed: "Gagal", locked: "Dikunci", printed: "Tercetak",
+    purged: "Diserahkan", handed_over: "Diserahkan", none: "—" },
+  en: { ok: "Done", refused: "Refused", failed: "Failed", locked: "Locked", printed: "Printed",
+    purged: "Handed over", handed_over: "Handed over", none: "—" },
+};
+const REASONS = {
+  id: {
+    no_phone: "warga tidak punya HP", lost_code: "kode hilang", staff_job: "pekerjaan petugas",
+    other: "lainnya", spoiled_blank: "kertas kosong", spoiled_jammed: "kertas macet",
+    spoiled_spoiled: "cetakan rusak", spoiled_cut_off: "terpotong", media_empty: "kertas habis",
+    offline: "printer mati", stopped: "antrean dihentikan", not_accepting: "printer menolak",
+    media_not_a4: "kertas bukan A4", printer_error: "kesalahan printer", pin_wrong: "PIN salah",
+    operator_locked: "terlalu banyak PIN salah", not_supervisor: "bukan penyelia",
+    claim_wrong: "kode tidak cocok", claim_locked: "terlalu banyak kode salah",
+    printers: "printer", language: "bahasa",
+  },
+  en: {
+    no_phone: "resident has no phone", lost_code: "code lost", staff_job: "staff job",
+    other: "other", spoiled_blank: "blank sheet", spoiled_jammed: "paper jammed",
+    spoiled_spoiled: "damaged print", spoiled_cut_off: "cut off", media_empty: "out of paper",
+    offline: "printer off", stopped: "queue stopped", not_accepting: "printer refuses",
+    media_not_a4: "paper not A4", printer_error: "printer error", pin_wrong: "wrong PIN",
+    operator_locked: "too many wrong PINs", not_supervisor: "not a supervisor",
+    claim_wrong: "code does not match", claim_locked: "too many wrong codes",
+    printers: "printers", language: "language",
+  },
+};
+
+// Document type codes as staff say them; the same in both languages.
+const DOC_TYPES = {
+  KK: "KK", BIODATA: "Biodata", AKTA_LAHIR: "Akta Lahir", AKTA_MATI: "Akta Kematian",
+  AKTA_KAWIN: "Akta Perkawinan", AKTA_CERAI: "Akta Perceraian",
+  AKTA_AKUI_ANAK: "Akta Pengakuan Anak", AKTA_SAH_ANAK: "Akta Pengesahan Anak",
+  SKPWNI: "Surat Pindah", SKET: "Surat Keterangan",
+};
+
+const TABLES = { id: ID, en: EN };
+let current = "id";
+
+export function setLang(lang) {
+  current = lang === "en" ? "en" : "id";
+  document.documentElement.lang = current;
+}
+
+export function lang() {
+  return current;
+}
+
+// The text for `key` with {name} placeholders filled in.
+export function t(key, params = {}) {
+  const text = TABLES[current][key] ?? ID[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
+}
+
+// A server error or a {message_id, message_en} pair in the current language.
+export function msg(pair) {
+  return (current === "en" ? pair.message_en : pair.message_id) || pair.message_id || "";
+}
+
+export function actionText(action) {
+  return ACTIONS[current][action] ?? action;
+}
+
+export function outcomeText(outcome) {
+  return OUTCOMES[current][outcome] ?? outcome ?? "";
+}
+
+export function docType(code) {
+  return DOC_TYPES[code] ?? code.replace(/_/g, " ");
+}
+
+export function reasonText(reason) {
+  return reason ? REASONS[current][reason] ?? "" : "";
+}
+
+// "5 menit lalu" for a past moment, seconds since the epoch.
+export function ago(thenS, nowS) {
+  const s = Math.max(0, nowS - thenS);
+  if (s < 60) return t("just_now");
+  if (s < 3600) return t("minutes_ago", { n: Math.floor(s / 60) });
+  if (s < 86400 * 2) return t("hours_ago", { n: Math.floor(s / 3600) });
+  return t("days_ago", { n: Math.floor(s / 86400) });
+}
+
+function two(n) {
+  return String(n).padStart(2, "0");
+}
+
+// Calendar parts of a moment: in the office's time zone when its UTC offset is known,
+// else in the computer's.
+function parts(epochS, offsetS) {
+  if (typeof offsetS === "number") {
+    const d = new Date((epochS + offsetS) * 1000);
+    return { y: d.getUTCFullYear(), m: d.getUTCMonth(), d: d.getUTCDate(), h: d.getUTCHours(),
+      min: d.getUTCMinutes() };
+  }
+  const d = new Date(epochS * 1000);
+  return { y: d.getFullYear(), m: d.getMonth(), d: d.getDate(), h: d.getHours(),
+    min: d.getMinutes() };
+}
+
+// "14:05", with "kemarin" or a date for older moments.
+export function clock(thenS, nowS, offsetS = null) {
+  const then = parts(thenS, offsetS);
+  const hm = `${two(then.h)}:${two(then.min)}`;
+  const same = (a, b) => a.y === b.y && a.m === b.m && a.d === b.d;
+  if (same(then, parts(nowS, offsetS))) return hm;
+  if (same(then, parts(nowS - 86400, offsetS))) return `${t("yesterday")} ${hm}`;
+  return `${two(then.d)}/${two(then.m + 1)} ${hm}`;
+}
+
+// "1:05" for a countdown in seconds.
+export function countdown(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  return `${Math.floor(s / 60)}:${two(s % 60)}`;
+}
