@@ -11,15 +11,15 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from agent.spool import OperatorRow, Spool
+from agent.trust import lockout_from_bytes, lockout_to_bytes
 from kiosk.audit import OPERATOR
-from kiosk.claim import LockoutPolicy, LockoutState, check_unlocked, record_failure, record_success
+from kiosk.claim import LockoutPolicy, check_unlocked, record_failure, record_success
 from kiosk.errors import CedokaError, ClaimLockedError
 from kiosk.pin import PinError, hash_pin, pin_matches
-from kiosk.strictjson import canonical_dumps, loads_object
 
 Role = Literal["staff", "supervisor"]
 ROLES: Final = ("staff", "supervisor")
@@ -51,17 +51,6 @@ class Operator:
 def _public(row: OperatorRow) -> Operator:
     return Operator(
         row.operator_id, row.name, "supervisor" if row.role == "supervisor" else "staff"
-    )
-
-
-def _lockout(row: OperatorRow) -> LockoutState:
-    if row.lockout is None:
-        return LockoutState()
-    data = loads_object(row.lockout, max_bytes=4096)
-    return LockoutState(
-        failures_s=tuple(int(t) for t in data["failures_s"]),  # type: ignore[attr-defined]
-        locked_until_s=int(data["locked_until_s"]),  # type: ignore[call-overload]
-        lockouts=int(data["lockouts"]),  # type: ignore[call-overload]
     )
 
 
@@ -108,7 +97,7 @@ class OperatorBook:
         row = self._spool.operator(operator_id)
         if row is None:
             raise StaffError("not_found", f"no operator {operator_id}")
-        state, now = _lockout(row), self._now_s()
+        state, now = lockout_from_bytes(row.lockout), self._now_s()
         try:
             check_unlocked(state, PIN_POLICY, now_s=now)
         except ClaimLockedError as error:
@@ -116,14 +105,14 @@ class OperatorBook:
                                 retry_after_s=error.retry_after_s) from None  # fmt: skip
         if not pin_matches(pin, row.pin_hash):
             state = record_failure(state, PIN_POLICY, now_s=now)
-            self._spool.update_operator(operator_id, lockout=canonical_dumps(asdict(state)))
+            self._spool.update_operator(operator_id, lockout=lockout_to_bytes(state))
             if state.locked_until_s > now:
                 raise StaffError("operator_locked", "too many wrong PINs",
                                     retry_after_s=state.locked_until_s - now)  # fmt: skip
             raise StaffError("pin_wrong", "wrong PIN")
         if row.lockout is not None:
             state = record_success(state, PIN_POLICY, now_s=now)
-            self._spool.update_operator(operator_id, lockout=canonical_dumps(asdict(state)))
+            self._spool.update_operator(operator_id, lockout=lockout_to_bytes(state))
         return _public(row)
 
     def _hash(self, pin: str) -> str:

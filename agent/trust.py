@@ -75,8 +75,8 @@ def set_feed_after(spool: Spool, after: int) -> None:
     spool.set_meta({"feed_after": str(after).encode()})
 
 
-def load_lockout(spool: Spool) -> LockoutState:
-    raw = spool.get_meta("lockout")
+def lockout_from_bytes(raw: bytes | None) -> LockoutState:
+    """A stored lockout state (the claim lockout, or an operator's PIN lockout)."""
     if raw is None:
         return LockoutState()
     data = loads_object(raw, max_bytes=4096)
@@ -87,8 +87,16 @@ def load_lockout(spool: Spool) -> LockoutState:
     )
 
 
+def lockout_to_bytes(state: LockoutState) -> bytes:
+    return canonical_dumps(asdict(state))
+
+
+def load_lockout(spool: Spool) -> LockoutState:
+    return lockout_from_bytes(spool.get_meta("lockout"))
+
+
 def store_lockout(spool: Spool, state: LockoutState) -> None:
-    spool.set_meta({"lockout": canonical_dumps(asdict(state))})
+    spool.set_meta({"lockout": lockout_to_bytes(state)})
 
 
 def _head_to_json(head: FeedHead) -> bytes:

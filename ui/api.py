@@ -32,13 +32,13 @@ from agent.app import Agent
 from agent.dispatch import NoPrinter
 from agent.jobs import Step
 from agent.operators import Operator, StaffError
-from kiosk.config import PrinterRole, office_utc_offset_s
+from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
 from kiosk.errors import ClaimError, ClaimLockedError, ConfigError, Reason, TransitionError
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.model import PrintTicket
 from kiosk.testpage import make_test_page
 from printers.base import PrinterNotReady, PrintSubmitError
-from printers.receipt import Receipt, format_time
+from printers.receipt import Language, Receipt, format_time
 from ui.errors import ApiError, printer_error, reason_error, staff_error
 from ui.guard import SECRET_HEADER, Guard
 from ui.preview import first_page_png
@@ -379,8 +379,7 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
         receipt = Receipt(
             office_name=cfg.office_name or cfg.office_code, printed_at_s=agent.trusted_now_s(),
             utc_offset_s=office_utc_offset_s(cfg), documents=tuple(titles),
-            job_ref=job_id[-8:], operator=operator.name, language="en" if cfg.language == "en"
-            else "id",
+            job_ref=job_id[-8:], operator=operator.name, language=_receipt_language(cfg),
         )  # fmt: skip
         try:
             printer.preflight()
@@ -522,7 +521,7 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
                     office_name=cfg.office_name or cfg.office_code,
                     printed_at_s=agent.trusted_now_s(), utc_offset_s=offset,
                     documents=("Halaman uji / Test page",), job_ref="TEST",
-                    operator=operator.name, language="en" if cfg.language == "en" else "id",
+                    operator=operator.name, language=_receipt_language(cfg),
                 ))  # fmt: skip
         except (PrinterNotReady, PrintSubmitError) as error:
             audit.record("test_page", "refused", operator=operator.operator_id,
@@ -536,6 +535,10 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
 
         app.mount("/", StaticFiles(directory=static_dir, html=True), name="static")
     return app
+
+
+def _receipt_language(cfg: AgentConfig) -> Language:
+    return "en" if cfg.language == "en" else "id"  # validated as one of the two
 
 
 def _cups_queues() -> list[str]:
