@@ -1,13 +1,13 @@
 """The ``cedoka`` command line: the village agent's entry point.
 
-``selftest``, ``enroll``, ``run``, ``kiosk``, ``status``, ``release``, ``printers`` and
-``operator`` work; ``doctor`` and ``demo`` arrive with their issues (each says so and exits
-with status 2).
-The work is done by :mod:`agent.enrolment` and :class:`agent.app.Agent`; this module parses
-arguments and prints. It never prints a resident's name.
+Commands: ``selftest``, ``enroll``, ``run``, ``kiosk``, ``demo``, ``status``, ``release``,
+``printers``, ``operator`` and ``doctor``. The work is done by :mod:`agent.enrolment`,
+:class:`agent.app.Agent` and :mod:`agent.doctor`; ``run``, ``kiosk`` and ``demo`` belong to
+the top layer (:mod:`ui.cli`). This module parses arguments and prints. It never prints a
+resident's name.
 
-Exit status: 0 success, 1 refused or failed (the message says why), 2 usage error or
-command not available yet, 3 this kiosk was revoked (re-enrol needed).
+Exit status: 0 success, 1 refused or failed (the message says why; for ``doctor``: a check
+failed), 2 usage error, 3 this kiosk was revoked (re-enrol needed).
 """
 
 from __future__ import annotations
@@ -24,17 +24,6 @@ DEFAULT_HOME = Path("/var/lib/cedoka")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_NOT_AVAILABLE = 2
-
-# Commands that arrive with the village agent; until then they only explain that.
-LATER_COMMANDS: dict[str, str] = {
-    "doctor": "check this installation and explain what is wrong",
-    "demo": "run a district server, an agent and the kiosk with sample documents",
-}
-# The component that brings each of them.
-LATER_FROM: dict[str, str] = {
-    "doctor": "install and operate", "demo": "install and operate",
-}  # fmt: skip
 
 
 def package_version() -> str:
@@ -116,8 +105,33 @@ def build_parser() -> argparse.ArgumentParser:
     operator_commands.add_parser("list", help="list the operators").add_argument(
         "--json", action="store_true"
     )
-    for name, summary in LATER_COMMANDS.items():
-        commands.add_parser(name, help=f"(not available yet) {summary}")
+    doctor = commands.add_parser(
+        "doctor", help="check this kiosk (server, clock, keys, trust, disk, printers, CUPS, "
+        "permissions) and explain, in Indonesian and English, what is wrong",
+    )  # fmt: skip
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument(
+        "--cupsd-conf", type=Path, default=Path("/etc/cups/cupsd.conf"), metavar="FILE",
+        help="the CUPS server configuration to check (default /etc/cups/cupsd.conf)",
+    )  # fmt: skip
+    demo = commands.add_parser(
+        "demo", help="run a district server, an enrolled agent and the kiosk on this machine, "
+        "with sample documents (fake data); Ctrl-C stops everything",
+    )  # fmt: skip
+    demo.add_argument(
+        "--dir", type=Path, metavar="DIR",
+        help="where the demo keeps its state, wiped at each start "
+        "(default: $XDG_STATE_HOME/cedoka-demo, else ~/.local/state/cedoka-demo)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--printer", action="append", default=[], metavar="ROLE=URI",
+        help="e.g. a4=cups:QUEUE to print on a real CUPS queue (default: virtual printers "
+        "that write into DIR/printed)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--no-window", action="store_true",
+        help="open no kiosk window: print the screen's URL for a browser",
+    )  # fmt: skip
     return parser
 
 
@@ -130,24 +144,16 @@ def run_selftest() -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def not_available_yet(command: str) -> int:
-    """Explain on stderr that ``command`` is not part of this release; return 2."""
-    print(
-        f"{PROG} {command}: not available yet in {package_version()} — "
-        f"arrives with {LATER_FROM[command]} (see README, 'Status')",
-        file=sys.stderr,
-    )
-    return EXIT_NOT_AVAILABLE
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the ``cedoka`` command line with ``argv`` (default: ``sys.argv[1:]``)."""
     args = build_parser().parse_args(argv)
     command: str = args.command
     if command == "selftest":
         return run_selftest()
-    if command in LATER_COMMANDS:
-        return not_available_yet(command)
+    if command == "doctor":
+        from agent.doctor import run_doctor
+
+        return run_doctor(args)
     from agent.commands import run_command
 
     return run_command(command, args)

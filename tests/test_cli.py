@@ -1,4 +1,4 @@
-"""The two command lines: version, usage errors and the not-yet-available placeholders.
+"""The two command lines: version, usage errors, the home's default.
 
 ``selftest`` is not tested here: it belongs to ``kiosk.selftest``'s own tests. The district's
 commands themselves are tested in ``tests/district/test_cli.py``.
@@ -17,11 +17,6 @@ from district import cli as district_cli
 CLIS = [
     pytest.param(agent_cli, id="cedoka"),
     pytest.param(district_cli, id="cedoka-district"),
-]
-
-PLACEHOLDERS = [
-    pytest.param(agent_cli, command, id=f"{agent_cli.PROG} {command}")
-    for command in agent_cli.LATER_COMMANDS
 ]
 
 
@@ -55,24 +50,6 @@ def test_unknown_command_is_a_usage_error(
         cli.main(["no-such-command"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(("cli", "command"), PLACEHOLDERS)
-def test_placeholder_command_says_not_available_yet_and_returns_2(
-    cli: ModuleType, command: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert cli.main([command]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.startswith(f"{cli.PROG} {command}: not available yet in ")
-    assert "(see README, 'Status')" in captured.err
-
-
-def test_placeholder_messages_name_the_component_that_brings_them(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    agent_cli.main(["demo"])
-    assert "arrives with install and operate" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cli", CLIS)

@@ -62,7 +62,7 @@ def _kiosk(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    url_file = home / window.URL_FILE
+    url_file = window.window_url_file(home)
     try:
         url = window.wait_for_window_url(url_file, timeout_s=args.wait, stop=stop)
     except OperatorError as error:

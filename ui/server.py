@@ -1,12 +1,15 @@
 """Serve the kiosk's local API (and, once written, its screens) for a running agent: on
 127.0.0.1 only, in a thread of the agent's process, with a fresh secret per launch. The
 window's URL (secret in the fragment) goes to ``<home>/kiosk-url``, mode 0600, for the
-``kiosk`` command of the same user; other users cannot read the 0700 home."""
+``kiosk`` command of the same user (other users cannot read the 0700 home); or, in a
+production install, to $CEDOKA_KIOSK_URL_FILE, mode 0640, for the staff's desktop session
+in the service's group (see :func:`ui.window.window_url_file`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 import time
@@ -19,9 +22,9 @@ from agent.app import Agent
 from agent.files import remove_durably, write_atomic
 from ui.api import build_api
 from ui.guard import Guard
+from ui.window import URL_FILE_ENV, window_url_file
 
 log = logging.getLogger("cedoka.ui")
-URL_FILE = "kiosk-url"
 STATIC_DIR = Path(__file__).with_name("static")
 
 
@@ -58,7 +61,8 @@ def start_api(agent: Agent, *, port: int = 0) -> RunningApi:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the kiosk API did not start")
         time.sleep(0.01)
-    url_file = agent.home / URL_FILE
-    write_atomic(url_file, guard.window_url().encode())
+    url_file = window_url_file(agent.home)
+    shared = os.environ.get(URL_FILE_ENV) is not None
+    write_atomic(url_file, guard.window_url().encode(), mode=0o640 if shared else 0o600)
     log.info("event=kiosk_api_started port=%d", guard.port)
     return RunningApi(guard, url_file, server, thread, sock)

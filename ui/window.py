@@ -24,7 +24,8 @@ from kiosk.errors import OperatorError
 
 log = logging.getLogger("cedoka.ui")
 
-URL_FILE = "kiosk-url"  # = ui.server.URL_FILE (not imported: it pulls in the server stack)
+URL_FILE = "kiosk-url"
+URL_FILE_ENV = "CEDOKA_KIOSK_URL_FILE"
 MAX_URL_BYTES = 1024
 BACKGROUND = "#eef1f4"  # the screens' page colour (--bg in ui/static/app.css), before it paints
 TITLE = "Cedoka"
@@ -34,6 +35,14 @@ FOLLOW_INTERVAL_S = 2.0
 _URL = re.compile(r"http://127\.0\.0\.1:([1-9][0-9]{0,4})/[\x21-\x7e]*")
 _SECRET = re.compile(r"#k=[^\s'\"]*")
 _STARTED = time.monotonic()
+
+
+def window_url_file(home: Path) -> Path:
+    """Where ``cedoka run`` writes the window's URL and ``cedoka kiosk`` reads it:
+    $CEDOKA_KIOSK_URL_FILE when set (a production install: ``/run/cedoka/kiosk-url``, mode
+    0640, readable by the kiosk group), else ``<home>/kiosk-url`` (mode 0600)."""
+    configured = os.environ.get(URL_FILE_ENV)
+    return Path(configured) if configured else home / URL_FILE
 
 
 def check_window_url(text: str, source: Path) -> str:

@@ -85,10 +85,13 @@ def test_anything_else_is_refused_without_repeating_it(text: str, tmp_path: Path
     assert "tidak sah" in message and "not valid" in message and "kiosk-url" in message
 
 
-def test_the_file_name_is_the_servers(tmp_path: Path) -> None:
-    from ui import server
-
-    assert window.URL_FILE == server.URL_FILE
+def test_the_url_file_is_in_the_home_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(window.URL_FILE_ENV, raising=False)
+    assert window.window_url_file(tmp_path) == tmp_path / "kiosk-url"
+    monkeypatch.setenv(window.URL_FILE_ENV, "/run/cedoka/kiosk-url")
+    assert window.window_url_file(tmp_path) == Path("/run/cedoka/kiosk-url")
 
 
 def test_reading_the_file(tmp_path: Path) -> None:
