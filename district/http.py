@@ -292,15 +292,16 @@ def run_server(
     composition root of the server. Refuses to start if the crypto self-test fails."""
     import uvicorn
 
+    from district.logs import configure_logging
     from kiosk.selftest import require_selftest
 
     require_selftest()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()
     keys = Keys.open(home)
     service = DistrictService(keys)
     app = build_app(service, FeedNotifier(keys.store))
     uvicorn.run(
-        app, host=host, port=port, access_log=False, log_level="info",
+        app, host=host, port=port, access_log=False, log_level="info", log_config=None,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         timeout_keep_alive=75, backlog=4096, timeout_graceful_shutdown=3,

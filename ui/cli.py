@@ -1,18 +1,19 @@
 """The ``cedoka`` entry point: the kiosk's top layer. ``run`` builds the agent *and* its
 local API (the UI sits above the agent, so the agent cannot start it itself); ``kiosk`` opens
-the window on the screens that ``run`` serves (:mod:`ui.window`); every other command is the
-agent's (:mod:`agent.cli`)."""
+the window on the screens that ``run`` serves (:mod:`ui.window`); ``demo`` runs the whole
+product on one machine (:mod:`ui.demo`); every other command is the agent's
+(:mod:`agent.cli`)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from agent import cli as agent_cli
+from agent.logs import configure_logging
 from kiosk.errors import CedokaError, OperatorError
 
 
@@ -22,12 +23,13 @@ def _run(args: object) -> int:
     from ui.server import start_api
 
     home = args.home  # type: ignore[attr-defined]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs = configure_logging()
     try:
         agent = Agent(home, verify=verify_of(home))
     except CedokaError as error:
         print(f"cedoka: error: {error}", file=sys.stderr)
         return 1
+    logs.context["device"] = agent.config.device_id
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -49,7 +51,7 @@ def _kiosk(args: argparse.Namespace) -> int:
     from ui import window
 
     home: Path = args.home
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -84,8 +86,16 @@ def _kiosk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from ui.demo import run_demo
+
+    return run_demo(args.dir, args.printer, args.no_window)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = agent_cli.build_parser().parse_args(argv)
+    if args.command == "demo":
+        return _demo(args)
     if args.command == "run":
         return _run(args)
     if args.command == "kiosk":
