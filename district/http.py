@@ -8,6 +8,7 @@ thousands of idle kiosks cost one coroutine each, not one thread. Logs carry ids
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
+from types import FrameType
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -299,10 +301,19 @@ def run_server(
     configure_logging()
     keys = Keys.open(home)
     service = DistrictService(keys)
-    app = build_app(service, FeedNotifier(keys.store))
-    uvicorn.run(
+    notifier = FeedNotifier(keys.store)
+    app = build_app(service, notifier)
+    config = uvicorn.Config(
         app, host=host, port=port, access_log=False, log_level="info", log_config=None,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         timeout_keep_alive=75, backlog=4096, timeout_graceful_shutdown=3,
     )  # fmt: skip
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # SIGINT/SIGTERM: end the long-polls first, or shutdown waits for them
+            asyncio.get_running_loop().call_soon_threadsafe(notifier.release_all)
+            super().handle_exit(sig, frame)
+
+    Server(config).run()

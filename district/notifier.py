@@ -27,6 +27,16 @@ class FeedNotifier:
         self._waiters: dict[str, list[tuple[asyncio.Event, int]]] = {}
         self._versions: dict[str, int] = {}  # as of the last change seen
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def release_all(self) -> None:
+        """The server is shutting down: end every long-poll now (each answers with the
+        feed as it is) and every later one at once, so connections drain in milliseconds,
+        not after the graceful-shutdown timeout. Call it on the event loop's thread."""
+        self._closing = True
+        for waiters in self._waiters.values():
+            for event, _ in waiters:
+                event.set()
 
     def start(self) -> None:
         if self._task is None:
@@ -51,7 +61,7 @@ class FeedNotifier:
         entry = (event, seen_version)
         self._waiters.setdefault(device_id, []).append(entry)
         known = self._versions.get(device_id)
-        if known is not None and known != seen_version:
+        if self._closing or (known is not None and known != seen_version):
             # A change committed between the caller's read and this registration was
             # already processed: without this check it would sleep through it.
             event.set()

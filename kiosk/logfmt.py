@@ -41,9 +41,10 @@ def log_line(
     stamp = datetime.fromtimestamp(at_s, UTC).isoformat(timespec="milliseconds")
     head = [] if journald else [f"ts={stamp.replace('+00:00', 'Z')}"]
     head += [f"level={level.lower()}", f"logger={logfmt_value(logger)}"]
-    head += [f"{key}={logfmt_value(value)}" for key, value in context.items()]
     first, _, rest = message.partition("\n")
     body = first if first.startswith("event=") else f"msg={logfmt_value(first)}"
+    said = {pair.partition("=")[0] for pair in body.split(" ")}
+    head += [f"{key}={logfmt_value(value)}" for key, value in context.items() if key not in said]
     prefix = f"<{PRIORITY.get(level, 6)}>" if journald else ""
     lines = [prefix + " ".join([*head, body])]
     lines += [f"{prefix}    {part}" for part in rest.splitlines()]

@@ -5,11 +5,9 @@ Xvfb with a window manager, over a live ``cedoka run``."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,11 +22,13 @@ import pytest
 from kiosk.errors import OperatorError
 from tests.agent.harness import CEDOKA, enrol, wait_for
 from tests.district.conftest import Server
+from tests.ui.xdisplay import children, display
 from ui import cli, window
 
 if TYPE_CHECKING:
     from PIL import Image
 
+__all__ = ["display"]  # a fixture
 URL = "http://127.0.0.1:8123/#k=" + "s3cr3t" * 8
 SHOTS = Path("/tmp/cedoka-shots")
 APP_CSS = Path(window.__file__).with_name("static") / "app.css"
@@ -273,80 +273,6 @@ def test_windowed_and_browser_exclude_each_other(capsys: pytest.CaptureFixture[s
 # --- the real window under Xvfb -------------------------------------------------------------
 
 
-def _require_the_window_stack() -> None:
-    missing = [tool for tool in ("Xvfb", "matchbox-window-manager") if not shutil.which(tool)]
-    missing += [m for m in ("webview", "PyQt6", "PIL") if importlib.util.find_spec(m) is None]
-    if missing:
-        message = f"the real window needs {', '.join(missing)} (install.sh --test)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _start_xvfb() -> tuple[str, subprocess.Popen[bytes]]:
-    for number in range(90, 100):
-        if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
-            continue
-        xvfb = subprocess.Popen(
-            ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while xvfb.poll() is None and time.monotonic() < deadline:
-            if Path(f"/tmp/.X11-unix/X{number}").exists():
-                return f":{number}", xvfb
-            time.sleep(0.02)
-        _end(xvfb)  # lost a race for this number, or too slow: try the next one
-    raise AssertionError("no free X display in :90 to :99")
-
-
-def _end(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture
-def display() -> Iterator[str]:
-    """A 1280x800 X screen (Xvfb) with a window manager (fullscreen needs one)."""
-    _require_the_window_stack()
-    name, xvfb = _start_xvfb()
-    manager = subprocess.Popen(
-        ["matchbox-window-manager", "-use_titlebar", "no"], env={**os.environ, "DISPLAY": name},
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        time.sleep(0.2)
-        assert manager.poll() is None, "matchbox-window-manager did not start"
-        yield name
-    finally:
-        _end(manager)
-        _end(xvfb)
-
-
-def _children(pid: int) -> list[int]:
-    """All live descendants of ``pid`` (the QtWebEngineProcess helpers)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
-    found, todo = [], [pid]
-    while todo:
-        parent_pid = todo.pop()
-        kids = [child for child, parent in parents.items() if parent == parent_pid]
-        found += kids
-        todo += kids
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -426,7 +352,7 @@ def test_the_real_window_shows_the_app_fullscreen_and_closes_cleanly(
             SHOTS.mkdir(exist_ok=True)
             shot.save(SHOTS / "window.png")
             _assert_shows_the_app_fullscreen(shot)
-            helpers = _children(proc.pid)
+            helpers = children(proc.pid)
             assert helpers, "no QtWebEngineProcess"
             pss_mb = sum(_pss_kib(pid) for pid in [proc.pid, *helpers]) / 1024
             report = (f"kiosk window: page loaded {ready[1]} ms after process start; "

@@ -50,3 +50,10 @@ def test_under_journald_no_timestamp_and_every_line_has_the_priority() -> None:
         "<3>    Traceback (most recent call last):",
         "<3>      boom",
     ]
+
+
+def test_a_context_pair_the_message_already_has_is_not_repeated() -> None:
+    line = log_line(level="INFO", logger="cedoka.agent", at_s=AT, journald=True,
+                    message="event=agent_started device=dev_1",
+                    context={"device": "dev_1"})  # fmt: skip
+    assert line == "<6>level=info logger=cedoka.agent event=agent_started device=dev_1"
