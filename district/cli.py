@@ -1,6 +1,6 @@
 """The ``cedoka-district`` command line: district IT's tool and the reference server.
 
-Every command but ``selftest`` works on a district home (``--home DIR``, else
+Every command but ``selftest`` and ``samples`` works on a district home (``--home DIR``, else
 $CEDOKA_DISTRICT_HOME). The operations are in :mod:`district.admin`; this module parses
 arguments, reads the PDFs and prints. It never prints a resident's name.
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import ipaddress
 import json
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from district.admin import DistrictAdmin
 from district.keyring import Keys
+from district.samples import SampleJob, sample_jobs
 from district.store import DeviceRow
 from kiosk.audit import check_chain, record_from_bytes
 from kiosk.claim import format_claim_code
@@ -42,6 +44,7 @@ _PORT = re.compile(r"[0-9]{1,5}")
 _MAX_PORT = 65535
 _A4 = "iso_a4_210x297mm"
 _LEVELS = {-1: "n/a", -2: "unknown", -3: "some left"}  # IPP marker-levels below 0
+_LIFETIME_S = 72 * 3600  # a job's default lifetime
 
 
 class UsageError(argparse.ArgumentTypeError, ValueError):
@@ -133,14 +136,24 @@ def build_parser() -> argparse.ArgumentParser:
                       metavar="TYPE=FILE", help="a document, e.g. KK=kk.pdf (repeat)")  # fmt: skip
     push.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
     push.add_argument("--copies", type=int, default=1, help="copies of each document")
-    push.add_argument("--expires", type=parse_duration, default=72 * 3600, metavar="DURATION",
+    push.add_argument("--expires", type=parse_duration, default=_LIFETIME_S, metavar="DURATION",
                       help="the job's lifetime, e.g. 72h (default)")  # fmt: skip
     jobs = commands.add_parser("jobs", help="list jobs with their latest reported state")
     jobs.add_argument("--office", help="only this office's jobs")
     devices = commands.add_parser("devices", help="list kiosks and their printers' health")
     audit = commands.add_parser("audit", help="a kiosk's audit trail, with its chain checked")
     audit.add_argument("device_id")
-    for with_json in (init, push, jobs, devices, audit):
+    samples = commands.add_parser(
+        "samples", help="write the demo's specimen PDFs (fictitious data) to a folder"
+    )
+    samples.add_argument("--out", required=True, type=Path, metavar="DIR",
+                         help="the folder to write to (created if missing)")  # fmt: skip
+    push_samples = commands.add_parser(
+        "push-samples", help="push the demo's specimen bundles (fictitious data) to a kiosk"
+    )
+    push_samples.add_argument("--office", required=True, help="office code")
+    push_samples.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
+    for with_json in (init, push, jobs, devices, audit, samples, push_samples):
         with_json.add_argument("--json", action="store_true", help="print JSON on stdout")
     commands.add_parser("cancel", help="cancel a job not printed yet").add_argument("job_id")
     commands.add_parser("revoke", help="revoke an enrolled kiosk").add_argument("device_id")
@@ -314,10 +327,68 @@ def _rotate_key(args: argparse.Namespace, home: _Home) -> None:
     print("(the new job-signing key is active; the old one stays for the overlap)", file=sys.stderr)
 
 
+def _samples(args: argparse.Namespace) -> None:
+    """Write each sample job's PDFs as ``<n>-<title>-<TYPE>.pdf``; needs no district home."""
+    out: Path = args.out
+    jobs = sample_jobs(datetime.date.today())
+    out.mkdir(parents=True, exist_ok=True)
+    listing = []
+    for number, job in enumerate(jobs, 1):
+        files = []
+        for doc_type, pdf in job.documents:
+            path = out / f"{number}-{_slug(job.title)}-{doc_type}.pdf"
+            path.write_bytes(pdf)
+            files.append(path)
+        listing.append((job, files))
+    if args.json:
+        _print_json([{
+            "title": job.title, "files": [str(f) for f in files],
+            "documents": [t for t, _ in job.documents], "cards": list(job.cards),
+        } for job, files in listing])  # fmt: skip
+        return
+    for job, files in listing:
+        print(f"{job.title}:")
+        print(*(f"  {f}" for f in files), sep="\n")
+        if job.cards:
+            print(f"  {_cards_note(job)}")
+    print("(specimens with fictitious data: every page is marked CONTOH / SPECIMEN)",
+          file=sys.stderr)  # fmt: skip
+
+
+def _push_samples(args: argparse.Namespace, home: _Home) -> None:
+    """Push each sample job as its own job. A refusal stops at that job: the jobs before it
+    stay queued (text output has listed them; ``jobs`` shows them)."""
+    jobs = sample_jobs(datetime.date.today())  # first: refuses before any push without ReportLab
+    admin = home.admin()
+    pushed = []
+    for job in jobs:
+        result = admin.push(
+            office_code=args.office, resident=job.resident, documents=job.documents,
+            release=ReleaseMode(args.release), copies=1, lifetime_s=_LIFETIME_S,
+        )  # fmt: skip
+        for warning in result.warnings:
+            print(f"{PROG}: warning: {job.title}: {warning}", file=sys.stderr)
+        claim = None if result.claim_code is None else format_claim_code(result.claim_code)
+        pushed.append((job, result, claim))
+        if not args.json:
+            print(f"{job.title}: job {result.job_id} queued for kiosk {result.device_id}")
+            print(f"  documents: {', '.join(t for t, _ in job.documents)}")
+            if job.cards:
+                print(f"  {_cards_note(job)}")
+            if claim is not None:
+                print(f"  claim code: {claim}  (send it to the resident)")
+    if args.json:
+        _print_json([{
+            "title": job.title, "job_id": result.job_id, "device_id": result.device_id,
+            "claim_code": claim, "documents": [t for t, _ in job.documents],
+            "cards": list(job.cards), "warnings": list(result.warnings),
+        } for job, result, claim in pushed])  # fmt: skip
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "init": _init, "serve": _serve, "office": _office, "enroll-code": _enroll_code,
     "push": _push, "jobs": _jobs, "devices": _devices, "audit": _audit, "cancel": _cancel,
-    "revoke": _revoke, "rotate-key": _rotate_key,
+    "revoke": _revoke, "rotate-key": _rotate_key, "push-samples": _push_samples,
 }  # fmt: skip
 
 
@@ -368,6 +439,15 @@ def _printer_text(p: PrinterHealth) -> str:
     return ", ".join(parts)
 
 
+def _slug(title: str) -> str:
+    """``"KK update"`` → ``"kk-update"`` (for file names)."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def _cards_note(job: SampleJob) -> str:
+    return f"cards, not printed at the village (courier or pickup): {', '.join(job.cards)}"
+
+
 def _iso(at_s: int | None) -> str:
     return "-" if at_s is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at_s))
 
@@ -401,22 +481,30 @@ def main(argv: list[str] | None = None) -> int:
     command: str = args.command
     if command == "selftest":
         return run_selftest()
+    if command == "samples":  # only writes PDFs to --out: needs no district home
+        return _exit_status(lambda: _samples(args))
     if args.home is None:
         print(f"{PROG}: error: give --home DIR or set ${HOME_ENV}", file=sys.stderr)
         return EXIT_USAGE
     home = _Home(args.home)
     try:
-        COMMANDS[command](args, home)
+        return _exit_status(lambda: COMMANDS[command](args, home))
+    finally:
+        home.close()
+
+
+def _exit_status(run: Callable[[], None]) -> int:
+    """Run a command; a refusal is printed as one line on stderr."""
+    try:
+        run()
         return EXIT_OK
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (CedokaError, sqlite3.Error) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-    except OSError as error:  # e.g. a home that cannot be created or written
+    except OSError as error:  # e.g. a home or an --out folder that cannot be written
         print(f"{PROG}: error: {error.filename or PROG}: {error.strerror}", file=sys.stderr)
-    finally:
-        home.close()
     return EXIT_FAILED
 
 
