@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("cancel", help="cancel a job not printed yet").add_argument("job_id")
     commands.add_parser("revoke", help="revoke an enrolled kiosk").add_argument("device_id")
     commands.add_parser("rotate-key", help="rotate the job-signing key (with overlap)")
+    backup = commands.add_parser(
+        "backup", help="copy the database (online, consistent) and the keys into a new "
+        "directory district-<time> in DIR, mode 0700",
+    )  # fmt: skip
+    backup.add_argument("--to", required=True, type=Path, metavar="DIR")
     return parser
 
 
@@ -385,10 +390,18 @@ def _push_samples(args: argparse.Namespace, home: _Home) -> None:
         } for job, result, claim in pushed])  # fmt: skip
 
 
+def _backup(args: argparse.Namespace, home: _Home) -> None:
+    from district.backup import backup_home
+
+    copy = backup_home(home.path, args.to)
+    print(f"backed up to {copy}  (it holds the root key: keep it as safe as the server)")
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "init": _init, "serve": _serve, "office": _office, "enroll-code": _enroll_code,
     "push": _push, "jobs": _jobs, "devices": _devices, "audit": _audit, "cancel": _cancel,
     "revoke": _revoke, "rotate-key": _rotate_key, "push-samples": _push_samples,
+    "backup": _backup,
 }  # fmt: skip
 
 
