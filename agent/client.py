@@ -317,6 +317,9 @@ class DistrictClient:
         self._wall_clock = wall_clock
         self._random_bytes = random_bytes
         self.clock_offset_s = 0
+        self.last_date_s: float | None = None
+        """The ``Date`` of the last answer from the district, as Unix seconds (None before
+        one, or when it had none): ``cedoka doctor`` compares it with the local clock."""
 
     # --- public requests ----------------------------------------------------------------
 
@@ -481,6 +484,7 @@ class DistrictClient:
             response = self._link.open(
                 method, target, body=body, headers=sent, read_timeout_s=read_timeout_s
             )
+            self.last_date_s = _http_date_s(response.headers.get("Date"))
             if response.status_code in ok:
                 return response
             try:
