@@ -1,0 +1,1 @@
+"""Smoke runs of the benchmarks: they run and report sane figures (never timed assertions)."""
