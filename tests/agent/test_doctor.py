@@ -152,10 +152,15 @@ class DateShiftingProxy:
         self._target, self._shift_s = target_port, shift_s
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._opened: list[socket.socket] = []  # closed by close(), never left to the GC
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self) -> None:
         self._listener.close()
+        for sock in self._opened:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the pipe threads
+            sock.close()
 
     def _accept(self) -> None:
         while True:
@@ -164,6 +169,7 @@ class DateShiftingProxy:
             except OSError:
                 return
             upstream = socket.create_connection(("127.0.0.1", self._target))
+            self._opened += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._answers, args=(upstream, client), daemon=True).start()
 

@@ -26,7 +26,8 @@ def test_a_backup_of_the_running_server_restores_as_a_home(
     server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kiosk = Kiosk(server.base_url)
-    assert kiosk.enroll(server.admin.new_enroll_code(OFFICE, valid_s=600)).status_code == 200
+    with kiosk.session:
+        assert kiosk.enroll(server.admin.new_enroll_code(OFFICE, valid_s=600)).status_code == 200
     pushed = server.admin.push(
         office_code=OFFICE, resident="SITI NURHALIZA", documents=[("KK", nik_pdf())],
         release=ReleaseMode.CLAIM, copies=1, lifetime_s=3600,
