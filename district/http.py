@@ -45,7 +45,7 @@ JSON = "application/json; charset=utf-8"
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_WAIT_S = 55
 MAX_WAIT_S = 60
-BLOB_CHUNK_BYTES = 64 * 1024
+BLOB_CHUNK_BYTES = 256 * 1024  # one thread-pool hop and one incremental blob read each
 _RANGE = re.compile(r"bytes=(\d{1,12})-(\d{0,12})")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 _MAX_INT_DIGITS = 16
@@ -186,17 +186,22 @@ def build_app(service: DistrictService, notifier: FeedNotifier) -> FastAPI:  # n
             request.headers.get("range"), request.headers.get("if-range"), row
         )
 
+        reader = await run_in_threadpool(service.open_blob, job_id, doc_id)
+
         async def chunks() -> AsyncIterator[bytes]:
+            if reader is None:  # purged between the check and the read: the body ends short
+                return
             offset = start
-            while offset <= end:
-                length = min(BLOB_CHUNK_BYTES, end - offset + 1)
-                data = await run_in_threadpool(
-                    service.read_blob, job_id, doc_id, offset=offset, length=length
-                )
-                if not data:
-                    return
-                yield data
-                offset += len(data)
+            try:
+                while offset <= end:
+                    length = min(BLOB_CHUNK_BYTES, end - offset + 1)
+                    data = await run_in_threadpool(reader.read, offset, length)
+                    if not data:
+                        return
+                    yield data
+                    offset += len(data)
+            finally:
+                reader.close()
 
         return StreamingResponse(
             chunks(), status_code=status, headers=headers, media_type="application/octet-stream"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from district.keyring import Keys
 from district.replay import ReplayCache
-from district.store import BlobRow, DeviceRow
+from district.store import BlobReader, BlobRow, DeviceRow
 from kiosk import PROTOCOL_VERSION
 from kiosk.audit import AuditRecord, record_bytes, verify_record
 from kiosk.enroll import (
@@ -230,8 +230,9 @@ class DistrictService:
             raise GoneError("not_found", "no such document in this job")
         return blob
 
-    def read_blob(self, job_id: str, doc_id: str, *, offset: int, length: int) -> bytes:
-        return self._store.read_blob(job_id, doc_id, offset=offset, length=length)
+    def open_blob(self, job_id: str, doc_id: str) -> BlobReader | None:
+        """A reader for one download (after :meth:`blob` allowed it); None if it is gone."""
+        return self._store.open_blob(job_id, doc_id)
 
     # --- reports ------------------------------------------------------------------------
     def events(self, device: DeviceRow, body: bytes) -> bytes:

@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from district.store import BlobRow, DeviceRow, EnrollCodeRow, JobRow, OfficeRow, SignerRow
+from district.store import (
+    BlobReader,
+    BlobRow,
+    DeviceRow,
+    EnrollCodeRow,
+    JobRow,
+    OfficeRow,
+    SignerRow,
+)
 
 SCHEMA_VERSION = 2
 # Kiosks' audit records (kiosk.audit): one row per (device, seq), kept as signed evidence.
@@ -348,16 +356,22 @@ class SqliteStore:
         )
         return None if row is None else BlobRow(*row)
 
-    def read_blob(self, job_id: str, doc_id: str, *, offset: int, length: int) -> bytes:
-        row = (
-            self._conn()
-            .execute(
-                "SELECT substr(data, ?, ?) FROM blobs WHERE job_id = ? AND doc_id = ?",
-                (offset + 1, length, job_id, doc_id),
-            )
-            .fetchone()
-        )
-        return b"" if row is None else bytes(row[0])
+    def open_blob(self, job_id: str, doc_id: str) -> BlobReader | None:
+        """A reader on its own connection, holding SQLite's incremental blob handle for the
+        whole download: each chunk reads only its pages, so a download costs time in
+        proportion to its size (substr() per chunk would load the whole blob every time)."""
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=30,
+                               check_same_thread=False)  # fmt: skip
+        try:
+            row = conn.execute("SELECT rowid FROM blobs WHERE job_id = ? AND doc_id = ?",
+                               (job_id, doc_id)).fetchone()  # fmt: skip
+            if row is None:
+                conn.close()
+                return None
+            return _SqliteBlobReader(conn, conn.blobopen("blobs", "data", row[0], readonly=True))
+        except BaseException:
+            conn.close()
+            raise
 
     def blobs(self, job_id: str) -> list[BlobRow]:
         rows = self._conn().execute(
@@ -404,3 +418,21 @@ class SqliteStore:
                     (state, at_s, reason, job_id, device_id, at_s),
                 )
             return bool(inserted)
+
+
+class _SqliteBlobReader:
+    def __init__(self, conn: sqlite3.Connection, blob: sqlite3.Blob) -> None:
+        self._conn, self._blob = conn, blob
+
+    def read(self, offset: int, length: int) -> bytes:
+        try:
+            if offset >= len(self._blob):
+                return b""
+            self._blob.seek(offset)
+            return self._blob.read(length)
+        except sqlite3.OperationalError:  # the row was deleted meanwhile (purged, cancelled)
+            return b""
+
+    def close(self) -> None:
+        self._blob.close()
+        self._conn.close()
