@@ -131,10 +131,12 @@ class Agent:
         self.audit = AuditLog(self.spool, device_id=cfg.device_id,
                               district_code=trust.district_code, key=self.keys.auth,
                               now_s=self.trusted_now_s)  # fmt: skip
-        self.client = DistrictClient(
+        # One client per thread that talks to the district (a client is for one thread at a
+        # time): the sync loop's, and the reporter's.
+        self.client, self.report_client = (DistrictClient(
             base_url=cfg.server_url, device_id=cfg.device_id, auth_key=self.keys.auth,
             request_timeout_s=cfg.request_timeout_s, verify=verify,
-        )  # fmt: skip
+        ) for _ in range(2))  # fmt: skip
         self.ready = threading.Event()
         self.syncer = Syncer(
             spool=self.spool, book=self.book, blobs=self.blobs, client=self.client,
@@ -151,7 +153,7 @@ class Agent:
             policy=cfg.lockout, local_now_s=local_now_s,
         )  # fmt: skip
         self.reporter = Reporter(
-            spool=self.spool, client=self.client, printers=self.printers, errors=self.errors,
+            spool=self.spool, client=self.report_client, printers=self.printers, errors=self.errors,
             agent=agent_version(), local_now_s=local_now_s, journal_head=self.audit.head_hash,
             receipt=lambda: self.receipt,
         )  # fmt: skip
@@ -195,6 +197,7 @@ class Agent:
 
     def close(self) -> None:
         self.client.close()
+        self.report_client.close()
         self.spool.close()
 
     # --- the service ----------------------------------------------------------------
