@@ -364,8 +364,8 @@ def run(quick: bool) -> list[Figure]:
             GROUP, "1 MB district blob GET, plain client (median)",
             median(raw.district_get_s) * ms, "ms", "plain GET, http.server",
             median(raw.get_s) * ms,
-            limit="the district server: proof check, StreamingResponse of 64 KiB "
-            "substr() reads from SQLite, one thread-pool hop per chunk",
+            limit="the district server: proof check, then a StreamingResponse of 256 KiB reads "
+            "from one SQLite incremental blob handle, one thread-pool hop per chunk",
             note="requests.get with a device proof, before the agent started",
         ),
         Figure(
