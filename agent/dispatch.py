@@ -41,6 +41,7 @@ from kiosk.verify import check_printable_now, verify_document
 from printers.base import Phase, Printer, PrinterNotReady, PrintSubmitError
 
 log = logging.getLogger("cedoka.agent.dispatch")
+FIRST_POLL_S = 0.02  # then doubling up to poll_s: done within ~20 % of the printer's time
 EXPIRABLE = (JobState.RECEIVED, JobState.VERIFIED, JobState.HELD, JobState.RELEASED,
              JobState.FAILED)  # fmt: skip
 
@@ -214,6 +215,7 @@ class Dispatcher:
 
     def _follow(self, printer: Printer, title: str) -> str | None:
         deadline = time.monotonic() + self._deadline_s
+        pause = min(FIRST_POLL_S, self._poll_s)  # a fast printer is noticed at once
         while True:
             status = printer.status(title)
             if status.phase is Phase.DONE:
@@ -229,7 +231,8 @@ class Dispatcher:
                 self._spool.print_mark(title, "failed", at_s=self._book.now_s(),
                                        reason="unknown_after_restart")  # fmt: skip
                 return "unknown_after_restart"
-            time.sleep(self._poll_s)
+            time.sleep(pause)
+            pause = min(pause * 2, self._poll_s)
 
     # --- after a crash, and housekeeping ----------------------------------------------
 

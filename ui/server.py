@@ -35,16 +35,21 @@ class RunningApi:
     _server: uvicorn.Server
     _thread: threading.Thread
     _sock: socket.socket
+    _loop: asyncio.AbstractEventLoop
 
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
+        if not self._thread.is_alive():
+            self._loop.close()
         remove_durably(self.url_file)
 
 
 def start_api(agent: Agent, *, port: int = 0) -> RunningApi:
-    sock = socket.socket()
+    # IPPROTO_TCP, not socket()'s 0: asyncio sets TCP_NODELAY only on such sockets, and
+    # without it every kept-alive answer waits ~40 ms (Nagle + the client's delayed ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", port))
     guard = Guard(int(sock.getsockname()[1]))
     static = str(STATIC_DIR) if (STATIC_DIR / "index.html").exists() else None
@@ -65,4 +70,4 @@ def start_api(agent: Agent, *, port: int = 0) -> RunningApi:
     shared = os.environ.get(URL_FILE_ENV) is not None
     write_atomic(url_file, guard.window_url().encode(), mode=0o640 if shared else 0o600)
     log.info("event=kiosk_api_started port=%d", guard.port)
-    return RunningApi(guard, url_file, server, thread, sock)
+    return RunningApi(guard, url_file, server, thread, sock, loop)

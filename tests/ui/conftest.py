@@ -65,7 +65,7 @@ def api(server: Server, tmp_path: Path) -> Iterator[Api]:
     agent = Agent(kiosk.home)
     for (operator_id, name, pin), role in ((STAFF, "staff"), (SUPERVISOR, "supervisor")):
         agent.operators.add(operator_id, name=name, role=role, pin=pin)
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as ui.server
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
     guard = Guard(port)

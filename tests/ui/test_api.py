@@ -252,3 +252,17 @@ def test_settings_need_a_supervisor(api: Api) -> None:
     assert slip.status_code == 200 and list(api.receipts.glob("receipt-TEST-*.txt"))
     removed = api.call("POST", "/api/settings", headers=headers, json={"printers": {"receipt": ""}})
     assert removed.json()["printers"]["receipt"] is None and api.agent.receipt is None
+
+
+def test_the_served_api_answers_kept_alive_requests_without_nagle(api: Api) -> None:
+    """asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets; a listening socket made with
+    socket()'s protocol 0 left Nagle on and every kept-alive answer waited ~40 ms."""
+    import socket
+
+    from ui.server import start_api
+
+    running = start_api(api.agent)
+    try:
+        assert running._sock.proto == socket.IPPROTO_TCP
+    finally:
+        running.stop()
