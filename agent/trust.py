@@ -9,8 +9,11 @@ a fresh confirmation). Also here: the feed position and the claim lockout state.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, replace
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.spool import Spool
 from kiosk.claim import LockoutState
@@ -40,16 +43,25 @@ def load(spool: Spool) -> TrustState:
     )
     if district is None or device is None or root_jwk is None or keyring_token is None:
         raise OperatorError("this kiosk is not enrolled: run 'cedoka enroll' first")
-    root = parse_ed25519_jwk(loads_object(root_jwk, max_bytes=1024))
-    keyring = verify_keyring(
-        keyring_token, district_code=district.decode(), root_key=root, current=None
-    )
+    root, keyring = _verified_keyring(root_jwk, keyring_token, district)
     head_raw = spool.get_meta("head")
     return TrustState(
         district_code=district.decode(), device_id=device.decode(), root_key=root,
         keyring=keyring, head=None if head_raw is None else _head_from_json(head_raw),
         time_floor_s=int(spool.get_meta("time_floor") or b"0"),
     )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def _verified_keyring(root_jwk: bytes, keyring_token: bytes,
+                      district: bytes) -> tuple[Ed25519PublicKey, Keyring]:  # fmt: skip
+    """The stored keyring, verified against the stored root: once per exact bytes (``load``
+    runs several times per job; a changed byte is a new key here, so it is verified again)."""
+    root = parse_ed25519_jwk(loads_object(root_jwk, max_bytes=1024))
+    keyring = verify_keyring(
+        keyring_token, district_code=district.decode(), root_key=root, current=None
+    )
+    return root, keyring
 
 
 def store_keyring(spool: Spool, keyring_token: bytes) -> None:
