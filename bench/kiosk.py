@@ -232,8 +232,8 @@ def _taps(stack: Stack, pdf: bytes, jobs: int) -> list[Figure]:
     )
     trip = (
         "a trivial authenticated API round trip (GET /api/state) on a new connection, "
-        "connect included: an upper bound for a healthy call on the screen's kept-alive "
-        "connection (which is slower here: see the round-trip figure)"
+        "connect included: an upper bound for a call on the screen's kept-alive connection "
+        "(see the round-trip figure)"
     )
     limit_two = (
         f"the claim's Argon2id hash (64 MiB, t=2: deliberate, against guessing) + 2 x {trip} "
