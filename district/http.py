@@ -292,6 +292,22 @@ def _int_param(request: Request, name: str, default: int | None, *, high: int) -
     return int(raw)
 
 
+def _raise_fd_limit() -> None:
+    """Each held long-poll is a file descriptor: take the soft limit up to the hard one
+    (often 1,024 of 65,536 or more), else the server breaks at about 1,000 kiosks."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            wanted = soft
+        soft = wanted
+    log.info("event=fd_limit soft=%d", soft)
+
+
 def run_server(
     home: Path, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
 ) -> None:
@@ -304,6 +320,7 @@ def run_server(
 
     require_selftest()
     configure_logging()
+    _raise_fd_limit()
     keys = Keys.open(home)
     service = DistrictService(keys)
     notifier = FeedNotifier(keys.store)
