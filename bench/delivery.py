@@ -40,11 +40,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +58,7 @@ from bench._delivery_tools import (
     pair,
     realistic_pdf,
 )
+from bench.byteserver import BytesServer
 from bench.result import Figure, percentile
 from bench.stack import Stack
 from kiosk.seal import document_info, open_sealed, seal
@@ -164,25 +163,8 @@ class FetchFloor:
         self.info = document_info("dev_bench", "job_bench", "doc_bench")
         self.sealed = seal(pdf, self.key.public_key(), info=self.info)
         self.digest = hashlib.sha256(self.sealed).digest()
-        body = self.sealed
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                del format, args
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/blob"
+        self.server = BytesServer(self.sealed, path="/blob")
+        self.url = self.server.url
         self.session = requests.Session()
         self.session.trust_env = False
 
@@ -199,9 +181,7 @@ class FetchFloor:
 
     def close(self) -> None:
         self.session.close()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.server.close()
 
 
 @contextlib.contextmanager

@@ -34,17 +34,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from bench._delivery_tools import LogTail, durable_write_ms, missing, ms, realistic_pdf
+from bench.byteserver import BytesServer
 from bench.result import Figure, median, percentile
 from bench.stack import RESIDENT, Stack
 from kiosk.claim import DEFAULT as CLAIM_PARAMS
@@ -333,26 +332,8 @@ def _screen() -> Iterator[str]:
 def _bare_page() -> Iterator[str]:
     """A trivial HTML page from a local HTTP server (as the agent serves the kiosk's)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(BARE_PAGE)))
-            self.end_headers()
-            self.wfile.write(BARE_PAGE)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            del format, args
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with BytesServer(BARE_PAGE, content_type="text/html; charset=utf-8") as server:
+        yield server.url
 
 
 def _window_env(display: str) -> dict[str, str]:

@@ -31,15 +31,12 @@ import re
 import secrets
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
@@ -50,6 +47,7 @@ from pypdf import PdfWriter
 from pypdf.generic import ContentStream
 
 from bench import netns
+from bench.byteserver import BytesServer
 from bench.netns import Shape, ShapedLink
 from bench.result import Figure
 from district.admin import DistrictAdmin
@@ -142,38 +140,9 @@ def make_tls(directory: Path, ip: str) -> tuple[Path, Path, Path]:
     return paths
 
 
-class PlainServer:
+def plain_server(ip: str, size: int, cert: Path, key: Path) -> BytesServer:
     """HTTPS on ``ip``: ``GET /bundle`` answers ``size`` random bytes (the baseline)."""
-
-    def __init__(self, ip: str, size: int, cert: Path, key: Path) -> None:
-        body = secrets.token_bytes(size)
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                with contextlib.suppress(OSError):
-                    self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                del format, args
-
-        self.httpd = ThreadingHTTPServer((ip, 0), Handler)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert, key)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.url = f"https://{ip}:{self.httpd.server_address[1]}/bundle"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+    return BytesServer(secrets.token_bytes(size), host=ip, path="/bundle", tls=(cert, key))
 
 
 _DOWNLOAD = """
@@ -319,7 +288,7 @@ def measure(plan: Plan) -> list[Figure]:
     per_doc = plan.bundle_bytes // len(DOC_TYPES)
     pdfs = [padded_pdf(per_doc) for _ in DOC_TYPES]
     procs: list[subprocess.Popen[bytes]] = []
-    plain: PlainServer | None = None
+    plain: BytesServer | None = None
     with tempfile.TemporaryDirectory(prefix="cedoka-bench-weaklink-") as tmp, \
             ShapedLink(plan.shape) as link:  # fmt: skip
         root = Path(tmp)
@@ -365,7 +334,7 @@ def measure(plan: Plan) -> list[Figure]:
             sealed = sum(row.size for row in store.blobs(job.job_id))
 
             _quiet(link, for_s=1.0, timeout_s=20)
-            plain = PlainServer(link.outer_ip, sealed, cert, key)
+            plain = plain_server(link.outer_ip, sealed, cert, key)
             link.queue_peak(reset=True)
             down0, _ = link.counters()
             fetched = subprocess.run(
