@@ -17,8 +17,9 @@ with a machine ``kind`` and the server's ``retry_after_s``; the caller retries i
 ``unknown_device``, a bad enrolment code, ``malformed``, ``too_large``, …) is a
 ``RejectedError`` with its ``Reason``; a blob that is gone is a ``GoneError``.
 
-Every body is read with a byte cap and an overall deadline checked after every chunk, one
-socket read at a time, so neither an endless nor a trickling answer can hold the agent.
+Every body is read with a byte cap, one socket read at a time, and every read of an answer
+(status line, headers and body) waits at most until the request's overall deadline
+(:mod:`agent.deadline`), so neither an endless nor a trickling answer can hold the agent.
 Logs carry ids, kinds and numbers; never bodies, codes or proofs. A client is meant for one
 thread at a time.
 """
@@ -49,6 +50,7 @@ import urllib3.exceptions
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from agent.deadline import DeadlineAdapter, DeadlineExceededError, deadline_scope
 from kiosk.b64 import b64u_encode
 from kiosk.backoff import Backoff
 from kiosk.config import is_loopback_host
@@ -174,6 +176,8 @@ class _Link:
         self.wall_clock = wall_clock
         session = requests.Session()
         session.trust_env = False  # no REQUESTS_CA_BUNDLE, proxies or .netrc from the env
+        for scheme in ("http://", "https://"):  # answers read under an overall deadline
+            session.mount(scheme, DeadlineAdapter())
         session.verify = verify
         session.headers["User-Agent"] = USER_AGENT
         session.headers["Accept-Encoding"] = "identity"
@@ -187,18 +191,28 @@ class _Link:
         body: bytes,
         headers: Mapping[str, str],
         read_timeout_s: float,
+        deadline: float,
     ) -> requests.Response:
-        """Send one request; the answer's body is still unread (the caller closes it)."""
+        """Send one request; the answer's body is still unread (the caller closes it).
+
+        Every read of the answer, its status line and headers here as its body later,
+        waits at most ``read_timeout_s`` and never past ``deadline`` (time.monotonic), so a
+        server trickling bytes cannot hold the call (``LinkDown(DEADLINE)``).
+        """
+        left_s = deadline - time.monotonic()
+        if left_s <= 0:
+            raise LinkDown(LinkKind.DEADLINE, "deadline passed before sending")
         try:
-            return self.session.request(
-                method,
-                self.origin + target,
-                data=body or None,
-                headers=dict(headers),
-                timeout=(self.request_timeout_s, read_timeout_s),
-                stream=True,
-                allow_redirects=False,
-            )
+            with deadline_scope(deadline):
+                return self.session.request(
+                    method,
+                    self.origin + target,
+                    data=body or None,
+                    headers=dict(headers),
+                    timeout=(min(self.request_timeout_s, left_s), read_timeout_s),
+                    stream=True,
+                    allow_redirects=False,
+                )
         except _FOREIGN as error:
             raise _link_down(error) from None
 
@@ -327,7 +341,9 @@ class DistrictClient:
         """``GET /v1/feed``: the raw 200 body (it parses with ``kiosk.feed.parse_feed``).
 
         Waits up to ``wait_s`` (1…60) seconds for news; the read timeout is ``wait_s`` plus
-        ``request_timeout_s``.
+        ``request_timeout_s``, and the whole answer, from the status line to its last byte,
+        must have arrived ``wait_s`` + 2 * ``request_timeout_s`` after the call began (else
+        ``LinkDown(DEADLINE)``, however the bytes trickle).
 
         Raises:
             LinkDown; RejectedError (DEVICE_REVOKED, UNKNOWN_DEVICE, a refused proof, …).
@@ -482,8 +498,9 @@ class DistrictClient:
             sent = dict(headers or {})
             sent["Authorization"] = self._proof(method, target, body)
             response = self._link.open(
-                method, target, body=body, headers=sent, read_timeout_s=read_timeout_s
-            )
+                method, target, body=body, headers=sent, read_timeout_s=read_timeout_s,
+                deadline=deadline,
+            )  # fmt: skip
             self.last_date_s = _http_date_s(response.headers.get("Date"))
             if response.status_code in ok:
                 return response
@@ -686,6 +703,7 @@ def _enroll_once(link: _Link, body: bytes, *, code: EnrollCode, nonce: str) -> E
     response = link.open(
         "POST", link.prefix + "/v1/enroll", body=body,
         headers={"Accept": _JSON, "Content-Type": _JSON}, read_timeout_s=link.request_timeout_s,
+        deadline=deadline,
     )  # fmt: skip
     try:
         if response.status_code != 200:  # noqa: PLR2004
@@ -867,7 +885,9 @@ def _link_down(error: BaseException) -> LinkDown:
     def has(*kinds: type[BaseException]) -> bool:
         return any(isinstance(item, kinds) for item in chain)
 
-    if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
+    if has(DeadlineExceededError):
+        kind = LinkKind.DEADLINE
+    elif has(urllib3.exceptions.NameResolutionError, socket.gaierror):
         kind = LinkKind.DNS
     elif has(ssl.SSLError, urllib3.exceptions.SSLError, requests.exceptions.SSLError):
         kind = LinkKind.TLS

@@ -892,6 +892,49 @@ def test_the_feed_read_timeout_covers_the_wait(faulty: FaultyServer) -> None:
         assert time.monotonic() - started < 2.5
 
 
+_TRICKLED_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: "
+    + b"a" * 2000 + b"\r\nContent-Length: 2000\r\n\r\n"
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["status_line_and_headers", "body"])
+def test_a_trickling_feed_answer_is_cut_at_its_overall_deadline(
+    faulty: FaultyServer, where: str
+) -> None:
+    """One byte every second never trips the 2 s read timeout (wait_s 1 + request_timeout_s
+    1): only the overall deadline (wait_s + 2 x request_timeout_s = 3 s) ends the call, in
+    the status line and headers as in the body, while the server keeps trickling."""
+
+    def handler(exchange: Exchange) -> None:
+        if where == "body":
+            exchange.conn.sendall(_TRICKLED_HEAD.replace(b"a" * 2000, b"a"))
+            trickle(exchange, b'{"v":1,"jobs":[],"head":"' + b"a" * 1970, every_s=1.0)
+        else:
+            trickle(exchange, _TRICKLED_HEAD, every_s=1.0)
+
+    faulty.handler = handler
+    outcome: list[BaseException | bytes] = []
+    with _client(faulty.base_url, request_timeout_s=1.0) as slow:
+
+        def call() -> None:
+            try:
+                outcome.append(slow.feed(after=0, keyring_version=1, wait_s=1))
+            except BaseException as error:  # reported by the asserts below
+                outcome.append(error)
+
+        started = time.monotonic()
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        caller.join(timeout=10)
+        elapsed = time.monotonic() - started
+        assert not caller.is_alive(), f"the feed call still runs after {elapsed:.1f} s"
+    (error,) = outcome
+    assert isinstance(error, LinkDown) and error.kind is LinkKind.DEADLINE, error
+    assert 2.5 <= elapsed < 4.5, elapsed
+    assert faulty.body_bytes_sent < 10, "ended after a few of the thousands of bytes to come"
+
+
 def test_connection_refused() -> None:
     with _client(f"http://127.0.0.1:{_closed_port()}") as nowhere:
         error = _link_down(lambda: nowhere.feed(after=0, keyring_version=1, wait_s=1))
