@@ -22,7 +22,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
+from district.edge import RequestFraming
 from district.keyring import Keys
 from district.notifier import FeedNotifier
 from district.openapi import ROUTE_DOCS, install_openapi
@@ -120,6 +122,8 @@ def build_app(service: DistrictService, notifier: FeedNotifier) -> FastAPI:  # n
     )  # fmt: skip
 
     _install_error_handlers(app)
+    # Added before log_requests, so inside it: its refusals are logged like any answer.
+    app.add_middleware(RequestFraming, max_body_bytes=MAX_BODY_BYTES)
 
     @app.middleware("http")
     async def log_requests(
@@ -135,13 +139,12 @@ def build_app(service: DistrictService, notifier: FeedNotifier) -> FastAPI:  # n
         return response
 
     async def body_of(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            raise HttpError(413, "too_large", "request body too large")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise HttpError(413, "too_large", "request body too large")
-        return body
+        # RequestFraming counts the bytes as they arrive: past MAX_BODY_BYTES the read
+        # raises WireError (413 too_large) and the rest is never read.
+        try:
+            return await request.body()
+        except ClientDisconnect:  # gone mid-body (or closed by the body timeout)
+            raise HttpError(400, "malformed", "the request body ended early") from None
 
     async def device_of(request: Request, body: bytes) -> DeviceRow:
         header = request.headers.get("authorization", "")

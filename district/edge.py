@@ -1,0 +1,123 @@
+"""Request framing at the district server's edge: a pure ASGI middleware (``build_app``
+installs it around every route).
+
+Before any route runs:
+
+* a request with both ``Content-Length`` and ``Transfer-Encoding`` is answered 400
+  ``malformed`` and its connection closed: the two framings disagree, a proxy in front may
+  have framed it by the other one, and the bytes after the body must never run as a request
+  of their own (request smuggling; RFC 9112 section 6.1 lets a server refuse it);
+* a declared ``Content-Length`` above the cap is answered 413 ``too_large`` at once.
+
+While a route reads the body, its bytes are counted as each ``http.request`` message
+arrives; the message that passes the cap raises :class:`~kiosk.errors.WireError`
+(``too_large``), which the application answers 413, and nothing more is read. A chunked body
+therefore costs at most the cap plus one read (uvicorn pauses the socket at 64 KiB) however
+long it is.
+
+Invariant: an answer that starts before the request's body has ended carries
+``Connection: close``, so the server closes the connection after it instead of reading and
+discarding the rest (a 413, or a route that reads no body, such as the feed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kiosk.errors import Reason, WireError
+from kiosk.feed import ErrorBody, error_body
+
+_CLOSE = (b"connection", b"close")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An answer given at the edge, before the application sees the request."""
+
+    status: int
+    code: str
+    message: str
+
+
+def framing_refusal(headers: list[tuple[bytes, bytes]], *, max_body_bytes: int) -> Refusal | None:
+    """The refusal of a request head (names in lower case, as ASGI gives them), or None."""
+    names = {name for name, _ in headers}
+    if b"content-length" in names and b"transfer-encoding" in names:
+        return Refusal(400, "malformed", "Content-Length and Transfer-Encoding together")
+    declared = next((value for name, value in headers if name == b"content-length"), None)
+    if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
+        return Refusal(413, "too_large", "request body too large")
+    return None
+
+
+def _body_expected(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+class RequestFraming:
+    """The ASGI middleware: framing refused at the head, the body counted as it arrives."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+        refusal = framing_refusal(headers, max_body_bytes=self.max_body_bytes)
+        if refusal is not None:
+            await _answer(send, refusal)
+            return
+        body = _CountedBody(receive, self.max_body_bytes, ended=not _body_expected(headers))
+
+        async def send_closing_early(message: Message) -> None:
+            if message["type"] == "http.response.start" and not body.ended:
+                message = {**message, "headers": _with_close(message.get("headers", []))}
+            await send(message)
+
+        await self.app(scope, body.receive, send_closing_early)
+
+
+class _CountedBody:
+    """``receive`` with a running count of the body bytes."""
+
+    def __init__(self, receive: Receive, max_bytes: int, *, ended: bool) -> None:
+        self._receive = receive
+        self.max_bytes = max_bytes
+        self.count = 0
+        self.ended = ended
+
+    async def receive(self) -> Message:
+        """The next message; raises WireError (``too_large``) once the count passes the cap."""
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.count += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.ended = True
+            if self.count > self.max_bytes:
+                raise WireError(Reason.TOO_LARGE, f"request body over {self.max_bytes} bytes")
+        elif message["type"] == "http.disconnect":
+            self.ended = True
+        return message
+
+
+def _with_close(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    kept = [(name, value) for name, value in headers if name.lower() != b"connection"]
+    return [*kept, _CLOSE]
+
+
+async def _answer(send: Send, refusal: Refusal) -> None:
+    body = error_body(ErrorBody(refusal.code, refusal.message, None))
+    await send({
+        "type": "http.response.start", "status": refusal.status,
+        "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()), _CLOSE],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
