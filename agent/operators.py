@@ -17,7 +17,7 @@ from typing import Final, Literal
 from agent.spool import OperatorRow, Spool
 from agent.trust import lockout_from_bytes, lockout_to_bytes
 from kiosk.audit import OPERATOR
-from kiosk.claim import LockoutPolicy, check_unlocked, record_failure, record_success
+from kiosk.claim import LockoutPolicy, LockoutState, begin_attempt
 from kiosk.errors import CedokaError, ClaimLockedError
 from kiosk.pin import PinError, hash_pin, pin_matches
 
@@ -42,6 +42,7 @@ class Operator:
     operator_id: str
     name: str
     role: Role
+    created_s: int = 0  # when added: an id removed and added again is another operator
 
     @property
     def is_supervisor(self) -> bool:
@@ -49,9 +50,8 @@ class Operator:
 
 
 def _public(row: OperatorRow) -> Operator:
-    return Operator(
-        row.operator_id, row.name, "supervisor" if row.role == "supervisor" else "staff"
-    )
+    role: Role = "supervisor" if row.role == "supervisor" else "staff"
+    return Operator(row.operator_id, row.name, role, row.created_s)
 
 
 class OperatorBook:
@@ -91,28 +91,35 @@ class OperatorBook:
     def check(self, operator_id: str, pin: str) -> Operator:
         """The operator, when ``pin`` is theirs; a wrong PIN counts towards their lockout.
 
+        The attempt is counted *before* the slow hash, in the transaction that reads the
+        lockout (:func:`kiosk.claim.begin_attempt`): PINs tried at the same moment are counted
+        one after the other, so no more than ``max_failures`` are ever checked; the right PIN
+        then clears the count.
+
         Raises:
             StaffError: ``not_found``, ``operator_locked`` or ``pin_wrong``.
         """
-        row = self._spool.operator(operator_id)
+        now = self._now_s()
+        counted = LockoutState()
+
+        def count(row: OperatorRow) -> bytes:
+            nonlocal counted
+            try:
+                counted = begin_attempt(lockout_from_bytes(row.lockout), PIN_POLICY, now_s=now)
+            except ClaimLockedError as error:
+                raise StaffError("operator_locked", "too many wrong PINs",
+                                 retry_after_s=error.retry_after_s) from None  # fmt: skip
+            return lockout_to_bytes(counted)
+
+        row = self._spool.change_operator_lockout(operator_id, count)
         if row is None:
             raise StaffError("not_found", f"no operator {operator_id}")
-        state, now = lockout_from_bytes(row.lockout), self._now_s()
-        try:
-            check_unlocked(state, PIN_POLICY, now_s=now)
-        except ClaimLockedError as error:
-            raise StaffError("operator_locked", "too many wrong PINs",
-                                retry_after_s=error.retry_after_s) from None  # fmt: skip
         if not pin_matches(pin, row.pin_hash):
-            state = record_failure(state, PIN_POLICY, now_s=now)
-            self._spool.update_operator(operator_id, lockout=lockout_to_bytes(state))
-            if state.locked_until_s > now:
+            if counted.locked_until_s > now:
                 raise StaffError("operator_locked", "too many wrong PINs",
-                                    retry_after_s=state.locked_until_s - now)  # fmt: skip
+                                 retry_after_s=counted.locked_until_s - now)  # fmt: skip
             raise StaffError("pin_wrong", "wrong PIN")
-        if row.lockout is not None:
-            state = record_success(state, PIN_POLICY, now_s=now)
-            self._spool.update_operator(operator_id, lockout=lockout_to_bytes(state))
+        self._spool.change_operator_lockout(operator_id, lambda _: None)  # record_success
         return _public(row)
 
     def _hash(self, pin: str) -> str:

@@ -13,10 +13,11 @@ from agent.spool import Spool
 from agent.stored import StoredJobs
 from kiosk.claim import (
     LockoutPolicy,
+    LockoutState,
+    begin_attempt,
     check_unlocked,
     match_claim,
     normalize_claim_code,
-    record_failure,
     record_success,
 )
 from kiosk.clock import trusted_now
@@ -41,14 +42,24 @@ class Releaser:
     def match(self, code_text: str) -> list[str]:
         """The held jobs the code opens (the lockout counts a wrong code); nothing released.
 
+        The attempt is counted *before* the slow Argon2id match, in the transaction that
+        reads the lockout (:func:`kiosk.claim.begin_attempt`): codes tried at the same moment
+        — by the screen, or by ``cedoka release`` in another process — are counted one after
+        the other, so no more than ``max_failures`` are ever tried; a match clears the count.
+
         Raises:
-            ClaimLockedError: too many wrong codes lately.
+            ClaimLockedError: too many wrong codes lately (nothing counted).
             ClaimError: CLAIM_MALFORMED (does not count as a wrong code) or CLAIM_WRONG
                 (counted towards the lockout).
         """
         now = self._now()
-        check_unlocked(trust_store.load_lockout(self._spool), self._policy, now_s=now)
-        normalize_claim_code(code_text)  # malformed: refused before it counts
+
+        def count(state: LockoutState) -> LockoutState:
+            check_unlocked(state, self._policy, now_s=now)  # a lock is reported first
+            normalize_claim_code(code_text)  # malformed: refused before it counts
+            return begin_attempt(state, self._policy, now_s=now)
+
+        trust_store.change_lockout(self._spool, count)
         candidates = {}
         for row in self._spool.jobs([JobState.HELD]):
             if row.release != "claim":
@@ -57,12 +68,12 @@ class Releaser:
             if claim is not None:
                 candidates[row.status.job_id] = claim
         matched = match_claim(code_text, device_id=self._device_id, candidates=candidates)
-        state = trust_store.load_lockout(self._spool)
         if not matched:
-            trust_store.store_lockout(self._spool, record_failure(state, self._policy, now_s=now))
             log.info("event=claim_wrong")
             raise ClaimError(Reason.CLAIM_WRONG, "no held job for this code")
-        trust_store.store_lockout(self._spool, record_success(state, self._policy, now_s=now))
+        trust_store.change_lockout(
+            self._spool, lambda state: record_success(state, self._policy, now_s=now)
+        )
         return matched
 
     def by_claim(self, code_text: str, *, operator: str) -> list[str]:

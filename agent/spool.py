@@ -196,6 +196,18 @@ class Spool:
                 values.items(),
             )
 
+    def change_meta(self, key: str, change: Callable[[bytes | None], bytes]) -> bytes:
+        """Read ``key`` and write ``change(value)`` in one ``BEGIN IMMEDIATE`` transaction, so
+        no other thread or process acts on the same value meanwhile (the claim lockout).
+        ``change`` must be quick; whatever it raises propagates and nothing is written."""
+        with self._write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            value = change(None if row is None else bytes(row[0]))
+            conn.execute("INSERT INTO meta VALUES (?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         (key, value))  # fmt: skip
+            return value
+
     # --- jobs -----------------------------------------------------------------------
 
     def is_known(self, job_id: str) -> bool:
@@ -414,6 +426,23 @@ class Spool:
             cursor = conn.execute(f"UPDATE operators SET {sql} WHERE operator_id = ?",
                                   (*args, operator_id))  # fmt: skip
             return cursor.rowcount == 1
+
+    def change_operator_lockout(
+        self, operator_id: str, change: Callable[[OperatorRow], bytes | None]
+    ) -> OperatorRow | None:
+        """Read the operator and set their lockout to ``change(row)`` in one ``BEGIN
+        IMMEDIATE`` transaction (see :meth:`change_meta`); returns the row as read, or None
+        (nothing written) when there is no such operator. What ``change`` raises propagates
+        and nothing is written."""
+        with self._write() as conn:
+            found = conn.execute(f"SELECT {_OPERATOR} FROM operators WHERE operator_id = ?",
+                                 (operator_id,)).fetchone()  # fmt: skip
+            if found is None:
+                return None
+            row = _operator_row(found)
+            conn.execute("UPDATE operators SET lockout = ? WHERE operator_id = ?",
+                         (change(row), operator_id))  # fmt: skip
+            return row
 
     def remove_operator(self, operator_id: str) -> bool:
         with self._write() as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import asdict, replace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -109,6 +110,17 @@ def load_lockout(spool: Spool) -> LockoutState:
 
 def store_lockout(spool: Spool, state: LockoutState) -> None:
     spool.set_meta({"lockout": lockout_to_bytes(state)})
+
+
+def change_lockout(spool: Spool, change: Callable[[LockoutState], LockoutState]) -> LockoutState:
+    """Read the claim lockout and store ``change(state)`` in one transaction, so attempts
+    made at the same moment (threads, or the service and ``cedoka release``) are counted one
+    after the other; returns the stored state. What ``change`` raises (a lock) propagates
+    and nothing is stored."""
+    stored = spool.change_meta(
+        "lockout", lambda raw: lockout_to_bytes(change(lockout_from_bytes(raw)))
+    )
+    return lockout_from_bytes(stored)
 
 
 def _head_to_json(head: FeedHead) -> bytes:

@@ -18,7 +18,10 @@ Invariants:
 * :func:`match_claim` hashes once per distinct parameter set and compares against every
   candidate in constant time, with no early exit.
 * The lockout functions are pure: the caller stores :class:`LockoutState` and passes the
-  trusted time (which never goes backwards) as ``now_s``.
+  trusted time (which never goes backwards) as ``now_s``. An attempt is counted *before*
+  the slow hash (:func:`begin_attempt`, stored in the same transaction that read the state),
+  so attempts made at the same moment cannot all find the lock open; a match then forgives
+  it (:func:`record_success`).
 
 Nothing here performs I/O; randomness is injected as ``random_bytes``.
 """
@@ -329,7 +332,27 @@ def record_failure(state: LockoutState, policy: LockoutPolicy, *, now_s: int) ->
     return LockoutState((), now_s + lock_s, state.lockouts + 1)
 
 
+def begin_attempt(state: LockoutState, policy: LockoutPolicy, *, now_s: int) -> LockoutState:
+    """Admit one attempt and count it as a failure before it is checked.
+
+    The caller stores the result in the same transaction that read ``state``, then runs the
+    slow hash: attempts made at the same moment are counted one after the other, so at most
+    ``max_failures`` of them are ever checked per window (the last one admitted sets the
+    lock). A wrong attempt needs nothing more; a right one calls :func:`record_success`.
+
+    Raises:
+        ClaimLockedError: while locked (nothing is counted), with the seconds left.
+    """
+    check_unlocked(state, policy, now_s=now_s)
+    return record_failure(state, policy, now_s=now_s)
+
+
 def record_success(state: LockoutState, policy: LockoutPolicy, *, now_s: int) -> LockoutState:
-    """Record a matching code: forget failures and reset the lock doubling."""
-    del policy, now_s
-    return LockoutState((), state.locked_until_s, 0)
+    """Record a matching code: forget failures, reset the lock doubling, and lift the lock.
+
+    A lock can be running here only when this attempt's own up-front count
+    (:func:`begin_attempt`), or an attempt admitted at the same moment, set it: the attempt
+    that matched was admitted while the lock was open.
+    """
+    del state, policy, now_s
+    return LockoutState()

@@ -125,7 +125,7 @@ Supervisor = Annotated[Operator, Depends(_supervisor)]
 
 def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> FastAPI:  # noqa: PLR0915 (the route table)
     app = FastAPI(title="Cedoka kiosk", docs_url=None, redoc_url=None, openapi_url=None)
-    creds = Credentials()
+    creds = Credentials(lookup=agent.operators.get)  # a removed operator's session ends
     app.state.creds = creds
     audit = agent.audit
 
@@ -206,7 +206,7 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
              "markers": [{"name": m.name, "level": m.level} for m in h.markers]}
             for h in agent.reporter.health()
         ]  # fmt: skip
-        operator = creds.sessions.get(x_cedoka_session, slide=False)
+        operator = creds.signed_in(x_cedoka_session)
         cfg = agent.config
         return {"language": cfg.language, "office_code": cfg.office_code,
                 "utc_offset_s": office_utc_offset_s(cfg),

@@ -44,6 +44,10 @@ STAFF_TEXTS: dict[str, tuple[int, str, str]] = {
     "changed": (409, "Status berubah — muat ulang.", "The job changed meanwhile — reload."),
     "no_job": (404, "Dokumen tidak ditemukan.", "No such job."),
     "bad_setting": (400, "Pengaturan tidak valid.", "Invalid setting."),
+    "printer_not_allowed": (403, "Printer folder (virtual) hanya untuk demo dan uji coba.",
+                            "A folder (virtual) printer is only for demos and tests."),
+    "operator_removed": (401, "Petugas ini sudah dihapus — sesi berakhir.",
+                         "This operator was removed — the session ended."),
 }  # fmt: skip
 
 

@@ -1,6 +1,10 @@
 """The kiosk API's short-lived, in-memory credentials: operator sessions (after a PIN),
 release tickets (after a claim code or a staff release), settings tickets (after a
-supervisor's PIN). All die with the process; none is ever written to disk or logged."""
+supervisor's PIN). All die with the process; none is ever written to disk or logged.
+
+A session is only as good as its operator: every check asks the operator store (``lookup``,
+a quick SQLite read) whether they still exist, so ``cedoka operator remove`` — another
+process — ends their sessions and tickets at the next call."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from agent.operators import Operator
-from ui.errors import ApiError
+from ui.errors import ApiError, staff_error
 
 SESSION_IDLE_S = 900
 TICKET_TTL_S = 300
@@ -72,20 +76,39 @@ class Ticket:
 
 @dataclass
 class Credentials:
+    """``lookup``: the operator as stored now (None once removed); None checks nothing."""
+
     sessions: _Store[Operator] = field(default_factory=lambda: _Store(SESSION_IDLE_S, sliding=True))
     tickets: _Store[Ticket] = field(default_factory=lambda: _Store(TICKET_TTL_S, sliding=False))
     settings: _Store[str] = field(default_factory=lambda: _Store(TICKET_TTL_S, sliding=False))
+    lookup: Callable[[str], Operator | None] | None = None
 
     def operator(self, token: str | None, *, activity: bool = True) -> Operator:
-        """The signed-in operator of a session token (401 otherwise). Only ``activity``
-        (a staff action, not the screen's polling) keeps the session alive."""
+        """The signed-in operator of a session token, as stored now (401 otherwise). Only
+        ``activity`` (a staff action, not the screen's polling) keeps the session alive.
+
+        Raises:
+            ApiError: 401 ``session_required``, ``session_expired``, or ``operator_removed``
+                (the session, its tickets and settings ticket are dropped).
+        """
         operator = self.sessions.get(token, slide=activity)
         if operator is None:
             if token is None:
                 raise ApiError(401, "session_required", "Silakan masuk dulu.", "Please sign in.")
             raise ApiError(401, "session_expired", "Sesi berakhir — silakan masuk lagi.",
                            "The session ended — please sign in again.")  # fmt: skip
-        return operator
+        current = operator if self.lookup is None else self.lookup(operator.operator_id)
+        if current is None or current.created_s != operator.created_s:
+            self.sign_out(token, operator)
+            raise staff_error("operator_removed")
+        return current
+
+    def signed_in(self, token: str | None) -> Operator | None:
+        """The operator of a live session, or None; never moves the idle deadline."""
+        try:
+            return self.operator(token, activity=False)
+        except ApiError:
+            return None
 
     def ticket(self, token: str, operator: Operator) -> Ticket:
         ticket = self.tickets.get(token)

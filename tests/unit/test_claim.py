@@ -18,6 +18,7 @@ from kiosk.claim import (
     ClaimVerifier,
     LockoutPolicy,
     LockoutState,
+    begin_attempt,
     check_unlocked,
     claim_digest,
     claim_salt,
@@ -416,3 +417,27 @@ def test_success_resets_failures_and_doubling() -> None:
     check_unlocked(state, POLICY, now_s=902)
     state = fail_times(state, [1000] * 5)
     assert state.locked_until_s == 1300  # back to the first lock length
+
+
+def test_attempts_are_counted_before_they_are_checked() -> None:
+    """Issue 14: an attempt is a failure from the moment it is admitted, so of 16 attempts
+    made at the same second only ``max_failures`` are admitted; the last one sets the lock."""
+    state, admitted = LockoutState(), 0
+    for _ in range(16):
+        try:
+            state = begin_attempt(state, POLICY, now_s=1000)
+        except ClaimLockedError as locked:
+            assert locked.retry_after_s == 300
+            continue
+        admitted += 1
+    assert admitted == POLICY.max_failures
+    assert state == LockoutState(failures_s=(), locked_until_s=1300, lockouts=1)
+
+
+def test_a_match_forgives_its_own_count_and_the_lock_it_set() -> None:
+    state = fail_times(LockoutState(), [1000] * 4)
+    state = begin_attempt(state, POLICY, now_s=1010)  # the fifth attempt: counted, locks
+    assert state.locked_until_s == 1310
+    state = record_success(state, POLICY, now_s=1010)  # ... but it was the right code
+    assert state == LockoutState()
+    check_unlocked(state, POLICY, now_s=1010)
