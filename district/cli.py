@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from district.admin import DistrictAdmin
 from district.keyring import Keys
@@ -34,6 +35,9 @@ from kiosk.errors import CedokaError, OperatorError, RejectedError
 from kiosk.model import ReleaseMode
 from kiosk.report import PrinterHealth, parse_heartbeat
 
+if TYPE_CHECKING:  # imported when serving only: uvicorn is slow to import
+    from district.connections import ConnectionLimits
+
 PROG = "cedoka-district"
 HOME_ENV = "CEDOKA_DISTRICT_HOME"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -41,6 +45,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _DURATION = re.compile(r"([0-9]{1,6})([mhd])")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400}
 _PORT = re.compile(r"[0-9]{1,5}")
+_SECONDS = re.compile(r"[0-9]{1,4}(\.[0-9]{1,3})?")
+_COUNT = re.compile(r"[0-9]{1,7}")
 _MAX_PORT = 65535
 _A4 = "iso_a4_210x297mm"
 _LEVELS = {-1: "n/a", -2: "unknown", -3: "some left"}  # IPP marker-levels below 0
@@ -92,6 +98,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def parse_timeout_s(text: str) -> float:
+    """``20`` or ``2.5`` → seconds, within the connection guard's range; else UsageError."""
+    from district.connections import MAX_TIMEOUT_S, MIN_TIMEOUT_S
+
+    if not _SECONDS.fullmatch(text) or not MIN_TIMEOUT_S <= float(text) <= MAX_TIMEOUT_S:
+        raise UsageError(f"{text!r}: write seconds from {MIN_TIMEOUT_S} to {MAX_TIMEOUT_S:.0f}")
+    return float(text)
+
+
+def parse_connection_cap(text: str) -> int:
+    """``256`` → a cap on connections per address (0: none); else UsageError."""
+    from district.connections import MAX_CONNECTIONS_CAP
+
+    if not _COUNT.fullmatch(text) or int(text) > MAX_CONNECTIONS_CAP:
+        raise UsageError(f"{text!r}: write a whole number from 0 (no cap) to {MAX_CONNECTIONS_CAP}")
+    return int(text)
+
+
 def parse_doc(text: str) -> tuple[str, Path]:
     """``TYPE=FILE`` → (type, path); the type is checked by the push itself."""
     doc_type, sep, file = text.partition("=")
@@ -120,6 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", required=True, type=parse_listen, metavar="HOST:PORT")
     serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate chain")
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
+    serve.add_argument(
+        "--header-timeout-s", type=parse_timeout_s, metavar="SECONDS",
+        help="a request head must be whole within this time (default 20)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--body-timeout-s", type=parse_timeout_s, metavar="SECONDS",
+        help="longest silence while a request body arrives (default 20)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-connections-per-address", type=parse_connection_cap, metavar="N",
+        help="connections open at once from one IPv4 address or IPv6 /64, 0 = no cap "
+        "(default 256; 0 when --listen is loopback: every connection is then the proxy's)",
+    )  # fmt: skip
     office = commands.add_parser("office", help="add a village office")
     office_commands = office.add_subparsers(dest="action", metavar="ACTION", required=True)
     office_add = office_commands.add_parser("add", help="add a village/kelurahan office")
@@ -201,7 +238,24 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         home.keys()  # fails clearly when the home holds no district
-        run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key)
+        run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key,
+                   connection_limits=_connection_limits(args, host))  # fmt: skip
+
+
+def _connection_limits(args: argparse.Namespace, host: str) -> ConnectionLimits:
+    """The serve options of the connection guard, defaults filled in (no cap per address
+    on a loopback listen: a reverse proxy in front is then the only peer)."""
+    from district.connections import ConnectionLimits
+
+    defaults = ConnectionLimits()
+    cap = args.max_connections_per_address
+    if cap is None:
+        cap = 0 if is_loopback(host) else defaults.max_connections_per_address
+    return ConnectionLimits(
+        header_timeout_s=args.header_timeout_s or defaults.header_timeout_s,
+        body_timeout_s=args.body_timeout_s or defaults.body_timeout_s,
+        max_connections_per_address=cap,
+    )
 
 
 def _office(args: argparse.Namespace, home: _Home) -> None:

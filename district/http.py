@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from district.connections import ConnectionLimits, protocol_class
 from district.edge import RequestFraming
 from district.keyring import Keys
 from district.notifier import FeedNotifier
@@ -312,8 +313,9 @@ def _raise_fd_limit() -> None:
 
 
 def run_server(
-    home: Path, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
-) -> None:
+    home: Path, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None,
+    connection_limits: ConnectionLimits | None = None,
+) -> None:  # fmt: skip
     """Serve the district in ``home`` until interrupted (the ``serve`` command): the
     composition root of the server. Refuses to start if the crypto self-test fails."""
     import uvicorn
@@ -333,6 +335,8 @@ def run_server(
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         timeout_keep_alive=75, backlog=4096, timeout_graceful_shutdown=3,
+        # h11 with head/body timeouts and a cap per address (district/connections.py)
+        http=protocol_class(connection_limits or ConnectionLimits()),
     )  # fmt: skip
 
     class Server(uvicorn.Server):
