@@ -78,14 +78,19 @@ class JobBook:
                      job.manifest.seq, len(job.manifest.documents))  # fmt: skip
         return status if added else None
 
-    def refuse(self, job_id: str, seq: int, steps: list[Step]) -> bool:
+    def refuse(
+        self, job_id: str, seq: int, steps: list[Step], *, manifest_sha256: bytes | None = None
+    ) -> bool:
         """Tombstone a job whose signed manifest was refused, walked through ``steps``
-        (e.g. verify_fail, purge; or cancel, purge)."""
+        (e.g. verify_fail, purge; or cancel, purge), with the SHA-256 of its token; ``seq``
+        is 0 when the manifest's seq was unreadable. False (nothing done) if it was known."""
         status, events = self._walk(JobStatus.received(job_id, now_s=self._now_s()), steps)
-        added = self.spool.add_rejected(job_id, seq, status, events=events)
+        added = self.spool.add_rejected(
+            job_id, seq, status, events=events, manifest_sha256=manifest_sha256
+        )
         if added:
-            log.info("event=job_refused job=%s state=%s reason=%s", job_id, status.state,
-                     status.reason)  # fmt: skip
+            log.info("event=job_refused job=%s seq=%d state=%s reason=%s", job_id, seq,
+                     status.state.value, status.reason)  # fmt: skip
         return added
 
     def step(self, job_id: str, *steps: Step) -> JobStatus | None:

@@ -8,8 +8,9 @@ codes and times only. What the rows hold:
 - ``meta``: the trust state (pinned root, keyring token, last head, time floor), the claim
   lockout state, the feed position;
 - ``jobs`` + ``docs``: each job's lifecycle status, its signed manifest token (sealed display
-  data only: no plaintext personal data) until the purge, and its documents' signed sizes
-  and hashes;
+  data only: no plaintext personal data) until the purge and the token's SHA-256 for ever
+  (a second, different manifest for a known job id is noticed), and its documents' signed
+  sizes and hashes;
 - ``prints``: the print journal, one row per submission, written **before** the document
   goes to the printer (state ``intent``), then ``submitted``, then ``done``/``failed``;
 - ``outbox``: signed job events and audit records in order, until the district has them;
@@ -24,6 +25,7 @@ Every state change goes through :meth:`Spool.change`, a guarded update (``WHERE 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -36,7 +38,10 @@ from typing import Any
 from kiosk.lifecycle import JobState, JobStatus
 from kiosk.model import VerifiedJob
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_SCHEMA_V3 = """
+ALTER TABLE jobs ADD COLUMN manifest_sha256 BLOB;
+"""
 _SCHEMA_V2 = """
 CREATE TABLE operators (
     operator_id TEXT PRIMARY KEY, name TEXT NOT NULL,
@@ -140,14 +145,15 @@ class Spool:
         self._local = threading.local()
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
+        migrations = {  # forward only: from each older version to this one
+            0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3,
+            1: _SCHEMA_V2 + _SCHEMA_V3,  # 0.1.0 spools: add the staff tables
+            2: _SCHEMA_V3,  # the manifest digest of every tombstone
+        }
+        if version in migrations:
             conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}{_SCHEMA_V2}"
+                f"BEGIN IMMEDIATE;{migrations[version]}"
                 f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
-            )
-        elif version == 1:  # 0.1.0 spools: add the staff tables
-            conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA_V2}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
             )
         elif version > SCHEMA_VERSION:
             raise SpoolError(
@@ -225,11 +231,11 @@ class Spool:
         m = job.manifest
         with self._write() as conn:
             inserted = conn.execute(
-                f"INSERT INTO jobs ({_JOB}, received_s, signer_jwk) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
+                f"INSERT INTO jobs ({_JOB}, received_s, signer_jwk, manifest_sha256) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
                 (m.job_id, m.seq, m.release.value, m.expires_at_s, job.token, status.state.value,
                  status.reason, status.reprints, status.updated_at_s, status.operator,
-                 status.updated_at_s, signer_jwk),
+                 status.updated_at_s, signer_jwk, hashlib.sha256(job.token).digest()),
             ).rowcount  # fmt: skip
             if not inserted:
                 return False
@@ -243,19 +249,46 @@ class Spool:
         return True
 
     def add_rejected(
-        self, job_id: str, seq: int, status: JobStatus, *, events: Iterable[tuple[str, bytes]]
-    ) -> bool:
-        """Tombstone a job whose signed manifest was refused; False if already known."""
+        self, job_id: str, seq: int, status: JobStatus, *, events: Iterable[tuple[str, bytes]],
+        manifest_sha256: bytes | None = None,
+    ) -> bool:  # fmt: skip
+        """Tombstone a job whose signed manifest was refused (``seq`` 0 when its seq was
+        unreadable); False if already known."""
         with self._write() as conn:
             inserted = conn.execute(
-                f"INSERT INTO jobs ({_JOB}, received_s) VALUES (?,?,NULL,NULL,NULL,?,?,?,?,?,?) "
-                "ON CONFLICT (job_id) DO NOTHING",
+                f"INSERT INTO jobs ({_JOB}, received_s, manifest_sha256) "
+                "VALUES (?,?,NULL,NULL,NULL,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
                 (job_id, seq, status.state.value, status.reason, status.reprints,
-                 status.updated_at_s, status.operator, status.updated_at_s),
+                 status.updated_at_s, status.operator, status.updated_at_s, manifest_sha256),
             ).rowcount  # fmt: skip
             if inserted:
                 self._queue(conn, job_id, events)
             return bool(inserted)
+
+    def manifest_digest(self, job_id: str) -> bytes | None:
+        """The SHA-256 of the signed manifest token a job was recorded with (None for an
+        unknown job, or a tombstone from before schema 3 whose token is gone)."""
+        row = (
+            self._conn()
+            .execute("SELECT manifest_sha256, manifest FROM jobs WHERE job_id = ?", (job_id,))
+            .fetchone()
+        )
+        if row is None or (row[0] is None and row[1] is None):
+            return None
+        return bytes(row[0]) if row[0] is not None else hashlib.sha256(bytes(row[1])).digest()
+
+    def docs_taken(self, doc_ids: Iterable[str]) -> set[str]:
+        """The ids among ``doc_ids`` that a recorded job already uses."""
+        wanted = list(doc_ids)
+        if not wanted:
+            return set()
+        marks = ",".join("?" * len(wanted))
+        rows = (
+            self._conn()
+            .execute(f"SELECT doc_id FROM docs WHERE doc_id IN ({marks})", wanted)
+            .fetchall()
+        )
+        return {str(row[0]) for row in rows}
 
     def job(self, job_id: str) -> JobRow | None:
         row = (

@@ -8,11 +8,22 @@ manifest in memory. A job whose documents are all stored and verified becomes ``
 for ``release=auto``, ``released`` (the dispatcher then prints it). Transport failures
 propagate to the caller (the service loop), which backs off and calls again: every step
 here is safe to repeat.
+
+Only signed data changes a job. A blob's 404 or 410 is unsigned (anyone on the path can
+send one): it never cancels or expires a job. The job's blob is asked for again with
+backoff (``agent.retries``); a 410 also makes the next feed request ask at once, so the
+next signed head says whether the job was cancelled; a 404 that lasts
+``BLOB_NOT_FOUND_PATIENCE_S`` rejects the job as ``blob_not_found`` (protocol 8.2, 15.1).
+Every manifest whose signature verified is recorded and reported, whatever else fails in
+it; one bad token in an answer spoils no other; a sequence gap is re-asked with backoff for
+as long as it lasts (9.9).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import random
 import time
 from collections.abc import Callable
 
@@ -22,6 +33,7 @@ from agent.blobs import BlobStore
 from agent.jobs import JobBook, Step
 from agent.keys import DeviceKeys
 from agent.recent import RecentErrors
+from agent.retries import RetryBook
 from agent.spool import JobRow, Spool
 from agent.stored import StoredJobs
 from kiosk.b64 import b64u_encode
@@ -46,6 +58,16 @@ log = logging.getLogger("cedoka.agent.sync")
 CANCELLABLE = frozenset(
     {JobState.RECEIVED, JobState.VERIFIED, JobState.HELD, JobState.RELEASED, JobState.FAILED}
 )
+# A blob that keeps answering 404 is asked for again with backoff (backoff_initial_s doubling
+# to backoff_max_s, jittered); when it has answered 404 at least this many times over at
+# least this long, the job is rejected as blob_not_found (protocol 15.1).
+BLOB_NOT_FOUND_MIN_ANSWERS = 5
+BLOB_NOT_FOUND_PATIENCE_S = 3600
+# A sequence gap is re-asked at once, then after about 1, 2, 4 … minutes (jittered), at
+# most hourly, for as long as it lasts (protocol 9.9).
+GAP_RETRY_INITIAL_S = 60.0
+GAP_RETRY_MAX_S = 3600.0
+_GAP = "gap"  # the key of the one gap schedule
 
 
 class FeedUnreadable(Exception):
@@ -57,6 +79,7 @@ class Syncer:
         self, *, spool: Spool, book: JobBook, blobs: BlobStore, client: object,
         keys: DeviceKeys, config: AgentConfig, errors: RecentErrors,
         local_now_s: Callable[[], int], on_ready: Callable[[], None],
+        uniform: Callable[[float, float], float] = random.uniform,
     ) -> None:  # fmt: skip
         self._spool, self._book, self._blobs = spool, book, blobs
         self._stored = StoredJobs(spool=spool, book=book, blobs=blobs, keys=keys,
@@ -64,7 +87,15 @@ class Syncer:
         self._client = client
         self._keys, self._config, self._errors = keys, config, errors
         self._local_now_s, self._on_ready = local_now_s, on_ready
-        self._gap_retried = False
+        # When each received job's blobs may be asked for again after a 404 / 410, and when
+        # the first sequence gap may be re-asked; ``uniform`` draws their jitter.
+        self._blob_retries = RetryBook(
+            initial_s=config.backoff_initial_s, max_s=config.backoff_max_s, uniform=uniform
+        )
+        self._gap_retries = RetryBook(
+            initial_s=GAP_RETRY_INITIAL_S, max_s=GAP_RETRY_MAX_S, uniform=uniform
+        )
+        self._head_wanted = False  # a blob answered 410: ask for the next head at once
         self.frozen = False  # the newest head we can get has expired (§9.8)
         self.bytes_downloaded = 0
 
@@ -75,9 +106,11 @@ class Syncer:
         (DEVICE_REVOKED …) / FeedUnreadable for the service loop to handle."""
         self.fetch_received()  # left over from before a restart or a link failure
         trust = trust_store.load(self._spool)
+        # After a 410 the next signed head says what became of the job: ask without waiting.
+        head_wanted, self._head_wanted = self._head_wanted, False
         body: bytes = self._client.feed(  # type: ignore[attr-defined]
             after=trust_store.feed_after(self._spool), keyring_version=trust.keyring.version,
-            wait_s=wait_s,
+            wait_s=1 if head_wanted else wait_s,
         )  # fmt: skip
         self.process(body)
         self.fetch_received()
@@ -110,6 +143,9 @@ class Syncer:
         self.frozen = False
         trust = trust_store.store_head(self._spool, trust, head)
         self._client.clock_offset_s = head.issued_at_s - now  # type: ignore[attr-defined]
+        for reason in feed.refused:  # an item of the envelope that is not even a string
+            self._errors.note(now, reason.value)
+            log.warning("event=manifest_ignored reason=%s", reason.value)
         highest = None
         for token in feed.jobs:
             seq = self._take(token, trust)
@@ -128,38 +164,68 @@ class Syncer:
                 is_known=self._spool.is_known, seal_keys=self._keys.seal_keys,
             )  # fmt: skip
         except RejectedError as error:
-            return self._refused(error)
-        too_big = [
-            d for d in job.manifest.documents if d.sealed_size > self._config.max_document_bytes
-        ]
-        if too_big:
-            self._book.refuse(job.manifest.job_id, job.manifest.seq, [
-                Step(JobEvent.VERIFY_FAIL, reason=Reason.TOO_LARGE.value), Step(JobEvent.PURGE),
-            ])  # fmt: skip
-            return job.manifest.seq
+            return self._refused(error, token)
+        m = job.manifest
+        refusal = None
+        if any(d.sealed_size > self._config.max_document_bytes for d in m.documents):
+            refusal = Reason.TOO_LARGE  # over this kiosk's own cap (§8.2)
+        elif taken := self._spool.docs_taken(d.doc_id for d in m.documents):
+            # A document id another job already uses: signed, but it would break the spool
+            # on every delivery (and hold back every later job). Refused, with a reason.
+            log.warning("event=manifest_refused job=%s docs_of_another_job=%d", m.job_id,
+                        len(taken))  # fmt: skip
+            refusal = Reason.BAD_CLAIM
+        if refusal is not None:
+            self._book.refuse(m.job_id, m.seq, [
+                Step(JobEvent.VERIFY_FAIL, reason=refusal.value), Step(JobEvent.PURGE),
+            ], manifest_sha256=hashlib.sha256(token).digest())  # fmt: skip
+            return m.seq
         entry = trust.keyring.key_for(job.signer_kid)
         assert entry is not None  # verify_manifest found it
         self._book.accept(job, canonical_dumps(public_jwk(entry.public_key)))
         failpoints.reach("sync.after_accept")
         return job.manifest.seq
 
-    def _refused(self, error: RejectedError) -> int | None:
+    def _refused(self, error: RejectedError, token: bytes) -> int | None:
+        """Record a refused manifest. Its seq if the signature verified, else None.
+
+        After the signature verified, the job id is the district's own (also when other
+        claims are bad): the job is tombstoned and the district gets ``verify_fail`` with
+        the reason (or ``cancel``), unless the reason is curable. A manifest whose ``jti``
+        is unreadable cannot be reported as a job: it is noted like a forged one; one whose
+        ``seq`` is unreadable is tombstoned with seq 0 (its seq stays a gap, §9.9)."""
         now = self._local_now_s()
-        if error.job_id is None or error.seq is None:  # before the signature: not the district's
+        if error.job_id is None:  # before the signature, or no job id: not reportable
             self._errors.note(now, error.reason.value)
             log.warning("event=manifest_ignored reason=%s", error.reason.value)
             return None
+        digest = hashlib.sha256(token).digest()
+        if self._spool.is_known(error.job_id):  # delivered again, or re-signed (§9.5)
+            self._check_same(error.job_id, error.seq, digest, now)
+            return error.seq
         if error.reason in CURABLE_REASONS:  # a later head / keyring / clock may cure it
             log.info("event=manifest_deferred job=%s reason=%s", error.job_id, error.reason.value)
             return None
-        if error.reason is Reason.REPLAYED:  # known already: nothing to record
-            return error.seq
         if error.reason is Reason.CANCELLED:
             steps = [Step(JobEvent.CANCEL, reason="cancelled"), Step(JobEvent.PURGE)]
         else:
             steps = [Step(JobEvent.VERIFY_FAIL, reason=error.reason.value), Step(JobEvent.PURGE)]
-        self._book.refuse(error.job_id, error.seq, steps)
+        if error.seq is None:
+            log.warning("event=manifest_seq_unreadable job=%s reason=%s", error.job_id,
+                        error.reason.value)  # fmt: skip
+        self._book.refuse(error.job_id, error.seq or 0, steps, manifest_sha256=digest)
         return error.seq
+
+    def _check_same(self, job_id: str, seq: int | None, digest: bytes, now: int) -> None:
+        """A manifest for a known job id: the same token again is a plain re-delivery; a
+        different one is a second signed version of the job. The first stays the job (its
+        events already went out); the conflict is logged and noted for the heartbeat."""
+        stored = self._spool.manifest_digest(job_id)
+        if stored is None or stored == digest:
+            return
+        log.warning("event=manifest_conflict job=%s seq=%s action=kept_first", job_id,
+                    "-" if seq is None else seq)  # fmt: skip
+        self._errors.note(now, "manifest_conflict")
 
     def _cancel(self, trust: TrustState) -> None:
         assert trust.head is not None
@@ -171,16 +237,21 @@ class Syncer:
                 self.purge(job_id)
 
     def _after_gaps(self, after: int, head_seq: int, now: int) -> int:
+        """The feed position to store: ``after``, or just before the first gap when a
+        re-ask is due — at once, then with backoff for as long as the gap lasts (§9.9)."""
         known = self._spool.seqs()
         gaps = [s for s in range(1, head_seq + 1) if s not in known]
         if not gaps:
-            self._gap_retried = False
+            self._gap_retries.clear(_GAP)
             return after
-        if not self._gap_retried:  # re-ask once from the first gap (§9.9)
-            self._gap_retried = True
-            return min(after, gaps[0] - 1)
-        self._errors.note(now, "seq_gap")
-        return after
+        if self._gap_retries.get(_GAP) is not None:  # re-asked before, still missing
+            self._errors.note(now, "seq_gap")
+        if not self._gap_retries.due(_GAP, now):
+            return after
+        schedule = self._gap_retries.failed(_GAP, now)
+        log.info("event=seq_gap first=%d gaps=%d reask=%d next_in_s=%.0f", gaps[0], len(gaps),
+                 schedule.backoff.failures, schedule.next_at_s - now)  # fmt: skip
+        return min(after, gaps[0] - 1)
 
     # --- documents ------------------------------------------------------------------
 
@@ -188,9 +259,16 @@ class Syncer:
         return self._stored.reopen(row)
 
     def fetch_received(self) -> None:
-        """Download and check the documents of every ``received`` job, oldest first."""
-        for row in self._spool.jobs([JobState.RECEIVED]):
-            self._fetch(row)
+        """Download and check the documents of every ``received`` job, oldest first: those
+        not waiting out a retry after a 404 / 410, and not expired (the dispatcher expires
+        them)."""
+        rows = self._spool.jobs([JobState.RECEIVED])
+        self._blob_retries.keep_only(row.status.job_id for row in rows)
+        for row in rows:
+            if row.expires_s is not None and row.expires_s <= self._book.now_s():
+                continue
+            if self._blob_retries.due(row.status.job_id, self._local_now_s()):
+                self._fetch(row)
 
     def _fetch(self, row: JobRow) -> None:
         job_id = row.status.job_id
@@ -203,22 +281,49 @@ class Syncer:
                 self._download(job, doc.doc_id, doc.size, doc.sha256)
                 if doc is not docs[-1]:
                     failpoints.reach("sync.between_docs")
-        except GoneError as gone:
-            steps = {"job_expired": JobEvent.EXPIRE}.get(gone.code, JobEvent.CANCEL)
-            reason = None if steps is JobEvent.EXPIRE else "cancelled"
-            if self._book.step(job_id, Step(steps, reason=reason)) is not None:
-                self.purge(job_id)
+        except GoneError as gone:  # unsigned: never a cancellation by itself (§13, §15.1)
+            self._blob_unavailable(job_id, gone.code)
             return
         except RejectedError as error:
             log.warning("event=document_rejected job=%s reason=%s", job_id, error.reason.value)
             if self._book.step(job_id, Step(JobEvent.VERIFY_FAIL, reason=error.reason.value)):
                 self.purge(job_id)
             return
+        self._blob_retries.clear(job_id)
         failpoints.reach("sync.after_store")
         after = JobEvent.AUTO_RELEASE if job.manifest.release is ReleaseMode.AUTO else JobEvent.HOLD
         if self._book.step(job_id, Step(JobEvent.VERIFY_OK), Step(after)) is not None:
             failpoints.reach("sync.after_verify")
             self._on_ready()
+
+    def _blob_unavailable(self, job_id: str, code: str) -> None:
+        """A blob of the job answered 404 ``not_found`` or 410 ``job_cancelled`` /
+        ``job_expired`` / ``job_purged``. The job stays as it is and its blobs are asked
+        for again after a backoff. After a 410 the next feed request asks at once: a
+        cancellation comes with the signed head, an expiry by trusted time. A 404 that has
+        lasted ``BLOB_NOT_FOUND_PATIENCE_S`` (and ``BLOB_NOT_FOUND_MIN_ANSWERS`` answers)
+        rejects the job as ``blob_not_found``, reported to the district."""
+        now = self._local_now_s()
+        schedule = self._blob_retries.failed(job_id, now)
+        answers, waited_s = schedule.backoff.failures, now - schedule.first_failed_s
+        if code != "not_found":
+            self._head_wanted = True
+            self._errors.note(now, code)
+            log.warning("event=blob_gone job=%s code=%s action=ask_head answers=%d "
+                        "retry_in_s=%.0f", job_id, code, answers,
+                        schedule.next_at_s - now)  # fmt: skip
+            return
+        self._errors.note(now, Reason.BLOB_NOT_FOUND.value)
+        if answers < BLOB_NOT_FOUND_MIN_ANSWERS or waited_s < BLOB_NOT_FOUND_PATIENCE_S:
+            log.warning("event=blob_not_found job=%s answers=%d waited_s=%d retry_in_s=%.0f",
+                        job_id, answers, waited_s, schedule.next_at_s - now)  # fmt: skip
+            return
+        log.warning("event=document_rejected job=%s reason=%s answers=%d waited_s=%d", job_id,
+                    Reason.BLOB_NOT_FOUND.value, answers, waited_s)  # fmt: skip
+        self._blob_retries.clear(job_id)
+        step = Step(JobEvent.VERIFY_FAIL, reason=Reason.BLOB_NOT_FOUND.value)
+        if self._book.step(job_id, step) is not None:
+            self.purge(job_id)
 
     def _download(self, job: VerifiedJob, doc_id: str, size: int, sha256: bytes) -> None:
         job_id = job.manifest.job_id

@@ -11,6 +11,7 @@ boundary, so nothing foreign leaks into the service or the UI::
     │       └── ClaimLockedError too many wrong codes: release is locked for a while
     ├── TransitionError          a lifecycle event that is not allowed in the job's state
     ├── ConfigError              invalid configuration; names the field
+    │   └── PrinterNotAllowedError  a printer this kiosk may not be switched to
     ├── SelfTestError            a known-answer test failed: the crypto stack is broken
     ├── TransportError           the link failed (retry later); raised by adapters only
     ├── OperatorError            an operator's command cannot be done (unknown office, …)
@@ -68,6 +69,7 @@ class Reason(enum.StrEnum):
     OPEN_FAILED = "open_failed"
     NOT_PDF = "not_pdf"
     PDF_INVALID = "pdf_invalid"
+    BLOB_NOT_FOUND = "blob_not_found"  # the district kept answering 404 for a signed document
     # device requests (checked by the district server)
     UNKNOWN_DEVICE = "unknown_device"
     DEVICE_REVOKED = "device_revoked"
@@ -131,6 +133,11 @@ class ConfigError(CedokaError):
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
+
+
+class PrinterNotAllowedError(ConfigError):
+    """A well-formed printer the settings may not choose here: a folder (``virtual:``)
+    on a kiosk whose ``agent.toml`` does not say ``allow_virtual_printers = true``."""
 
 
 class SelfTestError(CedokaError):

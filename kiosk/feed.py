@@ -2,9 +2,13 @@
 
 ``GET /v1/feed`` answers ``{"v":1, "head": JWS, "jobs": [JWS, …], "keyring": JWS?}``. The
 envelope itself is not signed: every token inside is, and the agent verifies the keyring
-(if present) first, then the head, then each job (``kiosk.verify``). Any non-2xx answer
-carries ``{"error": {"code", "message", "retry_after_s"?}}`` — a captive portal's HTML or
-anything else that does not parse is a transport failure, never data.
+(if present) first, then the head, then each job (``kiosk.verify``). Each job token and the
+keyring token are checked on their own by that recipe (size cap, structure, …), so one bad
+token is refused with its own reason and spoils no other; only an envelope that is not a v1
+feed answer at all (not strict JSON, ``v`` ≠ 1, no valid head, ``jobs`` not an array of at
+most 50) is refused whole. Any non-2xx answer carries
+``{"error": {"code", "message", "retry_after_s"?}}`` — a captive portal's HTML or anything
+else that does not parse is a transport failure, never data.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ from kiosk.limits import (
     MAX_FEED_RESPONSE_BYTES,
     MAX_HEAD_BYTES,
     MAX_JOBS_PER_FEED,
-    MAX_KEYRING_BYTES,
-    MAX_MANIFEST_BYTES,
 )
 from kiosk.strictjson import canonical_dumps, loads_object
 
@@ -34,8 +36,9 @@ class FeedResponse:
     """The tokens of one feed answer, still unverified."""
 
     head: bytes
-    jobs: tuple[bytes, ...]
+    jobs: tuple[bytes, ...]  # every string item of ``jobs``, in order, unchecked
     keyring: bytes | None
+    refused: tuple[Reason, ...] = ()  # why items of ``jobs`` that are not strings were dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,26 +63,34 @@ def feed_body(response: FeedResponse) -> bytes:
 
 
 def parse_feed(data: bytes) -> FeedResponse:
-    """Parse a feed answer (kiosk side); the tokens are verified afterwards.
+    """Parse a feed answer (kiosk side); the tokens are verified afterwards, each on its own.
+
+    A string item of ``jobs`` is passed on as it is, whatever it holds: the recipe refuses
+    a bad one with its own reason (``too_large``, ``malformed``, ``bad_alg`` …) and goes on
+    with the rest. An item that is not a string is dropped and its reason (``malformed``)
+    listed in ``refused``. The same holds for a ``keyring`` string.
 
     Raises:
-        WireError: too large, not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM.
+        WireError: too large, not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM (the head is
+            not a compact JWS within its cap, ``jobs`` is not an array of at most 50 items,
+            ``keyring`` is not a string).
     """
     f = Fields(loads_object(data, max_bytes=MAX_FEED_RESPONSE_BYTES), "feed")
     f.version()
-    jobs = []
+    head = f.text("head", pattern=_JWS, max_len=MAX_HEAD_BYTES).encode("ascii")
+    jobs, refused = [], []
     for item in f.array("jobs", max_items=MAX_JOBS_PER_FEED):
-        if not isinstance(item, str) or len(item) > MAX_MANIFEST_BYTES or not _JWS.fullmatch(item):
-            raise WireError(Reason.BAD_CLAIM, "feed.jobs[]: expected a compact JWS")
-        jobs.append(item.encode("ascii"))
+        if isinstance(item, str):
+            jobs.append(item.encode("utf-8"))
+        else:
+            refused.append(Reason.MALFORMED)
     keyring = None
     if f.has("keyring"):
-        keyring = f.text("keyring", pattern=_JWS, max_len=MAX_KEYRING_BYTES).encode("ascii")
-    return FeedResponse(
-        head=f.text("head", pattern=_JWS, max_len=MAX_HEAD_BYTES).encode("ascii"),
-        jobs=tuple(jobs),
-        keyring=keyring,
-    )
+        value = f.raw("keyring")
+        if not isinstance(value, str):
+            raise WireError(Reason.BAD_CLAIM, "feed.keyring: expected a compact JWS")
+        keyring = value.encode("utf-8")
+    return FeedResponse(head=head, jobs=tuple(jobs), keyring=keyring, refused=tuple(refused))
 
 
 def error_body(error: ErrorBody) -> bytes:

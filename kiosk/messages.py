@@ -117,6 +117,12 @@ MESSAGES: Final = MappingProxyType(
         _R.OPEN_FAILED: _FORGED,
         _R.NOT_PDF: _BROKEN,
         _R.PDF_INVALID: _BROKEN,
+        _R.BLOB_NOT_FOUND: (
+            "Dokumen ini tidak ditemukan di server kabupaten dan tidak akan dicetak. "
+            "Hubungi Disdukcapil.",
+            "This document was not found on the district server and will not be printed. "
+            "Contact Disdukcapil.",
+        ),
         _R.CLAIM_MALFORMED: (
             "Kode pengambilan salah ketik. Periksa lagi 12 angka dari pesan WhatsApp.",
             "The claim code is mistyped. Check the 12 digits from the WhatsApp message again.",

@@ -26,6 +26,7 @@ tombstone of the job id before printing and prints with an opaque title.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -36,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from kiosk.clock import trusted_now
 from kiosk.errors import Reason, RejectedError, WireError
+from kiosk.fields import Fields
+from kiosk.ids import check_id
 from kiosk.jose import verify_compact
 from kiosk.keys import thumbprint
 from kiosk.limits import (
@@ -193,6 +196,10 @@ def verify_manifest(
     later head or keyring makes valid must not be lost).
     ``seal_keys`` maps a sealing-key thumbprint to the device's private key.
 
+    A rejection after the signature verified (M2 onwards) carries the manifest's signed
+    ``job_id`` and ``seq`` (:func:`signed_job_ids`), also when another claim failed to
+    parse, so the district can be told which of its jobs failed and why.
+
     Raises:
         RejectedError: the first failed check, with its Reason.
     """
@@ -200,8 +207,9 @@ def verify_manifest(
     verified = verify_compact(
         token, typ=TYP_MANIFEST, keys=_signer_lookup(trust), max_bytes=MAX_MANIFEST_BYTES
     )
-    manifest = parse_manifest(verified.claims)
+    job_id, seq = signed_job_ids(verified.claims)
     try:
+        manifest = parse_manifest(verified.claims)
         _check_key_window(trust, verified.kid, now_s)
         _check_manifest_claims(manifest, trust=trust, now_s=now_s, policy=policy)
         if is_known(manifest.job_id):
@@ -225,9 +233,22 @@ def verify_manifest(
         if (display.claim is not None) != (manifest.release is ReleaseMode.CLAIM):
             raise WireError(Reason.BAD_CLAIM, "a claim verifier exactly for release=claim")
     except RejectedError as error:
-        error.job_id, error.seq = manifest.job_id, manifest.seq  # signed: safe to name
+        error.job_id, error.seq = job_id, seq  # signed: safe to name (None if unreadable)
         raise
     return VerifiedJob(manifest=manifest, display=display, signer_kid=verified.kid, token=token)
+
+
+def signed_job_ids(claims: dict[str, object]) -> tuple[str | None, int | None]:
+    """The ``jti`` and ``seq`` of a signature-verified manifest, each None when it is not
+    readable as §7.1 says (a job id; an integer ≥ 1), whatever the other claims hold."""
+    f = Fields(claims, "manifest")
+    job_id: str | None = None
+    seq: int | None = None
+    with contextlib.suppress(WireError):
+        job_id = check_id(f.text("jti", max_len=30), "job")
+    with contextlib.suppress(WireError):
+        seq = f.integer("seq", low=1)
+    return job_id, seq
 
 
 def reopen_job(
