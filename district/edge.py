@@ -7,7 +7,10 @@ Before any route runs:
   ``malformed`` and its connection closed: the two framings disagree, a proxy in front may
   have framed it by the other one, and the bytes after the body must never run as a request
   of their own (request smuggling; RFC 9112 section 6.1 lets a server refuse it);
-* a declared ``Content-Length`` above the cap is answered 413 ``too_large`` at once.
+* a declared ``Content-Length`` above the cap is answered 413 ``too_large`` at once;
+* a request head over 16 KiB (target and headers) is answered 400 ``malformed``: h11 caps
+  only the part of a head it has to wait for, so a head that arrives in one read could be
+  as long as that read (256 KiB).
 
 While a route reads the body, its bytes are counted as each ``http.request`` message
 arrives; the message that passes the cap raises :class:`~kiosk.errors.WireError`
@@ -30,6 +33,7 @@ from kiosk.errors import Reason, WireError
 from kiosk.feed import ErrorBody, error_body
 
 _CLOSE = (b"connection", b"close")
+MAX_HEAD_BYTES = 16 * 1024  # request target and header fields (h11's own bound on a partial head)
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,12 @@ class Refusal:
     message: str
 
 
-def framing_refusal(headers: list[tuple[bytes, bytes]], *, max_body_bytes: int) -> Refusal | None:
+def framing_refusal(
+    target: bytes, headers: list[tuple[bytes, bytes]], *, max_body_bytes: int
+) -> Refusal | None:
     """The refusal of a request head (names in lower case, as ASGI gives them), or None."""
+    if len(target) + sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEAD_BYTES:
+        return Refusal(400, "malformed", "request head too large")
     names = {name for name, _ in headers}
     if b"content-length" in names and b"transfer-encoding" in names:
         return Refusal(400, "malformed", "Content-Length and Transfer-Encoding together")
@@ -71,7 +79,8 @@ class RequestFraming:
             await self.app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = list(scope["headers"])
-        refusal = framing_refusal(headers, max_body_bytes=self.max_body_bytes)
+        target = bytes(scope.get("raw_path") or b"") + b"?" + bytes(scope["query_string"])
+        refusal = framing_refusal(target, headers, max_body_bytes=self.max_body_bytes)
         if refusal is not None:
             await _answer(send, refusal)
             return

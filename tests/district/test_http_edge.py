@@ -381,12 +381,24 @@ def test_connections_are_counted_per_ipv4_address_and_per_ipv6_64(peer: str, key
     assert address_key(peer) == key
 
 
-def test_a_request_the_parser_refuses_gets_the_protocols_error_body(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 17000 + b"\r\n\r\n",  # > 16 KiB
+        b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n"
+        b"Content-Length: 2\r\n\r\n{}",
+    ],
+    ids=["no-colon", "head-over-16-kib", "two-lengths"],
+)
+def test_a_request_the_parser_refuses_gets_the_protocols_error_body(
+    tmp_path: Path, head: bytes
+) -> None:
     with (
         guarded_server(tmp_path, ConnectionLimits()) as guarded,
         _connect(guarded.server.base_url) as sock,
     ):
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n")
+        sock.sendall(head)
         answer = _read_answer(sock)
         assert (answer.status, answer.code) == (400, "malformed")
         _until_closed(sock)
