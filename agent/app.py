@@ -36,6 +36,7 @@ from kiosk.config import (
     PrinterRole,
     PrinterTarget,
     agent_config_to_raw,
+    check_printer_change,
     validate_agent_config,
 )
 from kiosk.errors import CedokaError, Reason, RejectedError, TransportError
@@ -164,8 +165,11 @@ class Agent:
     ) -> AgentConfig:  # fmt: skip
         """Change the language and printer roles (a URI, or None to remove a receipt
         printer): validated, written to agent.toml atomically, then the adapters swapped.
+        A folder (``virtual:``) printer is refused unless agent.toml allows it (a demo or
+        test home; :func:`kiosk.config.check_printer_change`).
 
         Raises:
+            PrinterNotAllowedError: a virtual printer here; nothing changed.
             ConfigError: naming the setting that is wrong; nothing changed.
         """
         raw = agent_config_to_raw(self.config)
@@ -179,6 +183,7 @@ class Agent:
                 targets[role.value] = uri
         raw["printers"] = targets
         config = validate_agent_config(raw)
+        check_printer_change(self.config, config)
         a4: dict[PrinterRole, Printer] = {
             t.role: open_printer(t) for t in config.printers if t.role is PrinterRole.A4
         }

@@ -35,11 +35,13 @@ class AuditLog:
 
     def record(self, action: str, outcome: str = "ok", *, operator: str | None = None,
                job_id: str | None = None, doc_types: tuple[str, ...] = (),
-               printer: str | None = None, reason: str | None = None) -> AuditRecord:  # fmt: skip
-        """Append one record (ValueError for a member that is not a keyword or id)."""
+               printer: str | None = None, reason: str | None = None,
+               old: str | None = None, new: str | None = None) -> AuditRecord:  # fmt: skip
+        """Append one record (ValueError for a member that is not a keyword or id; ``old``
+        and ``new``: a printer change's URIs of the role ``printer``)."""
         entry = AuditEntry(at_s=self._now_s(), action=action, outcome=outcome,
                            operator=operator, job_id=job_id, doc_types=doc_types,
-                           printer=printer, reason=reason)  # fmt: skip
+                           printer=printer, reason=reason, old=old, new=new)  # fmt: skip
 
         def build(head: AuditRow | None) -> tuple[AuditRow, str, bytes]:
             previous = None if head is None else self._record(head)

@@ -120,7 +120,8 @@ def _operator(args: argparse.Namespace, home: Path) -> int:
             print(f"operator {args.operator_id}: new PIN set (any lock is lifted)")
         else:
             book.remove(args.operator_id)
-            print(f"operator {args.operator_id} removed")
+            print(f"operator {args.operator_id} removed (a kiosk screen signed in as them "
+                  "is signed out at its next step)")  # fmt: skip
     except StaffError as error:
         return _fail(f"{error.code}: {error}")
     finally:

@@ -8,7 +8,9 @@ district sees (:func:`check_chain`) — the device also signs each record (``ced
 shipped with the job events), and its heartbeat carries the head's hash.
 
 No record holds a resident's name or NIK: operator ids, job ids, document *types*, printer
-roles, and keyword outcomes only — enforced by the patterns below.
+roles, keyword outcomes, and — for a printer change — the printer before and after as the
+configuration writes it (``cups:QUEUE``, ``escpos:tcp://HOST:PORT``, ``virtual:/folder``,
+checked by :func:`kiosk.config.parse_printer_target`) only — enforced by the patterns below.
 
 Pure: no I/O; the caller stores records and passes the time.
 """
@@ -25,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from kiosk import PROTOCOL_VERSION
 from kiosk.b64 import b64u_encode
-from kiosk.errors import Reason, RejectedError
+from kiosk.config import MAX_PRINTER_URI_CHARS, PrinterRole, parse_printer_target
+from kiosk.errors import ConfigError, Reason, RejectedError
 from kiosk.fields import Fields
 from kiosk.ids import DISTRICT_CODE, check_id
 from kiosk.jose import sign_compact, verify_compact
@@ -58,6 +61,8 @@ class AuditEntry:
     doc_types: tuple[str, ...] = ()
     printer: str | None = None  # "a4" | "receipt"
     reason: str | None = None  # keyword, e.g. "media_empty", "no_phone", "spoiled_jammed"
+    old: str | None = None  # a printer change: the role's printer URI before (None: none)
+    new: str | None = None  # ... and after, or the one refused (None: removed)
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -67,6 +72,10 @@ class AuditEntry:
             value = getattr(self, name)
             if value is not None and not pattern.fullmatch(value):
                 raise ValueError(f"audit {name} {value!r} is not a keyword")
+        for name in ("old", "new"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_printer_uri(name, self.printer, value)
         if self.job_id is not None:
             check_id(self.job_id, "job")
         if len(self.doc_types) > MAX_DOCS or not all(
@@ -75,6 +84,15 @@ class AuditEntry:
             raise ValueError("audit doc_types must be document type codes")
         if isinstance(self.at_s, bool) or self.at_s < 0:
             raise ValueError("audit at_s must be a non-negative integer")
+
+
+def _check_printer_uri(name: str, role: str | None, uri: object) -> None:
+    if role is None or not isinstance(uri, str):
+        raise ValueError(f"audit {name} must be a printer URI, with its printer role")
+    try:
+        parse_printer_target(PrinterRole(role), uri)
+    except ConfigError:
+        raise ValueError(f"audit {name} is not a {role} printer URI") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +114,7 @@ def _members(seq: int, prev: str, device_id: str, entry: AuditEntry) -> dict[str
         "outcome": entry.outcome, "docs": list(entry.doc_types),
     }  # fmt: skip
     optional = {"operator": entry.operator, "job": entry.job_id, "printer": entry.printer,
-                "reason": entry.reason}  # fmt: skip
+                "reason": entry.reason, "old": entry.old, "new": entry.new}  # fmt: skip
     members.update({k: v for k, v in optional.items() if v is not None})
     return members
 
@@ -175,6 +193,8 @@ def _from_fields(f: Fields, hash_: str, *, device_id: str, check: bool = True) -
             doc_types=tuple(str(d) for d in docs if isinstance(d, str)),
             printer=f.text("printer", max_len=7) if f.has("printer") else None,
             reason=f.text("reason", max_len=48) if f.has("reason") else None,
+            old=f.text("old", max_len=MAX_PRINTER_URI_CHARS) if f.has("old") else None,
+            new=f.text("new", max_len=MAX_PRINTER_URI_CHARS) if f.has("new") else None,
         )  # fmt: skip
     except ValueError as error:
         raise RejectedError(Reason.BAD_CLAIM, f"audit: {error}") from None

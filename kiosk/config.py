@@ -7,6 +7,11 @@ integer, ``55.0`` is not an integer); every number has a range, units are in the
 ``http://`` is allowed only to a loopback host; printer URIs are checked as strings only
 (nothing here touches the file system). Every problem raises :class:`ConfigError` whose
 ``field`` is the dotted key (``printers.a4``, ``lockout.lock_s``).
+
+A ``virtual:`` printer writes what it prints into a folder, as files: fine for a demo or a
+test, never for residents' documents on a village PC. The settings screen may choose one only
+where ``agent.toml`` says ``allow_virtual_printers = true`` (:func:`check_printer_change`),
+which only ``cedoka demo`` and tests write; nothing on the screen can set it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, Final, Literal
 
 from kiosk.claim import LockoutPolicy
 from kiosk.doctypes import CARD_NOT_PRINTABLE, DOCUMENT_TYPES_CARD, DOCUMENT_TYPES_PRINTABLE
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, PrinterNotAllowedError
 from kiosk.ids import DISTRICT_CODE, OFFICE_CODE
 
 MIB: Final = 1024 * 1024
@@ -82,6 +87,7 @@ ALLOWED_BACKENDS: Final[Mapping[PrinterRole, tuple[PrinterBackend, ...]]] = {
     PrinterRole.RECEIPT: ("escpos", "virtual"),
 }
 SERIAL_BAUDS: Final = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+MAX_PRINTER_URI_CHARS: Final = 200  # also bounds the audit record of a printer change
 DEFAULT_ROUTING: Final = tuple((code, PrinterRole.A4) for code in sorted(DOCUMENT_TYPES_PRINTABLE))
 
 
@@ -109,6 +115,8 @@ class AgentConfig:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)  # wrong claim codes
     job_leeway_s: int = 60  # tolerated clock skew for a job's iat (expiry has none), s
     max_reprints: int = 3  # reprints (spoiled -> printed again) allowed per job
+    allow_virtual_printers: bool = False  # may the settings screen choose a folder printer
+    # (virtual:)? Only demo and test homes say true; never changed by the screen
 
 
 # key -> (low, high) of the numeric settings.
@@ -131,7 +139,7 @@ _LOCKOUT_RANGES: Final = {
 _REQUIRED: Final = ("server_url", "device_id", "district_code", "office_code")
 _KNOWN_KEYS: Final = frozenset({
     *_REQUIRED, "printers", "routing", "language", "office_name", "utc_offset_s", "lockout",
-    *_INT_RANGES, *_FLOAT_RANGES,
+    "allow_virtual_printers", *_INT_RANGES, *_FLOAT_RANGES,
 })  # fmt: skip
 _OFFICE_NAME: Final = re.compile(r"[^\x00-\x1f\x7f-\x9f]{0,80}")
 # Indonesia's three zones by province code (Permendagri region codes): WIT for Maluku and
@@ -285,6 +293,8 @@ def parse_printer_target(role: PrinterRole, uri: object) -> PrinterTarget:
     """
     name = f"printers.{role.value}"
     text = _str(name, uri)
+    if len(text) > MAX_PRINTER_URI_CHARS:
+        raise ConfigError(name, f"a printer URI is at most {MAX_PRINTER_URI_CHARS} characters")
     scheme, colon, rest = text.partition(":")
     allowed = ALLOWED_BACKENDS[role]
     if not colon or scheme not in allowed:
@@ -367,6 +377,9 @@ def validate_agent_config(raw: Mapping[str, object]) -> AgentConfig:
     for key, (low, high) in _FLOAT_RANGES.items():
         if key in table:
             numbers[key] = _float(key, table[key], low, high)
+    allow_virtual = table.get("allow_virtual_printers", False)
+    if type(allow_virtual) is not bool:
+        raise ConfigError("allow_virtual_printers", "must be true or false")
     config = AgentConfig(
         server_url=_server_url("server_url", table["server_url"]),
         device_id=device_id,
@@ -377,6 +390,7 @@ def validate_agent_config(raw: Mapping[str, object]) -> AgentConfig:
         language=language,
         office_name=office_name,
         lockout=_lockout(table.get("lockout", {})),
+        allow_virtual_printers=allow_virtual,
         **numbers_offset,
         **numbers,
     )
@@ -393,7 +407,29 @@ def agent_config_to_raw(cfg: AgentConfig) -> dict[str, object]:
     raw["lockout"] = asdict(cfg.lockout)
     if cfg.utc_offset_s is None:
         del raw["utc_offset_s"]
+    if not cfg.allow_virtual_printers:
+        del raw["allow_virtual_printers"]  # written only where it is allowed
     return raw
+
+
+def check_printer_change(current: AgentConfig, changed: AgentConfig) -> None:
+    """Refuse a settings change that points a role at a folder (``virtual:``) it did not
+    print to before, unless ``current`` allows virtual printers (a demo or test home).
+    A folder printer written at enrolment stays usable; only the screen is held back.
+
+    Raises:
+        PrinterNotAllowedError: field ``printers.<role>`` of the first such role.
+    """
+    if current.allow_virtual_printers:
+        return
+    before = {target.role: target.uri for target in current.printers}
+    for target in changed.printers:
+        if target.backend == "virtual" and before.get(target.role) != target.uri:
+            raise PrinterNotAllowedError(
+                f"printers.{target.role.value}",
+                "a folder (virtual:) printer is only for demos and tests: choose a CUPS queue "
+                "(a4) or an escpos: printer (receipt)",
+            )
 
 
 def office_utc_offset_s(cfg: AgentConfig) -> int:

@@ -33,7 +33,14 @@ from agent.dispatch import NoPrinter
 from agent.jobs import Step
 from agent.operators import Operator, StaffError
 from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
-from kiosk.errors import ClaimError, ClaimLockedError, ConfigError, Reason, TransitionError
+from kiosk.errors import (
+    ClaimError,
+    ClaimLockedError,
+    ConfigError,
+    PrinterNotAllowedError,
+    Reason,
+    TransitionError,
+)
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.model import PrintTicket
 from kiosk.testpage import make_test_page
@@ -453,7 +460,8 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
             "operator_name": names.get(r.entry.operator or "", r.entry.operator),
             "action": r.entry.action, "job_id": r.entry.job_id,
             "doc_types": list(r.entry.doc_types), "printer": r.entry.printer,
-            "outcome": r.entry.outcome, "reason": r.entry.reason,
+            "outcome": r.entry.outcome, "reason": r.entry.reason, "old": r.entry.old,
+            "new": r.entry.new,
         } for r in audit.since(midnight)]}  # fmt: skip
 
     # --- settings (supervisor) --------------------------------------------------------
@@ -470,11 +478,12 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
     def settings_view() -> dict[str, Any]:
         cfg = agent.config
         roles = {t.role.value: t.uri for t in cfg.printers}
+        virtual = ["virtual"] if cfg.allow_virtual_printers else []  # folders: demo/test only
         return {
             "language": cfg.language,
             "printers": {"a4": roles.get("a4"), "receipt": roles.get("receipt")},
             "queues": _cups_queues(),
-            "backends": {"a4": ["cups", "virtual"], "receipt": ["escpos", "virtual"]},
+            "backends": {"a4": ["cups", *virtual], "receipt": ["escpos", *virtual]},
         }
 
     @app.get("/api/settings")
@@ -489,12 +498,24 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
                 printers[PrinterRole.A4] = body.printers.a4
             if body.printers.receipt is not None:
                 printers[PrinterRole.RECEIPT] = body.printers.receipt or None
+        before = agent.config
         try:
-            agent.update_settings(language=body.language, printers=printers)
+            after = agent.update_settings(language=body.language, printers=printers)
+        except PrinterNotAllowedError as error:  # a folder: only in a demo or test home
+            role = PrinterRole(error.field.removeprefix("printers."))
+            audit.record("settings", "refused", operator=operator.operator_id,
+                         printer=role.value, reason="printer_not_allowed",
+                         old=_printer_uri(before, role), new=printers.get(role))  # fmt: skip
+            raise staff_error("printer_not_allowed", field=error.field) from None
         except ConfigError as error:
             raise staff_error("bad_setting", field=error.field) from None
-        changed = "printers" if printers else "language"
-        audit.record("settings", operator=operator.operator_id, reason=changed)
+        if after.language != before.language:
+            audit.record("settings", operator=operator.operator_id, reason="language")
+        for role in PrinterRole:  # one record per role changed: the printer before and after
+            old, new = _printer_uri(before, role), _printer_uri(after, role)
+            if old != new:
+                audit.record("settings", operator=operator.operator_id, printer=role.value,
+                             reason="printers", old=old, new=new)  # fmt: skip
         return settings_view()
 
     @app.post("/api/settings/test-page")
@@ -535,6 +556,10 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
 
         app.mount("/", StaticFiles(directory=static_dir, html=True), name="static")
     return app
+
+
+def _printer_uri(cfg: AgentConfig, role: PrinterRole) -> str | None:
+    return next((t.uri for t in cfg.printers if t.role is role), None)
 
 
 def _receipt_language(cfg: AgentConfig) -> Language:

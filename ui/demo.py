@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import requests
@@ -42,6 +42,7 @@ from agent.app import agent_version
 from agent.enrolment import enroll
 from agent.files import private_dir
 from agent.operators import OperatorBook
+from agent.settings import load_config, save_config
 from agent.spool import Spool
 from kiosk.errors import CedokaError, OperatorError
 from ui import window
@@ -132,6 +133,9 @@ class Demo:
         code = self._district("enroll-code", OFFICE_CODE).strip()
         done = enroll(self.kiosk_home, server_url=server_url, code=code,
                       printers=self.printers, agent=agent_version())  # fmt: skip
+        # A demo home: its settings screen may choose folder printers (never on a village PC).
+        config = load_config(self.kiosk_home)
+        save_config(self.kiosk_home, replace(config, allow_virtual_printers=True))
         spool = Spool(self.kiosk_home / "spool.db")
         try:
             book = OperatorBook(spool, now_s=lambda: int(time.time()))

@@ -87,7 +87,10 @@ def test_records_round_trip_signed_and_stored() -> None:
     "change",
     [{"action": "delete_everything"}, {"outcome": "Siti Nurhaliza"}, {"operator": "SITI X"},
      {"reason": "3201234567890123"}, {"doc_types": ("Akta milik Siti",)}, {"job_id": "job_1"},
-     {"printer": "laser"}, {"at_s": -1}],
+     {"printer": "laser"}, {"at_s": -1}, {"old": "cups:Kantor"},
+     {"printer": "a4", "new": "Siti Nurhaliza"}, {"printer": "a4", "new": "escpos:tcp://h:9100"},
+     {"printer": "receipt", "old": "cups:Kantor"}, {"printer": "a4", "old": "virtual:rel/dir"},
+     {"printer": "a4", "new": "cups:" + "x" * 200}],
 )  # fmt: skip
 def test_no_free_text_can_enter_a_record(change: dict[str, object]) -> None:
     base = {"at_s": 1, "action": "login", "outcome": "ok"}
@@ -112,3 +115,24 @@ def test_pins_are_stored_as_salted_scrypt_only() -> None:
                    "scrypt$4194304$8$1$AAAA$AAAA"):  # fmt: skip
         assert not pin_matches("2580", broken)
     assert not pin_matches("٢٥٨٠", stored)
+
+
+def test_a_printer_change_carries_the_printer_before_and_after() -> None:
+    """Issue 14: ``old``/``new`` (printer URIs of the record's role, as the configuration
+    writes them) are hashed, signed and read back like every other member."""
+    key = Ed25519PrivateKey.generate()
+    entry = AuditEntry(at_s=5, action="settings", outcome="ok", operator="budi", printer="a4",
+                       reason="printers", old="cups:Kantor", new="virtual:/srv/out")  # fmt: skip
+    record = append(None, entry, device_id=DEVICE)
+    token = sign_record(record, event_id=EVENT, device_id=DEVICE, district_code="74.08", key=key)
+    assert verify_record(token, device_id=DEVICE, device_key=key.public_key(),
+                         district_code="74.08") == (EVENT, record)  # fmt: skip
+    data = record_bytes(record, device_id=DEVICE)
+    assert b'"old":"cups:Kantor"' in data and b'"new":"virtual:/srv/out"' in data
+    assert record_from_bytes(data, record.hash, device_id=DEVICE) == record
+    with pytest.raises(RejectedError):  # the printer after is part of the hash
+        record_from_bytes(data.replace(b"/srv/out", b"/srv/own"), record.hash, device_id=DEVICE)
+    removed = AuditEntry(at_s=6, action="settings", outcome="ok", printer="receipt",
+                         reason="printers", old="escpos:usb:0416:5011")  # fmt: skip
+    assert "new" not in record_bytes(append(record, removed, device_id=DEVICE),
+                                     device_id=DEVICE).decode()  # fmt: skip

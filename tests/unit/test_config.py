@@ -22,6 +22,7 @@ from kiosk.config import (
     UsbDevice,
     VirtualPath,
     agent_config_to_raw,
+    check_printer_change,
     is_loopback_host,
     parse_printer_target,
     printer_for,
@@ -35,7 +36,7 @@ from kiosk.doctypes import (
     document_name,
     is_printable_at_village,
 )
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, PrinterNotAllowedError
 
 DEVICE = "dev_01JD3V6Q8X4M2T7R5W9Y0ZB1CE"
 
@@ -558,3 +559,45 @@ def test_validate_refuses_a_non_mapping() -> None:
     for raw in raws:
         with pytest.raises(ConfigError):
             validate_agent_config(raw)  # type: ignore[arg-type]
+
+
+# --- folder printers (issue 14): only where agent.toml allows them ------------------------
+
+
+def test_virtual_printers_are_allowed_only_by_an_explicit_true() -> None:
+    assert validate_agent_config(minimal()).allow_virtual_printers is False
+    assert "allow_virtual_printers" not in agent_config_to_raw(validate_agent_config(minimal()))
+    allowed = validate_agent_config(with_(allow_virtual_printers=True))
+    assert allowed.allow_virtual_printers is True
+    assert agent_config_to_raw(allowed)["allow_virtual_printers"] is True
+    for value in (1, "true", "yes", None):
+        refused(with_(allow_virtual_printers=value), "allow_virtual_printers")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "before", "after", "field"),
+    [
+        (False, {"a4": "cups:Kantor"}, {"a4": "virtual:/media/usb"}, "printers.a4"),
+        (False, {"a4": "virtual:/srv/a"}, {"a4": "virtual:/srv/b"}, "printers.a4"),
+        (False, {"a4": "cups:K"}, {"a4": "cups:K", "receipt": "virtual:/r"}, "printers.receipt"),
+        (False, {"a4": "virtual:/srv/a"}, {"a4": "virtual:/srv/a"}, None),  # kept as enrolled
+        (False, {"a4": "cups:Kantor"}, {"a4": "cups:X", "receipt": "escpos:usb:04b8:0e15"}, None),
+        (True, {"a4": "cups:Kantor"}, {"a4": "virtual:/srv/demo"}, None),
+    ],
+)  # fmt: skip
+def test_the_settings_may_not_switch_to_a_folder_printer(
+    allowed: bool, before: dict[str, str], after: dict[str, str], field: str | None
+) -> None:
+    current = validate_agent_config(with_(printers=before, allow_virtual_printers=allowed))
+    changed = validate_agent_config(with_(printers=after, allow_virtual_printers=allowed))
+    if field is None:
+        check_printer_change(current, changed)
+        return
+    with pytest.raises(PrinterNotAllowedError) as caught:
+        check_printer_change(current, changed)
+    assert caught.value.field == field and isinstance(caught.value, ConfigError)
+
+
+def test_a_printer_uri_has_at_most_200_characters() -> None:
+    assert parse_printer_target(PrinterRole.A4, "virtual:/" + "d" * 191).uri.endswith("d")
+    refused(with_(printers={"a4": "virtual:/" + "d" * 192}), "printers.a4")

@@ -64,7 +64,8 @@ async function send(method, path, body, extra) {
     // not JSON: keep the status code
   }
   const failure = new ApiError(answer.status, error);
-  if (answer.status === 401 && failure.code.startsWith("session")) {
+  // session_required / session_expired, or operator_removed (removed while signed in)
+  if (answer.status === 401 && /^(session|operator_removed$)/.test(failure.code)) {
     session = null;
     onSessionLost(failure);
   }

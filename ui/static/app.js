@@ -37,7 +37,8 @@ function nowS() {
 
 // The session ended (the API already sent the screen back to sign-in).
 function lostSession(error) {
-  return error instanceof api.ApiError && error.status === 401 && error.code.startsWith("session");
+  return error instanceof api.ApiError && error.status === 401
+    && /^(session|operator_removed$)/.test(error.code);
 }
 
 // {kind, key, params} or {kind, pair} → {kind, text} in the current language.
