@@ -12,7 +12,6 @@ boundary, so nothing foreign leaks into the service or the UI::
     ├── TransitionError          a lifecycle event that is not allowed in the job's state
     ├── ConfigError              invalid configuration; names the field
     │   └── PrinterNotAllowedError  a printer this kiosk may not be switched to
-    │   └── PrinterNotAllowedError  a printer this kiosk may not be switched to
     ├── SelfTestError            a known-answer test failed: the crypto stack is broken
     ├── TransportError           the link failed (retry later); raised by adapters only
     ├── OperatorError            an operator's command cannot be done (unknown office, …)
@@ -134,11 +133,6 @@ class ConfigError(CedokaError):
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
-
-
-class PrinterNotAllowedError(ConfigError):
-    """A well-formed printer the settings may not choose here: a folder (``virtual:``)
-    on a kiosk whose ``agent.toml`` does not say ``allow_virtual_printers = true``."""
 
 
 class PrinterNotAllowedError(ConfigError):
