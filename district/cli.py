@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from district.admin import DistrictAdmin
 from district.keyring import Keys
+from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
 from district.samples import SampleJob, sample_jobs
 from district.store import DeviceRow
 from kiosk.audit import check_chain, record_from_bytes
@@ -145,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate chain")
     serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
     serve.add_argument(
+        "--public-url", metavar="URL",
+        help="the URL the kiosks use (their server_url), e.g. https://cedoka.example.go.id; "
+        "proofs are checked against it (default for a loopback --listen: its own URL)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--trusted-proxy", action="append", metavar="ADDRESS[/BITS]",
+        help="a reverse proxy whose X-Forwarded-For names the client (repeatable; "
+        "default: the loopback addresses)",
+    )  # fmt: skip
+    serve.add_argument(
         "--header-timeout-s", type=parse_timeout_s, metavar="SECONDS",
         help="a request head must be whole within this time (default 20)",
     )  # fmt: skip
@@ -231,6 +242,13 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
             f"serve: {host} is not a loopback address and plain HTTP is only for 127.0.0.1, "
             "::1 or localhost: give --tls-cert and --tls-key to serve TLS (HTTPS)"
         )
+    public_url = _public_url(args.public_url, host=host, port=port, tls=cert is not None)
+    trusted = LOOPBACK
+    if args.trusted_proxy:
+        try:
+            trusted = tuple(parse_trusted_proxy(text) for text in args.trusted_proxy)
+        except ValueError as error:
+            raise UsageError(f"serve: --trusted-proxy: {error}") from None
     for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
         if path is not None and not path.is_file():
             raise OperatorError(f"{flag} {path}: no such file")
@@ -239,6 +257,7 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         home.keys()  # fails clearly when the home holds no district
         run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key,
+                   public_url=public_url, trusted_proxies=trusted,
                    connection_limits=_connection_limits(args, host))  # fmt: skip
 
 
@@ -256,6 +275,25 @@ def _connection_limits(args: argparse.Namespace, host: str) -> ConnectionLimits:
         body_timeout_s=args.body_timeout_s or defaults.body_timeout_s,
         max_connections_per_address=cap,
     )
+
+
+def _public_url(text: str | None, *, host: str, port: int, tls: bool) -> PublicUrl:
+    """``--public-url`` checked, or the listen address's own URL for a loopback listen.
+
+    Raises:
+        UsageError: a bad URL, or none for a listen address beyond loopback.
+    """
+    if text is None:
+        if not is_loopback(host):
+            raise UsageError(
+                f"serve: {host} is not a loopback address: give --public-url with the URL "
+                "the kiosks use (their server_url), e.g. --public-url https://cedoka.example.go.id"
+            )
+        text = f"{'https' if tls else 'http'}://{f'[{host}]' if ':' in host else host}:{port}"
+    try:
+        return parse_public_url(text)
+    except ValueError as error:
+        raise UsageError(f"serve: --public-url {text}: {error}") from None
 
 
 def _office(args: argparse.Namespace, home: _Home) -> None:
@@ -554,9 +592,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: give --home DIR or set ${HOME_ENV}", file=sys.stderr)
         return EXIT_USAGE
     home = _Home(args.home)
+    umask = os.umask(0o077)  # what the district writes (database, keys, backups) is private
     try:
         return _exit_status(lambda: COMMANDS[command](args, home))
     finally:
+        os.umask(umask)
         home.close()
 
 

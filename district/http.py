@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
@@ -29,6 +30,9 @@ from district.edge import RequestFraming
 from district.keyring import Keys
 from district.notifier import FeedNotifier
 from district.openapi import ROUTE_DOCS, install_openapi
+from district.reach import LOOPBACK, Network, PublicUrl, client_address
+from district.replay import STATE_FILE as REPLAY_STATE_FILE
+from district.replay import open_replay_cache, save_replay_cache
 from district.service import DistrictService
 from district.store import BlobRow, DeviceRow
 from kiosk.b64 import b64u_encode
@@ -108,8 +112,20 @@ def _translate(error: CedokaError) -> HttpError:
     return HttpError(500, "internal", "internal error")
 
 
-def build_app(service: DistrictService, notifier: FeedNotifier) -> FastAPI:  # noqa: PLR0915 (the route table)
-    """The FastAPI application for one district (the composition root passes the parts)."""
+def build_app(  # noqa: PLR0915 (the route table)
+    service: DistrictService, notifier: FeedNotifier, *, public_url: PublicUrl | None = None,
+    trusted_proxies: Sequence[Network] = LOOPBACK,
+) -> FastAPI:  # fmt: skip
+    """The FastAPI application for one district (the composition root passes the parts).
+
+    ``public_url``: what the kiosks were given; proofs are checked against its origin and
+    prefix, never against the request's ``Host`` (None: the listening socket's own scheme
+    and address, for a server on loopback in tests; kept in ``app.state.public_url``, which
+    a test with its own forwarder in front may set once the forwarder's port is known).
+    ``trusted_proxies``: peers whose ``X-Forwarded-For`` names the client for the enrolment
+    rate limit.
+    """
+    silent_proxies: set[str] = set()  # warned about once each
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,6 +138,7 @@ def build_app(service: DistrictService, notifier: FeedNotifier) -> FastAPI:  # n
         docs_url=None, redoc_url=None,
     )  # fmt: skip
 
+    app.state.public_url = public_url
     _install_error_handlers(app)
     # Added before log_requests, so inside it: its refusals are logged like any answer.
     app.add_middleware(RequestFraming, max_body_bytes=MAX_BODY_BYTES)
@@ -155,7 +172,13 @@ def build_app(service: DistrictService, notifier: FeedNotifier) -> FastAPI:  # n
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string", b"")
         target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        public: PublicUrl | None = app.state.public_url
+        if public is not None:  # configured: what the kiosk signed, whatever Host says
+            origin, target = public.origin, public.prefix + target
+        else:
+            host, port = request.scope.get("server") or ("", 0)
+            netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            origin = f"{request.scope.get('scheme', 'http')}://{netloc}"
         facts = RequestFacts(origin=origin, method=request.method, target=target, body=body)
         device = await run_in_threadpool(service.authenticate, token.encode("latin-1"), facts)
         request.state.device_id = device.device_id
@@ -164,7 +187,12 @@ def build_app(service: DistrictService, notifier: FeedNotifier) -> FastAPI:  # n
     @app.post("/v1/enroll", **ROUTE_DOCS["enroll"])
     async def enroll(request: Request) -> Response:
         body = await body_of(request)
-        remote = request.client.host if request.client else "-"
+        peer = request.client.host if request.client else None  # the TCP peer itself
+        forwarded = request.headers.getlist("x-forwarded-for")
+        remote = client_address(peer, forwarded, trusted_proxies)
+        if remote is None and peer is not None and not forwarded and peer not in silent_proxies:
+            silent_proxies.add(peer)
+            log.warning("event=proxy_without_forwarded_for peer=%s limit=per_code_only", peer)
         answer = await run_in_threadpool(service.enroll, body, remote=remote)
         return Response(answer, media_type=JSON)
 
@@ -314,10 +342,13 @@ def _raise_fd_limit() -> None:
 
 def run_server(
     home: Path, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None,
+    public_url: PublicUrl, trusted_proxies: Sequence[Network] = LOOPBACK,
     connection_limits: ConnectionLimits | None = None,
 ) -> None:  # fmt: skip
     """Serve the district in ``home`` until interrupted (the ``serve`` command): the
-    composition root of the server. Refuses to start if the crypto self-test fails."""
+    composition root of the server. Refuses to start if the crypto self-test fails. The
+    proof replay cache is handed from a clean stop to the next start (``district.replay``).
+    """
     import uvicorn
 
     from district.logs import configure_logging
@@ -327,9 +358,13 @@ def run_server(
     configure_logging()
     _raise_fd_limit()
     keys = Keys.open(home)
-    service = DistrictService(keys)
+    replay_state = home / REPLAY_STATE_FILE
+    replays = open_replay_cache(replay_state, now_s=int(time.time()))
+    service = DistrictService(keys, replays=replays)
     notifier = FeedNotifier(keys.store)
-    app = build_app(service, notifier)
+    app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies)
+    log.info("event=serve public_url=%s trusted_proxies=%s", public_url,
+             ",".join(str(n) for n in trusted_proxies) or "-")  # fmt: skip
     config = uvicorn.Config(
         app, host=host, port=port, access_log=False, log_level="info", log_config=None,
         ssl_certfile=str(tls_cert) if tls_cert else None,
@@ -337,6 +372,7 @@ def run_server(
         timeout_keep_alive=75, backlog=4096, timeout_graceful_shutdown=3,
         # h11 with head/body timeouts and a cap per address (district/connections.py)
         http=protocol_class(connection_limits or ConnectionLimits()),
+        proxy_headers=False,  # X-Forwarded-*: trusted only from --trusted-proxy (reach.py)
     )  # fmt: skip
 
     class Server(uvicorn.Server):
@@ -345,4 +381,12 @@ def run_server(
             asyncio.get_running_loop().call_soon_threadsafe(notifier.release_all)
             super().handle_exit(sig, frame)
 
-    Server(config).run()
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            # every request answered: hand the cache to the next start (it takes no more)
+            save_replay_cache(replay_state, replays)
+
+    try:
+        Server(config).run()
+    finally:  # also when start-up failed (uvicorn re-raises SIGTERM after shutdown())
+        save_replay_cache(replay_state, replays)

@@ -1,6 +1,7 @@
 """Logging set-up of ``cedoka-district serve``: logfmt lines (:mod:`kiosk.logfmt`) on stderr,
 uvicorn's own records included; under systemd the journal gets the level through the syslog
-prefix."""
+prefix. The arguments of an ``event=…`` message are escaped one by one (a request path or
+any other value a client chose can never add a field or a line)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import os
 import sys
 
-from kiosk.logfmt import log_line
+from kiosk.logfmt import event_message, log_line, logfmt_value
 
 
 class LogfmtFormatter(logging.Formatter):
@@ -17,7 +18,14 @@ class LogfmtFormatter(logging.Formatter):
         self.journald = journald
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        template = str(record.msg)
+        if template.startswith("event=") and isinstance(record.args, tuple) and record.args:
+            try:
+                message = event_message(template, record.args)
+            except (TypeError, ValueError):  # a broken call: still one line, escaped
+                message = f"event=log_format_error template={logfmt_value(template)}"
+        else:
+            message = record.getMessage()
         if record.exc_info:
             message += "\n" + self.formatException(record.exc_info)
         return log_line(level=record.levelname, logger=record.name, message=message,

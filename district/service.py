@@ -7,27 +7,35 @@ or a few. ``district.http`` maps them to HTTP; the long-poll waiting lives there
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import re
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 from district.keyring import Keys
+from district.ratelimit import RateLimiter
 from district.replay import ReplayCache
 from district.store import BlobReader, BlobRow, DeviceRow
 from kiosk import PROTOCOL_VERSION
 from kiosk.audit import AuditRecord, record_bytes, verify_record
+from kiosk.b64 import b64u_encode
 from kiosk.enroll import (
+    MAX_ENROLL_BYTES,
     EnrollCode,
     EnrollResponse,
     enroll_response_body,
     parse_enroll_request,
     read_enroll_code_id,
 )
-from kiosk.errors import GoneError, RateLimitedError, Reason, RejectedError
+from kiosk.errors import CedokaError, GoneError, RateLimitedError, Reason, RejectedError
 from kiosk.feed import FeedResponse, feed_body
 from kiosk.fields import Fields
 from kiosk.ids import new_id
@@ -35,6 +43,7 @@ from kiosk.issue import sign_head
 from kiosk.jose import read_unverified_header
 from kiosk.keys import fingerprint_code, parse_ed25519_jwk, parse_x25519_jwk, public_jwk, thumbprint
 from kiosk.limits import (
+    DEFAULT_LEEWAY_S,
     MAX_CANCELLED_IN_HEAD,
     MAX_EVENT_BYTES,
     MAX_JOBS_PER_FEED,
@@ -49,8 +58,12 @@ from kiosk.strictjson import canonical_dumps, loads_object, loads_strict
 log = logging.getLogger("cedoka.district")
 HEAD_LIFETIME_S = 600
 TOUCH_INTERVAL_S = 60
-ENROLL_ATTEMPTS_PER_MINUTE = 10
+ENROLL_ATTEMPTS_PER_MINUTE = 10  # per client address, and per code_id
+ENROLL_SWEEP_INTERVAL_S = 60  # spent enrolment secrets are erased at most this late
 MAX_SEAL_KEY_BODY_BYTES = 1024
+# A proof is accepted until exp + leeway, and exp <= iat + 120 <= now + leeway + 120.
+PROOF_MEMORY_S = MAX_PROOF_LIFETIME_S + 2 * DEFAULT_LEEWAY_S
+_NONCE = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,41 +77,52 @@ class FeedState:
 class DistrictService:
     """Protocol v1, district side."""
 
-    def __init__(self, keys: Keys, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, keys: Keys, *, now: Callable[[], float] = time.time,
+        replays: ReplayCache | None = None,
+    ) -> None:  # fmt: skip
+        """``replays``: the proof replay cache (``district.replay.open_replay_cache`` for a
+        server process; by default an empty one that holds every proof, for tests)."""
         self._keys = keys
         self._store = keys.store
         self._now = now
-        self._enroll_attempts: dict[str, deque[float]] = {}
+        self._enroll_limits = RateLimiter(per_minute=ENROLL_ATTEMPTS_PER_MINUTE)
         self._lock = threading.Lock()
         self._last_touch: dict[str, int] = {}
-        self._replays = ReplayCache()
-        self._replays_since_s = self.now_s()  # the cache is in memory: empty at start
+        self._replays = replays if replays is not None else ReplayCache()
+        self._swept_s = 0
+        self._sweep_enroll_secrets()
 
     def now_s(self) -> int:
         return int(self._now())
 
     # --- enrolment ----------------------------------------------------------------------
-    def enroll(self, body: bytes, *, remote: str) -> bytes:
-        """Handle ``POST /v1/enroll``.
+    def enroll(self, body: bytes, *, remote: str | None) -> bytes:
+        """Handle ``POST /v1/enroll``. ``remote``: the client's address, None when there is
+        none to trust (a proxy that names no client): then only the per-code limit applies.
 
         Raises:
             WireError; RejectedError ENROLL_CODE_INVALID / ENROLL_MAC_INVALID;
             RateLimitedError.
         """
-        self._rate_limit(remote)
+        if remote is not None:
+            self._enroll_limits.hit("addr:" + remote, now_s=self._now())
         code_id = read_enroll_code_id(body)
-        self._rate_limit("code:" + code_id)
+        self._enroll_limits.hit("code:" + code_id, now_s=self._now())
         now = self.now_s()
+        self._sweep_enroll_secrets()
         row = self._store.enroll_code(code_id)
         if row is None or row.expires_s <= now:
+            raise RejectedError(Reason.ENROLL_CODE_INVALID, "unknown, used or expired code")
+        if row.consumed_s is not None:  # its secret is erased: a retry is known by its keys
+            digest = _retry_digest(body)
+            if row.request_digest is not None and row.response is not None and digest \
+                    and hmac.compare_digest(digest, row.request_digest):  # fmt: skip
+                return row.response  # the same request again, after a lost answer
             raise RejectedError(Reason.ENROLL_CODE_INVALID, "unknown, used or expired code")
         root = self._keys.root_public()
         code = EnrollCode(code_id, row.secret, fingerprint_code(root))
         request = parse_enroll_request(body, code)
-        if row.consumed_s is not None:
-            if row.request_nonce == request.nonce and row.response is not None:
-                return row.response  # an identical retry after a lost answer
-            raise RejectedError(Reason.ENROLL_CODE_INVALID, "unknown, used or expired code")
         device_id = new_id("dev", now_ms=now * 1000, random_bytes=secrets.token_bytes)
         office = self._store.office(row.office_code)
         assert office is not None
@@ -119,22 +143,27 @@ class DistrictService:
             enrolled_s=now, revoked_s=None, seq=0, feed_version=0, last_seen_s=None,
             agent=request.agent, heartbeat=None,
         )  # fmt: skip
+        digest = _request_digest(request.auth_key, request.seal_key, request.nonce)
         if not self._store.consume_enroll_code(
-            code_id, device=device, nonce=request.nonce, response=answer, at_s=now
-        ):
+            code_id, device=device, nonce=request.nonce, digest=digest, response=answer,
+            at_s=now,
+        ):  # fmt: skip
             return self.enroll(body, remote=remote)  # lost a race: answer as for a retry
         log.info("event=device_enrolled device=%s office=%s", device_id, office.code)
         return answer
 
-    def _rate_limit(self, key: str) -> None:
-        now = self._now()
+    def _sweep_enroll_secrets(self) -> None:
+        """Erase the secrets of expired codes (used ones are erased as they are used):
+        at start and then at most once a minute, at an enrolment attempt."""
+        now = self.now_s()
         with self._lock:
-            attempts = self._enroll_attempts.setdefault(key, deque())
-            while attempts and attempts[0] < now - 60:
-                attempts.popleft()
-            if len(attempts) >= ENROLL_ATTEMPTS_PER_MINUTE:
-                raise RateLimitedError(int(attempts[0] + 60 - now) + 1)
-            attempts.append(now)
+            due = now - self._swept_s >= ENROLL_SWEEP_INTERVAL_S
+            if due:
+                self._swept_s = now
+        if due:
+            erased = self._store.erase_spent_enroll_secrets(now_s=now)
+            if erased:
+                log.info("event=enroll_secrets_erased count=%d", erased)
 
     # --- device proofs ------------------------------------------------------------------
     def authenticate(self, token: bytes, request: RequestFacts) -> DeviceRow:
@@ -153,7 +182,7 @@ class DistrictService:
             return DeviceKeyState(public_key=key, revoked=row.revoked_s is not None)
 
         def is_replay(jti: str) -> bool:
-            expires = now + MAX_PROOF_LIFETIME_S + 60
+            expires = now + PROOF_MEMORY_S
             try:
                 return not self._replays.add(jti, expires_s=expires, now_s=now)
             except OverflowError:  # a million proofs in three minutes: a flood, not kiosks
@@ -161,7 +190,7 @@ class DistrictService:
 
         proof = verify_proof(
             token, request, devices=devices, is_replay=is_replay, now_s=now,
-            remembered_since_s=self._replays_since_s,
+            remembered_since_s=self._replays.since_s,
         )  # fmt: skip
         with self._lock:
             stale = self._last_touch.get(proof.device_id, 0) < now - TOUCH_INTERVAL_S
@@ -309,3 +338,20 @@ class DistrictService:
         key = parse_x25519_jwk(f.raw("seal_jwk"))
         self._store.set_seal_key(device.device_id, canonical_dumps(public_jwk(key)).decode())
         return canonical_dumps({"v": PROTOCOL_VERSION, "seal_kid": thumbprint(key)})
+
+
+def _request_digest(auth: Ed25519PublicKey, seal: X25519PublicKey, nonce: str) -> str:
+    """What identifies an enrolment request for a retry: its two keys and its nonce."""
+    members = {"auth_jwk": public_jwk(auth), "nonce": nonce, "seal_jwk": public_jwk(seal)}
+    return b64u_encode(hashlib.sha256(canonical_dumps(members)).digest())
+
+
+def _retry_digest(body: bytes) -> str:
+    """:func:`_request_digest` of a request body (its MAC cannot be checked once the code's
+    secret is erased); "" when the members do not parse."""
+    try:
+        f = Fields(loads_object(body, max_bytes=MAX_ENROLL_BYTES), "enroll")
+        auth, seal = parse_ed25519_jwk(f.raw("auth_jwk")), parse_x25519_jwk(f.raw("seal_jwk"))
+        return _request_digest(auth, seal, f.text("nonce", pattern=_NONCE, max_len=22))
+    except CedokaError:
+        return ""

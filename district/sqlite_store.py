@@ -8,7 +8,9 @@ loop notice commits made by another process (the ``push`` command) cheaply.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,7 +27,14 @@ from district.store import (
     SignerRow,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Enrolment retries are recognised by a digest of the consuming request's keys and nonce,
+# so a code's secret can be erased once it is spent (used or expired).
+_SCHEMA_V3 = """
+ALTER TABLE enroll_codes ADD COLUMN request_digest TEXT;
+UPDATE enroll_codes SET secret = '' WHERE consumed_s IS NOT NULL;
+"""
+_PRIVATE = 0o600  # the database, its -wal and -shm: keys' metadata, sealed documents
 # Kiosks' audit records (kiosk.audit): one row per (device, seq), kept as signed evidence.
 _SCHEMA_V2 = """
 CREATE TABLE audit (
@@ -67,6 +76,10 @@ _JOB_COLUMNS = (
     "job_id, device_id, office_code, seq, release, token, created_s, expires_s, cancelled_s, "
     "state, state_s, reason"
 )
+_CODE_COLUMNS = (
+    "code_id, secret, office_code, created_s, expires_s, consumed_s, request_nonce, response, "
+    "request_digest"
+)
 _DEVICE_COLUMNS = (
     "device_id, office_code, auth_jwk, seal_jwk, enrolled_s, revoked_s, seq, feed_version, "
     "last_seen_s, agent, heartbeat"
@@ -85,19 +98,31 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._local = threading.local()
+        # Private whatever the umask: SQLite creates -wal and -shm with the database's mode.
+        # Only a missing file is opened here: closing a descriptor of a database would drop
+        # every POSIX lock this process holds on it (SQLite's own connections' included).
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE))
+        self._make_private()
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:  # executescript commits first, so it runs its own transaction
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{path}: schema {version} is newer than this program")
+        migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3, 1: _SCHEMA_V2 + _SCHEMA_V3,
+                      2: _SCHEMA_V3}  # fmt: skip
+        if version in migrations:  # executescript commits first: it runs its own transaction
             conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}{_SCHEMA_V2}"
+                f"BEGIN IMMEDIATE;{migrations[version]}"
                 f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
             )
-        elif version == 1:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA_V2}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
-            )
-        elif version > SCHEMA_VERSION:
-            raise RuntimeError(f"{path}: schema {version} is newer than this program")
+
+    def _make_private(self) -> None:
+        """Mode 0600 for the database and its -wal/-shm (made by an older version, or under
+        another umask, they may be readable by others)."""
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{self._path}{suffix}", _PRIVATE)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -106,6 +131,8 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Erased values (spent enrolment secrets) leave no copy in a page's free space.
+            conn.execute("PRAGMA secure_delete = ON")
             self._local.conn = conn
         return conn
 
@@ -173,28 +200,30 @@ class SqliteStore:
     def add_enroll_code(self, row: EnrollCodeRow) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO enroll_codes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO enroll_codes ({_CODE_COLUMNS}) VALUES ({_marks(9)})",
                 (row.code_id, row.secret, row.office_code, row.created_s, row.expires_s,
-                 row.consumed_s, row.request_nonce, row.response),
+                 row.consumed_s, row.request_nonce, row.response, row.request_digest),
             )  # fmt: skip
 
     def enroll_code(self, code_id: str) -> EnrollCodeRow | None:
         row = (
             self._conn()
-            .execute("SELECT * FROM enroll_codes WHERE code_id = ?", (code_id,))
+            .execute(f"SELECT {_CODE_COLUMNS} FROM enroll_codes WHERE code_id = ?", (code_id,))
             .fetchone()
         )
         return None if row is None else EnrollCodeRow(*row)
 
     def consume_enroll_code(
-        self, code_id: str, *, device: DeviceRow, nonce: str, response: bytes, at_s: int
-    ) -> bool:
-        """Consume the code and create the device in one transaction; False if already used."""
+        self, code_id: str, *, device: DeviceRow, nonce: str, digest: str, response: bytes,
+        at_s: int,
+    ) -> bool:  # fmt: skip
+        """Consume the code, erase its secret and create the device in one transaction;
+        False if already used. ``digest`` identifies the request for a retry."""
         with self._write() as conn:
             changed = conn.execute(
-                "UPDATE enroll_codes SET consumed_s = ?, request_nonce = ?, response = ? "
-                "WHERE code_id = ? AND consumed_s IS NULL",
-                (at_s, nonce, response, code_id),
+                "UPDATE enroll_codes SET consumed_s = ?, request_nonce = ?, response = ?, "
+                "request_digest = ?, secret = '' WHERE code_id = ? AND consumed_s IS NULL",
+                (at_s, nonce, response, digest, code_id),
             ).rowcount
             if changed != 1:
                 return False
@@ -203,7 +232,27 @@ class SqliteStore:
                 (device.device_id, device.office_code, device.auth_jwk, device.seal_jwk,
                  device.enrolled_s, None, 0, 0, None, device.agent, None),
             )  # fmt: skip
-            return True
+        self._checkpoint()
+        return True
+
+    def erase_spent_enroll_secrets(self, *, now_s: int) -> int:
+        """Erase the secrets of used and expired codes (a sweep); return how many."""
+        with self._write() as conn:
+            erased = conn.execute(
+                "UPDATE enroll_codes SET secret = '' WHERE secret != '' "
+                "AND (consumed_s IS NOT NULL OR expires_s <= ?)",
+                (now_s,),
+            ).rowcount
+        if erased:
+            self._checkpoint()
+        return erased
+
+    def _checkpoint(self) -> None:
+        """After erasing a secret: copy the WAL into the database and empty it, so the old
+        page leaves the disk now, not after 1,000 more pages (best effort: a reader may hold
+        it back; the next checkpoint then does it)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --- devices ------------------------------------------------------------------------
     def device(self, device_id: str) -> DeviceRow | None:

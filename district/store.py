@@ -23,13 +23,16 @@ class OfficeRow:
 @dataclass(frozen=True, slots=True)
 class EnrollCodeRow:
     code_id: str
-    secret: str  # the MAC secret; a one-time credential, consumed at enrolment
+    secret: str  # the MAC secret, a one-time credential: "" once the code is used or expired
     office_code: str
     created_s: int
     expires_s: int
     consumed_s: int | None
     request_nonce: str | None  # of the request that consumed it (a retry gets the same answer)
     response: bytes | None
+    # SHA-256 of the consuming request's keys and nonce: how a retry is recognised without
+    # the (erased) secret
+    request_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +108,10 @@ class DistrictStore(Protocol):
     def add_enroll_code(self, row: EnrollCodeRow) -> None: ...
     def enroll_code(self, code_id: str) -> EnrollCodeRow | None: ...
     def consume_enroll_code(
-        self, code_id: str, *, device: DeviceRow, nonce: str, response: bytes, at_s: int
-    ) -> bool: ...
+        self, code_id: str, *, device: DeviceRow, nonce: str, digest: str, response: bytes,
+        at_s: int,
+    ) -> bool: ...  # fmt: skip
+    def erase_spent_enroll_secrets(self, *, now_s: int) -> int: ...
 
     # --- devices
     def device(self, device_id: str) -> DeviceRow | None: ...

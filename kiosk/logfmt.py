@@ -28,6 +28,18 @@ def logfmt_value(value: str) -> str:
     return f'"{escaped}"'
 
 
+def event_message(template: str, args: tuple[object, ...]) -> str:
+    """``template % args`` for a message of logfmt pairs (``event=x path=%s n=%d``) with each
+    argument escaped by :func:`logfmt_value` first (numbers go as they are): a value from a
+    request (a path, a header, a peer's text) stays one value, whatever it holds.
+
+    Raises:
+        TypeError, ValueError: ``args`` do not fit ``template`` (as ``%`` would).
+    """
+    escaped = tuple(arg if isinstance(arg, int | float) else logfmt_value(str(arg)) for arg in args)
+    return template % escaped
+
+
 def log_line(
     *, level: str, logger: str, message: str, context: Mapping[str, str], at_s: float,
     journald: bool,

@@ -107,9 +107,10 @@ def verify_proof(
     Raises:
         RejectedError: any JWS failure; UNKNOWN_DEVICE; DEVICE_REVOKED; REQUEST_MISMATCH
             (audience, method or target differ); BODY_MISMATCH; EXPIRED;
-            ISSUED_IN_FUTURE; LIFETIME_TOO_LONG; REPLAYED (``jti`` used before, or the
-            proof was issued before ``remembered_since_s`` minus the leeway: a replay cache
-            that started then, e.g. in memory after a restart, cannot vouch for it).
+            ISSUED_IN_FUTURE; LIFETIME_TOO_LONG; REPLAYED (``jti`` used before, or
+            ``iat`` < ``remembered_since_s`` + leeway: a replay cache that holds every proof
+            accepted from second ``remembered_since_s`` on, e.g. in memory after a restart,
+            cannot vouch for it, as a proof is accepted up to ``leeway_s`` before its ``iat``).
     """
     header = read_unverified_header(token, max_bytes=MAX_PROOF_BYTES)
     device_id = str(header["kid"])
@@ -144,7 +145,7 @@ def verify_proof(
     if expires_at_s + leeway_s <= now_s:
         raise RejectedError(Reason.EXPIRED, "proof expired: check the clock")
     jti = f.text("jti", pattern=_JTI, max_len=22)
-    if remembered_since_s is not None and issued_at_s < remembered_since_s - leeway_s:
+    if remembered_since_s is not None and issued_at_s < remembered_since_s + leeway_s:
         raise RejectedError(Reason.REPLAYED, "proof older than the replay memory: sign anew")
     if is_replay(jti):
         raise RejectedError(Reason.REPLAYED, "proof used before")

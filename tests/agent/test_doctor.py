@@ -40,6 +40,7 @@ from district.admin import DistrictAdmin
 from district.http import build_app
 from district.keyring import Keys
 from district.notifier import FeedNotifier
+from district.reach import parse_public_url
 from district.service import DistrictService
 from kiosk.config import parse_printer_target
 from tests.agent.harness import OFFICE, Kiosk, enrol, wait_for
@@ -201,6 +202,8 @@ def test_a_wrong_clock_fails_the_clock_check_with_the_reason(
     proxy = DateShiftingProxy(int(server.base_url.rsplit(":", 1)[1]), shift_s=10 * 60)
     try:
         _point_to(kiosk, proxy.url)
+        assert server.app is not None  # the district's public URL is now the forwarder's
+        server.app.state.public_url = parse_public_url(proxy.url)
         code, checks = doctor(kiosk)
     finally:
         proxy.close()

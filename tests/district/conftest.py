@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import requests
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from fastapi import FastAPI
 
 from district.admin import DistrictAdmin
 from district.http import build_app
@@ -41,34 +44,55 @@ class Server:
     keys: Keys
     admin: DistrictAdmin
     notifier: FeedNotifier
+    app: FastAPI | None = None  # app.state.public_url: set it to serve behind a forwarder
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    home = tmp_path / "district"
-    DistrictAdmin.init(home, name="Disdukcapil Kolaka Utara", code="74.08")
-    keys = Keys.open(home)
-    admin = DistrictAdmin(keys)
-    admin.add_office("74.08.01.2002", "Desa Pitulua")
-    notifier = FeedNotifier(Keys.open(home).store)
-    app = build_app(DistrictService(Keys.open(home)), notifier)
+@contextmanager
+def serving(make_app: Callable[[int], FastAPI]) -> Iterator[str]:
+    """Serve ``make_app(port)`` on 127.0.0.1 (a free port, bound first so the app can know
+    it) in a thread, as ``run_server`` does (no proxy headers); yield the base URL."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-        timeout_graceful_shutdown=1,
+        make_app(port), host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+        timeout_graceful_shutdown=1, proxy_headers=False,
     )  # fmt: skip
     uv = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(uv.serve(),), daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(uv.serve(sockets=[sock]),), daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 10
     while not uv.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.01)
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    yield Server(f"http://127.0.0.1:{port}", home, keys, admin, notifier)
-    uv.should_exit = True
-    thread.join(timeout=10)
-    loop.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        loop.close()
+        sock.close()
+
+
+def new_district(home: Path) -> tuple[Keys, DistrictAdmin]:
+    """A district with one office (74.08.01.2002) in ``home``: its keys and its admin."""
+    DistrictAdmin.init(home, name="Disdukcapil Kolaka Utara", code="74.08")
+    keys = Keys.open(home)
+    admin = DistrictAdmin(keys)
+    admin.add_office("74.08.01.2002", "Desa Pitulua")
+    return keys, admin
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    home = tmp_path / "district"
+    keys, admin = new_district(home)
+    notifier = FeedNotifier(Keys.open(home).store)
+    app = build_app(DistrictService(Keys.open(home)), notifier)
+    with serving(lambda _port: app) as base_url:
+        yield Server(base_url, home, keys, admin, notifier, app)
 
 
 @dataclass

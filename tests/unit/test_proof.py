@@ -62,11 +62,12 @@ def _check_since(token: bytes, since_s: int) -> None:
 
 
 def test_proof_older_than_the_replay_memory() -> None:
-    """After a server restart the in-memory cache is empty: a proof signed before it
-    started (beyond the clock leeway) could be a capture and is refused; fresh ones pass."""
-    _check_since(_proof(now_s=T0), since_s=T0 + 60)  # within the leeway: a skewed clock
+    """After a server restart the in-memory cache holds every proof accepted from second
+    ``since`` on. A proof is accepted up to 60 s before its ``iat`` (clock leeway), so one
+    with ``iat`` < ``since`` + 60 may have been accepted before the restart: refused."""
+    _check_since(_proof(now_s=T0), since_s=T0 - 60)  # accepted before T0 - 60: never
     with pytest.raises(RejectedError) as caught:
-        _check_since(_proof(now_s=T0), since_s=T0 + 61)
+        _check_since(_proof(now_s=T0), since_s=T0 - 59)  # accepted at T0 - 60: maybe
     assert caught.value.reason is Reason.REPLAYED
 
 
