@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -178,12 +179,17 @@ def _status(args: argparse.Namespace, home: Path) -> int:
             printers.append(entry)
         link_ok = spool.get_meta("link_ok_s")
         spool_counts = spool.counts()
+        seen = trust_store.freshness(spool, trust, local_now_s=int(time.time()))
         value: dict[str, Any] = {
             "device_id": config.device_id, "office_code": config.office_code,
             "server_url": config.server_url, "jobs": spool_counts,
             "outbox_pending": spool.outbox_depth(), "printers": printers,
+            # error: the link's last failure, else why the newest head was refused.
             "link": {"last_ok_s": int(link_ok) if link_ok else None,
-                     "error": (spool.get_meta("link_error") or b"").decode() or None},
+                     "error": (spool.get_meta("link_error") or b"").decode() or seen.refused,
+                     "head_refused": seen.refused, "frozen": seen.frozen,
+                     "confirmed_s": seen.confirmed_s,
+                     "confirmed_until_s": seen.confirmed_until_s},
             "trust": {"keyring_version": trust.keyring.version,
                       "head_seq": trust.head.seq if trust.head else None,
                       "head_expires_s": trust.head.expires_at_s if trust.head else None,
@@ -204,11 +210,22 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     if link["error"] in {"device_revoked", "unknown_device"}:
         print("link: this kiosk was revoked by the district: re-enrol needed "
               "(perangkat dicabut: daftarkan ulang)")  # fmt: skip
-    elif link["error"]:
+    elif link["error"] and link["error"] != seen.refused:
         print(f"link: down ({link['error']}); last contact at {link['last_ok_s'] or 'never'}")
     else:
         print(f"link: ok, last contact at {link['last_ok_s']}")
+    if link["frozen"]:
+        since = _local_time(seen.confirmed_s) if seen.confirmed_s else "enrolment"
+        since_id = _local_time(seen.confirmed_s) if seen.confirmed_s else "pendaftaran"
+        why = f" (head refused: {seen.refused})" if seen.refused else ""
+        print(f"feed: frozen — no confirmation from the district since {since}{why}; only "
+              f"documents received before can print (belum ada konfirmasi dari kabupaten "
+              f"sejak {since_id})")  # fmt: skip
     return EXIT_OK
+
+
+def _local_time(at_s: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(at_s))
 
 
 def _release(args: argparse.Namespace, home: Path) -> int:

@@ -64,6 +64,7 @@ from kiosk.doctor import (
     clock_offset_s,
     crashed,
     exit_code,
+    floor_ahead,
     judge_clock,
     judge_cups_preserve,
     judge_disk,
@@ -138,16 +139,23 @@ class Doctor:
         self.trust: TrustState | None = None
         # The district's answer, for the clock check: its Date and when it was sent/received.
         self.date_s: float | None = None
+        # For the trust check: the iat of the head in that answer, signature-verified.
+        self.district_time_s: int | None = None
         self.asked = self.answered = False
         self.sent_s = self.received_s = 0.0
 
     def run(self) -> list[Check]:
         try:
+            state_dir = self._guarded("state_dir", self._state_dir)
+            enrolment = self._guarded("enrolment", self._enrolment)
+            # The district is asked before the trust state is judged (and shown after it):
+            # the time it signs now tells whether the time floor is far ahead of it.
+            server = self._guarded("server", self._server)
             checks = [
-                self._guarded("state_dir", self._state_dir),
-                self._guarded("enrolment", self._enrolment),
+                state_dir,
+                enrolment,
                 self._guarded("trust", self._trust),
-                self._guarded("server", self._server),
+                server,
                 self._guarded("tls", self._tls),
                 self._guarded("clock", self._clock),
                 self._guarded("disk", self._disk),
@@ -262,13 +270,16 @@ class Doctor:
         if self.trust is None or self.spool is None:
             return skipped("trust", NOT_ENROLLED)
         trust, head = self.trust, self.trust.head
+        now = int(time.time())
+        seen = trust_store.freshness(self.spool, trust, local_now_s=now)
         facts = TrustFacts(
             keyring_version=trust.keyring.version, head_seq=head.seq if head else None,
             head_issued_s=head.issued_at_s if head else None,
             head_expires_s=head.expires_at_s if head else None,
-            time_floor_s=trust.time_floor_s, local_now_s=int(time.time()),
+            time_floor_s=trust.time_floor_s, local_now_s=now,
             link_error=(self.spool.get_meta("link_error") or b"").decode("ascii", "replace"),
-            utc_offset_s=self._utc_offset_s(),
+            utc_offset_s=self._utc_offset_s(), head_refused=seen.refused or "",
+            district_time_s=self.district_time_s,
         )  # fmt: skip
         return judge_trust(facts, command=self.command, home=str(self.home))
 
@@ -306,11 +317,33 @@ class Doctor:
         self._answered(client)
         facts = replace(facts, elapsed_ms=elapsed_ms)
         if self.trust is not None:
+            self.district_time_s = self._signed_time(body, self.trust)
             try:
                 self._verify_answer(body, self.trust)
             except RejectedError as error:
-                facts = replace(facts, outcome="head_rejected", reason=error.reason.value)
+                ahead = floor_ahead(self.trust.time_floor_s, self.district_time_s)
+                facts = replace(facts, outcome="head_rejected", reason=error.reason.value,
+                                floor_ahead=ahead)  # fmt: skip
         return judge_server(facts, command=self.command, home=str(self.home))
+
+    @staticmethod
+    def _signed_time(body: bytes, trust: TrustState) -> int | None:
+        """The time the district signs now: the ``iat`` of the answer's head, verified
+        (signature by a key of the stored or the answer's keyring, key window at that
+        ``iat``, issuer, audience, lifetime) but judged against no clock, floor or stored
+        head — judging the floor is what it is for. None if it does not verify."""
+        try:
+            feed = parse_feed(body)
+            keyring = trust.keyring
+            if feed.keyring is not None:
+                keyring = verify_keyring(
+                    feed.keyring, district_code=trust.district_code, root_key=trust.root_key,
+                    current=trust.keyring,
+                )  # fmt: skip
+            unjudged = replace(trust, keyring=keyring, head=None, time_floor_s=0)
+            return verify_head(feed.head, trust=unjudged, local_now_s=0).issued_at_s
+        except CedokaError:
+            return None
 
     def _answered(self, client: DistrictClient) -> None:
         self.answered, self.date_s = True, client.last_date_s

@@ -4,11 +4,17 @@ The device keys are generated here and never leave the PC; the one-time code bin
 to the district (HMAC) and carries the district root's fingerprint, which the answer must
 match before the root is pinned. Order of writes, for a crash at any point: keys, then the
 spool with the pinned trust, then ``agent.toml`` last — its presence means "enrolled".
+
+The trusted-time floor starts at 0 (protocol 4.4 step 7): the answer's ``server_time`` is
+not signed by the root — a district clock that is wrong, or anyone holding the code (who
+can MAC any answer), could otherwise set the floor years ahead and have every honest head
+refused. Only a verified head's ``iat`` raises the floor (9.2).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +24,6 @@ from agent.files import private_dir
 from agent.keys import DeviceKeys
 from agent.settings import CONFIG_NAME, save_config
 from agent.spool import Spool
-from kiosk.clock import raise_floor
 from kiosk.config import AgentConfig, parse_printer_target, validate_agent_config
 from kiosk.errors import ConfigError, OperatorError
 from kiosk.verify import TrustState, verify_keyring
@@ -75,8 +80,7 @@ def enroll(
     try:
         trust = TrustState(
             district_code=answer.district_code, device_id=answer.device_id,
-            root_key=answer.root_key, keyring=keyring, head=None,
-            time_floor_s=raise_floor(0, answer.server_time_s),
+            root_key=answer.root_key, keyring=keyring, head=None, time_floor_s=0,
         )  # fmt: skip
         trust_store.pin(spool, trust, answer.keyring_token)
     finally:
@@ -88,6 +92,9 @@ def enroll(
     }  # fmt: skip
     config: AgentConfig = validate_agent_config(raw)
     save_config(home, config)
-    log.info("event=enrolled device=%s office=%s", answer.device_id, answer.office_code)
+    log.info(
+        "event=enrolled device=%s office=%s server_clock_offset_s=%d", answer.device_id,
+        answer.office_code, answer.server_time_s - int(time.time()),
+    )  # fmt: skip
     return Enrolled(answer.device_id, answer.district_code, answer.district_name,
                     answer.office_code, answer.office_name)  # fmt: skip

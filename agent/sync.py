@@ -40,6 +40,7 @@ from kiosk.b64 import b64u_encode
 from kiosk.config import AgentConfig
 from kiosk.errors import GoneError, Reason, RejectedError, WireError
 from kiosk.feed import parse_feed
+from kiosk.freshness import Freshness
 from kiosk.keys import public_jwk
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.limits import MAX_JOBS_PER_FEED
@@ -96,8 +97,17 @@ class Syncer:
             initial_s=GAP_RETRY_INITIAL_S, max_s=GAP_RETRY_MAX_S, uniform=uniform
         )
         self._head_wanted = False  # a blob answered 410: ask for the next head at once
-        self.frozen = False  # the newest head we can get has expired (§9.8)
         self.bytes_downloaded = 0
+
+    @property
+    def frozen(self) -> bool:
+        """No fresh confirmation from the district (§9.8, :mod:`kiosk.freshness`)."""
+        return self.freshness().frozen
+
+    def freshness(self) -> Freshness:
+        """The district's last confirmation, from the spool (as ``cedoka status`` sees it)."""
+        trust = trust_store.load(self._spool)
+        return trust_store.freshness(self._spool, trust, local_now_s=self._local_now_s())
 
     # --- the feed -------------------------------------------------------------------
 
@@ -137,10 +147,10 @@ class Syncer:
             head = verify_head(feed.head, trust=trust, local_now_s=now)
         except RejectedError as error:
             self._errors.note(now, error.reason.value)
-            self.frozen = error.reason is Reason.HEAD_EXPIRED
+            # Kept for status, doctor and the screen: answers arrive, but confirm nothing.
+            trust_store.store_head_refused(self._spool, error.reason)
             log.warning("event=head_rejected reason=%s", error.reason.value)
             return
-        self.frozen = False
         trust = trust_store.store_head(self._spool, trust, head)
         self._client.clock_offset_s = head.issued_at_s - now  # type: ignore[attr-defined]
         for reason in feed.refused:  # an item of the envelope that is not even a string

@@ -4,7 +4,10 @@ Pinned at enrolment (district code, device id, district root key, first keyring)
 advanced only by verified messages: a newer keyring, a newer head, a higher time floor.
 The keyring is stored as its signed token and verified again on every load; the head as
 the fields of the verified head (it may have expired since: a stored head is history, not
-a fresh confirmation). Also here: the feed position and the claim lockout state.
+a fresh confirmation). The time floor is the signed ``iat`` of that head (0 before the
+first; protocol 9.1, 9.2): nothing unsigned moves it. Also here: why the newest head was
+refused (for the freeze, :mod:`kiosk.freshness`), the feed position and the claim lockout
+state.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.spool import Spool
 from kiosk.claim import LockoutState
-from kiosk.clock import raise_floor
-from kiosk.errors import OperatorError
+from kiosk.clock import raise_floor, trusted_now
+from kiosk.errors import OperatorError, Reason
+from kiosk.freshness import Freshness
+from kiosk.freshness import freshness as judge_freshness
 from kiosk.keys import parse_ed25519_jwk, public_jwk
 from kiosk.model import FeedHead, Keyring
 from kiosk.strictjson import canonical_dumps, loads_object
@@ -46,11 +51,22 @@ def load(spool: Spool) -> TrustState:
         raise OperatorError("this kiosk is not enrolled: run 'cedoka enroll' first")
     root, keyring = _verified_keyring(root_jwk, keyring_token, district)
     head_raw = spool.get_meta("head")
+    head = None if head_raw is None else _head_from_json(head_raw)
     return TrustState(
         district_code=district.decode(), device_id=device.decode(), root_key=root,
-        keyring=keyring, head=None if head_raw is None else _head_from_json(head_raw),
-        time_floor_s=int(spool.get_meta("time_floor") or b"0"),
+        keyring=keyring, head=head, time_floor_s=_time_floor(head),
     )  # fmt: skip
+
+
+def _time_floor(head: FeedHead | None) -> int:
+    """The trusted-time floor: the ``iat`` of the last verified head, 0 before the first
+    (protocol 9.1). It is taken from the stored head, not from the stored ``time_floor``
+    (a copy for quick reads, which ``store_head`` writes in the same transaction), because
+    agents before issue 14 wrote the enrolment answer's unsigned ``server_time`` there: a
+    district clock that was wrong at enrolment, or anyone holding the code, could set it
+    years ahead, and every honest head was then refused as ``head_expired``. Such a kiosk
+    accepts the next honest head, which rewrites the copy."""
+    return raise_floor(0, head.issued_at_s) if head is not None else 0
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,10 +86,27 @@ def store_keyring(spool: Spool, keyring_token: bytes) -> None:
 
 
 def store_head(spool: Spool, trust: TrustState, head: FeedHead) -> TrustState:
-    """Store a verified head and raise the time floor to its ``iat``."""
+    """Store a verified head and raise the time floor to its ``iat``; the newest head is
+    no longer refused."""
     floor = raise_floor(trust.time_floor_s, head.issued_at_s)
-    spool.set_meta({"head": _head_to_json(head), "time_floor": str(floor).encode()})
+    spool.set_meta({
+        "head": _head_to_json(head), "time_floor": str(floor).encode(), "head_refused": b"",
+    })  # fmt: skip
     return replace(trust, head=head, time_floor_s=floor)
+
+
+def store_head_refused(spool: Spool, reason: Reason) -> None:
+    """Record why the newest head the district sent was refused (the stored head stays)."""
+    spool.set_meta({"head_refused": reason.value.encode()})
+
+
+def freshness(spool: Spool, trust: TrustState, *, local_now_s: int) -> Freshness:
+    """The district's last confirmation and whether the feed is frozen (protocol 9.8), from
+    the stored head and refusal: the same answer in every process (the service, the screen,
+    ``cedoka status`` and ``cedoka doctor``)."""
+    refused = (spool.get_meta("head_refused") or b"").decode("ascii", "replace")
+    now = trusted_now(local_now_s=local_now_s, floor_s=trust.time_floor_s)
+    return judge_freshness(trust.head, refused=refused or None, trusted_now_s=now)
 
 
 def with_keyring(trust: TrustState, keyring: Keyring) -> TrustState:

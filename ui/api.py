@@ -204,9 +204,13 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
 
     @app.get("/api/state")
     def state(x_cedoka_session: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        seen = agent.syncer.freshness()  # the district's last confirmation (protocol 9.8)
         with agent.link.lock:
-            link = {"last_ok_s": agent.link.last_ok_s or None, "error": agent.link.error,
-                    "revoked": agent.link.revoked}  # fmt: skip
+            link = {"last_ok_s": agent.link.last_ok_s or None,
+                    "error": agent.link.error or seen.refused, "revoked": agent.link.revoked,
+                    "head_refused": seen.refused, "frozen": seen.frozen,
+                    "confirmed_s": seen.confirmed_s,
+                    "confirmed_until_s": seen.confirmed_until_s}  # fmt: skip
         printers = [
             {"role": h.role, "backend": h.backend, "state": h.state, "accepting": h.accepting,
              "reasons": list(h.reasons), "media": h.media,
@@ -218,7 +222,7 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
         return {"language": cfg.language, "office_code": cfg.office_code,
                 "utc_offset_s": office_utc_offset_s(cfg),
                 "office_name": cfg.office_name, "now_s": agent.trusted_now_s(), "link": link,
-                "frozen": agent.syncer.frozen, "printers": printers,
+                "frozen": seen.frozen, "printers": printers,
                 "counts": agent.spool.counts(),
                 "operator": None if operator is None else operator_json(operator)}  # fmt: skip
 

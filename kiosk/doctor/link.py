@@ -37,6 +37,7 @@ class ServerFacts:
     reason: str | None = None  # the Reason value, for "rejected" / "head_rejected"
     timeout_s: int = 10
     wait_s: int = 1  # how long the district may hold the request (the feed's long-poll)
+    floor_ahead: bool = False  # the kiosk's time floor is far ahead of the district's time
 
 
 def judge_server(f: ServerFacts, *, command: str, home: str) -> Check:
@@ -57,6 +58,15 @@ def judge_server(f: ServerFacts, *, command: str, home: str) -> Check:
             f"The district server {host} refuses this computer: {reason_text(reason, 'en')}",
         )
         return check("server", Status.FAIL, found, reenrol_fix(command, home))
+    if kind == "head_rejected" and f.floor_ahead:
+        found = (
+            f"Server kabupaten {host} menjawab, tetapi konfirmasinya ditolak ({f.reason}) karena "
+            "waktu terpercaya komputer ini jauh lebih maju dari waktu kabupaten (lihat 'trust').",
+            f"The district server {host} answered, but its confirmation is refused ({f.reason}) "
+            "because this kiosk's trusted time is far ahead of the district's (see 'trust').",
+        )
+        fix = ("Ikuti perbaikan pada pemeriksaan 'trust'.", "Follow the fix of the 'trust' check.")
+        return check("server", Status.FAIL, found, fix)
     if kind in ("rejected", "head_rejected") and f.reason in (
         Reason.EXPIRED.value,
         Reason.ISSUED_IN_FUTURE.value,

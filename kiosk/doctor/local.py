@@ -30,7 +30,7 @@ from kiosk.doctor.model import (
 )
 from kiosk.errors import CedokaError, Reason
 from kiosk.ids import CROCKFORD
-from kiosk.limits import MAX_DOCUMENT_SEALED_BYTES, MAX_DOCUMENTS_PER_JOB
+from kiosk.limits import MAX_DOCUMENT_SEALED_BYTES, MAX_DOCUMENTS_PER_JOB, MAX_HEAD_LIFETIME_S
 from kiosk.messages import text as reason_text
 from kiosk.strictjson import loads_object
 
@@ -183,6 +183,15 @@ def judge_enrolment(f: EnrolmentFacts, *, command: str, home: str) -> Check:
 # --- 3. trust ------------------------------------------------------------------------------
 
 
+# The trusted-time floor is the signed iat of the last verified head; a district's clock only
+# moves forward, so a floor ahead of the time the district signs now means its clock was ahead
+# when it signed that head (or the floor is damaged). Every new head is then refused
+# (head_replayed: older than the stored one; or head_expired) until the district's clock
+# passes the floor. Within a head's longest lifetime that is a short wait; beyond it the kiosk
+# receives nothing for too long: fail, and say what district IT can do.
+FLOOR_AHEAD_FAIL_S: Final = MAX_HEAD_LIFETIME_S
+
+
 @dataclass(frozen=True, slots=True)
 class TrustFacts:
     keyring_version: int
@@ -193,6 +202,32 @@ class TrustFacts:
     local_now_s: int
     link_error: str = ""  # what the service last recorded about the link ("" = fine)
     utc_offset_s: int = 0
+    head_refused: str = ""  # why the service refused the newest head ("" = it did not)
+    district_time_s: int | None = None  # the iat of a head the district signed just now
+
+
+def floor_ahead(time_floor_s: int, district_time_s: int | None) -> bool:
+    """Is the trusted-time floor further ahead of the district's signed time than the
+    district can catch up with soon (``FLOOR_AHEAD_FAIL_S``)?"""
+    return district_time_s is not None and time_floor_s - district_time_s > FLOOR_AHEAD_FAIL_S
+
+
+def floor_fix(command: str, home: str) -> Pair:
+    """What to do when the floor is far ahead of the district: district IT corrects the
+    district server's clock if it was wrong, then the kiosk is enrolled again (a new trust
+    state, floor 0). Never "set this computer's clock": it is right, and setting it ahead
+    would not help (the district's heads are what is refused)."""
+    again = reenrol_fix(command, home)
+    return (
+        "Petugas IT kabupaten: jika jam server kabupaten pernah terlalu maju, betulkan dulu "
+        "(aktifkan NTP di server itu). Lalu daftarkan ulang komputer ini — atau tunggu sampai "
+        "jam server kabupaten melewati waktu itu. " + again[0] + ". Jangan mengubah jam "
+        "komputer ini.",
+        "District IT: if the district server's clock was ever ahead, correct it first (turn on "
+        "NTP on that server). Then enrol this kiosk again — or wait until the district "
+        "server's clock passes that time. " + again[1] + ". Do not change this computer's "
+        "clock.",
+    )
 
 
 def judge_trust(f: TrustFacts, *, command: str, home: str) -> Check:
@@ -201,6 +236,20 @@ def judge_trust(f: TrustFacts, *, command: str, home: str) -> Check:
         return check("trust", Status.FAIL,
                       (reason_text(reason, "id"), reason_text(reason, "en")),
                       reenrol_fix(command, home))  # fmt: skip
+    if f.district_time_s is not None and floor_ahead(f.time_floor_s, f.district_time_s):
+        floor = when(f.time_floor_s, f.utc_offset_s)
+        district = when(f.district_time_s, f.utc_offset_s)
+        ahead = duration(f.time_floor_s - f.district_time_s)
+        return check("trust", Status.FAIL, (
+            f"Waktu terpercaya komputer ini ({floor}) {ahead[0]} lebih maju dari waktu yang "
+            f"ditandatangani kabupaten sekarang ({district}): setiap konfirmasi baru dari "
+            f"kabupaten ditolak (head_replayed, head_expired) sampai jam server kabupaten "
+            f"melewati {floor}, jadi tidak ada dokumen baru yang diterima.",
+            f"This kiosk's trusted time ({floor}) is {ahead[1]} ahead of the time the district "
+            f"signs now ({district}): every new confirmation from the district is refused "
+            f"(head_replayed, head_expired) until the district server's clock passes {floor}, "
+            "so no new documents are accepted.",
+        ), floor_fix(command, home))  # fmt: skip
     if f.local_now_s < f.time_floor_s:
         local, floor = when(f.local_now_s, f.utc_offset_s), when(f.time_floor_s, f.utc_offset_s)
         return check("trust", Status.FAIL, (
@@ -212,6 +261,8 @@ def judge_trust(f: TrustFacts, *, command: str, home: str) -> Check:
     keys = (f"Daftar kunci kabupaten versi {f.keyring_version}", f"District keyring version "
             f"{f.keyring_version}")  # fmt: skip
     if f.head_seq is None or f.head_issued_s is None or f.head_expires_s is None:
+        if f.head_refused == Reason.HEAD_EXPIRED.value:
+            return _frozen(f, ("pendaftaran", "enrolment"))
         return check("trust", Status.OK, (
             f"{keys[0]}; belum ada jawaban dari kabupaten sejak pendaftaran (layanan belum "
             "mengambil pekerjaan).",
@@ -219,7 +270,10 @@ def judge_trust(f: TrustFacts, *, command: str, home: str) -> Check:
             "fetched yet).",
         ))  # fmt: skip
     last = when(f.head_issued_s, f.utc_offset_s)
-    if f.head_expires_s <= max(f.local_now_s, f.time_floor_s):
+    expired = f.head_expires_s <= max(f.local_now_s, f.time_floor_s)
+    if f.head_refused and (expired or f.head_refused == Reason.HEAD_EXPIRED.value):
+        return _frozen(f, (last, last))
+    if expired:
         return check("trust", Status.WARN, (
             f"{keys[0]}; konfirmasi terakhir dari kabupaten ({last}) sudah kedaluwarsa: "
             "layanan tidak tersambung atau tidak berjalan.",
@@ -232,6 +286,26 @@ def judge_trust(f: TrustFacts, *, command: str, home: str) -> Check:
     return check("trust", Status.OK, (
         f"{keys[0]}; konfirmasi terakhir dari kabupaten {last} (urutan {f.head_seq}).",
         f"{keys[1]}; last confirmation from the district {last} (seq {f.head_seq}).",
+    ))  # fmt: skip
+
+
+def _frozen(f: TrustFacts, since: Pair) -> Check:
+    """The service gets answers, but the district's confirmation in them is refused and the
+    last one ran out (protocol 9.8): no new documents until a fresh head verifies."""
+    return check("trust", Status.FAIL, (
+        f"Belum ada konfirmasi dari kabupaten sejak {since[0]}: jawaban kabupaten datang, "
+        f"tetapi konfirmasinya ditolak ({f.head_refused}). Dokumen baru tidak diterima; yang "
+        "sudah diterima tetap bisa dicetak.",
+        f"No confirmation from the district since {since[1]}: the district's answers arrive, "
+        f"but their confirmation is refused ({f.head_refused}). No new documents are "
+        "accepted; those already received can still be printed.",
+    ), (
+        "Beri tahu petugas IT kabupaten: server kabupaten (atau sesuatu di jaringan) mengirim "
+        "konfirmasi lama; periksa jam dan layanan server kabupaten. Lihat juga pemeriksaan "
+        "'server'.",
+        "Tell district IT: the district server (or something on the network) sends stale "
+        "confirmations; check the district server's clock and service. See also the 'server' "
+        "check.",
     ))  # fmt: skip
 
 

@@ -34,6 +34,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from agent import trust as trust_store
+from agent.app import Agent
 from agent.settings import load_config, save_config
 from agent.spool import Spool
 from district.admin import DistrictAdmin
@@ -43,7 +45,9 @@ from district.notifier import FeedNotifier
 from district.reach import parse_public_url
 from district.service import DistrictService
 from kiosk.config import parse_printer_target
+from kiosk.model import FeedHead
 from tests.agent.harness import OFFICE, Kiosk, enrol, wait_for
+from tests.agent.stale import district_head, feed_answer
 from tests.district.conftest import Server
 from tests.printers.cupslab import CupsLab, cups_lab
 
@@ -218,17 +222,78 @@ def test_a_wrong_clock_fails_the_clock_check_with_the_reason(
     assert "timedatectl set-ntp true" in clock["fix_en"]
 
 
-def test_a_clock_set_back_below_the_time_floor_fails_trust(server: Server, tmp_path: Path) -> None:
-    kiosk = enrol(server, tmp_path)
+def _store_head(kiosk: Kiosk, *, iat: int, exp: int) -> None:
+    """Store a head as the service does after verifying it (which raises the time floor)."""
     spool = Spool(kiosk.home / "spool.db")
-    try:  # as if the district had confirmed a time an hour from now, and the clock went back
-        spool.set_meta({"time_floor": str(int(time.time()) + 3600).encode()})
+    try:
+        trust = trust_store.load(spool)
+        trust_store.store_head(spool, trust, FeedHead(
+            device_id=trust.device_id, issuer=trust.district_code, seq=0, issued_at_s=iat,
+            expires_at_s=exp, cancelled=frozenset(), keyring_version=trust.keyring.version,
+        ))  # fmt: skip
     finally:
         spool.close()
+
+
+def test_a_clock_set_back_below_the_time_floor_fails_trust(server: Server, tmp_path: Path) -> None:
+    kiosk = enrol(server, tmp_path)
+    # As if the district had confirmed a time ten minutes from now, and the clock went back.
+    now = int(time.time())
+    _store_head(kiosk, iat=now + 600, exp=now + 1200)
     code, checks = doctor(kiosk)
     assert code == 1
     assert checks["trust"]["status"] == "fail"
     assert "earlier than the last time the district confirmed" in checks["trust"]["en_text"]
+
+
+def test_a_time_floor_far_ahead_of_the_district_is_explained_with_a_way_out(
+    server: Server, tmp_path: Path
+) -> None:
+    """A district whose clock ran two days ahead signed the last head the kiosk verified;
+    its clock is right again. Every new head is refused as head_replayed until the district
+    reaches that time: doctor says so, and what district IT does (not: fix this computer's
+    clock, which is right)."""
+    kiosk = enrol(server, tmp_path)
+    now = int(time.time())
+    _store_head(kiosk, iat=now + 2 * 86400, exp=now + 2 * 86400 + 600)
+    code, checks = doctor(kiosk)
+    assert code == 1
+    trust, srv = checks["trust"], checks["server"]
+    assert trust["status"] == "fail", trust
+    assert re.search(r"is (1 day 23 h|2 days 0 h) ahead of the time the district signs now",
+                     trust["en_text"])  # fmt: skip
+    assert re.search(r"(1 hari 23 jam|2 hari 0 jam) lebih maju dari waktu yang ditandatangani "
+                     "kabupaten", trust["id_text"])  # fmt: skip
+    assert "head_replayed" in trust["en_text"]
+    assert "district server's clock" in trust["fix_en"] and "NTP" in trust["fix_en"]
+    assert "enroll --server URL --code CODE" in trust["fix_en"]
+    assert "timedatectl" not in trust["fix_en"]
+    assert srv["status"] == "fail" and "see 'trust'" in srv["en_text"], srv
+    assert "timedatectl" not in srv["fix_en"]
+    assert checks["clock"]["status"] == "ok"  # this computer's clock is right
+
+
+def test_a_frozen_feed_fails_trust_with_the_time_of_the_last_confirmation(
+    server: Server, tmp_path: Path
+) -> None:
+    kiosk = enrol(server, tmp_path)
+    now = int(time.time())
+    _store_head(kiosk, iat=now - 1200, exp=now - 600)  # verified 20 minutes ago
+    agent = Agent(kiosk.home)
+    try:  # then only an older head comes (replayed): nothing newer verifies
+        device = agent.config.device_id
+        agent.syncer.process(feed_answer(district_head(server, device, iat=now - 1300,
+                                                       exp=now + 600)))  # fmt: skip
+    finally:
+        agent.close()
+    code, checks = doctor(kiosk)
+    assert code == 1
+    trust = checks["trust"]
+    assert trust["status"] == "fail", trust
+    assert "No confirmation from the district since" in trust["en_text"]
+    assert "Belum ada konfirmasi dari kabupaten sejak" in trust["id_text"]
+    assert "(head_replayed)" in trust["en_text"]
+    assert checks["server"]["status"] == "ok"  # the district itself answers with a fresh head
 
 
 def test_a_damaged_spool_fails_and_what_does_not_need_it_still_runs(

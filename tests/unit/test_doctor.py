@@ -14,6 +14,7 @@ from kiosk.doctor import (
     CLOCK_BEHIND_FAIL_S,
     DISK_FAIL_BYTES,
     DISK_WARN_BYTES,
+    FLOOR_AHEAD_FAIL_S,
     OUTBOX_WARN_AGE_S,
     PROOF_LIFETIME_S,
     TITLES,
@@ -258,12 +259,47 @@ _TRUST = TrustFacts(keyring_version=2, head_seq=7, head_issued_s=T0 - 30,
         ({"link_error": "device_revoked"}, FAIL, "revoked by the district"),
         ({"link_error": "unknown_device"}, FAIL, "not registered with the district"),
         ({"link_error": "timeout"}, OK, "seq 7"),  # the server check tells the link's story
+        # The district signs a time up to FLOOR_AHEAD_FAIL_S behind the floor: it catches up.
+        ({"district_time_s": T0 - 30 - FLOOR_AHEAD_FAIL_S}, OK, "seq 7"),
+        ({"district_time_s": T0 - 30 - FLOOR_AHEAD_FAIL_S - 1}, FAIL,
+         "This kiosk's trusted time (2026-09-21 22:12 WITA) is 1 h 0 min ahead of the time the "
+         "district signs now (2026-09-21 21:12 WITA)"),
+        # A floor two days ahead (a district clock that was) and a right local clock: the
+        # floor is the problem, not this computer's clock.
+        ({"time_floor_s": T0 + 2 * DAY, "head_issued_s": T0 + 2 * DAY,
+          "head_expires_s": T0 + 2 * DAY + 600, "district_time_s": T0}, FAIL,
+         "2 days 0 h ahead of the time the district signs now"),
+        # Frozen (protocol 9.8): the answers come, but their heads are refused.
+        ({"head_expires_s": T0, "head_refused": "head_replayed"}, FAIL,
+         "No confirmation from the district since 2026-09-21 22:12 WITA"),
+        ({"head_refused": "head_expired"}, FAIL, "refused (head_expired)"),
+        ({"head_seq": None, "head_issued_s": None, "head_expires_s": None,
+          "head_refused": "head_expired"}, FAIL, "No confirmation from the district since "
+         "enrolment"),
+        ({"head_refused": "head_replayed"}, OK, "seq 7"),  # the last one still holds
     ],
 )  # fmt: skip
 def test_trust(changes: dict[str, object], status: Status, words: str) -> None:
     facts = replace(_TRUST, **changes)  # type: ignore[arg-type]
     check = _bilingual(judge_trust(facts, command=CMD, home=HOME))
     assert check.status is status and words in check.text_en, check.text_en
+
+
+def test_a_floor_far_ahead_says_who_does_what() -> None:
+    facts = replace(_TRUST, time_floor_s=T0 + 2 * DAY, head_issued_s=T0 + 2 * DAY,
+                    head_expires_s=T0 + 2 * DAY + 600, district_time_s=T0)  # fmt: skip
+    check = _bilingual(judge_trust(facts, command=CMD, home=HOME))
+    assert "head_replayed" in check.text_en and "no new documents" in check.text_en
+    assert "district server's clock" in check.fix_en and "NTP" in check.fix_en
+    assert "enroll --server URL --code CODE" in check.fix_en
+    assert "enroll --server URL --code KODE" in check.fix_id
+    assert "Do not change this computer's clock" in check.fix_en
+    server = _bilingual(judge_server(
+        ServerFacts(host="h", outcome="head_rejected", reason="head_replayed", floor_ahead=True),
+        command=CMD, home=HOME,
+    ))  # fmt: skip
+    assert server.status is FAIL and "see 'trust'" in server.text_en
+    assert "timedatectl" not in server.fix_en
 
 
 # --- server and tls -----------------------------------------------------------------------

@@ -362,27 +362,40 @@ function pinScreen(opts) {
 
 // --- queue -----------------------------------------------------------------------------
 
+// The link to the district, and whether the district still confirms the feed: when its
+// signed confirmation has expired, or its newest one was refused as expired, the feed is
+// frozen (protocol 9.8) although answers may still arrive.
 function linkBanner(state) {
   const link = state.link || {};
+  const frozen = Boolean(link.frozen ?? state.frozen) && !link.revoked;
+  const down = Boolean(link.error) && link.error !== link.head_refused;
+  const since = link.confirmed_s
+    ? t("link_frozen_since", { when: clock(link.confirmed_s, nowS(), state.utc_offset_s) })
+    : t("link_frozen");
   let kind = "ok";
   let text;
+  let sub = null;
   if (link.revoked) {
     kind = "bad";
     text = t("link_revoked");
-  } else if (link.last_ok_s && !link.error && nowS() - link.last_ok_s < LINK_FRESH_S) {
+  } else if (frozen && !down) {
+    kind = !link.confirmed_s || nowS() - link.confirmed_s > 86400 ? "bad" : "warn";
+    text = `${since}. ${t("link_offline_note")}`;
+  } else if (link.last_ok_s && !down && nowS() - link.last_ok_s < LINK_FRESH_S) {
     text = t("link_ok");
   } else if (link.last_ok_s) {
     const old = nowS() - link.last_ok_s;
     kind = old > 86400 ? "bad" : "warn";
     text = `${t("link_down", { when: ago(link.last_ok_s, nowS()) })}. ${t("link_offline_note")}`;
+    if (frozen) sub = since;
   } else {
     kind = "warn";
     text = `${t("link_never")}. ${t("link_offline_note")}`;
   }
-  const frozen = state.frozen && !link.revoked
-    ? h("span", { class: "sub" }, t("link_frozen")) : null;
-  return h("div", { class: `link ${kind}`, testid: "link", "data-kind": kind },
-    h("span", { class: "dot" }), h("span", { class: "text" }, text, frozen));
+  return h("div", { class: `link ${kind}`, testid: "link", "data-kind": kind,
+    "data-frozen": frozen ? "1" : "0" },
+  h("span", { class: "dot" }), h("span", { class: "text" }, text,
+    sub ? h("span", { class: "sub" }, sub) : null));
 }
 
 // A printer's health as [severity, words[]].

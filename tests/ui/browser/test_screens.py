@@ -4,6 +4,7 @@ hand over or report spoiled sheets, release without a code — and what the wind
 
 from __future__ import annotations
 
+import datetime
 import re
 import threading
 import time
@@ -14,6 +15,8 @@ import pytest
 from playwright.sync_api import Route, expect
 
 from kiosk.claim import generate_claim_code
+from tests.agent.harness import wait_for
+from tests.agent.stale import district_head, feed_answer
 from tests.ui.browser.conftest import STAFF, SUPERVISOR, Ui, printed, push_job
 
 pytestmark = [pytest.mark.system, pytest.mark.loopback]
@@ -475,3 +478,29 @@ def test_nobody_at_the_counter_signs_out(ui: Ui) -> None:
     ui.page.clock.fast_forward("05:30")
     expect(ui.screen("signin")).to_be_visible()
     expect(ui.by("message")).to_have_text("Sesi berakhir — silakan masuk lagi.")
+
+
+def test_a_frozen_feed_says_since_when_in_the_link_banner(ui: Ui) -> None:
+    """Answers arrive, but the district's signed confirmation expired (protocol 9.8): the
+    banner says since when there is no confirmation, not "connected"; a fresh head ends it."""
+    api = ui.api
+    api.sync()
+    confirmed = api.call("GET", "/api/state").json()["link"]["confirmed_s"]
+    wait_for("a second after that head", lambda: time.time() >= confirmed + 1)
+    stale = district_head(api.kiosk.server, api.agent.config.device_id, iat=confirmed,
+                          exp=confirmed + 1)  # fmt: skip
+    api.agent.syncer.process(feed_answer(stale))
+    ui.open()
+    ui.sign_in()
+    link = ui.by("link")
+    wita = datetime.timezone(datetime.timedelta(hours=8))  # the office's zone (74.08: WITA)
+    since = datetime.datetime.fromtimestamp(confirmed, tz=wita).strftime("%H:%M")
+    expect(link).to_have_attribute("data-frozen", "1")
+    expect(link).to_have_attribute("data-kind", "warn")
+    expect(link).to_contain_text(f"Belum ada konfirmasi dari kabupaten sejak {since}")
+    expect(link).to_contain_text("Dokumen yang sudah diterima tetap bisa dicetak")
+    expect(link).not_to_contain_text("Tersambung")
+    ui.shot("28-link-frozen")
+    api.sync()  # a fresh head: the next state poll (every 6 s) shows the feed thawed
+    expect(link).to_have_attribute("data-frozen", "0", timeout=15000)
+    expect(link).not_to_contain_text("Belum ada konfirmasi")
