@@ -5,6 +5,7 @@ the virtual printer, and the private CUPS of tests/printers/cupslab.py.
 A healthy kiosk passes (also while its service runs); each broken setup fails the right check
 while every other check is still reported: the district unreachable, revoked, a wrong clock
 (a proxy moves the district's Date header), a clock set back below the trusted time floor,
+a time floor far ahead of the time the district signs (its clock ran ahead), a frozen feed,
 an open state folder, a readable file in it, no enrolment, a missing CUPS queue, no cupsd,
 and a cupsd.conf that keeps documents. Nothing personal is printed.
 """
