@@ -154,7 +154,7 @@ class DistrictService:
 
     def _sweep_enroll_secrets(self) -> None:
         """Erase the secrets of expired codes (used ones are erased as they are used):
-        at start and then at most once a minute, at an enrolment attempt."""
+        at start, then at most once a minute, at an enrolment or an authenticated request."""
         now = self.now_s()
         with self._lock:
             due = now - self._swept_s >= ENROLL_SWEEP_INTERVAL_S
@@ -192,6 +192,7 @@ class DistrictService:
             token, request, devices=devices, is_replay=is_replay, now_s=now,
             remembered_since_s=self._replays.since_s,
         )  # fmt: skip
+        self._sweep_enroll_secrets()  # kiosks poll all the time: a clock for the sweep
         with self._lock:
             stale = self._last_touch.get(proof.device_id, 0) < now - TOUCH_INTERVAL_S
             if stale:

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from district import cli
+from district.admin import DistrictAdmin
 from district.http import build_app
 from district.keyring import Keys
 from district.logs import LogfmtFormatter
@@ -432,6 +433,18 @@ def test_expired_enrolment_secrets_are_erased(tmp_path: Path) -> None:
     DistrictService(keys, now=lambda: row.expires_s - 1)  # start-up sweep: not yet expired
     assert keys.store.enroll_code(code.code_id).secret == code.secret  # type: ignore[union-attr]
     DistrictService(keys, now=lambda: row.expires_s)  # the sweep at start-up
+    assert keys.store.enroll_code(code.code_id).secret == ""  # type: ignore[union-attr]
+
+
+def test_a_running_server_erases_expired_secrets_within_a_minute(tmp_path: Path) -> None:
+    clock = [float(T0)]
+    keys, _, kiosk = _enrolled_service(tmp_path / "district", clock)
+    service = DistrictService(keys, now=lambda: clock[0])
+    code = parse_enroll_code(DistrictAdmin(keys).new_enroll_code(OFFICE, valid_s=3600))
+    row = keys.store.enroll_code(code.code_id)
+    assert row is not None
+    clock[0] = row.expires_s + 60  # expired; a kiosk's request runs the sweep
+    assert _authenticate(service, kiosk, _proof(kiosk, iat=int(clock[0]))) is None
     assert keys.store.enroll_code(code.code_id).secret == ""  # type: ignore[union-attr]
 
 
