@@ -760,7 +760,8 @@ Next steps (as root):
   1. Create the district's keys (prints the root key's fingerprint for the enrolment codes):
        $cli init --name "Disdukcapil …" --code 74.08
   2. Choose how the kiosks reach the server: CEDOKA_SERVE_ARGS in $ETC_DIR/district.env
-     (TLS on 0.0.0.0:8443, or a reverse proxy in front of 127.0.0.1:8700), then
+     (TLS on 0.0.0.0:8443, or a reverse proxy in front of 127.0.0.1:8700; either way
+     --public-url https://… with the URL the kiosks use), then
        systemctl start cedoka-district
   3. Add the village offices and give each an enrolment code:
        $cli office add 74.08.01.2002 --name "Desa …"
