@@ -305,7 +305,8 @@ def measure(plan: Plan) -> list[Figure]:
             district_log, agent_log = root / "district.log", root / "agent.log"
             procs.append(_spawn([*district_command(), "--home", str(home), "serve", "--listen",
                                  f"{link.outer_ip}:{port}", "--tls-cert", str(cert),
-                                 "--tls-key", str(key)], district_log))  # fmt: skip
+                                 "--tls-key", str(key), "--public-url", url],
+                                district_log))  # fmt: skip
             _wait("the district server", lambda: _listening(link.outer_ip, port), 60, procs)
 
             enrol_started = time.monotonic()
