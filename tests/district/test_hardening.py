@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from district import cli
+from district import cli, sqlite_store
 from district.admin import DistrictAdmin
 from district.http import build_app
 from district.keyring import Keys
@@ -434,6 +434,29 @@ def test_expired_enrolment_secrets_are_erased(tmp_path: Path) -> None:
     assert keys.store.enroll_code(code.code_id).secret == code.secret  # type: ignore[union-attr]
     DistrictService(keys, now=lambda: row.expires_s)  # the sweep at start-up
     assert keys.store.enroll_code(code.code_id).secret == ""  # type: ignore[union-attr]
+
+
+def test_an_older_database_loses_the_secrets_of_codes_used_before_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "district.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(f"{sqlite_store._SCHEMA}{sqlite_store._SCHEMA_V2}PRAGMA user_version = 2;")
+    conn.execute("INSERT INTO offices VALUES (?, ?, ?)", (OFFICE, "Desa Pitulua", T0))
+    for code_id, consumed in (("USED0", T0), ("FRESH", None)):
+        conn.execute("INSERT INTO enroll_codes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (code_id, "S" * 20, OFFICE, T0, T0 + 3600, consumed, None, None))  # fmt: skip
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    try:
+        used, fresh = store.enroll_code("USED0"), store.enroll_code("FRESH")
+        assert used is not None and used.secret == "" and used.request_digest is None
+        assert fresh is not None and fresh.secret == "S" * 20
+        version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+        assert version == sqlite_store.SCHEMA_VERSION == 3
+    finally:
+        store.close()
 
 
 def test_a_running_server_erases_expired_secrets_within_a_minute(tmp_path: Path) -> None:
