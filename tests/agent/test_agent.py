@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from district.keyring import DATABASE
+from district.reach import parse_public_url
 from kiosk.claim import format_claim_code
 from kiosk.errors import ClaimError
 from kiosk.model import ReleaseMode
@@ -124,6 +125,7 @@ def test_server_down_at_start_then_back(server: Server, tmp_path: Path) -> None:
     port = int(server.base_url.rsplit(":", 1)[1])
     proxy = Proxy(port)
     proxy.up()
+    serve_behind(server, proxy)
     kiosk = enrol(server, tmp_path, url=proxy.url)
     proxy.down()
     push(server, ReleaseMode.AUTO)
@@ -278,6 +280,7 @@ def test_a_reset_mid_blob_resumes_without_starting_over(server: Server, tmp_path
 
     proxy = Proxy(int(server.base_url.rsplit(":", 1)[1]))
     proxy.up()
+    serve_behind(server, proxy)
     kiosk = enrol(server, tmp_path, url=proxy.url)
     agent = kiosk.start()
     try:
@@ -310,3 +313,10 @@ def test_a_reset_mid_blob_resumes_without_starting_over(server: Server, tmp_path
     finally:
         kiosk.stop(agent)
         proxy.down()
+
+
+def serve_behind(server: Server, proxy: Proxy) -> None:
+    """The kiosk reaches the server through ``proxy``: that is the origin its proofs name,
+    so it is the server's public URL (as ``serve --public-url`` sets it behind a forwarder)."""
+    assert server.app is not None
+    server.app.state.public_url = parse_public_url(proxy.url)
