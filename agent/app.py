@@ -197,7 +197,7 @@ class Agent:
         return config
 
     def trusted_now_s(self) -> int:
-        floor = int(self.spool.get_meta("time_floor") or b"0")
+        floor = trust_store.time_floor_s(self.spool)
         return trusted_now(local_now_s=local_now_s(), floor_s=floor)
 
     def close(self) -> None:

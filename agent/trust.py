@@ -58,6 +58,13 @@ def load(spool: Spool) -> TrustState:
     )  # fmt: skip
 
 
+def time_floor_s(spool: Spool) -> int:
+    """The trusted-time floor alone (:func:`_time_floor` of the stored head), without
+    verifying the keyring: for the clock of every staff action and event stamp."""
+    head_raw = spool.get_meta("head")
+    return _time_floor(None if head_raw is None else _head_from_json(head_raw))
+
+
 def _time_floor(head: FeedHead | None) -> int:
     """The trusted-time floor: the ``iat`` of the last verified head, 0 before the first
     (protocol 9.1). It is taken from the stored head, not from the stored ``time_floor``
