@@ -1,6 +1,8 @@
 """Logging set-up of the agent's long-running commands (``run``, ``kiosk``): logfmt lines
 (:mod:`kiosk.logfmt`) on stderr, each with the device id once it is known; under systemd
-the journal gets the level through the syslog prefix."""
+the journal gets the level through the syslog prefix. The arguments of an ``event=…``
+message are escaped one by one, as the district's are (a value from the district's answers
+can never add a field or a line)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import logging
 import os
 import sys
 
-from kiosk.logfmt import log_line
+from kiosk.logfmt import log_line, record_message
 
 
 class LogfmtFormatter(logging.Formatter):
@@ -20,7 +22,7 @@ class LogfmtFormatter(logging.Formatter):
         self.journald = journald
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        message = record_message(record.msg, record.args)
         if record.exc_info:
             message += "\n" + self.formatException(record.exc_info)
         return log_line(level=record.levelname, logger=record.name, message=message,

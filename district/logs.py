@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 
-from kiosk.logfmt import event_message, log_line, logfmt_value
+from kiosk.logfmt import log_line, record_message
 
 
 class LogfmtFormatter(logging.Formatter):
@@ -18,14 +18,7 @@ class LogfmtFormatter(logging.Formatter):
         self.journald = journald
 
     def format(self, record: logging.LogRecord) -> str:
-        template = str(record.msg)
-        if template.startswith("event=") and isinstance(record.args, tuple) and record.args:
-            try:
-                message = event_message(template, record.args)
-            except (TypeError, ValueError):  # a broken call: still one line, escaped
-                message = f"event=log_format_error template={logfmt_value(template)}"
-        else:
-            message = record.getMessage()
+        message = record_message(record.msg, record.args)
         if record.exc_info:
             message += "\n" + self.formatException(record.exc_info)
         return log_line(level=record.levelname, logger=record.name, message=message,

@@ -40,6 +40,19 @@ def event_message(template: str, args: tuple[object, ...]) -> str:
     return template % escaped
 
 
+def record_message(template: object, args: object) -> str:
+    """The message of a log record (``record.msg``, ``record.args``): an ``event=…``
+    template with a tuple of arguments through :func:`event_message`; a template that does
+    not fit its arguments is still one escaped line; anything else as ``%`` makes it."""
+    text = str(template)
+    if not (text.startswith("event=") and isinstance(args, tuple) and args):
+        return text % args if args else text
+    try:
+        return event_message(text, args)
+    except (TypeError, ValueError):  # a broken call: still one line, escaped
+        return f"event=log_format_error template={logfmt_value(text)}"
+
+
 def log_line(
     *, level: str, logger: str, message: str, context: Mapping[str, str], at_s: float,
     journald: bool,

@@ -57,3 +57,33 @@ def test_a_context_pair_the_message_already_has_is_not_repeated() -> None:
                     message="event=agent_started device=dev_1",
                     context={"device": "dev_1"})  # fmt: skip
     assert line == "<6>level=info logger=cedoka.agent event=agent_started device=dev_1"
+
+
+@pytest.mark.parametrize("formatter", ["agent", "district"])
+def test_both_log_formatters_escape_event_arguments(formatter: str) -> None:
+    """A value that came from the other side (an error code, a path, a peer's text) stays
+    one value in the agent's lines as in the district's: it cannot add a field or a line."""
+    import logging
+
+    from agent.logs import LogfmtFormatter as AgentFormatter
+    from district.logs import LogfmtFormatter as DistrictFormatter
+
+    record = logging.LogRecord(
+        "cedoka.x", logging.WARNING, __file__, 1, "event=link_down code=%s n=%d",
+        ("x level=critical\nevent=forged", 3), None,
+    )  # fmt: skip
+    kind = AgentFormatter if formatter == "agent" else DistrictFormatter
+    assert kind(journald=True).format(record) == (
+        "<4>level=warning logger=cedoka.x event=link_down"
+        ' code="x level=critical\\x0aevent=forged" n=3'
+    )
+
+
+def test_a_message_that_does_not_fit_its_arguments_is_still_one_escaped_line() -> None:
+    from kiosk.logfmt import record_message
+
+    assert record_message("event=x a=%d", ("not a number",)) == (
+        'event=log_format_error template="event=x a=%d"'
+    )
+    assert record_message("plain %s", ("text",)) == "plain text"
+    assert record_message("no args", ()) == "no args"
