@@ -30,6 +30,7 @@ from collections.abc import Callable
 from agent import failpoints
 from agent import trust as trust_store
 from agent.blobs import BlobStore
+from agent.client import LinkDown, LinkKind
 from agent.jobs import JobBook, Step
 from agent.keys import DeviceKeys
 from agent.recent import RecentErrors
@@ -56,6 +57,11 @@ from kiosk.verify import (
 )
 
 log = logging.getLogger("cedoka.agent.sync")
+# Link failures that are one answer's, not the link's: the district answered, but not with
+# this blob (a 5xx, an unexpected status, a bad body). Other blobs and the feed may work.
+ANSWER_FAILURES = frozenset(
+    {LinkKind.HTTP_5XX, LinkKind.HTTP_STATUS, LinkKind.BAD_ANSWER, LinkKind.SIZE_MISMATCH}
+)
 CANCELLABLE = frozenset(
     {JobState.RECEIVED, JobState.VERIFIED, JobState.HELD, JobState.RELEASED, JobState.FAILED}
 )
@@ -114,7 +120,14 @@ class Syncer:
     def round(self, wait_s: int) -> None:
         """One long-poll and everything it brings. Raises TransportError / RejectedError
         (DEVICE_REVOKED …) / FeedUnreadable for the service loop to handle."""
-        self.fetch_received()  # left over from before a restart or a link failure
+        try:
+            self.fetch_received()  # left over from before a restart or a link failure
+        except LinkDown as error:
+            if error.kind not in ANSWER_FAILURES:
+                raise  # the link itself is down: the feed would fail too
+            # One blob the district fails to serve must not keep its signed head away
+            # (a cancellation, new jobs): ask for the feed; the blob fails again after it.
+            log.warning("event=blob_failed_before_feed kind=%s", error.kind.value)
         trust = trust_store.load(self._spool)
         # After a 410 the next signed head says what became of the job: ask without waiting.
         head_wanted, self._head_wanted = self._head_wanted, False
@@ -274,11 +287,22 @@ class Syncer:
         them)."""
         rows = self._spool.jobs([JobState.RECEIVED])
         self._blob_retries.keep_only(row.status.job_id for row in rows)
+        failed: LinkDown | None = None
         for row in rows:
             if row.expires_s is not None and row.expires_s <= self._book.now_s():
                 continue
-            if self._blob_retries.due(row.status.job_id, self._local_now_s()):
+            if not self._blob_retries.due(row.status.job_id, self._local_now_s()):
+                continue
+            try:
                 self._fetch(row)
+            except LinkDown as error:
+                if error.kind not in ANSWER_FAILURES:
+                    raise  # the link itself is down: the next jobs would wait for it too
+                log.warning("event=blob_failed job=%s kind=%s status=%s", row.status.job_id,
+                            error.kind.value, error.status)  # fmt: skip
+                failed = failed or error  # the district answered: the next job may work
+        if failed is not None:
+            raise failed  # the service loop backs off and tries again
 
     def _fetch(self, row: JobRow) -> None:
         job_id = row.status.job_id

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from agent import trust as trust_store
+from agent.client import LinkDown
 from kiosk.b64 import b64u_encode
 from kiosk.issue import DocumentSpec, JobSpec, Recipient, issue_job
 from kiosk.lifecycle import JobState
@@ -339,3 +340,25 @@ def test_after_a_restart_a_lasting_gap_is_re_asked_at_once(kiosk: SimKiosk) -> N
     kiosk.syncer.round(1)
     kiosk.syncer.round(1)
     assert kiosk.state(b.manifest.job_id) is JobState.HELD
+
+
+# --- one blob the district fails to serve holds back nothing else ---------------------------
+
+
+def test_a_blob_that_keeps_failing_holds_back_neither_other_jobs_nor_the_head(
+    kiosk: SimKiosk,
+) -> None:
+    district, sim = kiosk.district, kiosk.district.sim
+    broken = district.issue(sim.job())
+    [doc] = broken.manifest.documents
+    district.blob_errors[doc.doc_id] = [(500, "internal")] * 1000
+    honest = district.issue(sim.job())
+    with pytest.raises(LinkDown):  # the loop still hears of the failure and backs off
+        kiosk.syncer.round(1)
+    assert kiosk.state(honest.manifest.job_id) is JobState.HELD  # not stuck behind it
+    assert kiosk.state(broken.manifest.job_id) is JobState.RECEIVED
+    sim.cancelled.add(broken.manifest.job_id)  # the signed head still gets through
+    kiosk.syncer.round(1)
+    assert kiosk.state(broken.manifest.job_id) is JobState.PURGED
+    kiosk.report()
+    assert district.events_of(broken.manifest.job_id) == [("cancel", "cancelled"), ("purge", None)]
