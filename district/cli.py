@@ -395,18 +395,25 @@ def _audit(args: argparse.Namespace, home: _Home) -> None:
             "seq": r.seq, "at_s": r.entry.at_s, "operator": r.entry.operator,
             "action": r.entry.action, "outcome": r.entry.outcome, "job_id": r.entry.job_id,
             "doc_types": list(r.entry.doc_types), "printer": r.entry.printer,
-            "reason": r.entry.reason, "hash": r.hash,
+            "reason": r.entry.reason, "old": r.entry.old, "new": r.entry.new, "hash": r.hash,
         } for r in records]})  # fmt: skip
     else:
         _print_table(
-            ("SEQ", "AT", "OPERATOR", "ACTION", "OUTCOME", "JOB", "DOCUMENTS", "PRINTER", "REASON"),
+            ("SEQ", "AT", "OPERATOR", "ACTION", "OUTCOME", "JOB", "DOCUMENTS", "PRINTER", "REASON",
+             "CHANGE"),
             [(str(r.seq), _iso(r.entry.at_s), r.entry.operator or "-", r.entry.action,
               r.entry.outcome, r.entry.job_id or "-", ",".join(r.entry.doc_types) or "-",
-              r.entry.printer or "-", r.entry.reason or "-") for r in records],
+              r.entry.printer or "-", r.entry.reason or "-", _change(r.entry.old, r.entry.new))
+             for r in records],
         )  # fmt: skip
         print(f"chain: {'; '.join(problems) if problems else 'intact'}", file=sys.stderr)
     if problems:
         raise SystemExit(1)
+
+
+def _change(old: str | None, new: str | None) -> str:
+    """A settings record's printer change, as ``before -> after`` (``-`` for none)."""
+    return "-" if old is None and new is None else f"{old or '(none)'} -> {new or '(none)'}"
 
 
 def _cancel(args: argparse.Namespace, home: _Home) -> None:

@@ -122,18 +122,24 @@ def _settings_headers(api: Api) -> dict[str, str]:
 
 
 def _district_audit(api: Api, server: Server) -> list[AuditRecord]:
-    """The kiosk's records as the district holds them, after its own chain check passed."""
+    """The kiosk's records as the district holds them, after its own chain check passed
+    (and as district IT's ``cedoka-district audit --json`` shows them)."""
     api.agent.reporter.deliver()
     checked = subprocess.run(
         [str(DISTRICT_CLI), "--home", str(server.home), "audit", api.agent.config.device_id,
          "--json"], capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
-    assert json.loads(checked.stdout)["problems"] == []
+    shown = json.loads(checked.stdout)
+    assert shown["problems"] == []
     with sqlite3.connect(server.home / DATABASE) as conn:
         rows = conn.execute("SELECT record, hash FROM audit ORDER BY seq").fetchall()
     device = api.agent.config.device_id
-    return [record_from_bytes(bytes(r), str(h), device_id=device) for r, h in rows]
+    records = [record_from_bytes(bytes(r), str(h), device_id=device) for r, h in rows]
+    assert [(r["action"], r["printer"], r["old"], r["new"]) for r in shown["records"]] == [
+        (r.entry.action, r.entry.printer, r.entry.old, r.entry.new) for r in records
+    ]
+    return records
 
 
 def test_a_production_kiosk_refuses_a_virtual_printer_from_the_settings(
