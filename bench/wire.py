@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bench.stack import Stack
+from ui.demo import free_port
 
 # The headers the protocol needs; any other header is overhead (User-Agent, Date, Server …).
 ESSENTIAL_HEADERS = frozenset({"host", "authorization", "content-type", "content-length"})
@@ -301,11 +302,14 @@ class WiredStack(Stack):
     def __enter__(self) -> WiredStack:
         try:
             self.demo.prepare()
-            self.server_url = self.demo.start_district()
-            enrol_url = self.server_url
-            if self._forward:
-                self.forwarder = Forwarder(int(self.server_url.rsplit(":", 1)[1])).start()
+            if self._forward:  # the kiosk's URL is the forwarder's: the server is told so
+                port = free_port()
+                self.forwarder = Forwarder(port).start()
+                self.server_url = self.demo.start_district(port=port,
+                                                           public_url=self.forwarder.url)
                 enrol_url = self.forwarder.url
+            else:
+                self.server_url = enrol_url = self.demo.start_district()
             self.device_id = self.demo.enrol(enrol_url)
             if self._agent_now:
                 self.start_agent()

@@ -117,14 +117,17 @@ class Demo:
         for sub in ("logs", "printed", "receipts"):
             private_dir(self.root / sub)
 
-    def start_district(self) -> str:
-        """Create the district (keys, the demo office), serve it; return its base URL."""
+    def start_district(self, *, port: int | None = None, public_url: str | None = None) -> str:
+        """Create the district (keys, the demo office), serve it on ``port`` (a free one by
+        default); return its base URL. ``public_url``: the URL the kiosk uses when it is not
+        the server's own (a forwarder in front of it); its proofs are checked against it."""
         self._district("init", "--name", DISTRICT_NAME, "--code", DISTRICT_CODE)
         self._district("office", "add", OFFICE_CODE, "--name", OFFICE_NAME)
-        port = free_port()
+        port = free_port() if port is None else port
         url = f"http://127.0.0.1:{port}"
+        public = [] if public_url is None else ["--public-url", public_url]
         self._spawn("district", [*district_command(), "--home", str(self.district_home),
-                                 "serve", "--listen", f"127.0.0.1:{port}"])  # fmt: skip
+                                 "serve", "--listen", f"127.0.0.1:{port}", *public])  # fmt: skip
         self._wait("the district server", lambda: answers(url + "/v1/feed"))
         return url
 
