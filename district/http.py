@@ -180,7 +180,12 @@ def build_app(  # noqa: PLR0915 (the route table)
             netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             origin = f"{request.scope.get('scheme', 'http')}://{netloc}"
         facts = RequestFacts(origin=origin, method=request.method, target=target, body=body)
-        device = await run_in_threadpool(service.authenticate, token.encode("latin-1"), facts)
+        try:
+            device = await run_in_threadpool(service.authenticate, token.encode("latin-1"), facts)
+        except RejectedError as error:  # the precise Reason, which the answer hides (15.1)
+            log.warning("event=proof_refused reason=%s detail=%s origin=%s", error.reason.value,
+                        str(error), origin)  # fmt: skip
+            raise
         request.state.device_id = device.device_id
         return device
 

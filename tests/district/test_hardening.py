@@ -52,11 +52,21 @@ def test_a_proof_for_another_origin_is_refused_whatever_the_host_header(server: 
     kiosk = enrolled(server)
     evil = Kiosk("http://evil.example", auth=kiosk.auth, seal=kiosk.seal)
     evil.device_id = kiosk.device_id
-    answer = requests.get(
-        server.base_url + FEED, timeout=10,
-        headers={"Authorization": evil.proof("GET", FEED), "Host": "evil.example"},
-    )  # fmt: skip
+    lines = _Lines()
+    logger = logging.getLogger("cedoka.district")
+    logger.addHandler(lines)
+    try:
+        answer = requests.get(
+            server.base_url + FEED, timeout=10,
+            headers={"Authorization": evil.proof("GET", FEED), "Host": "evil.example"},
+        )  # fmt: skip
+    finally:
+        logger.removeHandler(lines)
     assert answer.status_code == 401 and _code(answer) == "proof_invalid"
+    # The answer hides the precise reason; the log gives it, with the origin the server
+    # expects (the clue when kiosks use a URL that --public-url does not name).
+    [line] = [line for line in lines.lines if "event=proof_refused" in line]
+    assert "reason=request_mismatch" in line and f"origin={server.base_url}" in line
     assert kiosk.feed().status_code == 200  # the server's own origin still passes
 
 
