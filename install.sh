@@ -2,7 +2,7 @@
 # Cedoka installer. Run from anywhere; it works in the directory that holds it.
 #
 #   ./install.sh --test        set up a development environment (.venv), then run every
-#                              check: ruff, mypy and pytest
+#                              check: ruff (lint and format), mypy and pytest
 #   ./install.sh --demo [ARGS] set up .venv, then run the demo (`cedoka demo ARGS`)
 #   sudo ./install.sh          production install of the village kiosk agent
 #   sudo ./install.sh --district          production install of the district server
@@ -86,7 +86,7 @@ Usage: ./install.sh --test
 
 Development (in this directory, as any user; apt packages through passwordless sudo):
   --test       install what the tests need (apt packages, .venv, pip packages),
-               then run every check: ruff, mypy and pytest; never prompts (CI)
+               then run every check: ruff (lint and format), mypy and pytest; never prompts (CI)
   --demo [ARGS...]
                install what the demo needs (.venv with the district, ui and demo
                extras; the window extra when a display is set; the printers extra
@@ -252,6 +252,9 @@ run_checks() {
     say "ruff check ."
     "$VENV/bin/ruff" check . || failed+=(ruff)
 
+    say "ruff format --check ."
+    "$VENV/bin/ruff" format --check . || failed+=("ruff format")
+
     say "mypy"
     "$VENV/bin/mypy" || failed+=(mypy)
 
@@ -269,7 +272,7 @@ run_checks() {
         say "FAILED: ${failed[*]}"
         return 1
     fi
-    say "all checks passed: ruff, mypy, pytest"
+    say "all checks passed: ruff, ruff format, mypy, pytest"
 }
 
 run_test_mode() {

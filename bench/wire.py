@@ -305,8 +305,7 @@ class WiredStack(Stack):
             if self._forward:  # the kiosk's URL is the forwarder's: the server is told so
                 port = free_port()
                 self.forwarder = Forwarder(port).start()
-                self.server_url = self.demo.start_district(port=port,
-                                                           public_url=self.forwarder.url)
+                self.server_url = self.demo.start_district(port=port, public_url=self.forwarder.url)
                 enrol_url = self.forwarder.url
             else:
                 self.server_url = enrol_url = self.demo.start_district()
