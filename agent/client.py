@@ -299,7 +299,8 @@ def _split_base_url(base_url: str) -> tuple[str, str]:
 
 
 class DistrictClient:
-    """An enrolled kiosk's requests to its district, each with a fresh proof."""
+    """An enrolled kiosk's requests to its district, each with a fresh proof: the real
+    :class:`agent.link.DistrictLink`."""
 
     clock_offset_s: int
     """Estimate of server time minus local time (protocol 5.3), used for every proof's

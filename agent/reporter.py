@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 from agent import failpoints
 from agent import trust as trust_store
+from agent.link import DistrictLink
 from agent.recent import RecentErrors
 from agent.spool import Spool
 from kiosk.config import PrinterRole
@@ -21,7 +22,7 @@ BATCH = 100
 
 class Reporter:
     def __init__(
-        self, *, spool: Spool, client: object, printers: Mapping[PrinterRole, Printer],
+        self, *, spool: Spool, client: DistrictLink, printers: Mapping[PrinterRole, Printer],
         errors: RecentErrors, agent: str, local_now_s: Callable[[], int],
         journal_head: Callable[[], str | None] = lambda: None,
         receipt: Callable[[], ReceiptPrinter | None] = lambda: None,
@@ -35,7 +36,7 @@ class Reporter:
         Raises the client's TransportError when the link fails (nothing is lost)."""
         sent = 0
         while batch := self._spool.pending_events(BATCH):
-            results = self._client.post_events([token for _, token in batch])  # type: ignore[attr-defined]
+            results = self._client.post_events([token for _, token in batch])
             failpoints.reach("report.before_mark")
             for event_id, status, reason in results:  # one per event (checked by the client)
                 if status == "rejected":  # the district will never take it: do not block
@@ -71,4 +72,4 @@ class Reporter:
             journal_head=self._journal_head(),
             last_errors=self._errors.items(),
         )  # fmt: skip
-        self._client.post_heartbeat(heartbeat_body(beat))  # type: ignore[attr-defined]
+        self._client.post_heartbeat(heartbeat_body(beat))

@@ -33,6 +33,7 @@ from agent.blobs import BlobStore
 from agent.client import LinkDown, LinkKind
 from agent.jobs import JobBook, Step
 from agent.keys import DeviceKeys
+from agent.link import DistrictLink
 from agent.recent import RecentErrors
 from agent.retries import RetryBook
 from agent.spool import JobRow, Spool
@@ -83,7 +84,7 @@ class FeedUnreadable(Exception):
 
 class Syncer:
     def __init__(
-        self, *, spool: Spool, book: JobBook, blobs: BlobStore, client: object,
+        self, *, spool: Spool, book: JobBook, blobs: BlobStore, client: DistrictLink,
         keys: DeviceKeys, config: AgentConfig, errors: RecentErrors,
         local_now_s: Callable[[], int], on_ready: Callable[[], None],
         uniform: Callable[[float, float], float] = random.uniform,
@@ -131,7 +132,7 @@ class Syncer:
         trust = trust_store.load(self._spool)
         # After a 410 the next signed head says what became of the job: ask without waiting.
         head_wanted, self._head_wanted = self._head_wanted, False
-        body: bytes = self._client.feed(  # type: ignore[attr-defined]
+        body = self._client.feed(
             after=trust_store.feed_after(self._spool), keyring_version=trust.keyring.version,
             wait_s=1 if head_wanted else wait_s,
         )  # fmt: skip
@@ -165,7 +166,7 @@ class Syncer:
             log.warning("event=head_rejected reason=%s", error.reason.value)
             return
         trust = trust_store.store_head(self._spool, trust, head)
-        self._client.clock_offset_s = head.issued_at_s - now  # type: ignore[attr-defined]
+        self._client.clock_offset_s = head.issued_at_s - now
         for reason in feed.refused:  # an item of the envelope that is not even a string
             self._errors.note(now, reason.value)
             log.warning("event=manifest_ignored reason=%s", reason.value)
@@ -367,7 +368,7 @@ class Syncer:
                 self._blobs.discard_part(doc_id)
                 part = self._blobs.part(doc_id)
             started = time.monotonic()
-            moved = self._client.download_blob(  # type: ignore[attr-defined]
+            moved = self._client.download_blob(
                 job_id, doc_id, part=part, size=size, etag=b64u_encode(sha256),
                 deadline_s=self._config.download_deadline_s,
             )  # fmt: skip
