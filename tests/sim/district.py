@@ -2,7 +2,12 @@
 
 After python-tuf's RepositorySimulator: the simulator uses the production issuing code
 (``kiosk.issue``) and lets a test change versions, expiry, signers, audiences and blobs,
-or forge tokens byte by byte. ``KioskHarness`` drives the real verification functions
+or forge tokens byte by byte. ``DistrictSim`` is also the in-memory ``agent.link.DistrictLink``
+(the agent's district link, without HTTP): it answers the feed with the jobs ``publish``-ed,
+a fresh head and, for an older keyring version, the current keyring; serves their blobs
+(a 410 ``job_cancelled`` for a cancelled job, a 404 for an unknown blob); verifies and records
+the events (``events``, a re-sent one answered as a duplicate) and heartbeats it receives.
+``KioskHarness`` drives the real verification functions
 (``kiosk.verify``) the way the agent does: head first (raising the time floor), then each
 manifest, with durable-style tombstones. Keys are derived from fixed seeds: TEST ONLY.
 """
@@ -14,14 +19,16 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pypdf import PdfWriter
 
 from kiosk.b64 import b64u_encode
 from kiosk.claim import ClaimParams
-from kiosk.errors import RejectedError
+from kiosk.errors import GoneError, RejectedError
+from kiosk.feed import FeedResponse, feed_body
 from kiosk.issue import (
     DocumentSpec,
     IssuedJob,
@@ -34,7 +41,9 @@ from kiosk.issue import (
     sign_manifest,
 )
 from kiosk.keys import thumbprint
+from kiosk.limits import MAX_EVENTS_PER_BATCH, MAX_JOBS_PER_FEED
 from kiosk.model import FeedHead, KeyEntry, Keyring, OpenedDocument, ReleaseMode, VerifiedJob
+from kiosk.report import Heartbeat, JobReport, parse_heartbeat, verify_report
 from kiosk.verify import (
     TrustState,
     verify_document,
@@ -106,6 +115,18 @@ class DistrictSim:
     seq: int = 0
     cancelled: set[str] = field(default_factory=set)
     _serial: int = 0
+    # The district link side (agent.link.DistrictLink, in memory): what it publishes and
+    # what it receives. ``device_key`` verifies the kiosk's events (the fixed test key).
+    device_key: Ed25519PublicKey = field(
+        default_factory=lambda: fixed_key("device-auth").public_key()
+    )
+    clock_offset_s: int = 0
+    published: list[tuple[int, bytes]] = field(default_factory=list)  # (seq, manifest)
+    blobs: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (job, doc) -> sealed
+    events: list[JobReport] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    feed_asks: list[int] = field(default_factory=list)  # the ``after`` of every feed call
+    blob_asks: list[str] = field(default_factory=list)  # the doc id of every blob call
 
     # --- keys and keyring ---------------------------------------------------------------
     @property
@@ -206,6 +227,79 @@ class DistrictSim:
             keyring_version=self.keyring_version if keyring_version is None else keyring_version,
         )
         return sign_head(head, signer or self.signer)
+
+    # --- the district link, in memory (agent.link.DistrictLink) -------------------------
+    def publish(self, job: IssuedJob) -> IssuedJob:
+        """Put an issued job's manifest into the feed and its sealed documents online."""
+        self.published.append((job.manifest.seq, job.token))
+        self.published.sort(key=lambda item: item[0])
+        for doc_id, sealed in job.blobs.items():
+            self.blobs[(job.manifest.job_id, doc_id)] = sealed
+        return job
+
+    def events_of(self, job_id: str) -> list[tuple[str, str | None]]:
+        """(event, reason) of every event received for ``job_id``, in order."""
+        return [(e.event.value, e.reason) for e in self.events if e.job_id == job_id]
+
+    def feed(self, *, after: int, keyring_version: int, wait_s: int) -> bytes:
+        """A feed answer: a head signed now, the manifests after ``after`` (at most 50)
+        and the keyring when the kiosk's is older. Never waits. Raises ValueError as the
+        real link does on arguments out of range."""
+        if after < 0 or keyring_version < 1 or not 1 <= wait_s <= 60:
+            raise ValueError("feed: after >= 0, keyring_version >= 1, wait_s in 1..60")
+        self.feed_asks.append(after)
+        jobs = tuple(token for seq, token in self.published if seq > after)
+        keyring = self.keyring_token() if keyring_version < self.keyring_version else None
+        return feed_body(FeedResponse(head=self.head(), jobs=jobs[:MAX_JOBS_PER_FEED],
+                                      keyring=keyring))  # fmt: skip
+
+    def download_blob(
+        self, job_id: str, doc_id: str, *, part: Path, size: int, etag: str, deadline_s: float
+    ) -> int:
+        """Append the rest of the sealed document to ``part`` (resuming what it holds,
+        never beyond ``size``); the bytes written. Raises GoneError: ``job_cancelled`` for
+        a cancelled job, ``not_found`` for a blob never published."""
+        self.blob_asks.append(doc_id)
+        if job_id in self.cancelled:
+            raise GoneError("job_cancelled")
+        sealed = self.blobs.get((job_id, doc_id))
+        if sealed is None:
+            raise GoneError("not_found")
+        with part.open("ab") as file:
+            data = sealed[file.tell() : size]
+            file.write(data)
+        return len(data)
+
+    def post_events(self, tokens: list[bytes]) -> list[tuple[str | None, str, str | None]]:
+        """Verify each event with ``device_key`` and record it: "stored", "duplicate" (an
+        event id received before) or "rejected" with its reason. Raises ValueError: not
+        1…100 tokens."""
+        if not 1 <= len(tokens) <= MAX_EVENTS_PER_BATCH:
+            raise ValueError(f"post_events: 1..{MAX_EVENTS_PER_BATCH} events per batch")
+        results: list[tuple[str | None, str, str | None]] = []
+        for token in tokens:
+            try:
+                report = verify_report(token, device_id=self.device_id,
+                                       device_key=self.device_key,
+                                       district_code=self.district_code)  # fmt: skip
+            except RejectedError as error:
+                results.append((None, "rejected", error.reason.value))
+                continue
+            if any(e.event_id == report.event_id for e in self.events):
+                results.append((report.event_id, "duplicate", None))
+                continue
+            self.events.append(report)
+            results.append((report.event_id, "stored", None))
+        return results
+
+    def post_heartbeat(self, body: bytes) -> int | None:
+        """Record the heartbeat; the simulator's ``now_s`` as ``server_time``. Raises
+        WireError for a body that is not a heartbeat."""
+        self.heartbeats.append(parse_heartbeat(body))
+        return self.now_s
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 @dataclass
