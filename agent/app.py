@@ -50,7 +50,7 @@ SPOOL_NAME = "spool.db"
 
 
 def agent_version() -> str:
-    from agent.cli import package_version
+    from cedoka_io.version import package_version
 
     return f"cedoka/{package_version()}"
 

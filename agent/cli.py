@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
+
+from cedoka_io.version import package_version
 
 PROG = "cedoka"
 HOME_ENV = "CEDOKA_HOME"
@@ -24,14 +25,6 @@ DEFAULT_HOME = Path("/var/lib/cedoka")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-
-
-def package_version() -> str:
-    """Return the installed version of the ``cedoka`` distribution."""
-    try:
-        return metadata.version("cedoka")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:

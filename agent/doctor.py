@@ -39,11 +39,12 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from agent import trust as trust_store
-from agent.cli import DEFAULT_HOME, PROG, package_version
+from agent.cli import DEFAULT_HOME, PROG
 from agent.client import DistrictClient, LinkDown
 from agent.keys import DeviceKeys
 from agent.settings import CONFIG_NAME, load_config
 from agent.spool import Spool, SpoolError
+from cedoka_io.version import package_version
 from kiosk.config import AgentConfig, CupsQueue, PrinterTarget, is_loopback_host
 from kiosk.config import office_utc_offset_s as utc_offset_of
 from kiosk.doctor import (

@@ -21,10 +21,10 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cedoka_io.version import package_version
 from district.admin import DistrictAdmin
 from district.keyring import Keys
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
@@ -57,14 +57,6 @@ _LIFETIME_S = 72 * 3600  # a job's default lifetime
 class UsageError(argparse.ArgumentTypeError, ValueError):
     """A command line that cannot be run as given (exit status 2); raised by a type
     converter, argparse shows the message."""
-
-
-def package_version() -> str:
-    """Return the installed version of the ``cedoka`` distribution."""
-    try:
-        return metadata.version("cedoka")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def parse_duration(text: str) -> int:

@@ -1,6 +1,8 @@
 """The layering rules of docs/architecture.md, checked on the source (not by convention).
 
-* imports point one way: kiosk <- printers <- agent <- ui; district -> kiosk only;
+* imports point one way: kiosk <- printers <- agent <- ui; district -> kiosk only; the shared
+  I/O layer cedoka_io imports only kiosk and the standard library, and every package but
+  kiosk may use it;
 * kiosk/ (the pure core) imports only the standard library's pure modules, itself, and the
   pure third-party libraries cryptography, joserfc and pypdf; and never calls ``open``
   (ruff's banned-api rule cannot see builtins).
@@ -15,13 +17,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("kiosk", "printers", "agent", "ui", "district")
+PACKAGES = ("kiosk", "cedoka_io", "printers", "agent", "ui", "district")
 MAY_IMPORT = {
     "kiosk": {"kiosk"},
-    "printers": {"kiosk", "printers"},
-    "agent": {"kiosk", "printers", "agent"},
-    "ui": {"kiosk", "printers", "agent", "ui"},
-    "district": {"kiosk", "district"},
+    "cedoka_io": {"kiosk", "cedoka_io"},  # the shared I/O layer beside the core
+    "printers": {"kiosk", "cedoka_io", "printers"},
+    "agent": {"kiosk", "cedoka_io", "printers", "agent"},
+    "ui": {"kiosk", "cedoka_io", "printers", "agent", "ui"},
+    "district": {"kiosk", "cedoka_io", "district"},
 }
 KIOSK_THIRD_PARTY = {"cryptography", "joserfc", "pypdf"}
 KIOSK_STDLIB_IO = {
@@ -71,3 +74,10 @@ def test_the_core_never_opens_files() -> None:
                 assert node.func.id not in {"open", "print", "input"}, (
                     f"{path.name} calls {node.func.id}"
                 )
+
+
+def test_the_shared_io_layer_uses_only_the_standard_library_and_the_core() -> None:
+    stdlib = set(sys.stdlib_module_names)
+    for path in _files("cedoka_io"):
+        foreign = _imports(path) - stdlib - {"kiosk", "cedoka_io", "__future__"}
+        assert not foreign, f"{path.relative_to(ROOT)} imports {foreign}"
