@@ -9,7 +9,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from agent.dispatch import Dispatcher
 from agent.files import private_dir, sweep_temporaries
 from agent.jobs import JobBook
 from agent.keys import DeviceKeys
+from agent.link import DistrictLink
 from agent.operators import OperatorBook
 from agent.recent import RecentErrors
 from agent.release import Releaser
@@ -101,8 +102,24 @@ class LinkState:
 class Agent:
     """Everything of one kiosk, built over its home directory."""
 
-    def __init__(self, home: Path, *, verify: str | bool = True) -> None:
+    def __init__(
+        self, home: Path, *, verify: str | bool = True, link: DistrictLink | None = None,
+        printers: Mapping[PrinterRole, Printer] | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:  # fmt: skip
+        """The real parts over ``home``, or these overrides (for tests and tools):
+
+        ``link``: the district link for both sync and reports (one thread at a time:
+        :meth:`run_once`), instead of two HTTP clients; ``printers``: the A4 adapters by
+        role, instead of those of agent.toml; ``clock``: the local clock (Unix
+        seconds), instead of ``time.time``.
+
+        Raises:
+            SelfTestError: the crypto self-test failed; ConfigError / OSError: the home's
+            agent.toml, keys or spool.
+        """
         require_selftest()
+        self.local_now_s: Callable[[], int] = clock or local_now_s
         self.home = private_dir(home)
         self.config: AgentConfig = load_config(home)
         self.keys = DeviceKeys.load(home)
@@ -122,9 +139,10 @@ class Agent:
                                  keys=self.keys, device_id=cfg.device_id)  # fmt: skip
         # One dict shared with the dispatcher and the reporter: a settings change swaps the
         # adapter in place (update_settings).
-        self.printers: dict[PrinterRole, Printer] = {
-            t.role: open_printer(t) for t in cfg.printers if t.role is PrinterRole.A4
-        }
+        self.printers: dict[PrinterRole, Printer] = (
+            dict(printers) if printers is not None else
+            {t.role: open_printer(t) for t in cfg.printers if t.role is PrinterRole.A4}
+        )  # fmt: skip
         self.receipt: ReceiptPrinter | None = next(
             (open_receipt_printer(t) for t in cfg.printers if t.role is PrinterRole.RECEIPT), None
         )
@@ -133,29 +151,34 @@ class Agent:
                               district_code=trust.district_code, key=self.keys.auth,
                               now_s=self.trusted_now_s)  # fmt: skip
         # One client per thread that talks to the district (a client is for one thread at a
-        # time): the sync loop's, and the reporter's.
-        self.client, self.report_client = (DistrictClient(
-            base_url=cfg.server_url, device_id=cfg.device_id, auth_key=self.keys.auth,
-            request_timeout_s=cfg.request_timeout_s, verify=verify,
-        ) for _ in range(2))  # fmt: skip
+        # time): the sync loop's, and the reporter's; or the one link given.
+        self.client: DistrictLink
+        self.report_client: DistrictLink
+        if link is not None:
+            self.client = self.report_client = link
+        else:
+            self.client, self.report_client = (DistrictClient(
+                base_url=cfg.server_url, device_id=cfg.device_id, auth_key=self.keys.auth,
+                request_timeout_s=cfg.request_timeout_s, verify=verify,
+            ) for _ in range(2))  # fmt: skip
         self.ready = threading.Event()
         self.syncer = Syncer(
             spool=self.spool, book=self.book, blobs=self.blobs, client=self.client,
-            keys=self.keys, config=cfg, errors=self.errors, local_now_s=local_now_s,
+            keys=self.keys, config=cfg, errors=self.errors, local_now_s=self.local_now_s,
             on_ready=self.ready.set,
         )  # fmt: skip
         self.dispatcher = Dispatcher(
             spool=self.spool, book=self.book, stored=self.stored, printers=self.printers,
-            config=cfg, errors=self.errors, local_now_s=local_now_s,
+            config=cfg, errors=self.errors, local_now_s=self.local_now_s,
             lock_path=self.home / "printing.lock",
         )  # fmt: skip
         self.releaser = Releaser(
             spool=self.spool, book=self.book, stored=self.stored, device_id=cfg.device_id,
-            policy=cfg.lockout, local_now_s=local_now_s,
+            policy=cfg.lockout, local_now_s=self.local_now_s,
         )  # fmt: skip
         self.reporter = Reporter(
             spool=self.spool, client=self.report_client, printers=self.printers, errors=self.errors,
-            agent=agent_version(), local_now_s=local_now_s, journal_head=self.audit.head_hash,
+            agent=agent_version(), local_now_s=self.local_now_s, journal_head=self.audit.head_hash,
             receipt=lambda: self.receipt,
         )  # fmt: skip
 
@@ -198,12 +221,31 @@ class Agent:
 
     def trusted_now_s(self) -> int:
         floor = trust_store.time_floor_s(self.spool)
-        return trusted_now(local_now_s=local_now_s(), floor_s=floor)
+        return trusted_now(local_now_s=self.local_now_s(), floor_s=floor)
 
     def close(self) -> None:
         self.client.close()
-        self.report_client.close()
+        if self.report_client is not self.client:
+            self.report_client.close()
         self.spool.close()
+
+    def run_once(self) -> None:
+        """One pass of the service in the calling thread, for tests and tools: one sync
+        round that does not wait for news (``wait_s`` 1, the protocol's least), one
+        dispatch pass (expire what is due, print every released job) and one report
+        delivery (the pending events, then a heartbeat). No start-up sweep (``run`` does
+        it) and no backoff: a failure propagates at once and the next call resumes (every
+        step is durable and safe to repeat).
+
+        Raises:
+            TransportError / RejectedError / FeedUnreadable from the sync round (nothing
+            printed or reported then); TransportError / RejectedError from the report.
+        """
+        self.syncer.round(1)
+        self.dispatcher.expire_due()
+        self.dispatcher.print_released()
+        self.reporter.deliver()
+        self.reporter.heartbeat()
 
     # --- the service ----------------------------------------------------------------
 
@@ -263,16 +305,18 @@ class Agent:
                 backoff = backoff.failed()
             except Exception:  # a bug must not stop the kiosk for good: log, back off
                 log.exception("event=sync_error")
-                self.errors.note(local_now_s(), "internal_error")
+                self.errors.note(self.local_now_s(), "internal_error")
                 backoff = backoff.failed()
             else:
                 with self.link.lock:
                     self.link.last_ok_s, self.link.error, self.link.revoked = (
-                        local_now_s(),
+                        self.local_now_s(),
                         None,
                         False,
                     )
-                self.spool.set_meta({"link_ok_s": str(local_now_s()).encode(), "link_error": b""})
+                self.spool.set_meta(
+                    {"link_ok_s": str(self.local_now_s()).encode(), "link_error": b""}
+                )
                 backoff = backoff.succeeded()
                 continue
             self._wait(stop, backoff, retry_after)
@@ -280,7 +324,7 @@ class Agent:
     def _note_link(self, kind: str) -> None:
         with self.link.lock:
             self.link.error = kind
-        self.errors.note(local_now_s(), kind if kind.isidentifier() else "link_down")
+        self.errors.note(self.local_now_s(), kind if kind.isidentifier() else "link_down")
         self.spool.set_meta({"link_error": kind.encode()})
 
     def _print_loop(self, stop: threading.Event) -> None:
@@ -294,7 +338,7 @@ class Agent:
                 self.dispatcher.print_released()
             except Exception:
                 log.exception("event=print_error")
-                self.errors.note(local_now_s(), "internal_error")
+                self.errors.note(self.local_now_s(), "internal_error")
                 stop.wait(5)
 
     def _report_loop(self, stop: threading.Event) -> None:
