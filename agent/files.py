@@ -1,9 +1,9 @@
 """Durable, private files: the only place the agent writes outside SQLite.
 
-Every write is atomic (a temporary file in the same directory, ``fsync``, ``os.replace``,
-then ``fsync`` of the directory), so a power cut leaves either the old file or the new one,
-never half of it. Directories are created 0700 and files 0600: the state directory holds
-the device's private keys and sealed documents.
+Every write is atomic (:func:`cedoka_io.files.write_atomic`: a temporary file in the same
+directory, ``fsync``, ``os.replace``, then ``fsync`` of the directory), so a power cut leaves
+either the old file or the new one, never half of it. Directories are created 0700 and files
+0600: the state directory holds the device's private keys and sealed documents.
 """
 
 from __future__ import annotations
@@ -11,12 +11,23 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from cedoka_io.files import FILE_MODE, fsync_dir, write_atomic
+
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "exclusive_lock",
+    "fsync_dir",
+    "private_dir",
+    "remove_durably",
+    "sweep_temporaries",
+    "write_atomic",
+]
+
 DIR_MODE = 0o700
-FILE_MODE = 0o600
 
 
 def private_dir(path: Path) -> Path:
@@ -24,32 +35,6 @@ def private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     os.chmod(path, DIR_MODE)
     return path
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
-    """Replace ``path`` with ``data``, durably and atomically, with ``mode`` (default 0600)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
 
 
 def remove_durably(path: Path) -> None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cedoka_io.files import write_atomic
 from kiosk.config import PrinterTarget, VirtualPath
 from kiosk.model import PrintTicket
 from kiosk.report import PrinterHealth
 from printers.base import Phase, PrinterNotReady, PrintStatus, PrintSubmitError
-from printers.folder import folder_fault, write_durably
+from printers.folder import folder_fault
 
 _FAULTS = (("OFFLINE", "offline"), ("PAUSED", "stopped"), ("MEDIA_EMPTY", "media_empty"))
 
@@ -62,12 +63,12 @@ class VirtualPrinter:
         fail = self.folder / "FAIL"
         if fail.exists():
             fail.unlink()
-            write_durably(self.folder / f"{title}.failed", b"")
+            write_atomic(self.folder / f"{title}.failed", b"")
             return
         meta = {"copies": copies, "media": ticket.media, "scaling": ticket.scaling,
                 "sides": ticket.sides.value}  # fmt: skip
-        write_durably(self.folder / f"{title}.json", json.dumps(meta).encode())
-        write_durably(self.folder / f"{title}.pdf", document)  # last: its presence means done
+        write_atomic(self.folder / f"{title}.json", json.dumps(meta).encode())
+        write_atomic(self.folder / f"{title}.pdf", document)  # last: its presence means done
 
     def status(self, title: str) -> PrintStatus:
         if not self.folder.is_dir():

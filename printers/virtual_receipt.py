@@ -17,10 +17,11 @@ import re
 from pathlib import Path
 from typing import Final
 
+from cedoka_io.files import write_atomic
 from kiosk.config import PrinterRole, PrinterTarget, VirtualPath
 from kiosk.report import PrinterHealth
 from printers.base import PrinterNotReady, PrintSubmitError
-from printers.folder import folder_fault, write_durably
+from printers.folder import folder_fault
 from printers.receipt import MAX_WIDTH, MIN_WIDTH, PaperStatus, Receipt, receipt_lines
 
 _FAULTS: Final = (("OFFLINE", "offline"), ("MEDIA_EMPTY", "media_empty"))
@@ -83,7 +84,7 @@ class VirtualReceiptPrinter:
         lines.append(f"[QR: {receipt.job_ref}]".center(self._width).rstrip())
         text = "\n".join(lines) + "\n"
         try:
-            write_durably(self._next_path(receipt.job_ref), text.encode("utf-8"))
+            write_atomic(self._next_path(receipt.job_ref), text.encode("utf-8"))
         except OSError as error:
             raise PrintSubmitError("send_failed", f"{type(error).__name__}: {error}") from None
 
