@@ -1,10 +1,12 @@
 """The ``cedoka`` command line: the village agent's entry point.
 
 Commands: ``selftest``, ``enroll``, ``run``, ``kiosk``, ``demo``, ``status``, ``release``,
-``printers``, ``operator`` and ``doctor``. The work is done by :mod:`agent.enrolment`,
-:class:`agent.app.Agent` and :mod:`agent.doctor`; ``run``, ``kiosk`` and ``demo`` belong to
-the top layer (:mod:`ui.cli`). This module parses arguments and prints. It never prints a
-resident's name.
+``printers``, ``operator`` and ``doctor``. The work is done by :mod:`agent.commands`
+(over :mod:`agent.enrolment` and :class:`agent.app.Agent`) and :mod:`agent.doctor`; ``run``,
+``kiosk`` and ``demo`` belong to the top layer (:mod:`ui.cli`). This module parses arguments
+and prints. It never prints a resident's name. The command line sits above the agent: it
+imports :mod:`agent.app`, never the reverse (``tests/test_architecture.py`` forbids cycles);
+the home's layout is :mod:`agent.home`'s.
 
 Exit status: 0 success, 1 refused or failed (the message says why; for ``doctor``: a check
 failed), 2 usage error, 3 this kiosk was revoked (re-enrol needed).
@@ -17,14 +19,14 @@ import os
 import sys
 from pathlib import Path
 
+from agent.commands import EXIT_FAILED, EXIT_OK, PROG, run_command
+from agent.home import DEFAULT_HOME, HOME_ENV
 from cedoka_io.version import package_version
 
-PROG = "cedoka"
-HOME_ENV = "CEDOKA_HOME"
-DEFAULT_HOME = Path("/var/lib/cedoka")
-
-EXIT_OK = 0
-EXIT_FAILED = 1
+__all__ = [
+    "DEFAULT_HOME", "EXIT_FAILED", "EXIT_OK", "HOME_ENV", "PROG", "build_parser", "main",
+    "package_version",
+]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,8 +149,6 @@ def main(argv: list[str] | None = None) -> int:
         from agent.doctor import run_doctor
 
         return run_doctor(args)
-    from agent.commands import run_command
-
     return run_command(command, args)
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.home import HomeLayout
 from kiosk.errors import (
     CedokaError,
     ClaimError,
@@ -44,7 +45,7 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 
 
 def verify_of(home: Path) -> str | bool:
-    ca = home / "server-ca.pem"
+    ca = HomeLayout(home).server_ca
     return str(ca) if ca.exists() else True
 
 
@@ -97,7 +98,7 @@ def _operator(args: argparse.Namespace, home: Path) -> int:
     from agent.spool import Spool
 
     load_config(home)  # an enrolled kiosk only
-    spool = Spool(home / "spool.db")
+    spool = Spool(HomeLayout(home).spool)
     book = OperatorBook(spool, now_s=lambda: int(time.time()))
     try:
         if args.action == "list":
@@ -146,8 +147,8 @@ def _enroll(args: argparse.Namespace, home: Path) -> int:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         from agent.files import write_atomic
 
-        write_atomic(home / "server-ca.pem", ca)
-        verify = str(home / "server-ca.pem")
+        write_atomic(HomeLayout(home).server_ca, ca)
+        verify = str(HomeLayout(home).server_ca)
     done = enroll(home, server_url=args.server, code=args.code, printers=printers,
                   agent=agent_version(), verify=verify)  # fmt: skip
     print(f"enrolled as {done.device_id} for {done.office_code} ({done.office_name}), "
@@ -161,10 +162,10 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     from agent.spool import Spool
 
     config = load_config(home)
-    spool = Spool(home / "spool.db")
+    spool = Spool(HomeLayout(home).spool)
     try:
         trust = trust_store.load(spool)
-        from agent.app import open_any
+        from printers.factory import open_any
 
         printers = []
         for target in config.printers:
@@ -272,10 +273,10 @@ def _release(args: argparse.Namespace, home: Path) -> int:
 def _printers(args: argparse.Namespace, home: Path) -> int:
     """Each configured role: its backend, health and pre-flight verdict; and the CUPS
     queues this PC has (to choose from when setting up)."""
-    from agent.app import open_any
     from agent.settings import load_config
     from printers.base import PrinterNotReady
     from printers.cups import list_queues
+    from printers.factory import open_any
 
     config = load_config(home)
     roles = []

@@ -39,10 +39,11 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from agent import trust as trust_store
-from agent.cli import DEFAULT_HOME, PROG
 from agent.client import DistrictClient, LinkDown
+from agent.commands import PROG
+from agent.home import DEFAULT_HOME, HomeLayout
 from agent.keys import DeviceKeys
-from agent.settings import CONFIG_NAME, load_config
+from agent.settings import load_config
 from agent.spool import Spool, SpoolError
 from cedoka_io.version import package_version
 from kiosk.config import AgentConfig, CupsQueue, PrinterTarget, is_loopback_host
@@ -89,8 +90,6 @@ from kiosk.verify import TrustState, verify_head, verify_keyring
 SERVER_TIMEOUT_S = 10  # connect and read timeout of the one request to the district
 FEED_WAIT_S = 1  # the feed's long-poll: 1 is the protocol's shortest (docs/protocol.md 6.1)
 TLS_TIMEOUT_S = 10
-SPOOL_NAME = "spool.db"
-CA_NAME = "server-ca.pem"  # the district's own CA, written by 'cedoka enroll --ca'
 _MAX_ERROR_CHARS = 200
 
 
@@ -230,7 +229,7 @@ class Doctor:
         def judge(facts: EnrolmentFacts) -> Check:
             return judge_enrolment(facts, command=self.command, home=str(self.home))
 
-        if not (self.home / CONFIG_NAME).exists():
+        if not HomeLayout(self.home).config.exists():
             return judge(EnrolmentFacts(problem.NOT_ENROLLED))
         try:
             config = load_config(self.home)
@@ -244,7 +243,7 @@ class Doctor:
             return judge(EnrolmentFacts(problem.KEYS, str(error)))
         except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as error:  # not a PEM key
             return judge(EnrolmentFacts(problem.KEYS, _error_text(error)))
-        path = self.home / SPOOL_NAME
+        path = HomeLayout(self.home).spool
         if not path.is_file():
             return judge(EnrolmentFacts(problem.SPOOL, f"{path} missing"))
         try:
@@ -292,7 +291,7 @@ class Doctor:
         config = self.config
         host = urlsplit(config.server_url).netloc
         facts = ServerFacts(host=host, outcome="ok", timeout_s=SERVER_TIMEOUT_S, wait_s=FEED_WAIT_S)
-        ca = self.home / CA_NAME
+        ca = HomeLayout(self.home).server_ca
         client = DistrictClient(
             base_url=config.server_url, device_id=config.device_id, auth_key=self.keys.auth,
             request_timeout_s=SERVER_TIMEOUT_S, verify=str(ca) if ca.exists() else True,
@@ -372,7 +371,7 @@ class Doctor:
         if parts.scheme == "http":
             return judge_tls(TlsFacts("http", host, loopback=is_loopback_host(host)))
         port = parts.port or 443
-        ca = self.home / CA_NAME
+        ca = HomeLayout(self.home).server_ca  # written by 'cedoka enroll --ca'
         own_ca = ca.exists()
         facts = TlsFacts("https", host, own_ca=own_ca, now_s=int(time.time()),
                          utc_offset_s=self._utc_offset_s())  # fmt: skip
@@ -433,7 +432,7 @@ class Doctor:
     # --- 8. the spool ---------------------------------------------------------------------
 
     def _spool(self) -> Check:
-        path = self.home / SPOOL_NAME
+        path = HomeLayout(self.home).spool
         if not path.is_file():
             if self.config is None:
                 return skipped("spool", NOT_ENROLLED)
@@ -468,8 +467,8 @@ class Doctor:
         ]
 
     def _printer(self, target: PrinterTarget) -> Check:
-        from agent.app import open_any
         from printers.base import PrinterNotReady
+        from printers.factory import open_any
 
         queue = target.endpoint.name if isinstance(target.endpoint, CupsQueue) else ""
         facts = PrinterFacts(role=target.role.value, uri=target.uri, backend=target.backend,

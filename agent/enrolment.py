@@ -21,8 +21,9 @@ from pathlib import Path
 from agent import trust as trust_store
 from agent.client import enroll as enroll_request
 from agent.files import private_dir
+from agent.home import HomeLayout
 from agent.keys import DeviceKeys
-from agent.settings import CONFIG_NAME, save_config
+from agent.settings import save_config
 from agent.spool import Spool
 from kiosk.config import AgentConfig, parse_printer_target, validate_agent_config
 from kiosk.errors import ConfigError, OperatorError
@@ -50,7 +51,7 @@ def enroll(
         OperatorError: already enrolled; ConfigError: a bad --printer or server URL (checked
         before the network); RejectedError / TransportError from the district.
     """
-    if (home / CONFIG_NAME).exists():
+    if HomeLayout(home).config.exists():
         raise OperatorError(f"{home} is already enrolled; use another --home to enrol again")
     from kiosk.config import PrinterRole
 
@@ -76,7 +77,7 @@ def enroll(
     )  # fmt: skip
     private_dir(home)
     keys.save(home)
-    spool = Spool(home / "spool.db")
+    spool = Spool(HomeLayout(home).spool)
     try:
         trust = TrustState(
             district_code=answer.district_code, device_id=answer.device_id,

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agent.files import private_dir, write_atomic
+from agent.home import HomeLayout
 from kiosk.errors import OperatorError
 from kiosk.keys import thumbprint
 
@@ -31,21 +32,23 @@ class DeviceKeys:
         return cls(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
 
     def save(self, home: Path) -> None:
-        directory = private_dir(home / "keys")
-        for name, key in (("auth", self.auth), ("seal", self.seal)):
+        layout = HomeLayout(home)
+        private_dir(layout.keys)
+        for path, key in ((layout.auth_key, self.auth), (layout.seal_key, self.seal)):
             pem = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )  # fmt: skip
-            write_atomic(directory / f"{name}.pem", pem)
+            write_atomic(path, pem)
 
     @classmethod
     def load(cls, home: Path) -> DeviceKeys:
+        layout = HomeLayout(home)
         try:
-            auth = serialization.load_pem_private_key((home / "keys/auth.pem").read_bytes(), None)
-            seal = serialization.load_pem_private_key((home / "keys/seal.pem").read_bytes(), None)
+            auth = serialization.load_pem_private_key(layout.auth_key.read_bytes(), None)
+            seal = serialization.load_pem_private_key(layout.seal_key.read_bytes(), None)
         except FileNotFoundError as error:
             raise OperatorError(f"{error.filename} missing: enrol this kiosk first") from None
         if not isinstance(auth, Ed25519PrivateKey) or not isinstance(seal, X25519PrivateKey):
-            raise OperatorError(f"{home / 'keys'}: unexpected key types")
+            raise OperatorError(f"{layout.keys}: unexpected key types")
         return cls(auth, seal)

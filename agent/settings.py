@@ -9,14 +9,13 @@ from pathlib import Path
 import tomli_w
 
 from agent.files import write_atomic
+from agent.home import CONFIG_NAME, HomeLayout
 from kiosk.config import AgentConfig, agent_config_to_raw, validate_agent_config
 from kiosk.errors import ConfigError, OperatorError
 
-CONFIG_NAME = "agent.toml"
-
 
 def load_config(home: Path) -> AgentConfig:
-    path = home / CONFIG_NAME
+    path = HomeLayout(home).config
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -30,4 +29,4 @@ def save_config(home: Path, config: AgentConfig) -> None:
     raw = agent_config_to_raw(config)
     validate_agent_config(raw)  # the round trip must hold before anything is written
     header = b"# Cedoka agent settings (written by 'cedoka enroll'; see docs/operations.md)\n"
-    write_atomic(home / CONFIG_NAME, header + tomli_w.dumps(raw).encode())
+    write_atomic(HomeLayout(home).config, header + tomli_w.dumps(raw).encode())

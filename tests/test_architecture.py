@@ -81,3 +81,76 @@ def test_the_shared_io_layer_uses_only_the_standard_library_and_the_core() -> No
     for path in _files("cedoka_io"):
         foreign = _imports(path) - stdlib - {"kiosk", "cedoka_io", "__future__"}
         assert not foreign, f"{path.relative_to(ROOT)} imports {foreign}"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports, lazy (function-level) imports included:
+    ``from agent import trust`` is an edge to ``agent.trust`` when that is a module."""
+    paths = {_module_name(path): path for package in PACKAGES for path in _files(package)}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                for alias in node.names:
+                    target = f"{base}.{alias.name}"
+                    edges.add(target if target in paths else base)
+        graph[name] = {edge for edge in edges if edge in paths and edge != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component: list[str] = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    """No module imports itself back through others, not even through a lazy import
+    inside a function (it only hides the cycle from Python's import machinery)."""
+    graph = _import_graph()
+    assert "agent.app" in graph and "agent.spool" in graph["agent.app"]  # the graph is real
+    cycles = _cycles(graph)
+    assert not cycles, f"import cycles (each a set of modules that import each other): {cycles}"
+
+
+def test_the_cycle_check_sees_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -41,6 +41,7 @@ import requests
 from agent.app import agent_version
 from agent.enrolment import enroll
 from agent.files import private_dir
+from agent.home import HomeLayout
 from agent.operators import OperatorBook
 from agent.settings import load_config, save_config
 from agent.spool import Spool
@@ -139,7 +140,7 @@ class Demo:
         # A demo home: its settings screen may choose folder printers (never on a village PC).
         config = load_config(self.kiosk_home)
         save_config(self.kiosk_home, replace(config, allow_virtual_printers=True))
-        spool = Spool(self.kiosk_home / "spool.db")
+        spool = Spool(HomeLayout(self.kiosk_home).spool)
         try:
             book = OperatorBook(spool, now_s=lambda: int(time.time()))
             for operator_id, name, pin, supervisor in OPERATORS:
@@ -152,7 +153,7 @@ class Demo:
     def start_agent(self) -> str:
         """Start ``cedoka run``; return the kiosk screen's URL once it is served."""
         self._spawn("agent", [*agent_command(), "--home", str(self.kiosk_home), "run"])
-        url_file = self.kiosk_home / window.URL_FILE
+        url_file = HomeLayout(self.kiosk_home).kiosk_url
         self._wait("the kiosk agent", url_file.exists)
         url = window.read_window_url(url_file)
         if url is None:  # removed again: the agent stopped at once

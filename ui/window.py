@@ -20,11 +20,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.home import KIOSK_URL_NAME
 from kiosk.errors import OperatorError
 
 log = logging.getLogger("cedoka.ui")
 
-URL_FILE = "kiosk-url"
+URL_FILE = KIOSK_URL_NAME  # in the kiosk's home (agent.home)
 URL_FILE_ENV = "CEDOKA_KIOSK_URL_FILE"
 MAX_URL_BYTES = 1024
 BACKGROUND = "#eef1f4"  # the screens' page colour (--bg in ui/static/app.css), before it paints

@@ -1,0 +1,77 @@
+"""The layout of a kiosk's home directory: the one place that names its files.
+
+``<home>`` is ``--home``, else $CEDOKA_HOME, else ``/var/lib/cedoka`` (mode 0700)::
+
+    agent.toml      the settings; written last by enrolment: its presence means "enrolled"
+    spool.db        the SQLite spool (with its -wal and -shm files): jobs, events, trust
+    keys/           the device keys auth.pem and seal.pem (0700; the files 0600)
+    blobs/          the sealed documents as fetched, one file per blob
+    printing.lock   held while a job is handed to a printer (one printing process)
+    server-ca.pem   the district's own CA, when 'cedoka enroll --ca' gave one
+    kiosk-url       the kiosk window's URL with its secret (0600), unless
+                    $CEDOKA_KIOSK_URL_FILE names another file (:mod:`ui.window`)
+
+Every module that opens one of these asks :class:`HomeLayout` for its path; none spells a
+file name itself. No I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "CEDOKA_HOME"
+DEFAULT_HOME = Path("/var/lib/cedoka")
+
+CONFIG_NAME = "agent.toml"
+SPOOL_NAME = "spool.db"
+KEYS_DIR = "keys"
+AUTH_KEY_NAME = "auth.pem"
+SEAL_KEY_NAME = "seal.pem"
+BLOBS_DIR = "blobs"
+PRINTING_LOCK_NAME = "printing.lock"
+SERVER_CA_NAME = "server-ca.pem"
+KIOSK_URL_NAME = "kiosk-url"
+
+
+@dataclass(frozen=True)
+class HomeLayout:
+    """The paths of the files in one home directory (``root``)."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def spool(self) -> Path:
+        return self.root / SPOOL_NAME
+
+    @property
+    def keys(self) -> Path:
+        return self.root / KEYS_DIR
+
+    @property
+    def auth_key(self) -> Path:
+        return self.keys / AUTH_KEY_NAME
+
+    @property
+    def seal_key(self) -> Path:
+        return self.keys / SEAL_KEY_NAME
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / BLOBS_DIR
+
+    @property
+    def printing_lock(self) -> Path:
+        return self.root / PRINTING_LOCK_NAME
+
+    @property
+    def server_ca(self) -> Path:
+        return self.root / SERVER_CA_NAME
+
+    @property
+    def kiosk_url(self) -> Path:
+        return self.root / KIOSK_URL_NAME
