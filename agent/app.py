@@ -17,9 +17,9 @@ from agent import trust as trust_store
 from agent.audit import AuditLog
 from agent.blobs import BlobStore
 from agent.client import DistrictClient
+from agent.desk import Desk
 from agent.dispatch import Dispatcher
 from agent.files import private_dir, sweep_temporaries
-from agent.home import HomeLayout
 from agent.jobs import JobBook
 from agent.keys import DeviceKeys
 from agent.link import DistrictLink
@@ -36,6 +36,7 @@ from kiosk.clock import trusted_now
 from kiosk.config import (
     AgentConfig,
     PrinterRole,
+    PrinterTarget,
     agent_config_to_raw,
     check_printer_change,
     validate_agent_config,
@@ -43,10 +44,11 @@ from kiosk.config import (
 from kiosk.errors import CedokaError, Reason, RejectedError, TransportError
 from kiosk.selftest import require_selftest
 from printers.base import Printer
-from printers.factory import open_printer, open_receipt_printer
 from printers.receipt import ReceiptPrinter
+from printers.virtual import VirtualPrinter
 
 log = logging.getLogger("cedoka.agent")
+SPOOL_NAME = "spool.db"
 
 
 def agent_version() -> str:
@@ -57,6 +59,35 @@ def agent_version() -> str:
 
 def local_now_s() -> int:
     return int(time.time())
+
+
+def open_receipt_printer(target: PrinterTarget) -> ReceiptPrinter:
+    """The adapter for the configured receipt printer (ESC/POS, or a folder for demos)."""
+    if target.backend == "virtual":
+        from printers.virtual_receipt import VirtualReceiptPrinter
+
+        return VirtualReceiptPrinter(target)
+    from printers.escpos import EscposPrinter
+
+    return EscposPrinter(target)
+
+
+def open_any(target: PrinterTarget) -> Printer | ReceiptPrinter:
+    """The adapter for any configured role (for health and the ``printers`` command)."""
+    if target.role is PrinterRole.RECEIPT:
+        return open_receipt_printer(target)
+    return open_printer(target)
+
+
+def open_printer(target: PrinterTarget) -> Printer:
+    """The adapter for a configured A4 printer."""
+    if target.backend == "virtual":
+        return VirtualPrinter(target)
+    if target.backend == "cups":
+        from printers.cups import CupsPrinter
+
+        return CupsPrinter(target)
+    raise CedokaError(f"printers.{target.role.value}: backend {target.backend} not available yet")
 
 
 @dataclass
@@ -93,9 +124,8 @@ class Agent:
         self.home = private_dir(home)
         self.config: AgentConfig = load_config(home)
         self.keys = DeviceKeys.load(home)
-        layout = HomeLayout(self.home)
-        self.spool = Spool(layout.spool)
-        self.blobs = BlobStore(layout.blobs)
+        self.spool = Spool(home / SPOOL_NAME)
+        self.blobs = BlobStore(home / "blobs")
         sweep_temporaries(self.home)
         sweep_temporaries(self.blobs.directory)
         self.errors = RecentErrors()
@@ -141,7 +171,7 @@ class Agent:
         self.dispatcher = Dispatcher(
             spool=self.spool, book=self.book, stored=self.stored, printers=self.printers,
             config=cfg, errors=self.errors, local_now_s=self.local_now_s,
-            lock_path=layout.printing_lock,
+            lock_path=self.home / "printing.lock",
         )  # fmt: skip
         self.releaser = Releaser(
             spool=self.spool, book=self.book, stored=self.stored, device_id=cfg.device_id,
@@ -151,6 +181,13 @@ class Agent:
             spool=self.spool, client=self.report_client, printers=self.printers, errors=self.errors,
             agent=agent_version(), local_now_s=self.local_now_s, journal_head=self.audit.head_hash,
             receipt=lambda: self.receipt,
+        )  # fmt: skip
+        self.desk = Desk(  # the staff's actions, for the kiosk screen (ui.api)
+            spool=self.spool, book=self.book, stored=self.stored, dispatcher=self.dispatcher,
+            releaser=self.releaser, operators=self.operators, audit=self.audit,
+            syncer=self.syncer, reporter=self.reporter, link=self.link,
+            config=lambda: self.config, printers=self.printers, receipt=lambda: self.receipt,
+            now_s=self.trusted_now_s, update_settings=self.update_settings,
         )  # fmt: skip
 
     def update_settings(

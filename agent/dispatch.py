@@ -21,6 +21,7 @@ only the documents that did not come out.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -67,6 +68,9 @@ class Dispatcher:
         self._local_now_s, self._poll_s = local_now_s, poll_s
         self._deadline_s = print_deadline_s
         self._lock_path = lock_path  # one printing process at a time: `run` or `release`
+        # Notified (notify_all) after each print, recovery or hand-over in this process:
+        # a staff action waits on it for a print another thread runs (agent.desk).
+        self.changed = threading.Condition()
 
     # --- checks before printing -------------------------------------------------------
 
@@ -110,8 +114,15 @@ class Dispatcher:
         Raises:
             NoPrinter, PrinterNotReady: before anything is submitted (the job stays released).
         """
-        with exclusive_lock(self._lock_path):
-            return self._print_job(job_id)
+        try:
+            with exclusive_lock(self._lock_path):
+                return self._print_job(job_id)
+        finally:
+            self._notify()
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
 
     def _print_job(self, job_id: str) -> JobState:
         row = self._spool.job(job_id)
@@ -239,8 +250,11 @@ class Dispatcher:
     def recover(self) -> None:
         """The start-up sweep: finish or settle every job left ``printing`` (under the
         printing lock: a ``cedoka release`` still printing is not mistaken for a crash)."""
-        with exclusive_lock(self._lock_path):
-            self._recover()
+        try:
+            with exclusive_lock(self._lock_path):
+                self._recover()
+        finally:
+            self._notify()
 
     def _recover(self) -> None:
         for row in self._spool.jobs([JobState.PRINTING]):
@@ -266,4 +280,5 @@ class Dispatcher:
         """Staff confirm the paper went to the resident: hand over, then purge."""
         if self._book.step(job_id, Step(JobEvent.HAND_OVER, operator=operator)) is not None:
             self._stored.purge(job_id)
+        self._notify()
         return self._current(job_id)

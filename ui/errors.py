@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.desk import DeskError
 from kiosk.errors import Reason
 from kiosk.messages import printer_text
 from kiosk.messages import text as reason_text
@@ -55,3 +56,22 @@ def staff_error(code: str, **extra: Any) -> ApiError:
     status, message_id, message_en = STAFF_TEXTS[code]
     return ApiError(status, "not_found" if code == "no_job" else code, message_id, message_en,
                     **extra)  # fmt: skip
+
+
+# A refused claim code: its HTTP status (a malformed code is a bad request, not a guess).
+CLAIM_STATUS: dict[Reason, int] = {Reason.CLAIM_LOCKED: 423, Reason.CLAIM_MALFORMED: 400}
+
+
+def desk_error(error: DeskError) -> ApiError:
+    """The HTTP refusal of a staff action the desk refused."""
+    if error.kind == "printer":
+        return printer_error(error.code, error.role)
+    extra: dict[str, Any] = {"retry_after_s": error.retry_after_s} if error.retry_after_s else {}
+    if error.kind == "claim":
+        reason = Reason(error.code)
+        if reason is Reason.CLAIM_LOCKED:
+            extra = {"retry_after_s": error.retry_after_s}
+        return reason_error(CLAIM_STATUS.get(reason, 403), reason, **extra)
+    if error.field is not None:
+        extra["field"] = error.field
+    return staff_error(error.code, **extra)

@@ -1,0 +1,110 @@
+"""The staff's desk (``agent.desk``) over a real spool, in one thread: the agent of the
+middle tier (real home, in-memory district, virtual printer, fixed clock), driven through
+the desk's methods as the kiosk screen drives them, without HTTP."""
+
+# ruff: noqa: F811 (the middle tier's fixtures, imported, are the tests' arguments)
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.app import Agent
+from agent.desk import RECHECK_S, DeskError
+from agent.jobs import Step
+from agent.operators import Operator
+from kiosk.claim import generate_claim_code
+from kiosk.lifecycle import JobEvent, JobState
+from kiosk.model import ReleaseMode
+from tests.agent.test_middle_tier import agent, out, printed, sim  # noqa: F401 (fixtures)
+from tests.sim.district import DistrictSim, make_pdf
+
+STAFF = ("siti", "Siti Aminah", "2580")
+
+
+@pytest.fixture
+def staff(agent: Agent) -> Operator:
+    operator_id, name, pin = STAFF
+    return agent.operators.add(operator_id, name=name, role="staff", pin=pin)
+
+
+def held_job(agent: Agent, sim: DistrictSim) -> tuple[str, str, bytes]:
+    code = generate_claim_code(secrets.token_bytes)
+    pdf = make_pdf(1)
+    job = sim.publish(sim.job(release=ReleaseMode.CLAIM, claim_code=code, docs=(("KK", pdf),)))
+    agent.run_once()
+    return job.manifest.job_id, code, pdf
+
+
+def actions(agent: Agent) -> list[str]:
+    return [entry.entry.action for entry in reversed(agent.desk.history().entries)]
+
+
+def test_a_code_opens_the_job_which_prints_and_is_handed_over(
+    agent: Agent,
+    sim: DistrictSim,
+    out: Path,
+    staff: Operator,
+) -> None:
+    desk = agent.desk
+    job_id, code, pdf = held_job(agent, sim)
+    [view] = desk.queue()
+    assert (view.job_id, view.state, view.actions) == (job_id, JobState.HELD, ("release",))
+    assert [d.doc_type for d in view.documents or ()] == ["KK"]
+
+    [matched] = desk.match_code(code, staff)
+    assert matched.job_id == job_id
+    [result] = desk.release((job_id,), staff, by_code=True)
+    assert result.state is JobState.PRINTED and printed(out) == [pdf]
+    assert desk.job(job_id).actions == ("hand_over", "spoil")
+
+    handed = desk.hand_over(job_id, staff)
+    assert (handed.state, handed.receipt) == (JobState.PURGED, "none")  # no receipt printer
+    assert actions(agent) == ["release_code", "print", "handover"]
+
+
+def test_refusals_are_one_error_type(
+    agent: Agent,
+    sim: DistrictSim,
+    staff: Operator,
+) -> None:
+    desk = agent.desk
+    job_id, _, _ = held_job(agent, sim)
+    cases = [
+        (lambda: desk.match_code("not a code", staff), ("claim", "claim_malformed")),
+        (lambda: desk.job("job_nothing"), ("staff", "no_job")),
+        (lambda: desk.hand_over(job_id, staff), ("staff", "not_allowed")),
+        (lambda: desk.retry(job_id, staff), ("staff", "not_allowed")),
+        (lambda: desk.sign_in(STAFF[0], "0000"), ("staff", "pin_wrong")),
+        (lambda: desk.unlock_settings(staff, STAFF[2]), ("staff", "not_supervisor")),
+        (lambda: desk.document_pdf(job_id, 0, ticketed=False), ("staff", "no_job")),
+    ]
+    for call, (kind, code) in cases:
+        with pytest.raises(DeskError) as caught:
+            call()
+        assert (caught.value.kind, caught.value.code) == (kind, code)
+    assert desk.document_pdf(job_id, 0, ticketed=True).startswith(b"%PDF-")
+    assert actions(agent) == ["login_failed", "settings"]  # a wrong PIN; not a supervisor
+
+
+def test_the_print_wait_wakes_on_the_dispatchers_notice(
+    agent: Agent,
+    sim: DistrictSim,
+) -> None:
+    """A job another thread is printing: the desk wakes when the dispatcher notifies, long
+    before its recheck for other processes (``RECHECK_S``)."""
+    job_id, _, _ = held_job(agent, sim)
+    agent.releaser.by_staff(job_id, operator=STAFF[0])
+    agent.book.step(job_id, Step(JobEvent.SUBMIT))
+    states: list[JobState] = []
+    waiter = threading.Thread(target=lambda: states.append(agent.desk._wait_printed(job_id)))
+    started = time.monotonic()
+    waiter.start()
+    agent.book.step(job_id, Step(JobEvent.PRINT_DONE))
+    with agent.dispatcher.changed:
+        agent.dispatcher.changed.notify_all()
+    waiter.join(timeout=RECHECK_S)
+    assert states == [JobState.PRINTED] and time.monotonic() - started < RECHECK_S / 2
