@@ -26,15 +26,14 @@ Every state change goes through :meth:`Spool.change`, a guarded update (``WHERE 
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cedoka_io.sqlite import NewerSchemaError, SqliteFile
 from kiosk.lifecycle import JobState, JobStatus
 from kiosk.model import VerifiedJob
 
@@ -139,53 +138,30 @@ class Spool:
     """The SQLite spool. Thread-safe: one connection per thread."""
 
     def __init__(self, path: Path) -> None:
+        """Open (creating it 0600 if missing) and migrate the spool; raises
+        :class:`SpoolError` when its schema is newer than this agent's."""
         self.path = path
-        if not path.exists():  # private from the start: the WAL files inherit the mode
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self._local = threading.local()
-        conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        self._db = SqliteFile(path)
         migrations = {  # forward only: from each older version to this one
             0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3,
             1: _SCHEMA_V2 + _SCHEMA_V3,  # 0.1.0 spools: add the staff tables
             2: _SCHEMA_V3,  # the manifest digest of every tombstone
         }
-        if version in migrations:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;{migrations[version]}"
-                f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
-            )
-        elif version > SCHEMA_VERSION:
+        try:
+            self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
+        except NewerSchemaError as err:
             raise SpoolError(
-                f"{path}: schema {version} is newer than this agent ({SCHEMA_VERSION})"
-            )
+                f"{path}: schema {err.found} is newer than this agent ({SCHEMA_VERSION})"
+            ) from err
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = conn
-        return conn
+        return self._db.connection()
 
     def close(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.write()
 
     # --- meta -----------------------------------------------------------------------
 

@@ -12,11 +12,10 @@ import contextlib
 import hashlib
 import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from cedoka_io.sqlite import NewerSchemaError, SqliteFile
 from district.store import (
     BlobReader,
     BlobRow,
@@ -96,26 +95,19 @@ class SqliteStore:
     """The SQLite implementation of :class:`district.store.DistrictStore`."""
 
     def __init__(self, path: Path) -> None:
+        """Open (creating it 0600 if missing) and migrate the store; raises ``RuntimeError``
+        when its schema is newer than this program's."""
         self._path = path
-        self._local = threading.local()
         # Private whatever the umask: SQLite creates -wal and -shm with the database's mode.
-        # Only a missing file is opened here: closing a descriptor of a database would drop
-        # every POSIX lock this process holds on it (SQLite's own connections' included).
-        if not path.exists():
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE))
+        # Erased values (spent enrolment secrets) leave no copy in a page's free space.
+        self._db = SqliteFile(path, pragmas=("secure_delete = ON",))
         self._make_private()
-        conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{path}: schema {version} is newer than this program")
         migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3, 1: _SCHEMA_V2 + _SCHEMA_V3,
                       2: _SCHEMA_V3}  # fmt: skip
-        if version in migrations:  # executescript commits first: it runs its own transaction
-            conn.executescript(
-                f"BEGIN IMMEDIATE;{migrations[version]}"
-                f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
-            )
+        try:
+            self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
+        except NewerSchemaError as err:
+            raise RuntimeError(f"{path}: schema {err.found} is newer than this program") from err
 
     def _make_private(self) -> None:
         """Mode 0600 for the database and its -wal/-shm (made by an older version, or under
@@ -125,33 +117,13 @@ class SqliteStore:
                 os.chmod(f"{self._path}{suffix}", _PRIVATE)
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, timeout=30)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            # Erased values (spent enrolment secrets) leave no copy in a page's free space.
-            conn.execute("PRAGMA secure_delete = ON")
-            self._local.conn = conn
-        return conn
+        return self._db.connection()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.write()
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
     # --- district meta and keys ---------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
