@@ -465,14 +465,20 @@ function jobState(job) {
   return t(`st_${job.state}`);
 }
 
+// The staff actions a job's state allows come with the job (the backend reads them from
+// the lifecycle table); the screen only draws them.
+function allows(job, action) {
+  return (job.actions || []).includes(action);
+}
+
 function jobCard(job, s) {
   const actions = [];
-  if (job.state === "held") {
+  if (allows(job, "release")) {
     actions.push(button(t("staff_release"), () => show(staffReasonScreen(job)),
       { kind: "secondary", testid: "staff-release" }));
-  } else if (job.state === "failed") {
+  } else if (allows(job, "retry")) {
     actions.push(button(t("retry"), () => retryJobs([job]), { kind: "primary", testid: "retry" }));
-  } else if (job.state === "printed") {
+  } else if (allows(job, "hand_over")) {
     actions.push(button(t("check_result"), () => show(confirmScreen([job])),
       { kind: "primary", testid: "check-result" }));
   }
@@ -790,7 +796,7 @@ async function printRun({ title, jobs, run, onError, destroy = false }) {
     render() {
       const footer = s.failed ? [
         button(t("back_to_queue"), () => showQueue(), { kind: "quiet", testid: "back-to-queue" }),
-        button(t("retry"), () => retryJobs(s.jobs.filter((j) => j.state === "failed")),
+        button(t("retry"), () => retryJobs(s.jobs.filter((j) => allows(j, "retry"))),
           { kind: "primary big", testid: "retry" }),
       ] : null;
       return page("printing", t(s.failed ? "st_failed" : title), [
