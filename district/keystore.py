@@ -2,12 +2,11 @@
 
 ``root.pem`` signs keyrings only (in production it belongs offline: see docs/operations
 once written); ``signer-<kid>.pem`` are the online job-signing keys. Files are written
-atomically (temp file, fsync, rename) and never logged.
+atomically and durably (:func:`cedoka_io.files.write_atomic`) and never logged.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from cedoka_io.files import write_atomic
 from kiosk.errors import OperatorError
 
 
@@ -38,14 +38,7 @@ class KeyStore:
             raise OperatorError(f"key {path} exists already: refusing to overwrite it")
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-        temp = path.with_suffix(".tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, pem)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
+        write_atomic(path, pem)  # 0600, durable
         return key
 
     def load(self, name: str) -> Ed25519PrivateKey:

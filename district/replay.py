@@ -15,13 +15,13 @@ file still says "open", and the next start holds everything only from its own ne
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import json
 import logging
-import os
 import threading
 from pathlib import Path
+
+from cedoka_io.files import write_atomic
 
 log = logging.getLogger("cedoka.district")
 STATE_FILE = "proof-replay.json"  # in the district's home
@@ -127,13 +127,5 @@ def _saved_state(text: bytes) -> tuple[int | None, dict[str, int]] | None:
 
 
 def _write(path: Path, value: object) -> None:
-    """Atomically, mode 0600 (temp file, fsync, rename)."""
-    temp = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        temp.unlink()
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(json.dumps(value, separators=(",", ":")).encode())
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temp, path)
+    """Atomically, durably, mode 0600 (:func:`cedoka_io.files.write_atomic`)."""
+    write_atomic(path, json.dumps(value, separators=(",", ":")).encode())
