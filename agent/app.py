@@ -20,6 +20,7 @@ from agent.client import DistrictClient
 from agent.desk import Desk
 from agent.dispatch import Dispatcher
 from agent.files import private_dir, sweep_temporaries
+from agent.home import HomeLayout
 from agent.jobs import JobBook
 from agent.keys import DeviceKeys
 from agent.link import DistrictLink
@@ -36,7 +37,6 @@ from kiosk.clock import trusted_now
 from kiosk.config import (
     AgentConfig,
     PrinterRole,
-    PrinterTarget,
     agent_config_to_raw,
     check_printer_change,
     validate_agent_config,
@@ -44,11 +44,10 @@ from kiosk.config import (
 from kiosk.errors import CedokaError, Reason, RejectedError, TransportError
 from kiosk.selftest import require_selftest
 from printers.base import Printer
+from printers.factory import open_printer, open_receipt_printer
 from printers.receipt import ReceiptPrinter
-from printers.virtual import VirtualPrinter
 
 log = logging.getLogger("cedoka.agent")
-SPOOL_NAME = "spool.db"
 
 
 def agent_version() -> str:
@@ -59,35 +58,6 @@ def agent_version() -> str:
 
 def local_now_s() -> int:
     return int(time.time())
-
-
-def open_receipt_printer(target: PrinterTarget) -> ReceiptPrinter:
-    """The adapter for the configured receipt printer (ESC/POS, or a folder for demos)."""
-    if target.backend == "virtual":
-        from printers.virtual_receipt import VirtualReceiptPrinter
-
-        return VirtualReceiptPrinter(target)
-    from printers.escpos import EscposPrinter
-
-    return EscposPrinter(target)
-
-
-def open_any(target: PrinterTarget) -> Printer | ReceiptPrinter:
-    """The adapter for any configured role (for health and the ``printers`` command)."""
-    if target.role is PrinterRole.RECEIPT:
-        return open_receipt_printer(target)
-    return open_printer(target)
-
-
-def open_printer(target: PrinterTarget) -> Printer:
-    """The adapter for a configured A4 printer."""
-    if target.backend == "virtual":
-        return VirtualPrinter(target)
-    if target.backend == "cups":
-        from printers.cups import CupsPrinter
-
-        return CupsPrinter(target)
-    raise CedokaError(f"printers.{target.role.value}: backend {target.backend} not available yet")
 
 
 @dataclass
@@ -124,8 +94,9 @@ class Agent:
         self.home = private_dir(home)
         self.config: AgentConfig = load_config(home)
         self.keys = DeviceKeys.load(home)
-        self.spool = Spool(home / SPOOL_NAME)
-        self.blobs = BlobStore(home / "blobs")
+        layout = HomeLayout(self.home)
+        self.spool = Spool(layout.spool)
+        self.blobs = BlobStore(layout.blobs)
         sweep_temporaries(self.home)
         sweep_temporaries(self.blobs.directory)
         self.errors = RecentErrors()
@@ -171,7 +142,7 @@ class Agent:
         self.dispatcher = Dispatcher(
             spool=self.spool, book=self.book, stored=self.stored, printers=self.printers,
             config=cfg, errors=self.errors, local_now_s=self.local_now_s,
-            lock_path=self.home / "printing.lock",
+            lock_path=layout.printing_lock,
         )  # fmt: skip
         self.releaser = Releaser(
             spool=self.spool, book=self.book, stored=self.stored, device_id=cfg.device_id,
