@@ -154,3 +154,26 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 def test_the_cycle_check_sees_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+HOME_FILE_NAMES = {
+    "agent.toml", "spool.db", "keys", "auth.pem", "seal.pem", "blobs", "printing.lock",
+    "server-ca.pem", "kiosk-url",
+}  # fmt: skip
+
+
+def test_the_home_layout_has_one_owner() -> None:
+    """agent/home.py names the files of the kiosk's home; no other module of the agent, the
+    screen or the printers spells one (docstrings aside)."""
+    owner = ROOT / "agent" / "home.py"
+    for package in ("agent", "ui", "printers"):
+        for path in _files(package):
+            if path == owner:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    name = node.value.rpartition("/")[2]
+                    assert name not in HOME_FILE_NAMES, (
+                        f"{path.relative_to(ROOT)}:{node.lineno} names {node.value!r}: "
+                        "use agent.home.HomeLayout"
+                    )
