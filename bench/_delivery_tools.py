@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import os
 import random
 import re
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.result import Figure, percentile
+from cedoka_io.files import write_atomic
 
 _PAIR = re.compile(r'([A-Za-z_]+)=("(?:[^"\\]|\\.)*"|\S*)')
 _SAMPLE_DATE = datetime.date(2024, 5, 17)  # the same date gives the same specimen bytes
@@ -56,25 +56,12 @@ def realistic_pdf() -> bytes:
 
 
 def durable_write_ms(path: Path, data: bytes) -> float:
-    """Write ``data`` to ``path`` whole or not at all (temp file, fsync, rename, fsync of the
+    """Write ``data`` to ``path`` as the folder printers and the agent do
+    (:func:`cedoka_io.files.write_atomic`: temp file, fsync, chmod, rename, fsync of the
     folder: the least a folder printer must do so a crash never leaves half a document);
     return how long it took in ms."""
     started = time.perf_counter()
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    write_atomic(path, data)
     return (time.perf_counter() - started) * 1000
 
 
