@@ -1,0 +1,122 @@
+// Printing: the progress of a release, retry or spoil, and the blocked-printer screen.
+
+import * as api from "./api.js";
+import { button, h } from "./dom.js";
+import { msg, t } from "./i18n.js";
+import { PROGRESS_EVERY_MS, act, announce, errorNote, every, lostSession, note, noteEl, page, paint,
+  screen, setNote, show } from "./shell.js";
+import { allows, showQueue } from "./queue.js";
+import { docLabel, ids, retryJobs } from "./bundle.js";
+import { confirmScreen } from "./confirm.js";
+
+// --- printing --------------------------------------------------------------------------
+
+async function fetchJobs(jobIds) {
+  const views = [];
+  for (const id of jobIds) {
+    try {
+      views.push(await api.get(`/api/jobs/${encodeURIComponent(id)}`));
+    } catch (error) {
+      if (!(error instanceof api.ApiError) || lostSession(error)) throw error;
+    }
+  }
+  return views;
+}
+
+// Each document's print state; `idle` names a document not (yet) in this round.
+function progressList(jobs, idle) {
+  const rows = [];
+  for (const job of jobs) {
+    for (const doc of job.documents || []) {
+      const state = doc.print || idle;
+      rows.push(h("li", { class: `progress ${state}`, testid: "progress", "data-state": state },
+        h("span", { class: "doc-title" }, docLabel(doc)),
+        h("span", { class: "badge" }, t(`ds_${state}`))));
+    }
+  }
+  return h("ul", { class: "progress-list", testid: "progress-list" }, rows);
+}
+
+// Runs a print (release, retry or spoil) with a progress screen; on success the confirm screen.
+async function printRun({ title, jobs, run, onError, destroy = false }) {
+  const s = {
+    name: "printing", jobs, note: null, failed: false, reprint: destroy,
+    render() {
+      const footer = s.failed ? [
+        button(t("back_to_queue"), () => showQueue(), { kind: "quiet", testid: "back-to-queue" }),
+        button(t("retry"), () => retryJobs(s.jobs.filter((j) => allows(j, "retry"))),
+          { kind: "primary big", testid: "retry" }),
+      ] : null;
+      return page("printing", t(s.failed ? "st_failed" : title), [
+        s.failed ? null : h("div", { class: "row" },
+          h("div", { class: "spinner", "aria-hidden": "true" }),
+          h("p", { class: "lead" }, t("printing_help"))),
+        destroy ? h("div", { class: "note destroy", testid: "destroy-note" }, t("destroy_sheets"))
+          : null,
+        noteEl(s.note),
+        progressList(s.jobs, s.failed ? "none" : "waiting"),
+      ], { footer });
+    },
+  };
+  show(s);
+  const jobIds = ids(jobs);
+  let done = false;
+  every(PROGRESS_EVERY_MS, async () => {
+    const views = await fetchJobs(jobIds);
+    if (!done && screen === s && views.length) {
+      s.jobs = views;
+      paint();
+    }
+  }, false);
+  let result;
+  try {
+    result = await run();
+  } catch (error) {
+    done = true;
+    if (lostSession(error)) return;
+    if (error instanceof api.ApiError && onError && onError(error)) return;
+    s.failed = true;
+    s.note = errorNote(error);
+    s.jobs = await fetchJobs(jobIds).catch(() => s.jobs);
+    announce(s.note);
+    if (screen === s) paint();
+    return;
+  }
+  done = true;
+  const views = await fetchJobs(jobIds);
+  const states = (result.jobs || []).map((j) => j.state);
+  if (states.length && states.every((st) => st === "printed")) {
+    show(confirmScreen(views, destroy ? note("ok", "reprinted") : null, destroy));
+    return;
+  }
+  s.jobs = views.length ? views : s.jobs;
+  s.failed = true;
+  s.note = note("error", "print_failed");
+  announce(s.note);
+  if (screen === s) paint();
+}
+
+function blockedScreen(error, retry) {
+  const role = error.error.role || "a4";
+  const s = {
+    name: "blocked", idle: true, note: null,
+    render() {
+      const canEnable = error.code === "stopped" || error.code === "not_accepting";
+      return page("blocked", t("blocked_title"), [
+        h("div", { class: "note error big", testid: "block-message" }, msg(error)),
+        h("p", { class: "lead" }, t("blocked_help")),
+        noteEl(s.note),
+      ], { footer: [
+        button(t("cancel"), () => showQueue(), { kind: "quiet", testid: "cancel" }),
+        canEnable ? button(t("enable_printer"), () => act(async () => {
+          await api.post(`/api/printers/${encodeURIComponent(role)}/enable`, {});
+          setNote(note("ok", "printer_enabled"));
+        }), { kind: "secondary", testid: "enable-printer" }) : null,
+        button(t("retry"), retry, { kind: "primary big", testid: "retry" }),
+      ] });
+    },
+  };
+  return s;
+}
+
+export { blockedScreen, fetchJobs, printRun };

@@ -1,0 +1,99 @@
+// The supervisor's settings: language, printers, test pages.
+
+import * as api from "./api.js";
+import { button, h } from "./dom.js";
+import { lang, t } from "./i18n.js";
+import { act, main, note, noteEl, page, setNote, show, switchLanguage } from "./shell.js";
+import { pinScreen } from "./signin.js";
+import { showQueue } from "./queue.js";
+
+// --- settings --------------------------------------------------------------------------
+
+function settingsPinScreen(first = null) {
+  return pinScreen({
+    name: "settings-pin", note: first,
+    title: () => t("settings_title"),
+    help: () => t("settings_pin_help"),
+    submitLabel: () => t("confirm_pin"),
+    back: () => showQueue(),
+    async submit(pin) {
+      const answer = await api.post("/api/settings/unlock", { pin });
+      const ticket = answer.settings_ticket;
+      const data = await api.get("/api/settings", { "X-Cedoka-Settings": ticket });
+      show(settingsScreen(ticket, data));
+    },
+  });
+}
+
+function settingsScreen(ticket, data) {
+  const headers = { "X-Cedoka-Settings": ticket };
+  const s = {
+    name: "settings-main", note: null, data,
+    save(body, okKey = "saved") {
+      act(async () => {
+        try {
+          s.data = await api.post("/api/settings", body, headers);
+          if (body.language) switchLanguage(body.language);
+          setNote(note("ok", okKey));
+        } catch (error) {
+          s.expired(error);
+        }
+      });
+    },
+    expired(error) {
+      if (error instanceof api.ApiError && /^settings/.test(error.code)) {
+        show(settingsPinScreen(note("warn", "settings_expired")));
+      } else {
+        throw error;
+      }
+    },
+    testPage(role) {
+      act(async () => {
+        try {
+          await api.post("/api/settings/test-page", { role }, headers);
+          setNote(note("ok", "test_page_done"));
+        } catch (error) {
+          s.expired(error);
+        }
+      });
+    },
+    render() {
+      const printers = s.data.printers || {};
+      const queues = s.data.queues || [];
+      const current = (v) => t("settings_current", { v: v || t("settings_none") });
+      const a4 = h("div", { class: "setting" },
+        h("h2", {}, t("settings_a4")),
+        h("p", { class: "sub", testid: "a4-current" }, current(printers.a4)),
+        queues.length ? h("div", { class: "choices small" }, queues.map((q) =>
+          button(q, () => s.save({ printers: { a4: `cups:${q}` } }), { kind: "choice",
+            testid: `queue-${q}`, extra: { "aria-pressed": String(printers.a4 === `cups:${q}`) } })))
+          : h("p", { class: "sub" }, t("settings_no_queues")),
+        button(t("test_page_a4"), () => s.testPage("a4"), { kind: "secondary", testid: "test-a4" }));
+      const input = h("input", { type: "text", value: printers.receipt || "", testid: "receipt-uri",
+        "aria-label": t("settings_receipt"), placeholder: t("settings_receipt_hint"),
+        autocomplete: "off", spellcheck: "false" });
+      const receipt = h("div", { class: "setting" },
+        h("h2", {}, t("settings_receipt")),
+        h("p", { class: "sub", testid: "receipt-current" }, current(printers.receipt)),
+        h("div", { class: "row" }, input, button(t("save"),
+          () => s.save({ printers: { receipt: input.value.trim() } }),
+          { kind: "primary", testid: "save-receipt" })),
+        button(t("test_page_receipt"), () => s.testPage("receipt"),
+          { kind: "secondary", testid: "test-receipt" }));
+      const language = h("div", { class: "setting" },
+        h("h2", {}, t("settings_language")),
+        h("div", { class: "choices small" }, [["id", "Bahasa Indonesia"], ["en", "English"]].map(
+          ([code, label]) => button(label, () => s.save({ language: code }), { kind: "choice",
+            testid: `default-lang-${code}`,
+            extra: { "aria-pressed": String(s.data.language === code) } }))));
+      return page("settings-main", t("settings_title"), [
+        noteEl(s.note),
+        h("div", { class: "scroll settings-grid" }, a4, receipt, language),
+      ], { footer: button(t("back_to_queue"), () => showQueue(),
+        { kind: "primary", testid: "back-to-queue" }) });
+    },
+  };
+  return s;
+}
+
+export { settingsPinScreen };
