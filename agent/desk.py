@@ -10,20 +10,31 @@ family of refusal it is (a staff refusal, a printer refusal, a claim-code refusa
 A job's view carries the staff actions its state allows, read from the lifecycle table
 (:data:`kiosk.lifecycle.TRANSITIONS`), so the screen never derives buttons from states.
 Printing waits for the dispatcher's notification (:attr:`agent.dispatch.Dispatcher.changed`),
-not a sleep loop.
+not a sleep loop. The supervisor's settings actions are :attr:`Desk.supervisor`
+(:mod:`agent.desk_settings`); the results and the error live in :mod:`agent.desk_model`.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Literal, Protocol
+from typing import Protocol
 
 from agent.audit import AuditLog
+from agent.desk_model import (
+    DeskError,
+    DocView,
+    HandedOver,
+    History,
+    HistoryEntry,
+    JobView,
+    KioskState,
+    LinkView,
+    Printed,
+)
+from agent.desk_settings import SupervisorDesk, receipt_language
 from agent.dispatch import Dispatcher, NoPrinter
 from agent.jobs import JobBook, Step
 from agent.operators import Operator, OperatorBook, StaffError
@@ -32,26 +43,17 @@ from agent.reporter import Reporter
 from agent.spool import Spool
 from agent.stored import StoredJobs
 from agent.sync import Syncer
-from kiosk.audit import AuditEntry
 from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
 from kiosk.errors import (
-    CedokaError,
     ClaimError,
     ClaimLockedError,
-    ConfigError,
-    PrinterNotAllowedError,
     Reason,
     TransitionError,
 )
-from kiosk.freshness import Freshness
 from kiosk.lifecycle import JobEvent, JobState, allowed_events
-from kiosk.model import PrintTicket
-from kiosk.report import PrinterHealth
-from kiosk.testpage import make_test_page
 from printers.base import Printer, PrinterNotReady, PrintSubmitError
-from printers.receipt import Language, Receipt, ReceiptPrinter, format_time
+from printers.receipt import Receipt, ReceiptPrinter
 
-log = logging.getLogger("cedoka.agent.desk")
 QUEUE_STATES = (JobState.HELD, JobState.RELEASED, JobState.PRINTING, JobState.PRINTED,
                 JobState.FAILED)  # fmt: skip
 PRINT_WAIT_S = 900  # the longest a staff action waits for a print another thread runs
@@ -66,26 +68,6 @@ STAFF_ACTIONS: Mapping[JobEvent, str] = {
 }
 _PRINT_STATE = {"intent": "printing", "submitted": "printing", "done": "done",
                 "failed": "failed"}  # fmt: skip
-TestRole = Literal["a4", "receipt"]
-
-
-class DeskError(CedokaError):
-    """A staff action refused; nothing changed (except the audit record of the refusal).
-
-    ``kind`` ``"staff"``: ``code`` is one of ``no_job``, ``not_allowed``, ``changed``,
-    ``not_found``, ``pin_wrong``, ``operator_locked`` (with ``retry_after_s``),
-    ``not_supervisor``, ``bad_setting`` / ``printer_not_allowed`` (with ``field``).
-    ``kind`` ``"printer"``: ``code`` is a printer reason (``no_printer``, ``media_empty``
-    …) and ``role`` the printer role. ``kind`` ``"claim"``: ``code`` is a claim
-    :class:`~kiosk.errors.Reason` value (``claim_locked`` with ``retry_after_s``).
-    """
-
-    def __init__(self, kind: Literal["staff", "printer", "claim"], code: str, *,
-                 retry_after_s: int = 0, field: str | None = None,
-                 role: str | None = None) -> None:  # fmt: skip
-        super().__init__(f"{kind}: {code}")
-        self.kind, self.code, self.retry_after_s = kind, code, retry_after_s
-        self.field, self.role = field, role
 
 
 class LinkFacts(Protocol):
@@ -95,85 +77,6 @@ class LinkFacts(Protocol):
     error: str | None
     revoked: bool
     lock: threading.Lock
-
-
-@dataclass(frozen=True, slots=True)
-class DocView:
-    idx: int
-    doc_type: str
-    title: str
-    copies: int
-    print: str | None  # this round: printing, done, failed; waiting; None: not printing
-
-
-@dataclass(frozen=True, slots=True)
-class JobView:
-    """A job as the screen shows it; ``documents`` is None once the manifest is gone."""
-
-    job_id: str
-    state: JobState
-    release: str | None
-    received_s: int | None
-    updated_s: int
-    reason: str | None
-    reprints: int
-    actions: tuple[str, ...]  # the staff actions its state allows (STAFF_ACTIONS values)
-    resident_masked: str | None = None
-    documents: tuple[DocView, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Printed:
-    """Where a job is after a staff action that prints."""
-
-    job_id: str
-    state: JobState
-
-
-@dataclass(frozen=True, slots=True)
-class HandedOver:
-    job_id: str
-    state: JobState
-    receipt: Literal["none", "printed", "failed"]
-    receipt_error: str | None = None  # the receipt printer's reason when it failed
-
-
-@dataclass(frozen=True, slots=True)
-class LinkView:
-    last_ok_s: int | None
-    error: str | None
-    revoked: bool
-    freshness: Freshness
-
-
-@dataclass(frozen=True, slots=True)
-class KioskState:
-    config: AgentConfig
-    utc_offset_s: int
-    now_s: int
-    link: LinkView
-    printers: tuple[PrinterHealth, ...]
-    counts: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class SettingsView:
-    language: str
-    printers: dict[str, str | None]  # role -> URI
-    queues: tuple[str, ...]  # the local CUPS queues
-    backends: dict[str, tuple[str, ...]]  # role -> backends the screen may offer
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    entry: AuditEntry
-    operator_name: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    utc_offset_s: int
-    entries: tuple[HistoryEntry, ...]  # today's (office time), newest first
 
 
 class Desk:
@@ -197,6 +100,10 @@ class Desk:
         self._config, self._printers, self._receipt = config, printers, receipt
         self._now_s, self._update_settings = now_s, update_settings
         self._print_wait_s = print_wait_s
+        self.supervisor = SupervisorDesk(
+            audit=audit, check_pin=self.check_pin, config=config, printers=printers,
+            receipt=receipt, now_s=now_s, update_settings=update_settings,
+        )  # fmt: skip
 
     # --- views ------------------------------------------------------------------------
 
@@ -393,7 +300,7 @@ class Desk:
         receipt = Receipt(
             office_name=cfg.office_name or cfg.office_code, printed_at_s=self._now_s(),
             utc_offset_s=office_utc_offset_s(cfg), documents=tuple(titles),
-            job_ref=job_id[-8:], operator=operator.name, language=_receipt_language(cfg),
+            job_ref=job_id[-8:], operator=operator.name, language=receipt_language(cfg),
         )  # fmt: skip
         try:
             printer.preflight()
@@ -432,92 +339,6 @@ class Desk:
             HistoryEntry(r.entry, names.get(r.entry.operator or "", r.entry.operator))
             for r in self._audit.since(midnight)
         ))  # fmt: skip
-
-    # --- settings (supervisor) --------------------------------------------------------
-
-    def unlock_settings(self, operator: Operator, pin: str) -> None:
-        """Raises: DeskError (see :meth:`check_pin`), ``not_supervisor``."""
-        checked = self.check_pin(operator.operator_id, pin, action="settings")
-        if not checked.is_supervisor:
-            self._audit.record("settings", "refused", operator=operator.operator_id,
-                               reason="not_supervisor")  # fmt: skip
-            raise DeskError("staff", "not_supervisor")
-
-    def settings(self) -> SettingsView:
-        cfg = self._config()
-        roles = {t.role.value: t.uri for t in cfg.printers}
-        virtual = ("virtual",) if cfg.allow_virtual_printers else ()  # folders: demo/test only
-        return SettingsView(
-            language=cfg.language,
-            printers={"a4": roles.get("a4"), "receipt": roles.get("receipt")},
-            queues=tuple(_cups_queues()),
-            backends={"a4": ("cups", *virtual), "receipt": ("escpos", *virtual)},
-        )
-
-    def change_settings(self, operator: Operator, *, language: str | None,
-                        printers: Mapping[PrinterRole, str | None]) -> SettingsView:  # fmt: skip
-        """Change the language and printer roles (None removes the receipt printer); one
-        audit record per change.
-
-        Raises:
-            DeskError: ``printer_not_allowed`` (audited) or ``bad_setting``, with ``field``.
-        """
-        before = self._config()
-        try:
-            after = self._update_settings(language=language, printers=printers)
-        except PrinterNotAllowedError as error:  # a folder: only in a demo or test home
-            role = PrinterRole(error.field.removeprefix("printers."))
-            self._audit.record("settings", "refused", operator=operator.operator_id,
-                               printer=role.value, reason="printer_not_allowed",
-                               old=_printer_uri(before, role), new=printers.get(role))  # fmt: skip
-            raise DeskError("staff", "printer_not_allowed", field=error.field) from None
-        except ConfigError as error:
-            raise DeskError("staff", "bad_setting", field=error.field) from None
-        if after.language != before.language:
-            self._audit.record("settings", operator=operator.operator_id, reason="language")
-        for role in PrinterRole:  # one record per role changed: the printer before and after
-            old, new = _printer_uri(before, role), _printer_uri(after, role)
-            if old != new:
-                self._audit.record("settings", operator=operator.operator_id,
-                                   printer=role.value, reason="printers", old=old,
-                                   new=new)  # fmt: skip
-        return self.settings()
-
-    def test_page(self, role: TestRole, operator: Operator) -> None:
-        """Print the A4 test page or a test receipt.
-
-        Raises:
-            DeskError: kind ``printer`` (``no_printer``, or the printer's refusal, audited).
-        """
-        cfg = self._config()
-        offset = office_utc_offset_s(cfg)
-        when = format_time(self._now_s(), offset)
-        office = f"{cfg.office_name} ({cfg.office_code})" if cfg.office_name else cfg.office_code
-        try:
-            if role == "a4":
-                printer = self._printers.get(PrinterRole.A4)
-                if printer is None:
-                    raise DeskError("printer", "no_printer", role="a4")
-                printer.preflight()
-                printer.submit(make_test_page(office=office, when=when),
-                               title=f"testpage.{self._now_s()}", copies=1,
-                               ticket=PrintTicket())  # fmt: skip
-            else:
-                receipt_printer = self._receipt()
-                if receipt_printer is None:
-                    raise DeskError("printer", "no_printer", role="receipt")
-                receipt_printer.preflight()
-                receipt_printer.print_receipt(Receipt(
-                    office_name=cfg.office_name or cfg.office_code,
-                    printed_at_s=self._now_s(), utc_offset_s=offset,
-                    documents=("Halaman uji / Test page",), job_ref="TEST",
-                    operator=operator.name, language=_receipt_language(cfg),
-                ))  # fmt: skip
-        except (PrinterNotReady, PrintSubmitError) as error:
-            self._audit.record("test_page", "refused", operator=operator.operator_id,
-                               printer=role, reason=error.reason)  # fmt: skip
-            raise DeskError("printer", error.reason, role=role) from None
-        self._audit.record("test_page", operator=operator.operator_id, printer=role)
 
     # --- inside -----------------------------------------------------------------------
 
@@ -584,20 +405,3 @@ class Desk:
                 if state is not JobState.PRINTING or left <= 0:
                     return state
                 changed.wait(min(left, RECHECK_S))
-
-
-def _printer_uri(cfg: AgentConfig, role: PrinterRole) -> str | None:
-    return next((t.uri for t in cfg.printers if t.role is role), None)
-
-
-def _receipt_language(cfg: AgentConfig) -> Language:
-    return "en" if cfg.language == "en" else "id"  # validated as one of the two
-
-
-def _cups_queues() -> list[str]:
-    """The local CUPS queues a supervisor may choose for the A4 role (empty without CUPS)."""
-    try:
-        from printers.cups import list_queues
-    except ImportError:  # pycups not installed (a virtual-printer demo)
-        return []
-    return list_queues()

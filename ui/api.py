@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from agent.app import Agent
-from agent.desk import DeskError
+from agent.desk_model import DeskError
 from agent.operators import Operator
 from kiosk.config import PrinterRole
 from ui.errors import ApiError, desk_error
@@ -254,12 +254,12 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
 
     @app.post("/api/settings/unlock")
     def unlock(body: PinBody, operator: Session) -> dict[str, Any]:
-        desk.unlock_settings(operator, body.pin)
+        desk.supervisor.unlock_settings(operator, body.pin)
         return {"settings_ticket": creds.settings.issue(operator.operator_id)}
 
     @app.get("/api/settings")
     def get_settings(operator: Supervisor) -> dict[str, Any]:
-        return settings_json(desk.settings())
+        return settings_json(desk.supervisor.settings())
 
     @app.post("/api/settings")
     def set_settings(body: SettingsBody, operator: Supervisor) -> dict[str, Any]:
@@ -269,12 +269,12 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
                 printers[PrinterRole.A4] = body.printers.a4
             if body.printers.receipt is not None:
                 printers[PrinterRole.RECEIPT] = body.printers.receipt or None
-        view = desk.change_settings(operator, language=body.language, printers=printers)
+        view = desk.supervisor.change_settings(operator, language=body.language, printers=printers)
         return settings_json(view)
 
     @app.post("/api/settings/test-page")
     def test_page(body: TestPageBody, operator: Supervisor) -> dict[str, Any]:
-        desk.test_page(body.role, operator)
+        desk.supervisor.test_page(body.role, operator)
         return {"role": body.role, "state": "submitted"}
 
     if static_dir is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.desk import DeskError
+from agent.desk_model import DeskError
 from kiosk.errors import Reason
 from kiosk.messages import printer_text
 from kiosk.messages import text as reason_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.desk import HandedOver, History, JobView, KioskState, Printed, SettingsView
+from agent.desk_model import HandedOver, History, JobView, KioskState, Printed, SettingsView
 from agent.operators import Operator
 
 # The receipt printer failed after a hand-over: the screen says so, the job is done.

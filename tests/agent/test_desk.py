@@ -79,7 +79,7 @@ def test_refusals_are_one_error_type(
         (lambda: desk.hand_over(job_id, staff), ("staff", "not_allowed")),
         (lambda: desk.retry(job_id, staff), ("staff", "not_allowed")),
         (lambda: desk.sign_in(STAFF[0], "0000"), ("staff", "pin_wrong")),
-        (lambda: desk.unlock_settings(staff, STAFF[2]), ("staff", "not_supervisor")),
+        (lambda: desk.supervisor.unlock_settings(staff, STAFF[2]), ("staff", "not_supervisor")),
         (lambda: desk.document_pdf(job_id, 0, ticketed=False), ("staff", "no_job")),
     ]
     for call, (kind, code) in cases:
