@@ -42,9 +42,8 @@ from agent.app import agent_version
 from agent.enrolment import enroll
 from agent.files import private_dir
 from agent.home import HomeLayout
-from agent.operators import OperatorBook
+from agent.operator_home import operator_book
 from agent.settings import load_config, save_config
-from agent.spool import Spool
 from kiosk.errors import CedokaError, OperatorError
 from ui import window
 
@@ -140,14 +139,10 @@ class Demo:
         # A demo home: its settings screen may choose folder printers (never on a village PC).
         config = load_config(self.kiosk_home)
         save_config(self.kiosk_home, replace(config, allow_virtual_printers=True))
-        spool = Spool(HomeLayout(self.kiosk_home).spool)
-        try:
-            book = OperatorBook(spool, now_s=lambda: int(time.time()))
+        with operator_book(self.kiosk_home) as book:
             for operator_id, name, pin, supervisor in OPERATORS:
                 role = "supervisor" if supervisor else "staff"
                 book.add(operator_id, name=name, role=role, pin=pin)
-        finally:
-            spool.close()
         return done.device_id
 
     def start_agent(self) -> str:
