@@ -177,3 +177,29 @@ def test_the_home_layout_has_one_owner() -> None:
                         f"{path.relative_to(ROOT)}:{node.lineno} names {node.value!r}: "
                         "use agent.home.HomeLayout"
                     )
+
+
+# The agent's job services: the kiosk screen reaches them only through the desk (agent.desk).
+DESK_ONLY_MODULES = {"agent.spool", "agent.jobs", "agent.stored", "agent.dispatch",
+                     "agent.release", "agent.audit", "agent.trust", "agent.sync"}  # fmt: skip
+DESK_ONLY_ATTRIBUTES = {"spool", "book", "stored", "dispatcher", "releaser", "audit", "syncer",
+                        "reporter", "link", "operators", "printers", "receipt"}  # fmt: skip
+
+
+def test_the_kiosk_screen_reaches_the_agent_only_through_its_desk() -> None:
+    """No file of ui/ imports the spool or the agent's job services, nor reads one off the
+    Agent (``agent.spool``, ``agent.dispatcher`` …): every staff action is a method of
+    ``agent.desk`` (issue 15)."""
+    for path in _files("ui"):
+        where = path.relative_to(ROOT)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                assert node.module not in DESK_ONLY_MODULES, f"{where} imports {node.module}"
+            elif isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+                assert not names & DESK_ONLY_MODULES, f"{where} imports {names}"
+            elif isinstance(node, ast.Attribute) and node.attr in DESK_ONLY_ATTRIBUTES:
+                owner = node.value
+                assert not (isinstance(owner, ast.Name) and owner.id == "agent"), (
+                    f"{where}:{node.lineno} reads agent.{node.attr}: use agent.desk"
+                )
