@@ -4,11 +4,13 @@
 
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
-import { lang, setLang, t } from "./i18n.js";
-import { IDLE_MS, app, errorNote, loadState, note, noteEl, page, screen, show, signOut,
-  sinceActivityMs, sinceInputMs, switchLanguage, touched } from "./shell.js";
+import { setLang, t } from "./i18n.js";
+import { app, errorNote, loadState, note, noteEl, page, screen, show, signOut, sinceActivityMs,
+  sinceInputMs, switchLanguage, touched } from "./shell.js";
 import { showSignIn } from "./signin.js";
 import { showQueue } from "./queue.js";
+
+const IDLE_MS = 120000;
 
 // --- start -----------------------------------------------------------------------------
 

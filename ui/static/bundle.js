@@ -128,4 +128,4 @@ function retryJobs(jobs) {
   });
 }
 
-export { bundleScreen, docLabel, ids, release, retryJobs };
+export { bundleScreen, docLabel, ids, retryJobs };

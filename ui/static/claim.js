@@ -3,10 +3,12 @@
 import * as api from "./api.js";
 import { button, groupDigits, h, keyAction, keypad } from "./dom.js";
 import { countdown, t } from "./i18n.js";
-import { CODE_DIGITS, act, announce, errorNote, lostSession, note, noteEl, page, paint, screen,
-  setNote, show } from "./shell.js";
+import { act, announce, errorNote, lostSession, note, noteEl, page, paint, screen, setNote,
+  show } from "./shell.js";
 import { showQueue } from "./queue.js";
 import { bundleScreen } from "./bundle.js";
+
+const CODE_DIGITS = 12;
 
 // --- release by code -------------------------------------------------------------------
 

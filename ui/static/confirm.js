@@ -3,11 +3,13 @@
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { PRINTER_REASONS, SPOIL_REASONS, act, note, noteEl, noteText, page, paint, screen, show,
+import { PRINTER_REASONS, act, note, noteEl, noteText, page, paint, screen, show,
   timers } from "./shell.js";
 import { jobTitles, showQueue } from "./queue.js";
 import { ids, retryJobs } from "./bundle.js";
 import { blockedScreen, fetchJobs, printRun } from "./printing.js";
+
+const SPOIL_REASONS = ["blank", "jammed", "spoiled", "cut_off"];
 
 // --- confirm, spoil, hand over ----------------------------------------------------------
 

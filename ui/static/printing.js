@@ -3,11 +3,13 @@
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { msg, t } from "./i18n.js";
-import { PROGRESS_EVERY_MS, act, announce, errorNote, every, lostSession, note, noteEl, page, paint,
-  screen, setNote, show } from "./shell.js";
+import { act, announce, errorNote, every, lostSession, note, noteEl, page, paint, screen,
+  setNote, show } from "./shell.js";
 import { allows, showQueue } from "./queue.js";
 import { docLabel, ids, retryJobs } from "./bundle.js";
 import { confirmScreen } from "./confirm.js";
+
+const PROGRESS_EVERY_MS = 500;
 
 // --- printing --------------------------------------------------------------------------
 

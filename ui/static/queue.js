@@ -3,14 +3,19 @@
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { ago, clock, reasonText, t } from "./i18n.js";
-import { INK_LOW, JOBS_EVERY_MS, LINK_FRESH_S, STATE_EVERY_MS, act, app, every, loadState, note,
-  noteEl, nowS, page, paint, screen, setNote, show } from "./shell.js";
+import { act, app, every, loadState, note, noteEl, nowS, page, paint, screen, setNote,
+  show } from "./shell.js";
 import { claimScreen } from "./claim.js";
-import { release, retryJobs } from "./bundle.js";
+import { retryJobs } from "./bundle.js";
 import { confirmScreen } from "./confirm.js";
 import { staffReasonScreen } from "./staff.js";
 import { historyScreen } from "./history.js";
 import { settingsPinScreen } from "./settings.js";
+
+const INK_LOW = 10;
+const LINK_FRESH_S = 180;
+const STATE_EVERY_MS = 6000;
+const JOBS_EVERY_MS = 3000;
 
 // --- queue -----------------------------------------------------------------------------
 

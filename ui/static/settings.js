@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { lang, t } from "./i18n.js";
-import { act, main, note, noteEl, page, setNote, show, switchLanguage } from "./shell.js";
+import { act, note, noteEl, page, setNote, show, switchLanguage } from "./shell.js";
 import { pinScreen } from "./signin.js";
 import { showQueue } from "./queue.js";
 

@@ -6,17 +6,7 @@ import { button, h, noteBox } from "./dom.js";
 import { lang, msg, setLang, t } from "./i18n.js";
 import { showSignIn } from "./signin.js";
 
-const CODE_DIGITS = 12;
-const PIN_MAX = 8;
-const IDLE_MS = 120000;
 const SESSION_IDLE_S = 900;
-const JOBS_EVERY_MS = 3000;
-const STATE_EVERY_MS = 6000;
-const PROGRESS_EVERY_MS = 500;
-const LINK_FRESH_S = 180;
-const INK_LOW = 10;
-const SPOIL_REASONS = ["blank", "jammed", "spoiled", "cut_off"];
-const STAFF_REASONS = ["no_phone", "lost_code", "staff_job", "other"];
 const PRINTER_REASONS = new Set(["offline", "stopped", "not_accepting", "media_empty",
   "media_not_a4", "no_queue", "no_printer", "cups_unavailable"]);
 
@@ -180,7 +170,6 @@ async function signOut(first) {
   });
 }
 
-
 async function loadState() {
   const state = await api.get("/api/state");
   app.state = state;
@@ -201,7 +190,6 @@ function sinceActivityMs() {
   return Date.now() - lastActivity;
 }
 
-export { CODE_DIGITS, IDLE_MS, INK_LOW, JOBS_EVERY_MS, LINK_FRESH_S, PIN_MAX, PRINTER_REASONS,
-  PROGRESS_EVERY_MS, SESSION_IDLE_S, SPOIL_REASONS, STAFF_REASONS, STATE_EVERY_MS, act, announce,
-  app, errorNote, every, loadState, lostSession, main, note, noteEl, noteText, nowS, page, paint,
-  screen, setNote, show, signOut, sinceActivityMs, sinceInputMs, switchLanguage, timers, touched };
+export { PRINTER_REASONS, SESSION_IDLE_S, act, announce, app, errorNote, every, loadState,
+  lostSession, note, noteEl, noteText, nowS, page, paint, screen, setNote, show, signOut,
+  sinceActivityMs, sinceInputMs, switchLanguage, timers, touched };

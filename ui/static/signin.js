@@ -3,9 +3,11 @@
 import * as api from "./api.js";
 import { button, h, keyAction, keypad } from "./dom.js";
 import { t } from "./i18n.js";
-import { PIN_MAX, SESSION_IDLE_S, act, app, errorNote, every, lostSession, note, noteEl, page,
-  paint, screen, setNote, show } from "./shell.js";
+import { SESSION_IDLE_S, act, app, errorNote, every, lostSession, note, noteEl, page, paint, screen,
+  setNote, show } from "./shell.js";
 import { showQueue } from "./queue.js";
+
+const PIN_MAX = 8;
 
 // --- sign-in ---------------------------------------------------------------------------
 

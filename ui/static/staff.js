@@ -3,10 +3,12 @@
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { STAFF_REASONS, page, show } from "./shell.js";
+import { page, show } from "./shell.js";
 import { pinScreen } from "./signin.js";
 import { jobTitles, showQueue } from "./queue.js";
 import { bundleScreen } from "./bundle.js";
+
+const STAFF_REASONS = ["no_phone", "lost_code", "staff_job", "other"];
 
 // --- staff release without a code --------------------------------------------------------
 
