@@ -35,7 +35,7 @@ class SupervisorDesk:
         self._update_settings = update_settings
 
     def unlock_settings(self, operator: Operator, pin: str) -> None:
-        """Raises: DeskError (see :meth:`check_pin`), ``not_supervisor``."""
+        """Raises: DeskError (see :meth:`agent.desk.Desk.check_pin`), ``not_supervisor``."""
         checked = self._check_pin(operator.operator_id, pin, action="settings")
         if not checked.is_supervisor:
             self._audit.record("settings", "refused", operator=operator.operator_id,

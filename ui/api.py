@@ -6,7 +6,7 @@ sign-in routes need an operator session (:mod:`ui.sessions`); bodies are small J
 validated by pydantic models (unknown members refused); every refusal is
 ``{"error": {"code", "message_id", "message_en"}}`` (:mod:`ui.errors`). Every staff action
 is one call of the agent's desk (:mod:`agent.desk`, which also writes the audit trail);
-this module only validates input and maps :class:`~agent.desk.DeskError` to HTTP. The
+this module only validates input and maps :class:`~agent.desk_model.DeskError` to HTTP. The
 spool is the truth: nothing here holds state beyond short-lived sessions and tickets.
 
 The release flow: ``POST /api/claim`` (a code) or ``/api/staff-claim`` (PIN + reason)
