@@ -1,8 +1,10 @@
 """Sync: the feed, the verification recipe, the downloads — protocol §6, §8, §9.
 
-One round (:meth:`Syncer.round`) long-polls the feed, verifies the keyring, the head and
-every manifest in order (``kiosk.verify``), tombstones each outcome in the spool, applies
-the head's cancellations, moves the feed position, and downloads the sealed documents of
+One round (:meth:`Syncer.round`) long-polls the feed; ``kiosk.sync_step.apply_feed``
+decides the answer (the keyring, the head and every manifest in order, the cancellations,
+the feed position) and :meth:`Syncer.process` persists what it decided: it tombstones each
+outcome in the spool, applies the cancellations to the jobs still cancellable, re-asks
+sequence gaps, moves the feed position. The round then downloads the sealed documents of
 the jobs received (resumable, capped, under a deadline), checking each against its
 manifest in memory. A job whose documents are all stored and verified becomes ``held`` or,
 for ``release=auto``, ``released`` (the dispatcher then prints it). Transport failures
@@ -21,7 +23,6 @@ as long as it lasts (9.9).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
@@ -43,19 +44,19 @@ from kiosk.config import AgentConfig
 from kiosk.errors import GoneError, Reason, RejectedError, WireError
 from kiosk.feed import parse_feed
 from kiosk.freshness import Freshness
-from kiosk.keys import public_jwk
 from kiosk.lifecycle import JobEvent, JobState
-from kiosk.limits import MAX_JOBS_PER_FEED
 from kiosk.model import ReleaseMode, VerifiedJob
-from kiosk.strictjson import canonical_dumps
-from kiosk.verify import (
-    CURABLE_REASONS,
-    TrustState,
-    verify_document,
-    verify_head,
-    verify_keyring,
-    verify_manifest,
+from kiosk.sync_step import (
+    Accepted,
+    Deferred,
+    Ignored,
+    Known,
+    Refused,
+    TokenOutcome,
+    apply_feed,
+    seq_gaps,
 )
+from kiosk.verify import verify_document
 
 log = logging.getLogger("cedoka.agent.sync")
 # Link failures that are one answer's, not the link's: the district answered, but not with
@@ -140,120 +141,73 @@ class Syncer:
         self.fetch_received()
 
     def process(self, body: bytes) -> None:
+        """Decide one feed answer (``kiosk.sync_step.apply_feed``) and persist what it
+        decided, in its order. Raises FeedUnreadable when the answer is not a v1 feed."""
         try:
             feed = parse_feed(body)
         except WireError as error:
             raise FeedUnreadable(error.reason.value) from None
         trust = trust_store.load(self._spool)
         now = self._local_now_s()
-        if feed.keyring is not None:
-            try:
-                keyring = verify_keyring(
-                    feed.keyring, district_code=trust.district_code, root_key=trust.root_key,
-                    current=trust.keyring,
-                )  # fmt: skip
-                trust_store.store_keyring(self._spool, feed.keyring)
-                trust = trust_store.with_keyring(trust, keyring)
-                log.info("event=keyring_updated version=%d", keyring.version)
-            except RejectedError as error:
-                self._errors.note(now, error.reason.value)
-        try:
-            head = verify_head(feed.head, trust=trust, local_now_s=now)
-        except RejectedError as error:
-            self._errors.note(now, error.reason.value)
+        out = apply_feed(
+            trust, feed, local_now_s=now, is_known=self._spool.is_known,
+            manifest_digest=self._spool.manifest_digest, docs_taken=self._spool.docs_taken,
+            seal_keys=self._keys.seal_keys, max_document_bytes=self._config.max_document_bytes,
+        )  # fmt: skip
+        if out.keyring_token is not None:
+            trust_store.store_keyring(self._spool, out.keyring_token)
+            log.info("event=keyring_updated version=%d", out.trust.keyring.version)
+        if out.keyring_refused is not None:
+            self._errors.note(now, out.keyring_refused.value)
+        if out.head is None:
+            assert out.head_refused is not None
+            self._errors.note(now, out.head_refused.value)
             # Kept for status, doctor and the screen: answers arrive, but confirm nothing.
-            trust_store.store_head_refused(self._spool, error.reason)
-            log.warning("event=head_rejected reason=%s", error.reason.value)
+            trust_store.store_head_refused(self._spool, out.head_refused)
+            log.warning("event=head_rejected reason=%s", out.head_refused.value)
             return
-        trust = trust_store.store_head(self._spool, trust, head)
-        self._client.clock_offset_s = head.issued_at_s - now
-        for reason in feed.refused:  # an item of the envelope that is not even a string
+        trust_store.store_head(self._spool, trust, out.head)
+        self._client.clock_offset_s = out.head.issued_at_s - now
+        for reason in out.envelope_refused:  # an item of the envelope that is not a string
             self._errors.note(now, reason.value)
             log.warning("event=manifest_ignored reason=%s", reason.value)
-        highest = None
-        for token in feed.jobs:
-            seq = self._take(token, trust)
-            if seq is not None:
-                highest = seq if highest is None else max(highest, seq)
-        full = len(feed.jobs) >= MAX_JOBS_PER_FEED and highest is not None
-        after = highest if full and highest is not None else head.seq
-        self._cancel(trust)
-        trust_store.set_feed_after(self._spool, self._after_gaps(after, head.seq, now))
+        for outcome in out.tokens:
+            self._record(outcome, now)
+        self._cancel(out.cancelled)
+        trust_store.set_feed_after(self._spool, self._after_gaps(out.after, out.head.seq, now))
 
-    def _take(self, token: bytes, trust: TrustState) -> int | None:
-        """Verify one manifest and record the outcome; its seq if signature-verified."""
-        try:
-            job = verify_manifest(
-                token, trust=trust, local_now_s=self._local_now_s(),
-                is_known=self._spool.is_known, seal_keys=self._keys.seal_keys,
-            )  # fmt: skip
-        except RejectedError as error:
-            return self._refused(error, token)
-        m = job.manifest
-        refusal = None
-        if any(d.sealed_size > self._config.max_document_bytes for d in m.documents):
-            refusal = Reason.TOO_LARGE  # over this kiosk's own cap (§8.2)
-        elif taken := self._spool.docs_taken(d.doc_id for d in m.documents):
-            # A document id another job already uses: signed, but it would break the spool
-            # on every delivery (and hold back every later job). Refused, with a reason.
-            log.warning("event=manifest_refused job=%s docs_of_another_job=%d", m.job_id,
-                        len(taken))  # fmt: skip
-            refusal = Reason.BAD_CLAIM
-        if refusal is not None:
-            self._book.refuse(m.job_id, m.seq, [
-                Step(JobEvent.VERIFY_FAIL, reason=refusal.value), Step(JobEvent.PURGE),
-            ], manifest_sha256=hashlib.sha256(token).digest())  # fmt: skip
-            return m.seq
-        entry = trust.keyring.key_for(job.signer_kid)
-        assert entry is not None  # verify_manifest found it
-        self._book.accept(job, canonical_dumps(public_jwk(entry.public_key)))
-        failpoints.reach("sync.after_accept")
-        return job.manifest.seq
+    def _record(self, outcome: TokenOutcome, now: int) -> None:
+        """Persist (or note) what ``apply_feed`` decided for one manifest."""
+        match outcome:
+            case Accepted(job=job, signer_jwk=signer_jwk):
+                self._book.accept(job, signer_jwk)
+                failpoints.reach("sync.after_accept")
+            case Refused(job_id=job_id, seq=seq, reason=reason):
+                if outcome.docs_of_another_job:
+                    log.warning("event=manifest_refused job=%s docs_of_another_job=%d", job_id,
+                                outcome.docs_of_another_job)  # fmt: skip
+                if reason is Reason.CANCELLED:
+                    steps = [Step(JobEvent.CANCEL, reason="cancelled"), Step(JobEvent.PURGE)]
+                else:
+                    steps = [Step(JobEvent.VERIFY_FAIL, reason=reason.value), Step(JobEvent.PURGE)]
+                if seq is None:
+                    log.warning("event=manifest_seq_unreadable job=%s reason=%s", job_id,
+                                reason.value)  # fmt: skip
+                self._book.refuse(job_id, seq or 0, steps, manifest_sha256=outcome.manifest_sha256)
+            case Deferred(job_id=job_id, reason=reason):
+                log.info("event=manifest_deferred job=%s reason=%s", job_id, reason.value)
+            case Ignored(reason=reason):
+                self._errors.note(now, reason.value)
+                log.warning("event=manifest_ignored reason=%s", reason.value)
+            case Known(job_id=job_id, seq=seq, conflict=True):
+                # A second signed version of the job: the first stays the job (its events
+                # already went out); the conflict is logged and noted for the heartbeat.
+                log.warning("event=manifest_conflict job=%s seq=%s action=kept_first", job_id,
+                            "-" if seq is None else seq)  # fmt: skip
+                self._errors.note(now, "manifest_conflict")
 
-    def _refused(self, error: RejectedError, token: bytes) -> int | None:
-        """Record a refused manifest. Its seq if the signature verified, else None.
-
-        After the signature verified, the job id is the district's own (also when other
-        claims are bad): the job is tombstoned and the district gets ``verify_fail`` with
-        the reason (or ``cancel``), unless the reason is curable. A manifest whose ``jti``
-        is unreadable cannot be reported as a job: it is noted like a forged one; one whose
-        ``seq`` is unreadable is tombstoned with seq 0 (its seq stays a gap, §9.9)."""
-        now = self._local_now_s()
-        if error.job_id is None:  # before the signature, or no job id: not reportable
-            self._errors.note(now, error.reason.value)
-            log.warning("event=manifest_ignored reason=%s", error.reason.value)
-            return None
-        digest = hashlib.sha256(token).digest()
-        if self._spool.is_known(error.job_id):  # delivered again, or re-signed (§9.5)
-            self._check_same(error.job_id, error.seq, digest, now)
-            return error.seq
-        if error.reason in CURABLE_REASONS:  # a later head / keyring / clock may cure it
-            log.info("event=manifest_deferred job=%s reason=%s", error.job_id, error.reason.value)
-            return None
-        if error.reason is Reason.CANCELLED:
-            steps = [Step(JobEvent.CANCEL, reason="cancelled"), Step(JobEvent.PURGE)]
-        else:
-            steps = [Step(JobEvent.VERIFY_FAIL, reason=error.reason.value), Step(JobEvent.PURGE)]
-        if error.seq is None:
-            log.warning("event=manifest_seq_unreadable job=%s reason=%s", error.job_id,
-                        error.reason.value)  # fmt: skip
-        self._book.refuse(error.job_id, error.seq or 0, steps, manifest_sha256=digest)
-        return error.seq
-
-    def _check_same(self, job_id: str, seq: int | None, digest: bytes, now: int) -> None:
-        """A manifest for a known job id: the same token again is a plain re-delivery; a
-        different one is a second signed version of the job. The first stays the job (its
-        events already went out); the conflict is logged and noted for the heartbeat."""
-        stored = self._spool.manifest_digest(job_id)
-        if stored is None or stored == digest:
-            return
-        log.warning("event=manifest_conflict job=%s seq=%s action=kept_first", job_id,
-                    "-" if seq is None else seq)  # fmt: skip
-        self._errors.note(now, "manifest_conflict")
-
-    def _cancel(self, trust: TrustState) -> None:
-        assert trust.head is not None
-        for job_id in sorted(trust.head.cancelled):
+    def _cancel(self, job_ids: tuple[str, ...]) -> None:
+        for job_id in job_ids:
             row = self._spool.job(job_id)
             if row is None or row.status.state not in CANCELLABLE:
                 continue  # unknown here, already ended, or paper may be out: staff decide
@@ -263,8 +217,7 @@ class Syncer:
     def _after_gaps(self, after: int, head_seq: int, now: int) -> int:
         """The feed position to store: ``after``, or just before the first gap when a
         re-ask is due — at once, then with backoff for as long as the gap lasts (§9.9)."""
-        known = self._spool.seqs()
-        gaps = [s for s in range(1, head_seq + 1) if s not in known]
+        gaps = seq_gaps(head_seq, self._spool.seqs())
         if not gaps:
             self._gap_retries.clear(_GAP)
             return after

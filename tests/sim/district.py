@@ -7,9 +7,10 @@ or forge tokens byte by byte. ``DistrictSim`` is also the in-memory ``agent.link
 a fresh head and, for an older keyring version, the current keyring; serves their blobs
 (a 410 ``job_cancelled`` for a cancelled job, a 404 for an unknown blob); verifies and records
 the events (``events``, a re-sent one answered as a duplicate) and heartbeats it receives.
-``KioskHarness`` drives the real verification functions
-(``kiosk.verify``) the way the agent does: head first (raising the time floor), then each
-manifest, with durable-style tombstones. Keys are derived from fixed seeds: TEST ONLY.
+``KioskHarness`` drives the real recipe with durable-style tombstones: a feed answer (a
+head, or a head and its jobs) goes through the agent's own order
+(``kiosk.sync_step.apply_feed``); ``take_keyring`` / ``take_job`` run one check of
+``kiosk.verify`` alone. Keys are derived from fixed seeds: TEST ONLY.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pypdf import PdfWriter
 
 from kiosk.b64 import b64u_encode
 from kiosk.claim import ClaimParams
-from kiosk.errors import GoneError, RejectedError
+from kiosk.errors import GoneError, Reason, RejectedError
 from kiosk.feed import FeedResponse, feed_body
 from kiosk.issue import (
     DocumentSpec,
@@ -44,10 +45,10 @@ from kiosk.keys import thumbprint
 from kiosk.limits import MAX_EVENTS_PER_BATCH, MAX_JOBS_PER_FEED
 from kiosk.model import FeedHead, KeyEntry, Keyring, OpenedDocument, ReleaseMode, VerifiedJob
 from kiosk.report import Heartbeat, JobReport, parse_heartbeat, verify_report
+from kiosk.sync_step import Accepted, FeedOutcome, Known, Refused, apply_feed
 from kiosk.verify import (
     TrustState,
     verify_document,
-    verify_head,
     verify_keyring,
     verify_manifest,
 )
@@ -56,6 +57,7 @@ T0 = 1_790_000_000  # a fixed "now" (2026-09-21): tests never read the real cloc
 DAY_S = 24 * 3600
 FAST_CLAIM = ClaimParams(m_kib=19456, t=1, p=1)  # the cheapest params v1 allows
 RESIDENT = "SITI NURHALIZA"  # fake resident name
+MAX_DOCUMENT_BYTES = 20 * 2**20  # the agent's default cap (kiosk.config.AgentConfig)
 FAKE_NIK = "7408014507990000"  # structure-valid, serial 0000: never issued to anyone
 
 
@@ -349,10 +351,9 @@ class KioskHarness:
         self.trust = replace(self.state, keyring=keyring)
 
     def take_head(self, token: bytes) -> FeedHead:
-        head = verify_head(token, trust=self.state, local_now_s=self.local_now_s)
-        self.trust = replace(
-            self.state, head=head, time_floor_s=max(self.state.time_floor_s, head.issued_at_s)
-        )
+        """Take a head alone: ``apply_feed`` with no jobs. Raises RejectedError if refused."""
+        head = self._apply(FeedResponse(head=token, jobs=(), keyring=None)).head
+        assert head is not None  # _apply raised otherwise
         return head
 
     def take_job(self, token: bytes) -> VerifiedJob:
@@ -368,14 +369,41 @@ class KioskHarness:
         return job
 
     def sync(self, head: bytes, jobs: list[bytes]) -> list[VerifiedJob | RejectedError]:
-        self.take_head(head)
+        """One feed answer through the agent's own order (``kiosk.sync_step.apply_feed``):
+        each token's accepted job, or a RejectedError with the reason it was not."""
+        outcome = self._apply(FeedResponse(head=head, jobs=tuple(jobs), keyring=None))
         out: list[VerifiedJob | RejectedError] = []
-        for token in jobs:
-            try:
-                out.append(self.take_job(token))
-            except RejectedError as error:
-                out.append(error)
+        for taken in outcome.tokens:
+            if isinstance(taken, Accepted):
+                out.append(taken.job)
+            elif isinstance(taken, Known):
+                out.append(RejectedError(Reason.REPLAYED, taken.job_id))
+            else:
+                out.append(RejectedError(taken.reason))
         return out
+
+    def _apply(self, feed: FeedResponse) -> FeedOutcome:
+        """``apply_feed`` on the harness's state; its trust and tombstones advance with it.
+        Raises RejectedError when the head is refused (nothing else is then decided)."""
+        outcome = apply_feed(
+            self.state,
+            feed,
+            local_now_s=self.local_now_s,
+            is_known=self.tombstones.__contains__,
+            manifest_digest=lambda _job_id: None,
+            docs_taken=lambda _doc_ids: set(),
+            seal_keys=self.seal_keys,
+            max_document_bytes=MAX_DOCUMENT_BYTES,
+        )
+        if outcome.head_refused is not None:
+            raise RejectedError(outcome.head_refused)
+        self.trust = outcome.trust
+        for taken in outcome.tokens:
+            if isinstance(taken, Accepted):
+                self.tombstones.add(taken.job.manifest.job_id)
+            elif isinstance(taken, Refused):
+                self.tombstones.add(taken.job_id)
+        return outcome
 
     def open(self, job: VerifiedJob, doc_id: str, blob: bytes) -> OpenedDocument:
         return verify_document(job, doc_id, blob, seal_keys=self.seal_keys)
