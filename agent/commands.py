@@ -91,43 +91,38 @@ def _read_pin(from_stdin: bool) -> str:
 
 
 def _operator(args: argparse.Namespace, home: Path) -> int:
-    import time
-
-    from agent.operators import OperatorBook, StaffError
+    from agent.operator_home import operator_book
+    from agent.operators import StaffError
     from agent.settings import load_config
-    from agent.spool import Spool
 
     load_config(home)  # an enrolled kiosk only
-    spool = Spool(HomeLayout(home).spool)
-    book = OperatorBook(spool, now_s=lambda: int(time.time()))
-    try:
-        if args.action == "list":
-            listed = book.list()
-            if args.json:
-                _print_json([{"id": o.operator_id, "name": o.name, "role": o.role}
-                             for o in listed])  # fmt: skip
+    with operator_book(home) as book:
+        try:
+            if args.action == "list":
+                listed = book.list()
+                if args.json:
+                    _print_json([{"id": o.operator_id, "name": o.name, "role": o.role}
+                                 for o in listed])  # fmt: skip
+                else:
+                    for o in listed:
+                        print(f"{o.operator_id}\t{o.role}\t{o.name}")
+                    if not listed:
+                        print("no operators yet: add one with "
+                              "'cedoka operator add ID --name NAME --supervisor'")  # fmt: skip
+            elif args.action == "add":
+                role = "supervisor" if args.supervisor else "staff"
+                added = book.add(args.operator_id, name=args.name, role=role,
+                                 pin=_read_pin(args.pin_stdin))  # fmt: skip
+                print(f"operator {added.operator_id} ({added.role}) added")
+            elif args.action == "set-pin":
+                book.set_pin(args.operator_id, _read_pin(args.pin_stdin))
+                print(f"operator {args.operator_id}: new PIN set (any lock is lifted)")
             else:
-                for o in listed:
-                    print(f"{o.operator_id}\t{o.role}\t{o.name}")
-                if not listed:
-                    print("no operators yet: add one with 'cedoka operator add ID --name NAME "
-                          "--supervisor'")  # fmt: skip
-        elif args.action == "add":
-            role = "supervisor" if args.supervisor else "staff"
-            added = book.add(args.operator_id, name=args.name, role=role,
-                             pin=_read_pin(args.pin_stdin))  # fmt: skip
-            print(f"operator {added.operator_id} ({added.role}) added")
-        elif args.action == "set-pin":
-            book.set_pin(args.operator_id, _read_pin(args.pin_stdin))
-            print(f"operator {args.operator_id}: new PIN set (any lock is lifted)")
-        else:
-            book.remove(args.operator_id)
-            print(f"operator {args.operator_id} removed (a kiosk screen signed in as them "
-                  "is signed out at its next step)")  # fmt: skip
-    except StaffError as error:
-        return _fail(f"{error.code}: {error}")
-    finally:
-        spool.close()
+                book.remove(args.operator_id)
+                print(f"operator {args.operator_id} removed (a kiosk screen signed in as them "
+                      "is signed out at its next step)")  # fmt: skip
+        except StaffError as error:
+            return _fail(f"{error.code}: {error}")
     return EXIT_OK
 
 
