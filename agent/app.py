@@ -31,7 +31,7 @@ from agent.reporter import Reporter
 from agent.settings import load_config, save_config
 from agent.spool import Spool
 from agent.stored import StoredJobs
-from agent.sync import FeedUnreadable, Syncer
+from agent.sync import Syncer
 from kiosk.backoff import Backoff
 from kiosk.clock import trusted_now
 from kiosk.config import (
@@ -217,7 +217,7 @@ class Agent:
         step is durable and safe to repeat).
 
         Raises:
-            TransportError / RejectedError / FeedUnreadable from the sync round (nothing
+            TransportError / RejectedError from the sync round (nothing
             printed or reported then); TransportError / RejectedError from the report.
         """
         self.syncer.round(1)
@@ -267,7 +267,7 @@ class Agent:
             try:
                 self.syncer.round(1 if fresh else self.config.long_poll_wait_s)
                 fresh = False
-            except (TransportError, FeedUnreadable) as error:
+            except TransportError as error:
                 kind = self._link_failed(error)
                 retry_after = getattr(error, "retry_after_s", None)
                 self._note_link(kind)

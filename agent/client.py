@@ -11,7 +11,7 @@ is corrected from the answer's ``Date`` header and the request is sent once more
 
 Errors are translated here, once: nothing from requests, urllib3, ssl or socket leaves this
 module. A failed link (DNS, refused, reset, timeout, TLS, 3xx, 429, 5xx, an answer that is
-not the protocol's message, a missed deadline) is :class:`LinkDown`, a ``TransportError``
+not the protocol's message, a missed deadline) is :class:`LinkDownError`, a ``TransportError``
 with a machine ``kind`` and the server's ``retry_after_s``; the caller retries it with
 ``kiosk.backoff.Backoff``. A refusal the protocol names (``device_revoked``,
 ``unknown_device``, a bad enrolment code, ``malformed``, ``too_large``, …) is a
@@ -117,7 +117,7 @@ _FOREIGN: Final = (
 
 
 class LinkKind(enum.StrEnum):
-    """Why the link failed (``LinkDown.kind``): short machine strings for logs and the UI."""
+    """Why the link failed (``LinkDownError.kind``): short machine strings for logs and the UI."""
 
     DNS = "dns"  # the host name did not resolve
     REFUSED = "refused"  # nothing listens there
@@ -136,7 +136,7 @@ class LinkKind(enum.StrEnum):
     SIZE_MISMATCH = "size_mismatch"  # a blob's length headers or body disagree with its size
 
 
-class LinkDown(TransportError):
+class LinkDownError(TransportError):
     """The district could not be reached or did not answer with the protocol: retry later,
     waiting at least ``retry_after_s`` seconds when the server said so (429, 503)."""
 
@@ -197,11 +197,11 @@ class _Link:
 
         Every read of the answer, its status line and headers here as its body later,
         waits at most ``read_timeout_s`` and never past ``deadline`` (time.monotonic), so a
-        server trickling bytes cannot hold the call (``LinkDown(DEADLINE)``).
+        server trickling bytes cannot hold the call (``LinkDownError(DEADLINE)``).
         """
         left_s = deadline - time.monotonic()
         if left_s <= 0:
-            raise LinkDown(LinkKind.DEADLINE, "deadline passed before sending")
+            raise LinkDownError(LinkKind.DEADLINE, "deadline passed before sending")
         try:
             with deadline_scope(deadline):
                 return self.session.request(
@@ -220,7 +220,9 @@ class _Link:
         """The whole body, at most ``cap`` bytes, before ``deadline`` (time.monotonic)."""
         declared = _content_length(response.headers)
         if declared is not None and declared > cap:
-            raise LinkDown(LinkKind.BAD_ANSWER, "answer over its cap", status=response.status_code)
+            raise LinkDownError(
+                LinkKind.BAD_ANSWER, "answer over its cap", status=response.status_code
+            )
         data = bytearray()
         while True:
             chunk = _read1(response, min(CHUNK_BYTES, cap + 1 - len(data)), decode=True)
@@ -228,43 +230,47 @@ class _Link:
                 return bytes(data)
             data += chunk
             if len(data) > cap:
-                raise LinkDown(
+                raise LinkDownError(
                     LinkKind.BAD_ANSWER, "answer over its cap", status=response.status_code
                 )
             if time.monotonic() > deadline:
-                raise LinkDown(LinkKind.DEADLINE, "answer too slow", status=response.status_code)
+                raise LinkDownError(
+                    LinkKind.DEADLINE, "answer too slow", status=response.status_code
+                )
 
     def failure(self, response: requests.Response, endpoint: str, deadline: float) -> CedokaError:
         """The error for an answer the caller did not expect (reads its capped body)."""
         status = response.status_code
         if 300 <= status < 400:  # noqa: PLR2004 (the redirect class)
-            return LinkDown(LinkKind.CAPTIVE_PORTAL, f"redirect {status}", status=status)
+            return LinkDownError(LinkKind.CAPTIVE_PORTAL, f"redirect {status}", status=status)
         error: ErrorBody | None = None
         unreadable = LinkKind.CAPTIVE_PORTAL
         if _is_json(response.headers):
             unreadable = LinkKind.BAD_ANSWER
             try:
                 error = parse_error(self.read(response, cap=MAX_ERROR_BYTES, deadline=deadline))
-            except (WireError, LinkDown):
+            except (WireError, LinkDownError):
                 error = None
         retry_after_s = _larger(
             _retry_after_s(response.headers, now_s=self.wall_clock()),
             None if error is None or error.retry_after_s is None else float(error.retry_after_s),
         )
         if status == 429:  # noqa: PLR2004
-            return LinkDown(
+            return LinkDownError(
                 LinkKind.RATE_LIMITED, "too many requests", retry_after_s=retry_after_s, status=429
             )
         if 500 <= status < 600:  # noqa: PLR2004
-            return LinkDown(
+            return LinkDownError(
                 LinkKind.HTTP_5XX, f"status {status}", retry_after_s=retry_after_s, status=status
             )
         if error is None:
-            return LinkDown(unreadable, f"status {status} without an error body", status=status)
+            return LinkDownError(
+                unreadable, f"status {status} without an error body", status=status
+            )
         mapped = _mapped_error(status, error.code, endpoint)
         if mapped is not None:
             return mapped
-        return LinkDown(
+        return LinkDownError(
             LinkKind.HTTP_STATUS, f"status {status} {error.code}", retry_after_s=retry_after_s,
             status=status,
         )  # fmt: skip
@@ -344,10 +350,10 @@ class DistrictClient:
         Waits up to ``wait_s`` (1…60) seconds for news; the read timeout is ``wait_s`` plus
         ``request_timeout_s``, and the whole answer, from the status line to its last byte,
         must have arrived ``wait_s`` + 2 * ``request_timeout_s`` after the call began (else
-        ``LinkDown(DEADLINE)``, however the bytes trickle).
+        ``LinkDownError(DEADLINE)``, however the bytes trickle).
 
         Raises:
-            LinkDown; RejectedError (DEVICE_REVOKED, UNKNOWN_DEVICE, a refused proof, …).
+            LinkDownError; RejectedError (DEVICE_REVOKED, UNKNOWN_DEVICE, a refused proof, …).
         """
         if after < 0 or keyring_version < 1 or not 1 <= wait_s <= MAX_WAIT_S:
             raise ValueError("feed: after >= 0, keyring_version >= 1, wait_s in 1..60")
@@ -360,7 +366,7 @@ class DistrictClient:
             parse_feed(body)
         except WireError as error:  # protocol 6.2: not a v1 feed answer is a transport failure
             raise self._logged(
-                LinkDown(LinkKind.BAD_ANSWER, f"feed answer: {error.reason.value}"), "feed"
+                LinkDownError(LinkKind.BAD_ANSWER, f"feed answer: {error.reason.value}"), "feed"
             ) from None
         return body
 
@@ -382,7 +388,7 @@ class DistrictClient:
         complete already).
 
         Raises:
-            LinkDown (DEADLINE, SIZE_MISMATCH, TRUNCATED, …); GoneError (not_found,
+            LinkDownError (DEADLINE, SIZE_MISMATCH, TRUNCATED, …); GoneError (not_found,
             job_cancelled, job_expired, job_purged); RejectedError. OSError: the part file.
         """
         check_id(job_id, "job")
@@ -415,7 +421,7 @@ class DistrictClient:
         "stored", "duplicate" or "rejected" (then ``reason`` is a Reason code).
 
         Raises:
-            LinkDown; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …).
+            LinkDownError; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …).
         """
         if not 1 <= len(tokens) <= MAX_EVENTS_PER_BATCH:
             raise ValueError(f"post_events: 1..{MAX_EVENTS_PER_BATCH} events per batch")
@@ -428,7 +434,7 @@ class DistrictClient:
             return _parse_event_results(answer, count=len(tokens))
         except WireError as error:
             raise self._logged(
-                LinkDown(LinkKind.BAD_ANSWER, f"events answer: {error.reason.value}"), "events"
+                LinkDownError(LinkKind.BAD_ANSWER, f"events answer: {error.reason.value}"), "events"
             ) from None
 
     def post_heartbeat(self, body: bytes) -> int | None:
@@ -436,7 +442,7 @@ class DistrictClient:
         the answer's ``server_time`` (None if the answer has none).
 
         Raises:
-            LinkDown; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …).
+            LinkDownError; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …).
         """
         answer = self._call(
             "POST", f"{self._link.prefix}/v1/heartbeat", body,
@@ -449,7 +455,7 @@ class DistrictClient:
             return f.integer("server_time") if f.has("server_time") else None
         except WireError as error:
             raise self._logged(
-                LinkDown(LinkKind.BAD_ANSWER, f"heartbeat answer: {error.reason.value}"),
+                LinkDownError(LinkKind.BAD_ANSWER, f"heartbeat answer: {error.reason.value}"),
                 "heartbeat",
             ) from None
 
@@ -514,7 +520,7 @@ class DistrictClient:
             retried = True
 
     def _retry_at_once(self, error: CedokaError, date: str | None) -> bool:
-        if isinstance(error, LinkDown) and error.kind is LinkKind.REPLAYED:
+        if isinstance(error, LinkDownError) and error.kind is LinkKind.REPLAYED:
             log.info("event=proof_replayed device=%s action=retry", self.device_id)
             return True
         if not (isinstance(error, RejectedError) and error.reason in _PROOF_CLOCK):
@@ -551,7 +557,9 @@ class DistrictClient:
             )  # fmt: skip
             try:
                 if not _is_json(response.headers):
-                    raise LinkDown(LinkKind.CAPTIVE_PORTAL, "200 answer is not JSON", status=200)
+                    raise LinkDownError(
+                        LinkKind.CAPTIVE_PORTAL, "200 answer is not JSON", status=200
+                    )
                 return self._link.read(response, cap=cap, deadline=deadline)
             finally:
                 response.close()
@@ -570,7 +578,7 @@ class DistrictClient:
         while held < size:
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0:
-                raise LinkDown(LinkKind.DEADLINE, f"download deadline passed at {held}/{size}")
+                raise LinkDownError(LinkKind.DEADLINE, f"download deadline passed at {held}/{size}")
             headers = {"Accept": "application/octet-stream"}
             if held:
                 headers["Range"] = f"bytes={held}-"
@@ -586,7 +594,7 @@ class DistrictClient:
                     # protocol 15.1 says restart from byte 0 (once per call).
                     _check_unsatisfied_range(response.headers, size)
                     if restarted or not held:
-                        raise LinkDown(LinkKind.HTTP_STATUS, "range refused", status=416)
+                        raise LinkDownError(LinkKind.HTTP_STATUS, "range refused", status=416)
                     log.info("event=blob_range_refused size=%d held=%d", size, held)
                     file.truncate(0)
                     held, restarted = 0, True
@@ -612,16 +620,16 @@ class DistrictClient:
             room = size - held
             chunk = _read1(response, min(CHUNK_BYTES, room + 1), decode=False)
             if not chunk:
-                raise LinkDown(LinkKind.TRUNCATED, f"body ended at {held} of {size} bytes")
+                raise LinkDownError(LinkKind.TRUNCATED, f"body ended at {held} of {size} bytes")
             received += len(chunk)
             file.write(chunk[:room])
             held += min(len(chunk), room)
             if len(chunk) > room:
-                raise LinkDown(LinkKind.SIZE_MISMATCH, "body longer than the signed size")
+                raise LinkDownError(LinkKind.SIZE_MISMATCH, "body longer than the signed size")
             if time.monotonic() > deadline:
-                raise LinkDown(LinkKind.DEADLINE, f"download deadline passed at {held}/{size}")
+                raise LinkDownError(LinkKind.DEADLINE, f"download deadline passed at {held}/{size}")
         if _content_length(response.headers) is None and _read1(response, 1, decode=False):
-            raise LinkDown(LinkKind.SIZE_MISMATCH, "body longer than the signed size")
+            raise LinkDownError(LinkKind.SIZE_MISMATCH, "body longer than the signed size")
         return received
 
     def _logged(self, error: CedokaError, endpoint: str, **ids: str) -> CedokaError:
@@ -663,7 +671,7 @@ def enroll(
         WireError: ENROLL_CODE_MALFORMED (nothing was sent).
         RejectedError: ENROLL_CODE_INVALID, ENROLL_MAC_INVALID (either side), REPLAYED,
             ROOT_MISMATCH, MALFORMED, TOO_LARGE, …
-        LinkDown: still failing after the retries.
+        LinkDownError: still failing after the retries.
     """
     code = parse_enroll_code(code_text)
     nonce = b64u_encode(random_bytes(16))
@@ -677,7 +685,7 @@ def enroll(
         while True:
             try:
                 return _enroll_once(link, body, code=code, nonce=nonce)
-            except LinkDown as error:
+            except LinkDownError as error:
                 backoff = backoff.failed()
                 delay_s = backoff.delay_s(uniform, error.retry_after_s)
                 if backoff.failures >= attempts or delay_s > ENROLL_MAX_WAIT_S:
@@ -710,7 +718,7 @@ def _enroll_once(link: _Link, body: bytes, *, code: EnrollCode, nonce: str) -> E
         if response.status_code != 200:  # noqa: PLR2004
             raise link.failure(response, "enroll", deadline)
         if not _is_json(response.headers):
-            raise LinkDown(LinkKind.CAPTIVE_PORTAL, "200 answer is not JSON", status=200)
+            raise LinkDownError(LinkKind.CAPTIVE_PORTAL, "200 answer is not JSON", status=200)
         data = link.read(response, cap=MAX_ENROLL_BYTES, deadline=deadline)
     finally:
         response.close()
@@ -718,7 +726,9 @@ def _enroll_once(link: _Link, body: bytes, *, code: EnrollCode, nonce: str) -> E
         return parse_enroll_response(data, code=code, nonce=nonce)
     except WireError as error:
         if error.reason in _UNREADABLE:
-            raise LinkDown(LinkKind.BAD_ANSWER, f"enrol answer: {error.reason.value}") from None
+            raise LinkDownError(
+                LinkKind.BAD_ANSWER, f"enrol answer: {error.reason.value}"
+            ) from None
         raise
 
 
@@ -743,7 +753,7 @@ def _mapped_error(status: int, code: str, endpoint: str) -> CedokaError | None:
     if status == 404 and code == "not_found" and endpoint == "blob":  # noqa: PLR2004
         return GoneError(code)
     if status == 409 and code == "replayed":  # noqa: PLR2004
-        return LinkDown(LinkKind.REPLAYED, "the district saw this proof before", status=409)
+        return LinkDownError(LinkKind.REPLAYED, "the district saw this proof before", status=409)
     if status == 410 and code in _GONE and endpoint == "blob":  # noqa: PLR2004
         return GoneError(code)
     if status == 413 and code == "too_large":  # noqa: PLR2004
@@ -756,19 +766,21 @@ def _blob_start(response: requests.Response, *, held: int, size: int) -> int:
     the length headers against the signed size."""
     headers = response.headers
     if headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
-        raise LinkDown(LinkKind.BAD_ANSWER, "blob with a content encoding")
+        raise LinkDownError(LinkKind.BAD_ANSWER, "blob with a content encoding")
     declared = _content_length(headers)
     if response.status_code == 206:  # noqa: PLR2004
         match = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", "").strip())
         if match is None or tuple(int(g) for g in match.groups()) != (held, size - 1, size):
-            raise LinkDown(LinkKind.SIZE_MISMATCH, "Content-Range disagrees with the signed size")
+            raise LinkDownError(
+                LinkKind.SIZE_MISMATCH, "Content-Range disagrees with the signed size"
+            )
         if declared is not None and declared != size - held:
-            raise LinkDown(LinkKind.SIZE_MISMATCH, "Content-Length disagrees with the range")
+            raise LinkDownError(LinkKind.SIZE_MISMATCH, "Content-Length disagrees with the range")
         return held
     if response.status_code != 200:  # noqa: PLR2004
-        raise LinkDown(LinkKind.HTTP_STATUS, f"status {response.status_code} for a blob")
+        raise LinkDownError(LinkKind.HTTP_STATUS, f"status {response.status_code} for a blob")
     if declared is not None and declared != size:
-        raise LinkDown(LinkKind.SIZE_MISMATCH, "Content-Length disagrees with the signed size")
+        raise LinkDownError(LinkKind.SIZE_MISMATCH, "Content-Length disagrees with the signed size")
     return 0
 
 
@@ -778,7 +790,7 @@ def _check_unsatisfied_range(headers: Mapping[str, str], size: int) -> None:
         return
     match = _UNSATISFIED_RANGE.fullmatch(value.strip())
     if match is None or int(match.group(1)) != size:
-        raise LinkDown(LinkKind.SIZE_MISMATCH, "Content-Range disagrees with the signed size")
+        raise LinkDownError(LinkKind.SIZE_MISMATCH, "Content-Range disagrees with the signed size")
 
 
 def _parse_event_results(data: bytes, *, count: int) -> list[tuple[str | None, str, str | None]]:
@@ -808,7 +820,7 @@ def _content_length(headers: Mapping[str, str]) -> int | None:
     if value is None:
         return None
     if not _DIGITS.fullmatch(value.strip()):
-        raise LinkDown(LinkKind.BAD_ANSWER, "invalid Content-Length")
+        raise LinkDownError(LinkKind.BAD_ANSWER, "invalid Content-Length")
     return int(value)
 
 
@@ -879,7 +891,7 @@ def _is_timeout(error: BaseException) -> bool:
     )
 
 
-def _link_down(error: BaseException) -> LinkDown:
+def _link_down(error: BaseException) -> LinkDownError:
     """Translate whatever requests / urllib3 / ssl / socket raised."""
     chain = list(_causes(error))
 
@@ -910,12 +922,12 @@ def _link_down(error: BaseException) -> LinkDown:
     else:
         kind = LinkKind.NETWORK
     innermost = chain[-1] if len(chain) > 1 else error
-    return LinkDown(kind, f"{type(error).__name__} ({type(innermost).__name__})")
+    return LinkDownError(kind, f"{type(error).__name__} ({type(innermost).__name__})")
 
 
 def _describe(error: CedokaError) -> str:
     """Kind or code only: safe for logs."""
-    if isinstance(error, LinkDown):
+    if isinstance(error, LinkDownError):
         status = f"/{error.status}" if error.status is not None else ""
         return f"link_down/{error.kind.value}{status}"
     if isinstance(error, RejectedError):

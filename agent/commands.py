@@ -226,8 +226,8 @@ def _local_time(at_s: int) -> str:
 
 def _release(args: argparse.Namespace, home: Path) -> int:
     from agent.app import Agent
-    from agent.dispatch import NoPrinter
-    from printers.base import PrinterNotReady
+    from agent.dispatch import NoPrinterError
+    from printers.base import PrinterNotReadyError
 
     agent = Agent(home, verify=verify_of(home))
     result: dict[str, Any] = {"released": [], "jobs": [], "error": None}
@@ -246,8 +246,8 @@ def _release(args: argparse.Namespace, home: Path) -> int:
         for job_id in released:
             try:
                 state = agent.dispatcher.print_job(job_id)
-            except (NoPrinter, PrinterNotReady) as error:
-                reason = error.reason if isinstance(error, PrinterNotReady) else "no_printer"
+            except (NoPrinterError, PrinterNotReadyError) as error:
+                reason = error.reason if isinstance(error, PrinterNotReadyError) else "no_printer"
                 result["error"] = {"code": reason, "message_id": printer_text(reason, "id"),
                                    "message_en": printer_text(reason, "en"),
                                    "detail": str(error)}  # fmt: skip
@@ -269,7 +269,7 @@ def _printers(args: argparse.Namespace, home: Path) -> int:
     """Each configured role: its backend, health and pre-flight verdict; and the CUPS
     queues this PC has (to choose from when setting up)."""
     from agent.settings import load_config
-    from printers.base import PrinterNotReady
+    from printers.base import PrinterNotReadyError
     from printers.cups import list_queues
     from printers.factory import open_any
 
@@ -291,7 +291,7 @@ def _printers(args: argparse.Namespace, home: Path) -> int:
         try:
             printer.preflight()
             entry.update(ready=True, problem=None)
-        except PrinterNotReady as error:
+        except PrinterNotReadyError as error:
             entry.update(ready=False, problem=error.reason,
                          message_id=printer_text(error.reason, "id"),
                          message_en=printer_text(error.reason, "en"))  # fmt: skip

@@ -30,10 +30,12 @@ import urllib3
 import urllib3.connection
 from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
 
+from kiosk.errors import TransportError
+
 _scope = threading.local()
 
 
-class DeadlineExceededError(TimeoutError):
+class DeadlineExceededError(TransportError, TimeoutError):
     """The request's overall deadline passed while its answer was awaited or read."""
 
 

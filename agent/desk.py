@@ -35,7 +35,7 @@ from agent.desk_model import (
     Printed,
 )
 from agent.desk_settings import SupervisorDesk, receipt_language
-from agent.dispatch import Dispatcher, NoPrinter
+from agent.dispatch import Dispatcher, NoPrinterError
 from agent.jobs import JobBook, Step
 from agent.operators import Operator, OperatorBook, StaffError
 from agent.release import Releaser
@@ -51,7 +51,7 @@ from kiosk.errors import (
     TransitionError,
 )
 from kiosk.lifecycle import JobEvent, JobState, allowed_events
-from printers.base import Printer, PrinterNotReady, PrintSubmitError
+from printers.base import Printer, PrinterNotReadyError, PrintSubmitError
 from printers.receipt import Receipt, ReceiptPrinter
 
 QUEUE_STATES = (JobState.HELD, JobState.RELEASED, JobState.PRINTING, JobState.PRINTED,
@@ -305,7 +305,7 @@ class Desk:
         try:
             printer.preflight()
             printer.print_receipt(receipt)
-        except (PrinterNotReady, PrintSubmitError) as error:
+        except (PrinterNotReadyError, PrintSubmitError) as error:
             self._audit.record("receipt", "failed", operator=operator.operator_id,
                                job_id=job_id, printer="receipt", reason=error.reason)  # fmt: skip
             return HandedOver(job_id, state, "failed", error.reason)
@@ -348,9 +348,9 @@ class Desk:
     def _preflight(self, job_id: str) -> None:
         try:
             self._dispatcher.preflight(job_id)
-        except PrinterNotReady as error:
+        except PrinterNotReadyError as error:
             raise DeskError("printer", error.reason, role="a4") from None
-        except NoPrinter:
+        except NoPrinterError:
             raise DeskError("printer", "no_printer", role="a4") from None
 
     def _step_and_print(self, job_id: str, step: Step, operator: Operator,
@@ -374,12 +374,12 @@ class Desk:
         """
         try:
             state = self._dispatcher.print_job(job_id)
-        except PrinterNotReady as error:
+        except PrinterNotReadyError as error:
             self._audit.record("print", "refused", operator=operator.operator_id,
                                job_id=job_id, doc_types=self._doc_types(job_id),
                                printer="a4", reason=error.reason)  # fmt: skip
             raise DeskError("printer", error.reason, role="a4") from None
-        except NoPrinter:
+        except NoPrinterError:
             raise DeskError("printer", "no_printer", role="a4") from None
         if state is JobState.PRINTING:  # the service took it
             state = self._wait_printed(job_id)

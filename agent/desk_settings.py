@@ -14,7 +14,7 @@ from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
 from kiosk.errors import ConfigError, PrinterNotAllowedError
 from kiosk.model import PrintTicket
 from kiosk.testpage import make_test_page
-from printers.base import Printer, PrinterNotReady, PrintSubmitError
+from printers.base import Printer, PrinterNotReadyError, PrintSubmitError
 from printers.receipt import Language, Receipt, ReceiptPrinter, format_time
 
 TestRole = Literal["a4", "receipt"]
@@ -112,7 +112,7 @@ class SupervisorDesk:
                     documents=("Halaman uji / Test page",), job_ref="TEST",
                     operator=operator.name, language=receipt_language(cfg),
                 ))  # fmt: skip
-        except (PrinterNotReady, PrintSubmitError) as error:
+        except (PrinterNotReadyError, PrintSubmitError) as error:
             self._audit.record("test_page", "refused", operator=operator.operator_id,
                                printer=role, reason=error.reason)  # fmt: skip
             raise DeskError("printer", error.reason, role=role) from None

@@ -39,7 +39,7 @@ from kiosk.errors import ConfigError, Reason, RejectedError
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.model import VerifiedJob
 from kiosk.verify import check_printable_now, verify_document
-from printers.base import Phase, Printer, PrinterNotReady, PrintSubmitError
+from printers.base import Phase, Printer, PrinterNotReadyError, PrintSubmitError
 
 log = logging.getLogger("cedoka.agent.dispatch")
 FIRST_POLL_S = 0.02  # then doubling up to poll_s: done within ~20 % of the printer's time
@@ -47,7 +47,7 @@ EXPIRABLE = (JobState.RECEIVED, JobState.VERIFIED, JobState.HELD, JobState.RELEA
              JobState.FAILED)  # fmt: skip
 
 
-class NoPrinter(ConfigError):
+class NoPrinterError(ConfigError):
     """A document's role has no printer configured."""
 
 
@@ -81,7 +81,7 @@ class Dispatcher:
             role = dict(DEFAULT_ROUTING).get(doc_type, PrinterRole.A4)
         printer = self._printers.get(role)
         if printer is None:
-            raise NoPrinter(
+            raise NoPrinterError(
                 f"printers.{role.value}", f"no printer configured for role {role.value}"
             )
         return printer
@@ -90,7 +90,7 @@ class Dispatcher:
         """Every printer the job needs is there and ready.
 
         Raises:
-            NoPrinter, PrinterNotReady.
+            NoPrinterError, PrinterNotReadyError.
         """
         for printer in {id(p): p for p in (self.printer_for(d.doc_type)
                                           for d in self._spool.docs(job_id))}.values():  # fmt: skip
@@ -103,8 +103,8 @@ class Dispatcher:
         for row in self._spool.jobs([JobState.RELEASED]):
             try:
                 self.print_job(row.status.job_id)
-            except (NoPrinter, PrinterNotReady) as error:
-                reason = error.reason if isinstance(error, PrinterNotReady) else "no_printer"
+            except (NoPrinterError, PrinterNotReadyError) as error:
+                reason = error.reason if isinstance(error, PrinterNotReadyError) else "no_printer"
                 self._errors.note(self._local_now_s(), reason)
                 log.warning("event=print_blocked job=%s reason=%s", row.status.job_id, reason)
 
@@ -112,7 +112,8 @@ class Dispatcher:
         """Print one released job; returns the state it ends in.
 
         Raises:
-            NoPrinter, PrinterNotReady: before anything is submitted (the job stays released).
+            NoPrinterError, PrinterNotReadyError: before anything is submitted
+                (the job stays released).
         """
         try:
             with exclusive_lock(self._lock_path):
@@ -262,8 +263,10 @@ class Dispatcher:
             log.info("event=recover job=%s round=%d", job_id, row.rounds)
             try:
                 self._run_round(job_id, self._stored.reopen(row))
-            except (NoPrinter, RejectedError) as error:
-                reason = "no_printer" if isinstance(error, NoPrinter) else "unknown_after_restart"
+            except (NoPrinterError, RejectedError) as error:
+                reason = (
+                    "no_printer" if isinstance(error, NoPrinterError) else "unknown_after_restart"
+                )
                 self._book.step(job_id, Step(JobEvent.RECONCILE_LOST))
                 self._errors.note(self._local_now_s(), reason)
 

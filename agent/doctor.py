@@ -17,7 +17,6 @@ Exit status: 0 when no check failed (warnings allowed), 1 when one did.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import logging
@@ -26,7 +25,6 @@ import pwd
 import shlex
 import shutil
 import socket
-import sqlite3
 import ssl
 import stat
 import time
@@ -39,12 +37,13 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from agent import trust as trust_store
-from agent.client import DistrictClient, LinkDown
+from agent.client import DistrictClient, LinkDownError
 from agent.commands import PROG
 from agent.home import DEFAULT_HOME, HomeLayout
 from agent.keys import DeviceKeys
 from agent.settings import load_config
 from agent.spool import Spool, SpoolError
+from cedoka_io.sqlite import quick_check
 from cedoka_io.version import package_version
 from kiosk.config import AgentConfig, CupsQueue, PrinterTarget, is_loopback_host
 from kiosk.config import office_utc_offset_s as utc_offset_of
@@ -248,7 +247,7 @@ class Doctor:
             return judge(EnrolmentFacts(problem.SPOOL, f"{path} missing"))
         try:
             self.spool = Spool(path)
-        except (sqlite3.Error, OSError, SpoolError) as error:
+        except (OSError, SpoolError) as error:
             return judge(EnrolmentFacts(problem.SPOOL, _error_text(error)))
         try:
             trust = trust_store.load(self.spool)
@@ -303,7 +302,7 @@ class Doctor:
         self.sent_s, self.asked = time.time(), True
         try:
             body = client.feed(after=after, keyring_version=keyring_version, wait_s=FEED_WAIT_S)
-        except LinkDown as error:
+        except LinkDownError as error:
             return judge_server(replace(facts, outcome=error.kind.value, status=error.status),
                                 command=self.command, home=str(self.home))  # fmt: skip
         except RejectedError as error:  # the district itself refused: its Date counts
@@ -438,13 +437,7 @@ class Doctor:
                 return skipped("spool", NOT_ENROLLED)
             return judge_spool(SpoolFacts(exists=False))
         # Read-only, and before the spool is trusted: a damaged file is never written to.
-        uri = path.resolve().as_uri() + "?mode=ro"
-        try:
-            with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as conn:
-                rows = conn.execute("PRAGMA quick_check").fetchall()
-            integrity = tuple(str(row[0]) for row in rows)
-        except sqlite3.DatabaseError as error:  # "file is not a database", …
-            integrity = (str(error),)
+        integrity = quick_check(path)
         facts = SpoolFacts(exists=True, integrity=integrity)
         if integrity == ("ok",) and self.spool is not None:
             pending = self.spool.outbox_depth()
@@ -467,7 +460,7 @@ class Doctor:
         ]
 
     def _printer(self, target: PrinterTarget) -> Check:
-        from printers.base import PrinterNotReady
+        from printers.base import PrinterNotReadyError
         from printers.factory import open_any
 
         queue = target.endpoint.name if isinstance(target.endpoint, CupsQueue) else ""
@@ -480,7 +473,7 @@ class Doctor:
         reason = None
         try:
             printer.preflight()
-        except PrinterNotReady as error:
+        except PrinterNotReadyError as error:
             reason = error.reason
         facts = replace(facts, health=printer.health(), preflight=reason)
         return judge_printer(facts, command=self.command)

@@ -9,7 +9,7 @@ Declared here as a ``Protocol`` (as python-tuf declares its fetcher) so that ``S
   serves blobs and records the events and heartbeats it receives, without HTTP.
 
 Errors an implementation raises are the agent's own, never a library's:
-``agent.client.LinkDown`` (a ``TransportError``: the link failed, retry with backoff),
+``agent.client.LinkDownError`` (a ``TransportError``: the link failed, retry with backoff),
 ``kiosk.errors.RejectedError`` (the district refused, with a ``Reason``) and, for a blob,
 ``kiosk.errors.GoneError``. A link is used by one thread at a time.
 """
@@ -33,7 +33,7 @@ class DistrictLink(Protocol):
         parses it), waiting up to ``wait_s`` (1…60) seconds for news after seq ``after``.
 
         Raises:
-            LinkDown (also BAD_ANSWER when the answer is not a v1 feed); RejectedError
+            LinkDownError (also BAD_ANSWER when the answer is not a v1 feed); RejectedError
             (DEVICE_REVOKED, UNKNOWN_DEVICE, a refused proof, …). ValueError: arguments out
             of range.
         """
@@ -48,7 +48,7 @@ class DistrictLink(Protocol):
         file's hash is the caller's to check.
 
         Raises:
-            LinkDown (DEADLINE, SIZE_MISMATCH, TRUNCATED, …); GoneError (not_found,
+            LinkDownError (DEADLINE, SIZE_MISMATCH, TRUNCATED, …); GoneError (not_found,
             job_cancelled, job_expired, job_purged); RejectedError. OSError: the part file.
         """
         ...
@@ -58,7 +58,7 @@ class DistrictLink(Protocol):
         "stored", "duplicate" or "rejected" (then ``reason`` is a Reason code).
 
         Raises:
-            LinkDown; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …). ValueError:
+            LinkDownError; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …). ValueError:
             not 1…100 tokens.
         """
         ...
@@ -68,7 +68,7 @@ class DistrictLink(Protocol):
         answer's ``server_time`` (None if it has none).
 
         Raises:
-            LinkDown; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …).
+            LinkDownError; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …).
         """
         ...
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cedoka_io.sqlite import NewerSchemaError, SqliteFile
+from cedoka_io.sqlite import NewerSchemaError, SqliteFile, sqlite_errors_as
+from kiosk.errors import StoreError
 from kiosk.lifecycle import JobState, JobStatus
 from kiosk.model import VerifiedJob
 
@@ -130,10 +131,12 @@ class AuditRow:
     hash: str
 
 
-class SpoolError(Exception):
-    """The spool cannot be used (newer schema, corrupt file)."""
+class SpoolError(StoreError):
+    """The spool cannot be used (newer schema, damaged file, full disk); every
+    ``sqlite3.Error`` of a :class:`Spool` method arrives as this."""
 
 
+@sqlite_errors_as(SpoolError)
 class Spool:
     """The SQLite spool. Thread-safe: one connection per thread."""
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from agent import failpoints
 from agent import trust as trust_store
 from agent.blobs import BlobStore
-from agent.client import LinkDown, LinkKind
+from agent.client import LinkDownError, LinkKind
 from agent.jobs import JobBook, Step
 from agent.keys import DeviceKeys
 from agent.link import DistrictLink
@@ -79,10 +79,6 @@ GAP_RETRY_MAX_S = 3600.0
 _GAP = "gap"  # the key of the one gap schedule
 
 
-class FeedUnreadable(Exception):
-    """The feed answer is not a v1 feed (e.g. a proxy's page): retry with backoff."""
-
-
 class Syncer:
     def __init__(
         self, *, spool: Spool, book: JobBook, blobs: BlobStore, client: DistrictLink,
@@ -121,10 +117,10 @@ class Syncer:
 
     def round(self, wait_s: int) -> None:
         """One long-poll and everything it brings. Raises TransportError / RejectedError
-        (DEVICE_REVOKED …) / FeedUnreadable for the service loop to handle."""
+        (DEVICE_REVOKED …) for the service loop to handle."""
         try:
             self.fetch_received()  # left over from before a restart or a link failure
-        except LinkDown as error:
+        except LinkDownError as error:
             if error.kind not in ANSWER_FAILURES:
                 raise  # the link itself is down: the feed would fail too
             # One blob the district fails to serve must not keep its signed head away
@@ -142,11 +138,12 @@ class Syncer:
 
     def process(self, body: bytes) -> None:
         """Decide one feed answer (``kiosk.sync_step.apply_feed``) and persist what it
-        decided, in its order. Raises FeedUnreadable when the answer is not a v1 feed."""
+        decided, in its order. Raises LinkDownError (``bad_answer``) when the answer is not a
+        v1 feed."""
         try:
             feed = parse_feed(body)
         except WireError as error:
-            raise FeedUnreadable(error.reason.value) from None
+            raise LinkDownError(LinkKind.BAD_ANSWER, f"feed answer: {error.reason.value}") from None
         trust = trust_store.load(self._spool)
         now = self._local_now_s()
         out = apply_feed(
@@ -241,7 +238,7 @@ class Syncer:
         them)."""
         rows = self._spool.jobs([JobState.RECEIVED])
         self._blob_retries.keep_only(row.status.job_id for row in rows)
-        failed: LinkDown | None = None
+        failed: LinkDownError | None = None
         for row in rows:
             if row.expires_s is not None and row.expires_s <= self._book.now_s():
                 continue
@@ -249,7 +246,7 @@ class Syncer:
                 continue
             try:
                 self._fetch(row)
-            except LinkDown as error:
+            except LinkDownError as error:
                 if error.kind not in ANSWER_FAILURES:
                     raise  # the link itself is down: the next jobs would wait for it too
                 log.warning("event=blob_failed job=%s kind=%s status=%s", row.status.job_id,

@@ -12,26 +12,36 @@ Each store keeps its SQL and its schemas; this module only holds what both did t
   once, so a reader never deadlocks upgrading to a writer), rolled back on any exception;
 - :meth:`SqliteFile.migrate`: the schema version in ``PRAGMA user_version`` and forward-only
   migrations, one script from each older version straight to the current one, run with the
-  version bump in one transaction; a newer file raises :class:`NewerSchemaError`.
+  version bump in one transaction; a newer file raises :class:`NewerSchemaError`;
+- :func:`sqlite_errors_as`: the class decorator by which a store raises its own
+  :class:`~kiosk.errors.StoreError` for every ``sqlite3.Error``, so no caller above a
+  store sees one;
+- :func:`quick_check`: ``PRAGMA quick_check`` on a read-only connection (a damaged file is
+  never written to).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
-from kiosk.errors import CedokaError
+from kiosk.errors import StoreError
 
 FILE_MODE = 0o600
 BUSY_TIMEOUT_S = 30
 _PRAGMAS = ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON")
 
+_Store = TypeVar("_Store", bound=type)
 
-class NewerSchemaError(CedokaError):
+
+class NewerSchemaError(StoreError):
     """The file's schema version is newer than this program knows (an older program after
     a newer one wrote the file): nothing was changed. Each store turns it into its own
     error."""
@@ -112,3 +122,39 @@ class SqliteFile:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def sqlite_errors_as(error: type[StoreError]) -> Callable[[_Store], _Store]:
+    """Class decorator for a store: its ``__init__`` and every public method raise
+    ``error(f"{what}: {sqlite message}")`` (the ``sqlite3.Error`` as ``__cause__``) instead
+    of any ``sqlite3.Error``. Methods must return plain values, not lazy iterators."""
+
+    def wrap(method: Callable[..., Any], name: str) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except sqlite3.Error as cause:
+                raise error(f"{name}: {cause}") from cause
+
+        return translated
+
+    def decorate(cls: _Store) -> _Store:
+        for name, member in list(vars(cls).items()):
+            if inspect.isfunction(member) and (name == "__init__" or not name.startswith("_")):
+                setattr(cls, name, wrap(member, f"{cls.__name__}.{name}"))
+        return cls
+
+    return decorate
+
+
+def quick_check(path: Path) -> tuple[str, ...]:
+    """``PRAGMA quick_check`` of ``path`` on a read-only connection: ``("ok",)`` for a sound
+    file, else SQLite's findings (or the reason it could not be read at all)."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as conn:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as error:  # "file is not a database", …
+        return (str(error),)
+    return tuple(str(row[0]) for row in rows)

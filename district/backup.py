@@ -10,14 +10,16 @@ Restoring is copying that directory back as the home (with the server stopped).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
 import time
 from pathlib import Path
 
+from cedoka_io.sqlite import quick_check
 from district.keyring import DATABASE
-from kiosk.errors import OperatorError
+from kiosk.errors import OperatorError, StoreError
 
 KEYS = "keys"
 
@@ -26,7 +28,8 @@ def backup_home(home: Path, dest: Path, *, now_s: float | None = None) -> Path:
     """Copy the district in ``home`` into a new directory in ``dest``; return its path.
 
     Raises:
-        OperatorError: no district in ``home``, or the copy exists already.
+        OperatorError: no district in ``home``, the copy exists already, or it fails its check.
+        StoreError: SQLite could not read the database or write the copy.
     """
     source = home / DATABASE
     if not source.exists():
@@ -41,15 +44,14 @@ def backup_home(home: Path, dest: Path, *, now_s: float | None = None) -> Path:
     old_umask = os.umask(0o077)
     try:
         partial.mkdir(mode=0o700)
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as live, \
-                sqlite3.connect(partial / DATABASE) as copy:  # fmt: skip
-            live.backup(copy)
-        copy_check = sqlite3.connect(partial / DATABASE)
         try:
-            if copy_check.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise OperatorError("the copied database fails its integrity check")
-        finally:
-            copy_check.close()
+            with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as live, \
+                    contextlib.closing(sqlite3.connect(partial / DATABASE)) as copy:  # fmt: skip
+                live.backup(copy)
+        except sqlite3.Error as error:
+            raise StoreError(f"{source}: the backup could not be made: {error}") from error
+        if quick_check(partial / DATABASE) != ("ok",):
+            raise OperatorError("the copied database fails its integrity check")
         shutil.copytree(home / KEYS, partial / KEYS)
         for path in [partial / DATABASE, *(partial / KEYS).iterdir()]:
             os.chmod(path, 0o600)

@@ -17,7 +17,6 @@ import ipaddress
 import json
 import os
 import re
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -54,7 +53,7 @@ _LEVELS = {-1: "n/a", -2: "unknown", -3: "some left"}  # IPP marker-levels below
 _LIFETIME_S = 72 * 3600  # a job's default lifetime
 
 
-class UsageError(argparse.ArgumentTypeError, ValueError):
+class UsageError(CedokaError, argparse.ArgumentTypeError, ValueError):
     """A command line that cannot be run as given (exit status 2); raised by a type
     converter, argparse shows the message."""
 
@@ -607,7 +606,7 @@ def _exit_status(run: Callable[[], None]) -> int:
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (CedokaError, sqlite3.Error) as error:
+    except CedokaError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     except OSError as error:  # e.g. a home or an --out folder that cannot be written
         print(f"{PROG}: error: {error.filename or PROG}: {error.strerror}", file=sys.stderr)

@@ -59,7 +59,7 @@ _MAX_INT_DIGITS = 16
 _PROOF_REASONS_SHOWN = {Reason.EXPIRED, Reason.ISSUED_IN_FUTURE, Reason.REPLAYED}
 
 
-class HttpError(Exception):
+class HttpError(CedokaError):
     """An answer other than 2xx, with the protocol's error body."""
 
     def __init__(

@@ -15,7 +15,7 @@ import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from cedoka_io.sqlite import NewerSchemaError, SqliteFile
+from cedoka_io.sqlite import NewerSchemaError, SqliteFile, sqlite_errors_as
 from district.store import (
     BlobReader,
     BlobRow,
@@ -25,6 +25,7 @@ from district.store import (
     OfficeRow,
     SignerRow,
 )
+from kiosk.errors import StoreError
 
 SCHEMA_VERSION = 3
 # Enrolment retries are recognised by a digest of the consuming request's keys and nonce,
@@ -91,11 +92,12 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
+@sqlite_errors_as(StoreError)
 class SqliteStore:
     """The SQLite implementation of :class:`district.store.DistrictStore`."""
 
     def __init__(self, path: Path) -> None:
-        """Open (creating it 0600 if missing) and migrate the store; raises ``RuntimeError``
+        """Open (creating it 0600 if missing) and migrate the store; raises :class:`StoreError`
         when its schema is newer than this program's."""
         self._path = path
         # Private whatever the umask: SQLite creates -wal and -shm with the database's mode.
@@ -107,7 +109,7 @@ class SqliteStore:
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
         except NewerSchemaError as err:
-            raise RuntimeError(f"{path}: schema {err.found} is newer than this program") from err
+            raise StoreError(f"{path}: schema {err.found} is newer than this program") from err
 
     def _make_private(self) -> None:
         """Mode 0600 for the database and its -wal/-shm (made by an older version, or under
@@ -304,7 +306,7 @@ class SqliteStore:
                 (row.seq, row.device_id, row.seq - 1),
             ).rowcount
             if moved != 1:
-                raise RuntimeError("seq changed concurrently: retry the push")
+                raise StoreError("seq changed concurrently: retry the push")
             conn.execute(
                 f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(12)})",
                 (row.job_id, row.device_id, row.office_code, row.seq, row.release, row.token,
@@ -441,6 +443,7 @@ class SqliteStore:
             return bool(inserted)
 
 
+@sqlite_errors_as(StoreError)
 class _SqliteBlobReader:
     def __init__(self, conn: sqlite3.Connection, blob: sqlite3.Blob) -> None:
         self._conn, self._blob = conn, blob

@@ -1,22 +1,45 @@
 """The one error tree of Cedoka.
 
-Every error the project raises on purpose derives from :class:`CedokaError`. Adapters
+Every exception the project raises on purpose derives from :class:`CedokaError`. Adapters
 (HTTP, SQLite, CUPS, ESC/POS) translate third-party exceptions into these at their
-boundary, so nothing foreign leaks into the service or the UI::
+boundary, so nothing foreign leaks into the services or the screens: the stores turn
+``sqlite3.Error`` into a :class:`StoreError`, the printer drivers turn ``cups.IPPError``
+and USB/serial errors into a :class:`PrinterError`, the district client turns requests,
+urllib3 and socket errors into a :class:`TransportError`. The classes below are defined
+here unless a module is named; ruff's N818 keeps every name ending in ``Error``::
 
     CedokaError
-    ├── RejectedError            bad data from outside: never printed; carries a Reason
-    │   ├── WireError            could not be parsed at all (size, base64, JSON, types)
-    │   └── ClaimError           a claim code that does not match (wrong / malformed)
-    │       └── ClaimLockedError too many wrong codes: release is locked for a while
-    ├── TransitionError          a lifecycle event that is not allowed in the job's state
-    ├── ConfigError              invalid configuration; names the field
-    │   └── PrinterNotAllowedError  a printer this kiosk may not be switched to
-    ├── SelfTestError            a known-answer test failed: the crypto stack is broken
-    ├── TransportError           the link failed (retry later); raised by adapters only
-    ├── OperatorError            an operator's command cannot be done (unknown office, …)
-    ├── GoneError                a requested resource does not exist or no longer exists
-    └── RateLimitedError         too many attempts; retry after a while
+    ├── RejectedError              bad data from outside: never printed; carries a Reason
+    │   ├── WireError              could not be parsed at all (size, base64, JSON, types)
+    │   └── ClaimError             a claim code that does not match (wrong / malformed)
+    │       └── ClaimLockedError   too many wrong codes: release is locked for a while
+    ├── TransitionError            a lifecycle event that is not allowed in the job's state
+    ├── ConfigError                invalid configuration; names the field
+    │   ├── PrinterNotAllowedError a printer this kiosk may not be switched to
+    │   └── NoPrinterError         agent.dispatch: no printer is set up for a document
+    ├── SelfTestError              a known-answer test failed: the crypto stack is broken
+    ├── TransportError             the link failed (retry later); raised by adapters only
+    │   ├── LinkDownError          agent.client: why the district could not be reached
+    │   └── DeadlineExceededError  agent.deadline: an answer outlived its deadline
+    │                              (also a TimeoutError)
+    ├── OperatorError              a command that cannot be done (unknown office, …)
+    │   └── DemoError              ui.demo: the demo cannot start (port taken, …)
+    ├── GoneError                  a requested resource does not exist or no longer exists
+    ├── RateLimitedError           too many attempts; retry after a while
+    ├── StoreError                 a local database failed (disk full, damaged, locked)
+    │   ├── NewerSchemaError       cedoka_io.sqlite: written by a newer program
+    │   └── SpoolError             agent.spool: the kiosk's spool cannot be used
+    ├── PrinterError               a printer or its driver failed
+    │   ├── PrinterNotReadyError   printers.base: the pre-flight check says "not now"
+    │   ├── PrintSubmitError       printers.base: the driver refused the document
+    │   └── PrinterUnreachableError printers.base: CUPS or the device does not answer
+    ├── PinError                   kiosk.pin: a PIN breaks a rule (also a ValueError)
+    ├── StaffError                 agent.operators: a staff action is refused (wrong PIN, …)
+    ├── DeskError                  agent.desk_model: a kiosk-screen action is refused
+    ├── HttpError                  district.http: the district server's error answer
+    ├── ApiError                   ui.errors: the kiosk screen API's error answer
+    ├── UsageError                 district.cli: a bad command-line value (also a ValueError)
+    └── DemoStoppedError           ui.demo: Ctrl-C while the demo was starting
 
 ``RejectedError.reason`` is a machine-readable :class:`Reason`; ``kiosk.messages`` turns
 it into a human message in Bahasa Indonesia and English. Detail strings never contain
@@ -168,3 +191,13 @@ class RateLimitedError(CedokaError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"rate limited: retry after {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class StoreError(CedokaError):
+    """A local database could not be used: the file is damaged, the disk is full, it stays
+    locked, or a newer program wrote it. The store that raised it names the file; the
+    original ``sqlite3.Error`` is its ``__cause__``."""
+
+
+class PrinterError(CedokaError):
+    """A printer or its driver failed; the subclasses in :mod:`printers.base` say how."""

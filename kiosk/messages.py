@@ -145,7 +145,7 @@ def text(reason: Reason, language: str = "id") -> str:
     return english if language == "en" else indonesian
 
 
-# What the printer pre-flight check says, by ``PrinterNotReady.reason`` (printers/base.py):
+# What the printer pre-flight check says, by ``PrinterNotReadyError.reason`` (printers/base.py):
 # what is wrong and what to do, shown *before* anything is printed.
 PRINTER_MESSAGES: Final = MappingProxyType(
     {

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Final
 
 from kiosk.b64 import b64u_decode, b64u_encode
-from kiosk.errors import WireError
+from kiosk.errors import CedokaError, WireError
 
 MIN_DIGITS: Final = 4
 MAX_DIGITS: Final = 8
@@ -25,7 +25,7 @@ _N, _R, _P, _DKLEN, _SALT = 2**14, 8, 1, 32, 16
 _MAX_N: Final = 2**17  # refuse stored parameters that would cost too much memory
 
 
-class PinError(ValueError):
+class PinError(CedokaError, ValueError):
     """The PIN breaks a rule; ``str()`` says which, in English."""
 
 

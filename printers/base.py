@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kiosk.config import PrinterTarget
-from kiosk.errors import CedokaError
+from kiosk.errors import PrinterError
 from kiosk.model import PrintTicket
 from kiosk.report import PrinterHealth
 
@@ -34,7 +34,7 @@ class PrintStatus:
     reason: str | None = None  # machine code, e.g. "media_empty", "aborted"
 
 
-class PrinterNotReady(CedokaError):
+class PrinterNotReadyError(PrinterError):
     """The pre-flight check failed: the printer cannot print now. ``reason`` is a code
     (``offline``, ``stopped``, ``not_accepting``, ``media_empty``, ``media_not_a4`` …)."""
 
@@ -43,12 +43,18 @@ class PrinterNotReady(CedokaError):
         self.reason = reason
 
 
-class PrintSubmitError(CedokaError):
+class PrintSubmitError(PrinterError):
     """The printer system refused or failed the submission; nothing was queued."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+
+
+class PrinterUnreachableError(PrinterError):
+    """The printer system did not answer: the CUPS scheduler is down, or the receipt
+    printer's device cannot be opened. The drivers turn it into an ``offline`` health or a
+    :class:`PrinterNotReadyError` before it reaches a caller."""
 
 
 class Printer(Protocol):
@@ -58,7 +64,7 @@ class Printer(Protocol):
     def target(self) -> PrinterTarget: ...
     def health(self) -> PrinterHealth: ...
     def preflight(self) -> None:
-        """Raise :class:`PrinterNotReady` when a print now would fail or come out wrong."""
+        """Raise :class:`PrinterNotReadyError` when a print now would fail or come out wrong."""
 
     def submit(self, document: bytes, *, title: str, copies: int, ticket: PrintTicket) -> None:
         """Queue ``document`` (bytes in memory, never a file of plaintext) under ``title``.

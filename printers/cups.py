@@ -32,7 +32,13 @@ from urllib.parse import urlsplit
 from kiosk.config import CupsQueue, PrinterTarget
 from kiosk.model import MEDIA_A4, PrintTicket
 from kiosk.report import Marker, PrinterHealth
-from printers.base import Phase, PrinterNotReady, PrintStatus, PrintSubmitError
+from printers.base import (
+    Phase,
+    PrinterNotReadyError,
+    PrinterUnreachableError,
+    PrintStatus,
+    PrintSubmitError,
+)
 
 log = logging.getLogger("cedoka.printers.cups")
 
@@ -52,10 +58,6 @@ _A4_MEDIA = "iso_a4_210x297mm"
 _lock = threading.Lock()  # pycups connections are not thread-safe
 
 
-class CupsUnavailable(Exception):
-    """The CUPS scheduler did not answer."""
-
-
 @contextlib.contextmanager
 def _connection() -> Iterator[Any]:
     import cups
@@ -64,7 +66,7 @@ def _connection() -> Iterator[Any]:
         try:
             conn = cups.Connection()
         except RuntimeError as error:  # "failed to connect to server"
-            raise CupsUnavailable(str(error)) from None
+            raise PrinterUnreachableError(str(error)) from None
         yield conn
 
 
@@ -84,7 +86,7 @@ def list_queues() -> list[str]:
     try:
         with _connection() as conn:
             return sorted(conn.getPrinters())
-    except CupsUnavailable:
+    except PrinterUnreachableError:
         return []
 
 
@@ -159,7 +161,7 @@ class CupsPrinter:
     def health(self) -> PrinterHealth:
         try:
             attrs = self._attributes()
-        except CupsUnavailable:
+        except PrinterUnreachableError:
             attrs = None
         if attrs is None:
             return PrinterHealth(role=self._target.role.value, backend="cups", state="unknown",
@@ -191,30 +193,30 @@ class CupsPrinter:
         """Block a print that would fail or come out wrong, with the reason.
 
         Raises:
-            PrinterNotReady: ``cups_unavailable``, ``no_queue``, ``offline``, ``stopped``,
+            PrinterNotReadyError: ``cups_unavailable``, ``no_queue``, ``offline``, ``stopped``,
                 ``not_accepting``, ``media_empty``, ``media_not_a4``.
         """
         try:
             attrs = self._attributes()
-        except CupsUnavailable as error:
-            raise PrinterNotReady("cups_unavailable", str(error)) from None
+        except PrinterUnreachableError as error:
+            raise PrinterNotReadyError("cups_unavailable", str(error)) from None
         if attrs is None:
-            raise PrinterNotReady("no_queue", f"CUPS has no queue {self.queue!r}")
+            raise PrinterNotReadyError("no_queue", f"CUPS has no queue {self.queue!r}")
         if self._device_answers(attrs.get("device-uri")) is False:  # first: nothing else counts
-            raise PrinterNotReady("offline", "the printer does not answer")
+            raise PrinterNotReadyError("offline", "the printer does not answer")
         device = self._device_attributes(attrs.get("device-uri"))
         reasons = tuple(dict.fromkeys((*_reasons(attrs), *_reasons(device))))
         if int(attrs.get("printer-state", 0)) == 5 or "paused" in reasons:  # noqa: PLR2004
-            raise PrinterNotReady("stopped", f"queue {self.queue} is stopped")
+            raise PrinterNotReadyError("stopped", f"queue {self.queue} is stopped")
         if not attrs.get("printer-is-accepting-jobs", False):
-            raise PrinterNotReady("not_accepting", f"queue {self.queue} rejects jobs")
+            raise PrinterNotReadyError("not_accepting", f"queue {self.queue} rejects jobs")
         if _has(reasons, _MEDIA_EMPTY):
-            raise PrinterNotReady("media_empty", "out of paper")
+            raise PrinterNotReadyError("media_empty", "out of paper")
         loaded = self._loaded_media(attrs, device)
         if loaded and _A4_MEDIA not in loaded:
-            raise PrinterNotReady("media_not_a4", f"loaded: {', '.join(map(str, loaded))}")
+            raise PrinterNotReadyError("media_not_a4", f"loaded: {', '.join(map(str, loaded))}")
         if _has(reasons, ("offline",)):
-            raise PrinterNotReady("offline", "the printer does not answer")
+            raise PrinterNotReadyError("offline", "the printer does not answer")
 
     @staticmethod
     def _loaded_media(attrs: dict[str, Any], device: dict[str, Any]) -> list[str]:
@@ -229,8 +231,8 @@ class CupsPrinter:
             with _connection() as conn:
                 conn.enablePrinter(self.queue)
                 conn.acceptJobs(self.queue)
-        except (CupsUnavailable, cups.IPPError) as error:
-            raise PrinterNotReady("cups_unavailable", str(error)) from None
+        except (PrinterUnreachableError, cups.IPPError) as error:
+            raise PrinterNotReadyError("cups_unavailable", str(error)) from None
 
     # --- printing ---------------------------------------------------------------------
 
@@ -258,7 +260,7 @@ class CupsPrinter:
                     with contextlib.suppress(cups.IPPError):  # no half-sent job left behind
                         conn.cancelJob(job_id, purge_job=True)
                     raise
-        except CupsUnavailable as error:
+        except PrinterUnreachableError as error:
             raise PrintSubmitError("cups_unavailable", str(error)) from None
         except cups.IPPError as error:
             status = error.args[0] if error.args else 0
@@ -274,7 +276,7 @@ class CupsPrinter:
                 jobs: dict[int, dict[str, Any]] = conn.getJobs(
                     which_jobs="all", my_jobs=False, requested_attributes=_JOB_ATTRS
                 )
-        except (CupsUnavailable, cups.IPPError):
+        except (PrinterUnreachableError, cups.IPPError):
             return PrintStatus(Phase.UNKNOWN, "cups_unavailable")
         mine = [jid for jid, job in jobs.items() if job.get("job-name") == title]
         if not mine:

@@ -12,7 +12,7 @@ answered by one status byte, read with a short timeout; a printer that says noth
 Nothing here may hang the agent: every connect, write and read has a timeout of a few
 seconds (pycups has none: a local cupsd is trusted to answer). Nothing foreign escapes:
 every error of the driver, the socket, pyusb, pyserial or pycups becomes
-:class:`~printers.base.PrinterNotReady` or :class:`~printers.base.PrintSubmitError` here.
+:class:`~printers.base.PrinterNotReadyError` or :class:`~printers.base.PrintSubmitError` here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Final, Protocol
 
 from kiosk.config import CupsQueue, PrinterRole, PrinterTarget, SerialDevice, TcpEndpoint, UsbDevice
 from kiosk.report import PrinterHealth
-from printers.base import PrinterNotReady, PrintSubmitError
+from printers.base import PrinterNotReadyError, PrinterUnreachableError, PrintSubmitError
 from printers.receipt import MAX_WIDTH, MIN_WIDTH, PaperStatus, Receipt, receipt_bytes
 
 DLE_EOT_PAPER: Final = b"\x10\x04\x04"  # DLE EOT 4: transmit roll paper sensor status
@@ -58,17 +58,13 @@ def _detail(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:_DETAIL_CHARS]
 
 
-class _Unreachable(Exception):
-    """Internal: the device could not be opened (becomes ``offline``)."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Probe:
     state: str  # idle | processing | stopped | offline | unknown
     accepting: bool
     reasons: tuple[str, ...]
     paper: PaperStatus
-    fault: str | None  # PrinterNotReady reason, None when a print may go ahead
+    fault: str | None  # PrinterNotReadyError reason, None when a print may go ahead
     detail: str = ""
 
 
@@ -193,11 +189,11 @@ class EscposPrinter:
         )  # fmt: skip
 
     def preflight(self) -> None:
-        """Raise :class:`PrinterNotReady` (``offline``, ``media_empty``; for a CUPS queue also
+        """Raise :class:`PrinterNotReadyError` (``offline``, ``media_empty``; for a CUPS queue also
         ``stopped``, ``not_accepting``) when a receipt printed now would not come out."""
         probe = self._probe()
         if probe.fault is not None:
-            raise PrinterNotReady(probe.fault, probe.detail)
+            raise PrinterNotReadyError(probe.fault, probe.detail)
 
     def paper_status(self) -> PaperStatus:
         """``ok``, ``near_end``, ``out``, or ``unknown`` (no answer, or cannot connect)."""
@@ -225,7 +221,7 @@ class EscposPrinter:
         with self._lock:
             try:
                 link = self._open(job_name=f"receipt-{receipt.job_ref}")
-            except _Unreachable as error:
+            except PrinterUnreachableError as error:
                 raise PrintSubmitError("offline", str(error)) from None
             try:
                 if link.paper() == "out":
@@ -246,7 +242,7 @@ class EscposPrinter:
         with self._lock:
             try:
                 link = self._open(job_name="status")
-            except _Unreachable as error:
+            except PrinterUnreachableError as error:
                 return _Probe("offline", False, (), "unknown", "offline", str(error))
             try:
                 paper = link.paper()
@@ -290,7 +286,7 @@ class EscposPrinter:
     # --- opening a connection -------------------------------------------------------------
 
     def _open(self, *, job_name: str) -> _Link:
-        """Open the device. Raises :class:`_Unreachable`; never anything foreign."""
+        """Open the device. Raises :class:`PrinterUnreachableError`; never anything foreign."""
         endpoint = self._endpoint
         try:
             if isinstance(endpoint, TcpEndpoint):
@@ -300,10 +296,10 @@ class EscposPrinter:
             if isinstance(endpoint, SerialDevice):
                 return self._open_serial(endpoint)
             return self._open_cups(endpoint, job_name)
-        except _Unreachable:
+        except PrinterUnreachableError:
             raise
         except Exception as error:
-            raise _Unreachable(_detail(error)) from None
+            raise PrinterUnreachableError(_detail(error)) from None
 
     def _open_tcp(self, endpoint: TcpEndpoint) -> _Link:
         from escpos.printer import Network
@@ -325,7 +321,7 @@ class EscposPrinter:
         from escpos.printer import Usb
 
         if not Usb.is_usable():  # checked first: Usb.close() (run by __del__) raises without it
-            raise _Unreachable("USB printing needs pyusb, which is not installed")
+            raise PrinterUnreachableError("USB printing needs pyusb, which is not installed")
         driver = Usb(
             usb_args={"idVendor": endpoint.vendor_id, "idProduct": endpoint.product_id},
             timeout=int(self._timeout_s * 1000),  # milliseconds, for writes (0 = for ever)
@@ -339,7 +335,7 @@ class EscposPrinter:
         from escpos.printer import Serial
 
         if not Serial.is_usable():
-            raise _Unreachable("serial printing needs pyserial, which is not installed")
+            raise PrinterUnreachableError("serial printing needs pyserial, which is not installed")
         driver = Serial(
             devfile=endpoint.device, baudrate=endpoint.baud, timeout=self._status_timeout_s
         )

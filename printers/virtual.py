@@ -19,7 +19,7 @@ from cedoka_io.files import write_atomic
 from kiosk.config import PrinterTarget, VirtualPath
 from kiosk.model import PrintTicket
 from kiosk.report import PrinterHealth
-from printers.base import Phase, PrinterNotReady, PrintStatus, PrintSubmitError
+from printers.base import Phase, PrinterNotReadyError, PrintStatus, PrintSubmitError
 from printers.folder import folder_fault
 
 _FAULTS = (("OFFLINE", "offline"), ("PAUSED", "stopped"), ("MEDIA_EMPTY", "media_empty"))
@@ -54,7 +54,7 @@ class VirtualPrinter:
     def preflight(self) -> None:
         fault = self._fault()
         if fault is not None:
-            raise PrinterNotReady(fault, f"virtual printer {self.folder}")
+            raise PrinterNotReadyError(fault, f"virtual printer {self.folder}")
 
     def submit(self, document: bytes, *, title: str, copies: int, ticket: PrintTicket) -> None:
         fault = self._fault()

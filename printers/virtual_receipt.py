@@ -20,7 +20,7 @@ from typing import Final
 from cedoka_io.files import write_atomic
 from kiosk.config import PrinterRole, PrinterTarget, VirtualPath
 from kiosk.report import PrinterHealth
-from printers.base import PrinterNotReady, PrintSubmitError
+from printers.base import PrinterNotReadyError, PrintSubmitError
 from printers.folder import folder_fault
 from printers.receipt import MAX_WIDTH, MIN_WIDTH, PaperStatus, Receipt, receipt_lines
 
@@ -70,7 +70,7 @@ class VirtualReceiptPrinter:
     def preflight(self) -> None:
         fault = self._fault()
         if fault is not None:
-            raise PrinterNotReady(fault, f"virtual receipt printer {self.folder}")
+            raise PrinterNotReadyError(fault, f"virtual receipt printer {self.folder}")
 
     def print_receipt(self, receipt: Receipt) -> None:
         fault = self._fault()

@@ -203,3 +203,71 @@ def test_the_kiosk_screen_reaches_the_agent_only_through_its_desk() -> None:
                 assert not (isinstance(owner, ast.Name) and owner.id == "agent"), (
                     f"{where}:{node.lineno} reads agent.{node.attr}: use agent.desk"
                 )
+
+
+# --- one error tree (issue 15 item 4) ------------------------------------------------------
+
+_BUILTIN_ROOTS = {
+    "Exception", "BaseException", "ValueError", "TimeoutError", "OSError", "RuntimeError",
+    "TypeError", "KeyError", "LookupError", "ArgumentTypeError",
+}  # fmt: skip
+
+
+def _exception_classes() -> dict[str, tuple[Path, list[str]]]:
+    """Every class defined in the project's packages: name -> (file, base names)."""
+    classes: dict[str, tuple[Path, list[str]]] = {}
+    for package in PACKAGES:
+        for path in _files(package):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    bases = [ast.unparse(base).rsplit(".", 1)[-1] for base in node.bases]
+                    classes[node.name] = (path, bases)
+    return {name: entry for name, entry in classes.items() if _raises(name, classes)}
+
+
+def _ancestors(name: str, classes: dict[str, tuple[Path, list[str]]]) -> set[str]:
+    """Every base name reachable from ``name`` (a class named like its base ends there)."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        for base in classes[current][1] if current in classes else []:
+            if base not in found:
+                found.add(base)
+                todo.append(base)
+    return found
+
+
+def _raises(name: str, classes: dict[str, tuple[Path, list[str]]]) -> bool:
+    return bool(_ancestors(name, classes) & _BUILTIN_ROOTS)
+
+
+def test_every_project_exception_derives_from_cedoka_error() -> None:
+    classes = _exception_classes()
+    assert len(classes) > 20, sorted(classes)  # the scan finds the tree
+    for name, (path, bases) in classes.items():
+        assert name == "CedokaError" or "CedokaError" in _ancestors(name, classes), (
+            f"{path.relative_to(ROOT)}: {name}({', '.join(bases)}) is not under CedokaError"
+        )
+
+
+def test_the_error_tree_is_drawn_once_with_every_exception() -> None:
+    """kiosk/errors.py's docstring draws the whole tree; docs/architecture.md points to it."""
+    import kiosk.errors
+
+    drawn = kiosk.errors.__doc__ or ""
+    assert "    CedokaError\n" in drawn
+    for name in set(_exception_classes()) - {"CedokaError"}:
+        assert f"── {name} " in drawn, f"{name} is missing from the tree in kiosk/errors.py"
+    assert "kiosk/errors.py" in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+
+
+def test_the_docs_draw_the_same_error_tree() -> None:
+    import kiosk.errors
+
+    lines = (kiosk.errors.__doc__ or "").splitlines()
+    start = lines.index("    CedokaError")
+    end = lines.index("", start)
+    tree = "\n".join(line[4:] for line in lines[start:end])
+    docs = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert f"```\n{tree}\n```" in docs, "docs/architecture.md §8 differs from kiosk/errors.py"

@@ -235,7 +235,7 @@ class Demo:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not ready():
             if self.stop.is_set():
-                raise DemoStopped
+                raise DemoStoppedError
             for part in self.parts:
                 if part.proc.poll() is not None:
                     raise DemoError(f"{what} stopped while starting; the end of its log:\n"
@@ -246,7 +246,7 @@ class Demo:
             time.sleep(0.1)
 
 
-class DemoStopped(Exception):
+class DemoStoppedError(CedokaError):
     """Ctrl-C while the demo was starting."""
 
 
@@ -382,7 +382,7 @@ def run_demo(root: Path | None, printers: Sequence[str], no_window: bool) -> int
         demo.say(banner(demo, server_url=server_url, device_id=device_id, screen=screen,
                         jobs=jobs))  # fmt: skip
         code = demo.supervise()
-    except DemoStopped:
+    except DemoStoppedError:
         code = 0
     except (CedokaError, OSError, subprocess.SubprocessError) as error:
         print(f"cedoka demo: {error}", file=sys.stderr)

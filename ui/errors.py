@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from agent.desk_model import DeskError
-from kiosk.errors import Reason
+from kiosk.errors import CedokaError, Reason
 from kiosk.messages import printer_text
 from kiosk.messages import text as reason_text
 
 
-class ApiError(Exception):
+class ApiError(CedokaError):
     def __init__(self, status: int, code: str, message_id: str, message_en: str,
                  **extra: Any) -> None:  # fmt: skip
         super().__init__(code)

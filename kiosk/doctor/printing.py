@@ -31,7 +31,7 @@ _REASON_PROBLEMS: Final = (
 )  # fmt: skip
 MARKER_LOW_PERCENT: Final = 10
 A4_MEDIA: Final = "iso_a4_210x297mm"
-# The pre-flight codes (printers.base.PrinterNotReady.reason) that mean "cannot print now".
+# The pre-flight codes (printers.base.PrinterNotReadyError.reason) that mean "cannot print now".
 _PREFLIGHT_FAIL: Final = frozenset({"cups_unavailable", "no_queue", "offline", "stopped",
                                     "not_accepting", "media_empty"})  # fmt: skip
 

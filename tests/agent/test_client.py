@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import NameOID
 
-from agent.client import DistrictClient, LinkDown, LinkKind, enroll
+from agent.client import DistrictClient, LinkDownError, LinkKind, enroll
 from kiosk.b64 import b64u_encode
 from kiosk.enroll import (
     EnrollResponse,
@@ -169,8 +169,8 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _link_down(call: Callable[[], object]) -> LinkDown:
-    with pytest.raises(LinkDown) as caught:
+def _link_down(call: Callable[[], object]) -> LinkDownError:
+    with pytest.raises(LinkDownError) as caught:
         call()
     assert isinstance(caught.value, TransportError)
     return caught.value
@@ -930,7 +930,7 @@ def test_a_trickling_feed_answer_is_cut_at_its_overall_deadline(
         elapsed = time.monotonic() - started
         assert not caller.is_alive(), f"the feed call still runs after {elapsed:.1f} s"
     (error,) = outcome
-    assert isinstance(error, LinkDown) and error.kind is LinkKind.DEADLINE, error
+    assert isinstance(error, LinkDownError) and error.kind is LinkKind.DEADLINE, error
     assert 2.5 <= elapsed < 4.5, elapsed
     assert faulty.body_bytes_sent < 10, "ended after a few of the thousands of bytes to come"
 

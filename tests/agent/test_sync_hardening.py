@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from agent import trust as trust_store
-from agent.client import LinkDown
+from agent.client import LinkDownError
 from kiosk.b64 import b64u_encode
 from kiosk.issue import DocumentSpec, JobSpec, Recipient, issue_job
 from kiosk.lifecycle import JobState
@@ -353,7 +353,7 @@ def test_a_blob_that_keeps_failing_holds_back_neither_other_jobs_nor_the_head(
     [doc] = broken.manifest.documents
     district.blob_errors[doc.doc_id] = [(500, "internal")] * 1000
     honest = district.issue(sim.job())
-    with pytest.raises(LinkDown):  # the loop still hears of the failure and backs off
+    with pytest.raises(LinkDownError):  # the loop still hears of the failure and backs off
         kiosk.syncer.round(1)
     assert kiosk.state(honest.manifest.job_id) is JobState.HELD  # not stuck behind it
     assert kiosk.state(broken.manifest.job_id) is JobState.RECEIVED

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from kiosk.config import PrinterRole, parse_printer_target
 from kiosk.model import PrintTicket, Sides
-from printers.base import Phase, PrinterNotReady, PrintStatus, PrintSubmitError
+from printers.base import Phase, PrinterNotReadyError, PrintStatus, PrintSubmitError
 from printers.cups import CupsPrinter, list_queues
 from tests.printers.cupslab import CupsLab
 from tests.sim.district import make_pdf
@@ -66,7 +66,7 @@ def test_health_of_a_ready_printer_with_its_supplies(clean_lab: CupsLab) -> None
 def test_a_paused_queue_blocks_and_can_be_re_enabled(clean_lab: CupsLab) -> None:
     printer = _printer(clean_lab)
     clean_lab.command("cupsdisable", clean_lab.queue)
-    with pytest.raises(PrinterNotReady) as caught:
+    with pytest.raises(PrinterNotReadyError) as caught:
         printer.preflight()
     assert caught.value.reason == "stopped"
     assert printer.health().state == "stopped"
@@ -77,7 +77,7 @@ def test_a_paused_queue_blocks_and_can_be_re_enabled(clean_lab: CupsLab) -> None
 def test_a_rejecting_queue_blocks_and_refuses_submission(clean_lab: CupsLab) -> None:
     printer = _printer(clean_lab)
     clean_lab.command("cupsreject", clean_lab.queue)
-    with pytest.raises(PrinterNotReady) as caught:
+    with pytest.raises(PrinterNotReadyError) as caught:
         printer.preflight()
     assert caught.value.reason == "not_accepting"
     with pytest.raises(PrintSubmitError) as refused:
@@ -102,7 +102,9 @@ def test_out_of_paper_prints_nothing_and_then_blocks(clean_lab: CupsLab) -> None
     assert clean_lab.received() == []
     health = printer.health()  # the printer itself says so (asked over IPP)
     assert any(r.startswith("media-empty") for r in health.reasons), health.reasons
-    with pytest.raises(PrinterNotReady) as caught:  # the next release is blocked before printing
+    with pytest.raises(
+        PrinterNotReadyError
+    ) as caught:  # the next release is blocked before printing
         printer.preflight()
     assert caught.value.reason == "media_empty"
 
@@ -130,7 +132,7 @@ def test_a_switched_off_printer_is_offline_before_printing(clean_lab: CupsLab) -
     printer = _printer(clean_lab)
     clean_lab.kill_printer()
     try:
-        with pytest.raises(PrinterNotReady) as caught:
+        with pytest.raises(PrinterNotReadyError) as caught:
             printer.preflight()
         assert caught.value.reason == "offline"
         assert printer.health().state == "offline"
@@ -145,7 +147,7 @@ def test_unknown_titles_and_queues(clean_lab: CupsLab) -> None:
     printer = _printer(clean_lab)
     assert printer.status("job_01NEVER.1.0").phase is Phase.NOT_FOUND
     missing = _printer(clean_lab, "no-such-queue")
-    with pytest.raises(PrinterNotReady) as caught:
+    with pytest.raises(PrinterNotReadyError) as caught:
         missing.preflight()
     assert caught.value.reason == "no_queue"
     assert missing.health().state == "unknown"
@@ -158,7 +160,7 @@ def test_paper_that_is_not_a4_blocks_before_printing(clean_lab: CupsLab, size: s
     printer = _printer(clean_lab)
     assert printer.health().media == "iso_a4_210x297mm"
     clean_lab.load_media(size)
-    with pytest.raises(PrinterNotReady) as caught:
+    with pytest.raises(PrinterNotReadyError) as caught:
         printer.preflight()
     assert caught.value.reason == "media_not_a4"
     assert printer.health().media == size

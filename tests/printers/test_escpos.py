@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import PrinterRole, PrinterTarget, TcpEndpoint, parse_printer_target
-from printers.base import PrinterNotReady, PrintSubmitError
+from printers.base import PrinterNotReadyError, PrintSubmitError
 from printers.escpos import DLE_EOT_PAPER, EscposPrinter, decode_paper_status
 from printers.receipt import Receipt, receipt_bytes, receipt_lines
 from printers.virtual_receipt import VirtualReceiptPrinter
@@ -173,7 +173,7 @@ def test_a_healthy_printer(printer9100: EscposListener) -> None:
 def test_paper_out(status: int) -> None:
     with EscposListener(status=status) as listener:
         printer = escpos(listener.uri)
-        with pytest.raises(PrinterNotReady) as not_ready:
+        with pytest.raises(PrinterNotReadyError) as not_ready:
             printer.preflight()
         assert not_ready.value.reason == "media_empty"
         health = printer.health()
@@ -223,7 +223,7 @@ def test_a_refused_port_is_offline_at_once() -> None:
     with EscposListener(refuse=True) as listener:
         printer = escpos(listener.uri)
         started = time.monotonic()
-        with pytest.raises(PrinterNotReady) as not_ready:
+        with pytest.raises(PrinterNotReadyError) as not_ready:
             printer.preflight()
         assert not_ready.value.reason == "offline"
         health = printer.health()
@@ -239,7 +239,7 @@ def test_the_printer_going_away_between_checks(printer9100: EscposListener) -> N
     printer = escpos(printer9100.uri)
     printer.preflight()
     printer9100.close()
-    with pytest.raises(PrinterNotReady) as not_ready:
+    with pytest.raises(PrinterNotReadyError) as not_ready:
         printer.preflight()
     assert not_ready.value.reason == "offline"
 
@@ -269,7 +269,7 @@ def no_cupsd(tmp_path: Path) -> Iterator[None]:
 def test_unreachable_devices_are_offline(uri: str, no_cupsd: None) -> None:
     printer = escpos(uri)
     started = time.monotonic()
-    with pytest.raises(PrinterNotReady) as not_ready:
+    with pytest.raises(PrinterNotReadyError) as not_ready:
         printer.preflight()
     assert not_ready.value.reason == "offline"
     assert printer.health().state == "offline"
@@ -335,7 +335,7 @@ def test_virtual_fault_markers(
     state, reasons, paper = expected
     printer = virtual(tmp_path)
     (tmp_path / marker).touch()
-    with pytest.raises(PrinterNotReady) as not_ready:
+    with pytest.raises(PrinterNotReadyError) as not_ready:
         printer.preflight()
     assert not_ready.value.reason == reason
     with pytest.raises(PrintSubmitError) as failed:
@@ -373,7 +373,7 @@ def test_virtual_fail_marker_fails_one_receipt(tmp_path: Path) -> None:
 
 def test_virtual_missing_folder_is_offline(tmp_path: Path) -> None:
     printer = virtual(tmp_path / "gone")
-    with pytest.raises(PrinterNotReady) as not_ready:
+    with pytest.raises(PrinterNotReadyError) as not_ready:
         printer.preflight()
     assert not_ready.value.reason == "offline"
     assert printer.health().state == "offline"
@@ -422,7 +422,7 @@ def test_a_cups_queue_that_would_hold_the_receipt(
 ) -> None:
     lab.command(command, receipt_queue)
     printer = escpos(f"escpos:cups:{receipt_queue}")
-    with pytest.raises(PrinterNotReady) as not_ready:
+    with pytest.raises(PrinterNotReadyError) as not_ready:
         printer.preflight()
     assert not_ready.value.reason == reason
     with pytest.raises(PrintSubmitError) as failed:
@@ -434,7 +434,7 @@ def test_a_cups_queue_that_would_hold_the_receipt(
 
 def test_a_missing_cups_queue_is_offline(lab: CupsLab) -> None:
     printer = escpos("escpos:cups:no-such-queue")
-    with pytest.raises(PrinterNotReady) as not_ready:
+    with pytest.raises(PrinterNotReadyError) as not_ready:
         printer.preflight()
     assert not_ready.value.reason == "offline"
     with pytest.raises(PrintSubmitError) as failed:
@@ -463,7 +463,7 @@ def test_without_python_escpos_nothing_foreign_escapes(
     for name in ("escpos", "escpos.printer", "escpos.constants"):
         monkeypatch.setitem(sys.modules, name, None)  # as if it were not installed
     printer = escpos(printer9100.uri)
-    with pytest.raises(PrinterNotReady) as not_ready:
+    with pytest.raises(PrinterNotReadyError) as not_ready:
         printer.preflight()
     assert not_ready.value.reason == "offline"
     with pytest.raises(PrintSubmitError) as failed:
