@@ -216,11 +216,15 @@ class Agent:
         it) and no backoff: a failure propagates at once and the next call resumes (every
         step is durable and safe to repeat).
 
+        The link state (``self.link``, the spool's ``link_ok_s`` / ``link_error``: what the
+        screen, the doctor and the heartbeat show) records the sync round's outcome, as in
+        ``run``.
+
         Raises:
             TransportError / RejectedError from the sync round (nothing
             printed or reported then); TransportError / RejectedError from the report.
         """
-        self.syncer.round(1)
+        self._synced(1)
         self.dispatcher.expire_due()
         self.dispatcher.print_released()
         self.reporter.deliver()
@@ -265,40 +269,48 @@ class Agent:
         while not stop.is_set():
             retry_after: float | None = None
             try:
-                self.syncer.round(1 if fresh else self.config.long_poll_wait_s)
+                self._synced(1 if fresh else self.config.long_poll_wait_s)
                 fresh = False
             except TransportError as error:
-                kind = self._link_failed(error)
                 retry_after = getattr(error, "retry_after_s", None)
-                self._note_link(kind)
-                log.warning("event=link_down kind=%s", kind)
                 backoff, fresh = backoff.failed(), True
-            except RejectedError as error:
-                self._note_link(error.reason.value)
-                if error.reason in {Reason.DEVICE_REVOKED, Reason.UNKNOWN_DEVICE}:
-                    with self.link.lock:
-                        self.link.revoked = True
-                    log.error("event=device_revoked: re-enrol needed")
-                else:
-                    log.warning("event=sync_refused reason=%s", error.reason.value)
+            except RejectedError:
                 backoff = backoff.failed()
             except Exception:  # a bug must not stop the kiosk for good: log, back off
                 log.exception("event=sync_error")
                 self.errors.note(self.local_now_s(), "internal_error")
                 backoff = backoff.failed()
             else:
-                with self.link.lock:
-                    self.link.last_ok_s, self.link.error, self.link.revoked = (
-                        self.local_now_s(),
-                        None,
-                        False,
-                    )
-                self.spool.set_meta(
-                    {"link_ok_s": str(self.local_now_s()).encode(), "link_error": b""}
-                )
                 backoff = backoff.succeeded()
                 continue
             self._wait(stop, backoff, retry_after)
+
+    def _synced(self, wait_s: int) -> None:
+        """One sync round; the link state records how it went. Raises what the round
+        raised (TransportError, RejectedError, a bug) after noting it."""
+        try:
+            self.syncer.round(wait_s)
+        except TransportError as error:
+            kind = self._link_failed(error)
+            self._note_link(kind)
+            log.warning("event=link_down kind=%s", kind)
+            raise
+        except RejectedError as error:
+            self._note_link(error.reason.value)
+            if error.reason in {Reason.DEVICE_REVOKED, Reason.UNKNOWN_DEVICE}:
+                with self.link.lock:
+                    self.link.revoked = True
+                log.error("event=device_revoked: re-enrol needed")
+            else:
+                log.warning("event=sync_refused reason=%s", error.reason.value)
+            raise
+        with self.link.lock:
+            self.link.last_ok_s, self.link.error, self.link.revoked = (
+                self.local_now_s(),
+                None,
+                False,
+            )
+        self.spool.set_meta({"link_ok_s": str(self.local_now_s()).encode(), "link_error": b""})
 
     def _note_link(self, kind: str) -> None:
         with self.link.lock:

@@ -20,13 +20,14 @@ import pytest
 
 from agent import trust as trust_store
 from agent.app import Agent
+from agent.client import LinkDownError, LinkKind
 from agent.keys import DeviceKeys
 from agent.link import DistrictLink
 from agent.settings import save_config
 from agent.spool import Spool
 from kiosk.claim import generate_claim_code
 from kiosk.config import PrinterRole, parse_printer_target, validate_agent_config
-from kiosk.errors import ClaimError
+from kiosk.errors import ClaimError, Reason, RejectedError
 from kiosk.lifecycle import JobState
 from kiosk.model import ReleaseMode
 from kiosk.verify import TrustState, verify_keyring
@@ -166,3 +167,38 @@ def test_a_replayed_job_is_never_printed_twice(agent: Agent, sim: DistrictSim, o
     assert printed(out) == sorted([first_pdf, second_pdf])  # the replayed job once
     assert sim.events_of(job_id) == events
     assert agent.errors.items() == ()  # a re-delivery is no error
+
+
+def test_the_link_state_follows_each_pass_down_and_back(
+    agent: Agent, sim: DistrictSim, out: Path
+) -> None:
+    """What the screen, the doctor and the heartbeat show about the link comes from the
+    sync round of each pass, as in ``cedoka run``; a job waits through the outage."""
+    pdf = make_pdf(1)
+    job_id = sim.publish(sim.job(release=ReleaseMode.AUTO, docs=(("KK", pdf),))).manifest.job_id
+    sim.down = LinkKind.REFUSED
+    with pytest.raises(LinkDownError):
+        agent.run_once()
+    assert (agent.link.error, agent.link.last_ok_s) == ("refused", 0)
+    assert agent.spool.get_meta("link_error") == b"refused"
+    assert state(agent, job_id) is None and printed(out) == []
+    assert [reason for _, reason in agent.errors.items()] == ["refused"]
+
+    sim.down, sim.now_s = None, sim.now_s + 60
+    agent.run_once()
+    assert (agent.link.error, agent.link.last_ok_s) == (None, sim.now_s)
+    assert agent.spool.get_meta("link_error") == b""
+    assert agent.spool.get_meta("link_ok_s") == str(sim.now_s).encode()
+    assert state(agent, job_id) is JobState.PRINTED and printed(out) == [pdf]
+
+
+def test_a_revoked_device_is_marked_revoked_and_prints_nothing(
+    agent: Agent, sim: DistrictSim, out: Path
+) -> None:
+    job_id = sim.publish(sim.job(release=ReleaseMode.AUTO)).manifest.job_id
+    sim.revoked = True
+    with pytest.raises(RejectedError) as caught:
+        agent.run_once()
+    assert caught.value.reason is Reason.DEVICE_REVOKED
+    assert agent.link.revoked and agent.link.error == "device_revoked"
+    assert state(agent, job_id) is None and printed(out) == []

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pypdf import PdfWriter
 
+from agent.client import LinkDownError, LinkKind
 from kiosk.b64 import b64u_encode
 from kiosk.claim import ClaimParams
 from kiosk.errors import GoneError, Reason, RejectedError
@@ -129,6 +130,10 @@ class DistrictSim:
     heartbeats: list[Heartbeat] = field(default_factory=list)
     feed_asks: list[int] = field(default_factory=list)  # the ``after`` of every feed call
     blob_asks: list[str] = field(default_factory=list)  # the doc id of every blob call
+    # Faults of the link, as the real client reports them: while ``down`` is set every call
+    # raises ``LinkDownError(down)``; while ``revoked`` every call is refused DEVICE_REVOKED.
+    down: LinkKind | None = None
+    revoked: bool = False
 
     # --- keys and keyring ---------------------------------------------------------------
     @property
@@ -249,6 +254,7 @@ class DistrictSim:
         real link does on arguments out of range."""
         if after < 0 or keyring_version < 1 or not 1 <= wait_s <= 60:
             raise ValueError("feed: after >= 0, keyring_version >= 1, wait_s in 1..60")
+        self._answer()
         self.feed_asks.append(after)
         jobs = tuple(token for seq, token in self.published if seq > after)
         keyring = self.keyring_token() if keyring_version < self.keyring_version else None
@@ -261,6 +267,7 @@ class DistrictSim:
         """Append the rest of the sealed document to ``part`` (resuming what it holds,
         never beyond ``size``); the bytes written. Raises GoneError: ``job_cancelled`` for
         a cancelled job, ``not_found`` for a blob never published."""
+        self._answer()
         self.blob_asks.append(doc_id)
         if job_id in self.cancelled:
             raise GoneError("job_cancelled")
@@ -278,6 +285,7 @@ class DistrictSim:
         1…100 tokens."""
         if not 1 <= len(tokens) <= MAX_EVENTS_PER_BATCH:
             raise ValueError(f"post_events: 1..{MAX_EVENTS_PER_BATCH} events per batch")
+        self._answer()
         results: list[tuple[str | None, str, str | None]] = []
         for token in tokens:
             try:
@@ -297,11 +305,19 @@ class DistrictSim:
     def post_heartbeat(self, body: bytes) -> int | None:
         """Record the heartbeat; the simulator's ``now_s`` as ``server_time``. Raises
         WireError for a body that is not a heartbeat."""
+        self._answer()
         self.heartbeats.append(parse_heartbeat(body))
         return self.now_s
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def _answer(self) -> None:
+        """Raise the fault set on the simulator, if any (before anything is recorded)."""
+        if self.revoked:
+            raise RejectedError(Reason.DEVICE_REVOKED)
+        if self.down is not None:
+            raise LinkDownError(self.down, "simulated")
 
 
 @dataclass
