@@ -21,10 +21,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cedoka_io.version import package_version
+from district import cli_identity
 from district.admin import DistrictAdmin
+from district.identity import Identity
 from district.keyring import Keys
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
 from district.samples import SampleJob, sample_jobs
@@ -132,33 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="create the district's keys and state directory")
     init.add_argument("--name", required=True, help='e.g. "Disdukcapil Kolaka Utara"')
     init.add_argument("--code", required=True, help="the regency code, e.g. 74.08")
-    serve = commands.add_parser("serve", help="run the district server for village kiosks")
-    serve.add_argument("--listen", required=True, type=parse_listen, metavar="HOST:PORT")
-    serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate chain")
-    serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
-    serve.add_argument(
-        "--public-url", metavar="URL",
-        help="the URL the kiosks use (their server_url), e.g. https://cedoka.example.go.id; "
-        "proofs are checked against it (default for a loopback --listen: its own URL)",
-    )  # fmt: skip
-    serve.add_argument(
-        "--trusted-proxy", action="append", metavar="ADDRESS[/BITS]",
-        help="a reverse proxy whose X-Forwarded-For names the client (repeatable; "
-        "default: the loopback addresses)",
-    )  # fmt: skip
-    serve.add_argument(
-        "--header-timeout-s", type=parse_timeout_s, metavar="SECONDS",
-        help="a request head must be whole within this time (default 20)",
-    )  # fmt: skip
-    serve.add_argument(
-        "--body-timeout-s", type=parse_timeout_s, metavar="SECONDS",
-        help="longest silence while a request body arrives (default 20)",
-    )  # fmt: skip
-    serve.add_argument(
-        "--max-connections-per-address", type=parse_connection_cap, metavar="N",
-        help="connections open at once from one IPv4 address or IPv6 /64, 0 = no cap "
-        "(default 256; 0 when --listen is loopback: every connection is then the proxy's)",
-    )  # fmt: skip
+    _add_serve(commands)
     office = commands.add_parser("office", help="add a village office")
     office_commands = office.add_subparsers(dest="action", metavar="ACTION", required=True)
     office_add = office_commands.add_parser("add", help="add a village/kelurahan office")
@@ -202,7 +178,39 @@ def build_parser() -> argparse.ArgumentParser:
         "directory district-<time> in DIR, mode 0700",
     )  # fmt: skip
     backup.add_argument("--to", required=True, type=Path, metavar="DIR")
+    cli_identity.add_commands(commands, parse_duration)
     return parser
+
+
+def _add_serve(commands: Any) -> None:
+    """The ``serve`` command's options."""
+    serve = commands.add_parser("serve", help="run the district server for village kiosks")
+    serve.add_argument("--listen", required=True, type=parse_listen, metavar="HOST:PORT")
+    serve.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate chain")
+    serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
+    serve.add_argument(
+        "--public-url", metavar="URL",
+        help="the URL the kiosks use (their server_url), e.g. https://cedoka.example.go.id; "
+        "proofs are checked against it (default for a loopback --listen: its own URL)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--trusted-proxy", action="append", metavar="ADDRESS[/BITS]",
+        help="a reverse proxy whose X-Forwarded-For names the client (repeatable; "
+        "default: the loopback addresses)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--header-timeout-s", type=parse_timeout_s, metavar="SECONDS",
+        help="a request head must be whole within this time (default 20)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--body-timeout-s", type=parse_timeout_s, metavar="SECONDS",
+        help="longest silence while a request body arrives (default 20)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-connections-per-address", type=parse_connection_cap, metavar="N",
+        help="connections open at once from one IPv4 address or IPv6 /64, 0 = no cap "
+        "(default 256; 0 when --listen is loopback: every connection is then the proxy's)",
+    )  # fmt: skip
 
 
 def run_selftest() -> int:
@@ -492,6 +500,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "push": _push, "jobs": _jobs, "devices": _devices, "audit": _audit, "cancel": _cancel,
     "revoke": _revoke, "rotate-key": _rotate_key, "push-samples": _push_samples,
     "backup": _backup,
+    "user": lambda args, home: cli_identity.run_user(args, home.identity()),
+    "token": lambda args, home: cli_identity.run_token(args, home.identity()),
 }  # fmt: skip
 
 
@@ -509,6 +519,11 @@ class _Home:
 
     def admin(self) -> DistrictAdmin:
         return DistrictAdmin(self.keys())
+
+    def identity(self) -> Identity:
+        keys = self.keys()
+        return Identity(keys.store.identity, district_code=keys.district_code,
+                        district_name=keys.district_name)  # fmt: skip
 
     def close(self) -> None:
         if self._keys is not None and callable(close := getattr(self._keys.store, "close", None)):

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from cedoka_io.sqlite import NewerSchemaError, SqliteFile, sqlite_errors_as
+from district.sqlite_identity import SCHEMA_V4, SqliteIdentityStore
 from district.store import (
     BlobReader,
     BlobRow,
@@ -27,7 +28,7 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: district IT's users, tokens and audit log (district.sqlite_identity)
 # Enrolment retries are recognised by a digest of the consuming request's keys and nonce,
 # so a code's secret can be erased once it is spent (used or expired).
 _SCHEMA_V3 = """
@@ -104,12 +105,14 @@ class SqliteStore:
         # Erased values (spent enrolment secrets) leave no copy in a page's free space.
         self._db = SqliteFile(path, pragmas=("secure_delete = ON",))
         self._make_private()
-        migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3, 1: _SCHEMA_V2 + _SCHEMA_V3,
-                      2: _SCHEMA_V3}  # fmt: skip
+        migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + SCHEMA_V4,
+                      1: _SCHEMA_V2 + _SCHEMA_V3 + SCHEMA_V4, 2: _SCHEMA_V3 + SCHEMA_V4,
+                      3: SCHEMA_V4}  # fmt: skip
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
         except NewerSchemaError as err:
             raise StoreError(f"{path}: schema {err.found} is newer than this program") from err
+        self.identity = SqliteIdentityStore(self._db)
 
     def _make_private(self) -> None:
         """Mode 0600 for the database and its -wal/-shm (made by an older version, or under

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from kiosk.admin_audit import AdminEntry, AdminRecord
+
 
 @dataclass(frozen=True, slots=True)
 class OfficeRow:
@@ -93,6 +95,9 @@ class SignerRow:
 class DistrictStore(Protocol):
     """Everything the district persists. Each method is one transaction."""
 
+    @property
+    def identity(self) -> IdentityStore: ...
+
     # --- district meta and keys
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
@@ -144,3 +149,50 @@ class DistrictStore(Protocol):
         self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,
         at_s: int, reason: str | None, token: bytes, received_s: int,
     ) -> bool: ...  # fmt: skip
+
+
+# --- district IT's identity and audit log (ADR 0022) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    user_id: str
+    name: str
+    role: str  # kiosk.access.Role
+    password: str  # Argon2id PHC string
+    totp_secret: bytes | None  # None: no second factor
+    totp_last_step: int | None  # the last TOTP time step used (a replay is refused)
+    failures: int  # wrong answers in a row
+    locks: int  # locks since the last success
+    locked_until_s: int
+    created_s: int
+    disabled_s: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    token_id: str
+    user_id: str  # who created it; its scopes never exceed that user's role
+    label: str
+    scopes: tuple[str, ...]
+    digest: str  # base64url SHA-256 of the secret (kiosk.access.token_digest)
+    created_s: int
+    expires_s: int
+    revoked_s: int | None
+    last_used_s: int | None
+
+
+class IdentityStore(Protocol):
+    """Users, API tokens and the district's audit log. Each method is one transaction."""
+
+    def add_user(self, row: UserRow) -> bool: ...  # False: the id exists
+    def user(self, user_id: str) -> UserRow | None: ...
+    def users(self) -> list[UserRow]: ...
+    def update_user(self, user_id: str, **changes: object) -> bool: ...
+    def add_token(self, row: TokenRow) -> None: ...
+    def token(self, token_id: str) -> TokenRow | None: ...
+    def tokens(self, *, user_id: str | None = None) -> list[TokenRow]: ...
+    def revoke_token(self, token_id: str, *, at_s: int) -> bool: ...
+    def touch_token(self, token_id: str, *, at_s: int) -> None: ...
+    def append_admin_audit(self, entry: AdminEntry, *, district_code: str) -> AdminRecord: ...
+    def admin_audit(self, *, after_seq: int = 0, limit: int = 1000) -> list[AdminRecord]: ...

@@ -26,6 +26,7 @@ here unless a module is named; ruff's N818 keeps every name ending in ``Error``:
     │   └── DemoError              ui.demo: the demo cannot start (port taken, …)
     ├── GoneError                  a requested resource does not exist or no longer exists
     ├── RateLimitedError           too many attempts; retry after a while
+    ├── AccessError                district IT's credentials refused (who / may not / locked)
     ├── StoreError                 a local database failed (disk full, damaged, locked)
     │   ├── NewerSchemaError       cedoka_io.sqlite: written by a newer program
     │   └── SpoolError             agent.spool: the kiosk's spool cannot be used
@@ -201,3 +202,16 @@ class StoreError(CedokaError):
 
 class PrinterError(CedokaError):
     """A printer or its driver failed; the subclasses in :mod:`printers.base` say how."""
+
+
+class AccessError(CedokaError):
+    """District IT's credentials were refused (ADR 0022). ``code``: ``unauthenticated``
+    (no or wrong credentials: the message never says which part was wrong),
+    ``forbidden`` (signed in, but the role or token lacks ``scope``), ``locked`` (too many
+    wrong answers: retry after ``retry_after_s``), ``totp_required`` (the password was
+    right; the second factor is missing)."""
+
+    def __init__(self, code: str, detail: str = "", *, scope: str | None = None,
+                 retry_after_s: int | None = None) -> None:  # fmt: skip
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code, self.scope, self.retry_after_s = code, scope, retry_after_s

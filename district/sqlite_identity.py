@@ -1,0 +1,151 @@
+"""The SQLite implementation of :class:`district.store.IdentityStore`.
+
+It lives in the district's one database file (schema 4 of :mod:`district.sqlite_store`,
+which runs :data:`SCHEMA_V4`) and shares its connection per thread. The admin audit log is
+append-only in the database itself: triggers refuse every ``UPDATE`` and ``DELETE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from cedoka_io.sqlite import SqliteFile, sqlite_errors_as
+from district.store import TokenRow, UserRow
+from kiosk import admin_audit
+from kiosk.admin_audit import AdminEntry, AdminRecord
+from kiosk.errors import StoreError
+
+SCHEMA_V4: Final = """
+CREATE TABLE users (
+    user_id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, password TEXT NOT NULL,
+    totp_secret BLOB, totp_last_step INTEGER, failures INTEGER NOT NULL DEFAULT 0,
+    locks INTEGER NOT NULL DEFAULT 0, locked_until_s INTEGER NOT NULL DEFAULT 0,
+    created_s INTEGER NOT NULL, disabled_s INTEGER);
+CREATE TABLE tokens (
+    token_id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(user_id),
+    label TEXT NOT NULL, scopes TEXT NOT NULL, digest TEXT NOT NULL,
+    created_s INTEGER NOT NULL, expires_s INTEGER NOT NULL, revoked_s INTEGER,
+    last_used_s INTEGER);
+CREATE TABLE admin_audit (
+    seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, record BLOB NOT NULL);
+CREATE TRIGGER admin_audit_no_update BEFORE UPDATE ON admin_audit
+    BEGIN SELECT RAISE(ABORT, 'the admin audit log is append-only'); END;
+CREATE TRIGGER admin_audit_no_delete BEFORE DELETE ON admin_audit
+    BEGIN SELECT RAISE(ABORT, 'the admin audit log is append-only'); END;
+"""
+
+_USER_COLUMNS = ("user_id, name, role, password, totp_secret, totp_last_step, failures, locks, "
+                 "locked_until_s, created_s, disabled_s")  # fmt: skip
+_CHANGEABLE = frozenset({"name", "role", "password", "totp_secret", "totp_last_step",
+                         "failures", "locks", "locked_until_s", "disabled_s"})  # fmt: skip
+_TOKEN_COLUMNS = ("token_id, user_id, label, scopes, digest, created_s, expires_s, revoked_s, "
+                  "last_used_s")  # fmt: skip
+
+
+def _user(row: Any) -> UserRow:
+    secret = None if row[4] is None else bytes(row[4])
+    return UserRow(row[0], row[1], row[2], row[3], secret, *row[5:])
+
+
+def _token(row: Any) -> TokenRow:
+    return TokenRow(row[0], row[1], row[2], tuple(str(row[3]).split()), *row[4:])
+
+
+@sqlite_errors_as(StoreError)
+class SqliteIdentityStore:
+    """Users, tokens and the admin audit log on the district's database file."""
+
+    def __init__(self, db: SqliteFile) -> None:
+        self._db = db
+
+    # --- users ----------------------------------------------------------------------------
+    def add_user(self, row: UserRow) -> bool:
+        with self._db.write() as conn:
+            inserted = conn.execute(
+                f"INSERT OR IGNORE INTO users ({_USER_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                (row.user_id, row.name, row.role, row.password, row.totp_secret,
+                 row.totp_last_step, row.failures, row.locks, row.locked_until_s,
+                 row.created_s, row.disabled_s),
+            ).rowcount  # fmt: skip
+        return bool(inserted)
+
+    def user(self, user_id: str) -> UserRow | None:
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,))
+            .fetchone()
+        )
+        return None if row is None else _user(row)
+
+    def users(self) -> list[UserRow]:
+        rows = self._db.connection().execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY user_id")
+        return [_user(row) for row in rows]
+
+    def update_user(self, user_id: str, **changes: object) -> bool:
+        """Set the named columns; False when there is no such user. Raises ValueError for
+        a column that may not be changed."""
+        if not changes or not set(changes) <= _CHANGEABLE:
+            raise ValueError(f"cannot change {sorted(set(changes) - _CHANGEABLE)} of a user")
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        with self._db.write() as conn:
+            updated = conn.execute(
+                f"UPDATE users SET {assignments} WHERE user_id = ?", (*changes.values(), user_id)
+            ).rowcount
+        return bool(updated)
+
+    # --- tokens ---------------------------------------------------------------------------
+    def add_token(self, row: TokenRow) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES ({', '.join('?' * 9)})",
+                (row.token_id, row.user_id, row.label, " ".join(row.scopes), row.digest,
+                 row.created_s, row.expires_s, row.revoked_s, row.last_used_s),
+            )  # fmt: skip
+
+    def token(self, token_id: str) -> TokenRow | None:
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE token_id = ?", (token_id,))
+            .fetchone()
+        )
+        return None if row is None else _token(row)
+
+    def tokens(self, *, user_id: str | None = None) -> list[TokenRow]:
+        sql = f"SELECT {_TOKEN_COLUMNS} FROM tokens"
+        params: tuple[str, ...] = ()
+        if user_id is not None:
+            sql, params = sql + " WHERE user_id = ?", (user_id,)
+        rows = self._db.connection().execute(sql + " ORDER BY created_s, token_id", params)
+        return [_token(row) for row in rows]
+
+    def revoke_token(self, token_id: str, *, at_s: int) -> bool:
+        with self._db.write() as conn:
+            return bool(conn.execute(
+                "UPDATE tokens SET revoked_s = ? WHERE token_id = ? AND revoked_s IS NULL",
+                (at_s, token_id),
+            ).rowcount)  # fmt: skip
+
+    def touch_token(self, token_id: str, *, at_s: int) -> None:
+        with self._db.write() as conn:
+            conn.execute("UPDATE tokens SET last_used_s = ? WHERE token_id = ?", (at_s, token_id))
+
+    # --- the admin audit log ----------------------------------------------------------------
+    def append_admin_audit(self, entry: AdminEntry, *, district_code: str) -> AdminRecord:
+        """Chain ``entry`` after the last record, in one transaction (two writers never
+        take the same seq)."""
+        with self._db.write() as conn:
+            row = conn.execute(
+                "SELECT seq, hash, record FROM admin_audit ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            prev = None if row is None else admin_audit.record_from_bytes(bytes(row[2]), row[1])
+            record = admin_audit.append(prev, entry, district_code=district_code)
+            conn.execute("INSERT INTO admin_audit VALUES (?, ?, ?)",
+                         (record.seq, record.hash, admin_audit.record_bytes(record)))  # fmt: skip
+        return record
+
+    def admin_audit(self, *, after_seq: int = 0, limit: int = 1000) -> list[AdminRecord]:
+        rows = self._db.connection().execute(
+            "SELECT seq, hash, record FROM admin_audit WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        )
+        return [admin_audit.record_from_bytes(bytes(record), hash_) for _, hash_, record in rows]
