@@ -25,6 +25,7 @@ discarding the rest (a 413, or a route that reads no body, such as the feed).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,9 +71,13 @@ def _body_expected(headers: list[tuple[bytes, bytes]]) -> bool:
 class RequestFraming:
     """The ASGI middleware: framing refused at the head, the body counted as it arrives."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int,
+                 larger: Mapping[tuple[str, str], int] | None = None) -> None:  # fmt: skip
+        """``larger``: (method, path) -> a larger cap for that route alone (the admin API's
+        document upload)."""
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,11 +85,12 @@ class RequestFraming:
             return
         headers: list[tuple[bytes, bytes]] = list(scope["headers"])
         target = bytes(scope.get("raw_path") or b"") + b"?" + bytes(scope["query_string"])
-        refusal = framing_refusal(target, headers, max_body_bytes=self.max_body_bytes)
+        cap = self.larger.get((scope["method"], scope["path"]), self.max_body_bytes)
+        refusal = framing_refusal(target, headers, max_body_bytes=cap)
         if refusal is not None:
             await _answer(send, refusal)
             return
-        body = _CountedBody(receive, self.max_body_bytes, ended=not _body_expected(headers))
+        body = _CountedBody(receive, cap, ended=not _body_expected(headers))
 
         async def send_closing_early(message: Message) -> None:
             if message["type"] == "http.response.start" and not body.ended:

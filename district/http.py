@@ -25,8 +25,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from district.admin import DistrictAdmin
+from district.admin_http import MAX_PUSH_BYTES, AdminParts, build_admin_app
+from district.admin_http import PREFIX as ADMIN_PREFIX
 from district.connections import ConnectionLimits, protocol_class
 from district.edge import RequestFraming
+from district.identity import Identity
 from district.keyring import Keys
 from district.notifier import FeedNotifier
 from district.openapi import ROUTE_DOCS, install_openapi
@@ -114,7 +118,7 @@ def _translate(error: CedokaError) -> HttpError:
 
 def build_app(  # noqa: PLR0915 (the route table)
     service: DistrictService, notifier: FeedNotifier, *, public_url: PublicUrl | None = None,
-    trusted_proxies: Sequence[Network] = LOOPBACK,
+    trusted_proxies: Sequence[Network] = LOOPBACK, admin: AdminParts | None = None,
 ) -> FastAPI:  # fmt: skip
     """The FastAPI application for one district (the composition root passes the parts).
 
@@ -123,7 +127,8 @@ def build_app(  # noqa: PLR0915 (the route table)
     and address, for a server on loopback in tests; kept in ``app.state.public_url``, which
     a test with its own forwarder in front may set once the forwarder's port is known).
     ``trusted_proxies``: peers whose ``X-Forwarded-For`` names the client for the enrolment
-    rate limit.
+    rate limit. ``admin``: the admin API's parts, mounted at ``/admin/v1`` (None: no admin
+    API, as in the protocol's own tests).
     """
     silent_proxies: set[str] = set()  # warned about once each
 
@@ -141,7 +146,8 @@ def build_app(  # noqa: PLR0915 (the route table)
     app.state.public_url = public_url
     _install_error_handlers(app)
     # Added before log_requests, so inside it: its refusals are logged like any answer.
-    app.add_middleware(RequestFraming, max_body_bytes=MAX_BODY_BYTES)
+    larger = {("POST", f"{ADMIN_PREFIX}/jobs"): MAX_PUSH_BYTES} if admin is not None else {}
+    app.add_middleware(RequestFraming, max_body_bytes=MAX_BODY_BYTES, larger=larger)
 
     @app.middleware("http")
     async def log_requests(
@@ -265,6 +271,9 @@ def build_app(  # noqa: PLR0915 (the route table)
         return Response(answer, media_type=JSON)
 
     install_openapi(app)
+    if admin is not None:  # district IT's API (ADR 0022), with its own OpenAPI and errors
+        app.mount(ADMIN_PREFIX, build_admin_app(admin, public_url=public_url,
+                                                trusted_proxies=trusted_proxies))  # fmt: skip
     return app
 
 
@@ -367,7 +376,11 @@ def run_server(
     replays = open_replay_cache(replay_state, now_s=int(time.time()))
     service = DistrictService(keys, replays=replays)
     notifier = FeedNotifier(keys.store)
-    app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies)
+    identity = Identity(keys.store.identity, district_code=keys.district_code,
+                        district_name=keys.district_name)  # fmt: skip
+    admin = AdminParts(identity=identity, admin=DistrictAdmin(keys), store=keys.store)
+    app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies,
+                    admin=admin)  # fmt: skip
     log.info("event=serve public_url=%s trusted_proxies=%s", public_url,
              ",".join(str(n) for n in trusted_proxies) or "-")  # fmt: skip
     config = uvicorn.Config(

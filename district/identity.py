@@ -11,22 +11,28 @@ with messages that never echo a password, a secret or a token.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from district.store import IdentityStore, TokenRow, UserRow
+from district.store import IdentityStore, SessionRow, TokenRow, UserRow
 from kiosk import access
 from kiosk.access import PASSWORD_COST, ROLE_SCOPES, Argon2Cost, Role, Scope
 from kiosk.admin_audit import AdminEntry, AdminRecord
+from kiosk.b64 import b64u_encode
 from kiosk.errors import AccessError, OperatorError
 
 log = logging.getLogger("cedoka.district.identity")
 RESERVED_IDS = frozenset({"cli", "anonymous", "system", "root"})
 ANONYMOUS = "anonymous"  # the actor of a refused sign-in or token (what was typed is not kept)
 TOKEN_TOUCH_S = 60  # a token's "last used" is written at most once a minute
+SESSION_IDLE_S = 30 * 60
+SESSION_MAX_S = 12 * 3600
+SESSION_TOUCH_S = 60
+MAX_SESSION_CHARS = 64
 _DUMMY_SALT = b"cedoka-no-user!!"
 
 
@@ -69,6 +75,12 @@ class NewToken:
 
 
 @dataclass(frozen=True, slots=True)
+class NewSession:
+    session_id: str  # the cookie's value; only its digest is kept
+    csrf: str  # sent back by the console in X-CSRF-Token on every change
+
+
+@dataclass(frozen=True, slots=True)
 class NewTotp:
     secret: str  # base32, for typing into an app
     uri: str  # otpauth://…, for a QR code
@@ -91,6 +103,9 @@ class Identity:
         self._store, self._code, self._issuer = store, district_code, district_name
         self._now_s, self._random, self._cost = now_s, random_bytes, cost
         self._dummy = access.hash_password("x" * 16, salt=_DUMMY_SALT, cost=cost)
+
+    def now_s(self) -> int:
+        return self._now_s()
 
     # --- the audit log -----------------------------------------------------------------
     def record(
@@ -150,6 +165,7 @@ class Identity:
         if row.role == Role.ADMIN.value and len(admins) == 1:
             raise OperatorError(f"{user_id} is the last active admin: add another admin first")
         self._store.update_user(user_id, disabled_s=self._now_s())
+        self._store.delete_sessions(user_id=user_id)
         self.record(by.actor, "user.disable", "ok", targets=(("user", user_id),), remote=remote)
 
     def set_password(self, by: Principal, user_id: str, password: str, *,
@@ -228,6 +244,42 @@ class Identity:
             raise AccessError("unauthenticated", "the user is disabled")
         role = Role(row.role)
         return Principal(row.user_id, row.user_id, role, ROLE_SCOPES[role])
+
+    # --- console sessions ---------------------------------------------------------------------
+    def open_session(self, who: Principal, *, remote: str | None = None) -> NewSession:
+        """A session for a signed-in user: its id (the cookie; only its SHA-256 is kept)
+        and its anti-CSRF token. Idle sessions of everyone are swept here."""
+        if who.user_id is None or who.actor != who.user_id:
+            raise AccessError("forbidden", "sessions are for people, not tokens")
+        now = self._now_s()
+        self._store.delete_sessions(seen_before_s=now - SESSION_IDLE_S)
+        session_id, csrf = b64u_encode(self._random(32)), b64u_encode(self._random(32))
+        self._store.add_session(SessionRow(_digest(session_id), who.user_id, csrf, now, now))
+        self.record(who.actor, "session.open", "ok", remote=remote)
+        return NewSession(session_id, csrf)
+
+    def session_principal(self, session_id: str) -> tuple[Principal, str]:
+        """The principal and anti-CSRF token of a live session. Raises AccessError
+        ``unauthenticated`` when it is unknown, idle over 30 min, older than 12 h, or its
+        user is disabled."""
+        now = self._now_s()
+        digest = _digest(session_id)
+        row = self._store.session(digest) if 0 < len(session_id) <= MAX_SESSION_CHARS else None
+        if row is None:
+            raise AccessError("unauthenticated", "sign in again")
+        if now - row.seen_s > SESSION_IDLE_S or now - row.created_s > SESSION_MAX_S:
+            self._store.delete_sessions(digest=digest)
+            raise AccessError("unauthenticated", "the session ended: sign in again")
+        who = self.principal_of(row.user_id)
+        if now - row.seen_s >= SESSION_TOUCH_S:
+            self._store.touch_session(digest, at_s=now)
+        return who, row.csrf
+
+    def close_session(self, session_id: str, *, remote: str | None = None) -> None:
+        """Sign out (nothing happens for an unknown session)."""
+        row = self._store.session(_digest(session_id))
+        if row is not None and self._store.delete_sessions(digest=row.digest):
+            self.record(row.user_id, "session.close", "ok", remote=remote)
 
     # --- API tokens ------------------------------------------------------------------------
     def create_token(
@@ -312,6 +364,10 @@ class Identity:
         if row is None:
             raise OperatorError(f"no user {user_id!r}")
         return row
+
+
+def _digest(session_id: str) -> str:
+    return b64u_encode(hashlib.sha256(session_id.encode()).digest())
 
 
 def _role(text: str) -> Role:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from cedoka_io.sqlite import SqliteFile, sqlite_errors_as
-from district.store import TokenRow, UserRow
+from district.store import SessionRow, TokenRow, UserRow
 from kiosk import admin_audit
 from kiosk.admin_audit import AdminEntry, AdminRecord
 from kiosk.errors import StoreError
@@ -26,6 +26,9 @@ CREATE TABLE tokens (
     label TEXT NOT NULL, scopes TEXT NOT NULL, digest TEXT NOT NULL,
     created_s INTEGER NOT NULL, expires_s INTEGER NOT NULL, revoked_s INTEGER,
     last_used_s INTEGER);
+CREATE TABLE sessions (
+    digest TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(user_id),
+    csrf TEXT NOT NULL, created_s INTEGER NOT NULL, seen_s INTEGER NOT NULL);
 CREATE TABLE admin_audit (
     seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, record BLOB NOT NULL);
 CREATE TRIGGER admin_audit_no_update BEFORE UPDATE ON admin_audit
@@ -128,6 +131,39 @@ class SqliteIdentityStore:
     def touch_token(self, token_id: str, *, at_s: int) -> None:
         with self._db.write() as conn:
             conn.execute("UPDATE tokens SET last_used_s = ? WHERE token_id = ?", (at_s, token_id))
+
+    # --- console sessions (only the SHA-256 of a session id is stored) -------------------------
+    def add_session(self, row: SessionRow) -> None:
+        with self._db.write() as conn:
+            values = (row.digest, row.user_id, row.csrf, row.created_s, row.seen_s)
+            conn.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)", values)
+
+    def session(self, digest: str) -> SessionRow | None:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT digest, user_id, csrf, created_s, seen_s FROM sessions WHERE digest = ?",
+                (digest,),
+            )
+            .fetchone()
+        )
+        return None if row is None else SessionRow(*row)
+
+    def touch_session(self, digest: str, *, at_s: int) -> None:
+        with self._db.write() as conn:
+            conn.execute("UPDATE sessions SET seen_s = ? WHERE digest = ?", (at_s, digest))
+
+    def delete_sessions(self, *, digest: str | None = None, user_id: str | None = None,
+                        seen_before_s: int | None = None) -> int:  # fmt: skip
+        """Delete one session, a user's, or those idle since ``seen_before_s``."""
+        clauses = [(c, v) for c, v in (("digest = ?", digest), ("user_id = ?", user_id),
+                                       ("seen_s < ?", seen_before_s)) if v is not None]  # fmt: skip
+        if not clauses:
+            raise ValueError("say which sessions to delete")
+        where = " OR ".join(c for c, _ in clauses)
+        with self._db.write() as conn:
+            return conn.execute(f"DELETE FROM sessions WHERE {where}",
+                                tuple(v for _, v in clauses)).rowcount  # fmt: skip
 
     # --- the admin audit log ----------------------------------------------------------------
     def append_admin_audit(self, entry: AdminEntry, *, district_code: str) -> AdminRecord:

@@ -22,6 +22,7 @@ from district.store import (
     BlobRow,
     DeviceRow,
     EnrollCodeRow,
+    EventRow,
     JobRow,
     OfficeRow,
     SignerRow,
@@ -420,6 +421,14 @@ class SqliteStore:
             conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (device_id, seq, hash_, at_s, record, token, received_s))  # fmt: skip
             return "stored"
+
+    def job_events(self, job_id: str) -> list[EventRow]:
+        rows = self._conn().execute(
+            "SELECT event_id, event, state, at_s, reason, received_s FROM events "
+            "WHERE job_id = ? ORDER BY at_s, received_s, rowid",
+            (job_id,),
+        )
+        return [EventRow(*row) for row in rows]
 
     def audit(self, device_id: str) -> list[tuple[int, bytes, str]]:
         sql = "SELECT seq, record, hash FROM audit WHERE device_id = ? ORDER BY seq"

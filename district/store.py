@@ -69,6 +69,18 @@ class JobRow:
 
 
 @dataclass(frozen=True, slots=True)
+class EventRow:
+    """One signed job event a kiosk reported (protocol section 11), as received."""
+
+    event_id: str
+    event: str
+    state: str
+    at_s: int  # the kiosk's time of the event
+    reason: str | None
+    received_s: int
+
+
+@dataclass(frozen=True, slots=True)
 class BlobRow:
     job_id: str
     doc_id: str
@@ -145,6 +157,7 @@ class DistrictStore(Protocol):
     def add_audit(self, *, device_id: str, seq: int, hash_: str, at_s: int, record: bytes,
                   token: bytes, received_s: int) -> str: ...  # fmt: skip
     def audit(self, device_id: str) -> list[tuple[int, bytes, str]]: ...
+    def job_events(self, job_id: str) -> list[EventRow]: ...
     def add_event(
         self, *, event_id: str, device_id: str, job_id: str, event: str, state: str,
         at_s: int, reason: str | None, token: bytes, received_s: int,
@@ -182,6 +195,15 @@ class TokenRow:
     last_used_s: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    digest: str  # base64url SHA-256 of the session id (the cookie's value)
+    user_id: str
+    csrf: str  # the session's anti-CSRF token (sent back in X-CSRF-Token)
+    created_s: int
+    seen_s: int
+
+
 class IdentityStore(Protocol):
     """Users, API tokens and the district's audit log. Each method is one transaction."""
 
@@ -194,5 +216,10 @@ class IdentityStore(Protocol):
     def tokens(self, *, user_id: str | None = None) -> list[TokenRow]: ...
     def revoke_token(self, token_id: str, *, at_s: int) -> bool: ...
     def touch_token(self, token_id: str, *, at_s: int) -> None: ...
+    def add_session(self, row: SessionRow) -> None: ...
+    def session(self, digest: str) -> SessionRow | None: ...
+    def touch_session(self, digest: str, *, at_s: int) -> None: ...
+    def delete_sessions(self, *, digest: str | None = None, user_id: str | None = None,
+                        seen_before_s: int | None = None) -> int: ...  # fmt: skip
     def append_admin_audit(self, entry: AdminEntry, *, district_code: str) -> AdminRecord: ...
     def admin_audit(self, *, after_seq: int = 0, limit: int = 1000) -> list[AdminRecord]: ...

@@ -38,6 +38,7 @@ here unless a module is named; ruff's N818 keeps every name ending in ``Error``:
     ├── StaffError                 agent.operators: a staff action is refused (wrong PIN, …)
     ├── DeskError                  agent.desk_model: a kiosk-screen action is refused
     ├── HttpError                  district.http: the district server's error answer
+    ├── AdminHttpError             district.admin_http: the admin API's error answer
     ├── ApiError                   ui.errors: the kiosk screen API's error answer
     ├── UsageError                 district.cli: a bad command-line value (also a ValueError)
     └── DemoStoppedError           ui.demo: Ctrl-C while the demo was starting

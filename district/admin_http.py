@@ -1,0 +1,595 @@
+"""The admin API, ``/admin/v1/…`` (issue 17, ADR 0022): district IT's operations over HTTP.
+
+A FastAPI application of its own, mounted into the district server (``build_app``), with
+its own OpenAPI document (``/admin/v1/openapi.json``) and its own error body,
+``{"error": {"code": …, "message": …}}``. Every route names the scope it needs; the
+caller is an API token (``Authorization: Bearer cdk_…``) or a console session (cookie
+``__Host-cedoka_session``, with ``X-CSRF-Token`` and a same-origin ``Origin`` on every
+change). The operations and their refusals are the command line's (:mod:`district.admin`),
+and every change is written to the district's admin audit log with the caller and address.
+
+Nothing here returns a document, a resident's name or a NIK: jobs are ids, states and
+times; the claim code of a pushed job is returned once, to the pusher.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from district.admin import MAX_PDF_BYTES, DistrictAdmin
+from district.identity import Identity, Principal
+from district.multipart import read_form
+from district.ratelimit import RateLimiter
+from district.reach import LOOPBACK, Network, PublicUrl, client_address
+from district.store import DeviceRow, DistrictStore, JobRow
+from kiosk.access import Scope
+from kiosk.admin_audit import AdminRecord
+from kiosk.errors import AccessError, CedokaError, OperatorError, RateLimitedError, WireError
+from kiosk.limits import MAX_DOCUMENTS_PER_JOB
+from kiosk.model import ReleaseMode
+
+log = logging.getLogger("cedoka.district.admin_http")
+PREFIX = "/admin/v1"
+COOKIE_SECURE = "__Host-cedoka_session"
+COOKIE_PLAIN = "cedoka_session"  # on a loopback origin without TLS (the demo, the tests)
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGN_INS_PER_MINUTE = 10  # per client address
+MAX_PUSH_BYTES = MAX_DOCUMENTS_PER_JOB * MAX_PDF_BYTES + 64 * 1024
+MAX_LIST = 1000
+_MAX_DIGITS = 9
+
+
+class SignIn(BaseModel):
+    user_id: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+    totp: str | None = Field(default=None, max_length=16)
+
+
+class CancelBody(BaseModel):
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class OfficeBody(BaseModel):
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=200)
+
+
+class EnrollCodeBody(BaseModel):
+    valid_s: int = Field(default=72 * 3600, ge=60, le=30 * 86400)
+
+
+class UserBody(BaseModel):
+    user_id: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    password: str = Field(max_length=256)
+
+
+class TokenBody(BaseModel):
+    label: str = Field(max_length=200)
+    scopes: list[str] = Field(default_factory=list, max_length=32)
+    lifetime_s: int
+    user_id: str | None = Field(default=None, max_length=64)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminParts:
+    """What the admin API works on (the composition root builds them)."""
+
+    identity: Identity
+    admin: DistrictAdmin
+    store: DistrictStore
+
+
+class AdminHttpError(CedokaError):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _translate(error: CedokaError) -> Response:
+    if isinstance(error, AdminHttpError):
+        return _error(error.status, error.code, error.message, error.headers)
+    if isinstance(error, AccessError):
+        if error.code == "forbidden":
+            return _error(403, "forbidden", str(error))
+        if error.code == "locked":
+            after = error.retry_after_s or 60
+            return _error(
+                429,
+                "locked",
+                "too many wrong answers: try again later",
+                {"Retry-After": str(after)},
+            )
+        return _error(401, error.code, str(error).partition(": ")[2] or error.code)
+    if isinstance(error, RateLimitedError):
+        return _error(
+            429, "rate_limited", "too many attempts", {"Retry-After": str(error.retry_after_s)}
+        )
+    if isinstance(error, WireError):
+        return _error(413, "too_large", "request body too large")
+    if isinstance(error, OperatorError):
+        return _error(400, "refused", str(error))
+    return _error(500, "internal", "internal error")
+
+
+def build_admin_app(  # noqa: PLR0915 (the route table)
+    parts: AdminParts,
+    *,
+    public_url: PublicUrl | None,
+    trusted_proxies: Sequence[Network] = LOOPBACK,
+) -> FastAPI:
+    """The admin API for one district, to mount at :data:`PREFIX`."""
+    app = FastAPI(title="Cedoka district admin API", version="1", docs_url=None, redoc_url=None)
+    identity, admin, store = parts.identity, parts.admin, parts.store
+    sign_ins = RateLimiter(per_minute=SIGN_INS_PER_MINUTE)
+    secure = public_url is not None and public_url.origin.startswith("https://")
+    cookie = COOKIE_SECURE if secure else COOKIE_PLAIN
+
+    async def on_cedoka(request: Request, error: Exception) -> Response:
+        assert isinstance(error, CedokaError)
+        return _translate(error)
+
+    async def on_validation(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in error.errors()[:3])
+        return _error(400, "malformed", f"the request does not parse ({where})")
+
+    async def on_starlette(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        return _error(
+            error.status_code,
+            "not_found" if error.status_code == HTTPStatus.NOT_FOUND else "malformed",
+            str(error.detail),
+        )
+
+    async def on_unexpected(request: Request, error: Exception) -> Response:
+        log.error("event=internal_error path=%s error=%s", request.url.path, type(error).__name__)
+        return _error(500, "internal", "internal error")
+
+    app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(CedokaError, on_cedoka)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_starlette)
+
+    def remote_of(request: Request) -> str | None:
+        """The client (behind a trusted proxy: from X-Forwarded-For), else the TCP peer."""
+        peer = request.client.host if request.client else None
+        forwarded = request.headers.getlist("x-forwarded-for")
+        return client_address(peer, forwarded, trusted_proxies) or peer
+
+    def origin_allowed(request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:  # a browser sends Origin with every cross-site change
+            return request.headers.get("sec-fetch-site") in (None, "same-origin", "none")
+        expected = public_url.origin if public_url is not None else None
+        if expected is None:
+            host = request.headers.get("host", "")
+            expected = f"{request.url.scheme}://{host}"
+        return origin == expected
+
+    async def principal(request: Request, scope: Scope | None = None) -> Principal:
+        """The caller, checked for ``scope``; AccessError otherwise."""
+        header = request.headers.get("authorization")
+        remote = remote_of(request)
+        if header is not None:
+            kind, _, token = header.partition(" ")
+            if kind.lower() != "bearer" or not token:
+                raise AccessError("unauthenticated", "Authorization: Bearer <token> required")
+            who = await run_in_threadpool(identity.authenticate, token.strip(), remote=remote)
+        else:
+            session = request.cookies.get(cookie)
+            if not session:
+                raise AccessError("unauthenticated", "sign in, or send a Bearer token")
+            who, csrf = await run_in_threadpool(identity.session_principal, session)
+            if request.method not in SAFE_METHODS:
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not hmac.compare_digest(sent.encode(), csrf.encode()):
+                    raise AdminHttpError(
+                        403,
+                        "csrf",
+                        "the X-CSRF-Token header is missing or wrong: reload the console",
+                    )
+                if not origin_allowed(request):
+                    raise AdminHttpError(403, "csrf", "a change from another site is refused")
+        if scope is not None:
+            who.require(scope)
+        request.state.actor = who.actor
+        return who
+
+    async def audited(
+        request: Request, who: Principal, action: str, *, targets: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        await run_in_threadpool(
+            identity.record, who.actor, action, "ok", targets=targets, remote=remote_of(request)
+        )
+
+    # --- sessions -------------------------------------------------------------------------
+    @app.post("/session", summary="Sign in (the console)")
+    async def sign_in(request: Request, body: SignIn) -> Response:
+        remote = remote_of(request)
+        sign_ins.hit(remote or "-", now_s=await run_in_threadpool(identity.now_s))
+        who = await run_in_threadpool(
+            identity.sign_in, body.user_id, body.password, body.totp, remote=remote
+        )
+        new = await run_in_threadpool(identity.open_session, who, remote=remote)
+        response = JSONResponse(
+            {**_me(who), "csrf": new.csrf}, headers={"Cache-Control": "no-store"}
+        )
+        response.set_cookie(
+            cookie, new.session_id, httponly=True, secure=secure, samesite="strict", path="/"
+        )
+        return response
+
+    @app.delete("/session", status_code=204, summary="Sign out")
+    async def sign_out(request: Request) -> Response:
+        session = request.cookies.get(cookie)
+        if session:
+            await principal(request)  # a sign-out is a change: CSRF-checked like any other
+            await run_in_threadpool(identity.close_session, session, remote=remote_of(request))
+        response = Response(status_code=204)
+        response.delete_cookie(cookie, path="/", secure=secure, httponly=True, samesite="strict")
+        return response
+
+    @app.get("/me", summary="Who is calling, with which scopes")
+    async def me(request: Request) -> dict[str, Any]:
+        return _me(await principal(request))
+
+    # --- jobs -------------------------------------------------------------------------------
+    @app.get("/jobs", summary="Jobs, newest first (never filtered by a name or a NIK)")
+    async def jobs(
+        request: Request,
+        *,
+        office: str | None = None,
+        state: str | None = None,
+        job_id: str | None = None,
+        since_s: int | None = None,
+        until_s: int | None = None,
+        limit: int = 200,
+    ) -> dict[str, Any]:
+        await principal(request, Scope.JOBS_READ)
+        rows = await run_in_threadpool(store.jobs, office_code=office)
+        picked = [j for j in reversed(rows) if _job_matches(j, state, job_id, since_s, until_s)]
+        return {
+            "jobs": [_job(j) for j in picked[: max(1, min(limit, MAX_LIST))]],
+            "total": len(picked),
+        }
+
+    @app.get("/jobs/{job_id}", summary="A job and its timeline")
+    async def job(request: Request, job_id: str) -> dict[str, Any]:
+        await principal(request, Scope.JOBS_READ)
+        row = await run_in_threadpool(store.job, job_id)
+        if row is None:
+            raise AdminHttpError(404, "not_found", f"no job {job_id}")
+        events = await run_in_threadpool(store.job_events, job_id)
+        timeline: list[dict[str, Any]] = [{"at_s": row.created_s, "event": "pushed"}]
+        timeline += [
+            {
+                "at_s": e.at_s,
+                "event": e.event,
+                "state": e.state,
+                "reason": e.reason,
+                "received_s": e.received_s,
+            }
+            for e in events
+        ]
+        if row.cancelled_s is not None:
+            timeline.append({"at_s": row.cancelled_s, "event": "cancelled_by_district"})
+        timeline.sort(key=lambda item: int(item["at_s"]))
+        return {**_job(row), "timeline": timeline}
+
+    @app.post(
+        "/jobs",
+        status_code=201,
+        summary="Push a job: multipart form (office, resident, "
+        "release, copies, expires_s, and one 'type' field per 'document' file, in order)",
+    )
+    async def push(request: Request) -> dict[str, Any]:
+        who = await principal(request, Scope.JOBS_PUSH)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async for chunk in request.stream():
+                yield chunk
+
+        form = await read_form(
+            request.headers.get("content-type", ""), chunks(), max_file_bytes=MAX_PDF_BYTES
+        )
+        types = form.fields.get("type", [])
+        files = [f for f in form.files if f.name == "document"]
+        if len(types) != len(files):
+            raise OperatorError("give one 'type' field for each 'document' file, in order")
+        release = form.one("release", "claim") or "claim"
+        if release not in {m.value for m in ReleaseMode}:
+            raise OperatorError("release: claim, staff or auto")
+        result = await run_in_threadpool(
+            lambda: admin.push(
+                office_code=form.one("office") or "",
+                resident=form.one("resident") or "",
+                documents=[
+                    (t.strip().upper(), bytes(f.data)) for t, f in zip(types, files, strict=True)
+                ],
+                release=ReleaseMode(release),
+                copies=_int(form.one("copies", "1"), "copies"),
+                lifetime_s=_int(form.one("expires_s", str(72 * 3600)), "expires_s"),
+            )
+        )
+        await audited(
+            request, who, "job.push", targets=(("job", result.job_id), ("device", result.device_id))
+        )
+        return {
+            "job_id": result.job_id,
+            "device_id": result.device_id,
+            "claim_code": result.claim_code,
+            "warnings": list(result.warnings),
+        }
+
+    @app.post("/jobs/{job_id}/cancel", summary="Cancel a job that is not printed yet")
+    async def cancel(
+        request: Request, job_id: str, body: CancelBody | None = None
+    ) -> dict[str, str]:
+        who = await principal(request, Scope.JOBS_CANCEL)
+        await run_in_threadpool(admin.cancel, job_id)
+        await audited(request, who, "job.cancel", targets=(("job", job_id),))
+        return {"job_id": job_id, "state": "cancelled"}
+
+    # --- offices and enrolment ------------------------------------------------------------
+    @app.get("/offices", summary="Village offices")
+    async def offices(request: Request) -> dict[str, Any]:
+        await principal(request, Scope.OFFICES_READ)
+        rows = await run_in_threadpool(store.offices)
+        return {
+            "offices": [{"code": o.code, "name": o.name, "created_s": o.created_s} for o in rows]
+        }
+
+    @app.post("/offices", status_code=201, summary="Add a village office")
+    async def add_office(request: Request, body: OfficeBody) -> dict[str, str]:
+        who = await principal(request, Scope.OFFICES_WRITE)
+        await run_in_threadpool(admin.add_office, body.code, body.name)
+        await audited(request, who, "office.add", targets=(("office", body.code),))
+        return {"code": body.code, "name": body.name}
+
+    @app.post(
+        "/offices/{code}/enroll-codes",
+        status_code=201,
+        summary="A one-time enrolment code for the office's PC",
+    )
+    async def enroll_code(request: Request, code: str, body: EnrollCodeBody) -> dict[str, Any]:
+        who = await principal(request, Scope.OFFICES_WRITE)
+        text = await run_in_threadpool(lambda: admin.new_enroll_code(code, valid_s=body.valid_s))
+        await audited(request, who, "office.enroll_code", targets=(("office", code),))
+        return {"office": code, "enroll_code": text, "valid_s": body.valid_s}
+
+    # --- devices ----------------------------------------------------------------------------
+    @app.get("/devices", summary="Kiosks: enrolment, last contact, version, printers")
+    async def devices(request: Request) -> dict[str, Any]:
+        await principal(request, Scope.DEVICES_READ)
+        rows = await run_in_threadpool(store.devices)
+        return {"devices": [_device(d) for d in rows]}
+
+    @app.post("/devices/{device_id}/revoke", summary="Revoke a kiosk (a stolen or lost PC)")
+    async def revoke(request: Request, device_id: str) -> dict[str, str]:
+        who = await principal(request, Scope.DEVICES_REVOKE)
+        await run_in_threadpool(admin.revoke, device_id)
+        await audited(request, who, "device.revoke", targets=(("device", device_id),))
+        return {"device_id": device_id, "state": "revoked"}
+
+    # --- keys, users, tokens, the audit log ---------------------------------------------------
+    @app.post("/keys/rotate", summary="Rotate the job-signing key (with overlap)")
+    async def rotate(request: Request) -> dict[str, str]:
+        who = await principal(request, Scope.KEYS_ROTATE)
+        kid = await run_in_threadpool(admin.rotate_key)
+        await audited(request, who, "key.rotate", targets=(("key", kid),))
+        return {"kid": kid}
+
+    @app.get("/users", summary="District IT's users")
+    async def users(request: Request) -> dict[str, Any]:
+        who = await principal(request, Scope.USERS_ADMIN)
+        rows = await run_in_threadpool(identity.users, who)
+        return {
+            "users": [
+                {
+                    "user_id": u.user_id,
+                    "name": u.name,
+                    "role": u.role.value,
+                    "totp": u.totp,
+                    "created_s": u.created_s,
+                    "disabled_s": u.disabled_s,
+                    "locked_until_s": u.locked_until_s,
+                }
+                for u in rows
+            ]
+        }
+
+    @app.post("/users", status_code=201, summary="Add a user")
+    async def add_user(request: Request, body: UserBody) -> dict[str, str]:
+        who = await principal(request, Scope.USERS_ADMIN)
+        view = await run_in_threadpool(
+            lambda: identity.add_user(
+                who,
+                user_id=body.user_id,
+                name=body.name,
+                role=body.role,
+                password=body.password,
+                remote=remote_of(request),
+            )
+        )
+        return {"user_id": view.user_id, "role": view.role.value}
+
+    @app.post("/users/{user_id}/disable", summary="Disable a user and their tokens")
+    async def disable_user(request: Request, user_id: str) -> dict[str, str]:
+        who = await principal(request, Scope.USERS_ADMIN)
+        await run_in_threadpool(
+            lambda: identity.disable_user(who, user_id, remote=remote_of(request))
+        )
+        return {"user_id": user_id, "state": "disabled"}
+
+    @app.get("/tokens", summary="API tokens (never their secrets)")
+    async def tokens(request: Request, user_id: str | None = None) -> dict[str, Any]:
+        who = await principal(request)
+        rows = await run_in_threadpool(lambda: identity.tokens(who, user_id=user_id))
+        return {
+            "tokens": [
+                {
+                    "token_id": t.token_id,
+                    "user_id": t.user_id,
+                    "label": t.label,
+                    "scopes": list(t.scopes),
+                    "created_s": t.created_s,
+                    "expires_s": t.expires_s,
+                    "revoked_s": t.revoked_s,
+                    "last_used_s": t.last_used_s,
+                }
+                for t in rows
+            ]
+        }
+
+    @app.post("/tokens", status_code=201, summary="Create an API token (its text shown once)")
+    async def create_token(request: Request, body: TokenBody) -> dict[str, Any]:
+        who = await principal(request)
+        new = await run_in_threadpool(
+            lambda: identity.create_token(
+                who,
+                label=body.label,
+                scopes=body.scopes,
+                lifetime_s=body.lifetime_s,
+                user_id=body.user_id,
+                remote=remote_of(request),
+            )
+        )
+        return {
+            "token": new.text,
+            "token_id": new.row.token_id,
+            "user_id": new.row.user_id,
+            "scopes": list(new.row.scopes),
+            "expires_s": new.row.expires_s,
+        }
+
+    @app.post("/tokens/{token_id}/revoke", summary="Revoke an API token")
+    async def revoke_token(request: Request, token_id: str) -> dict[str, str]:
+        who = await principal(request)
+        await run_in_threadpool(
+            lambda: identity.revoke_token(who, token_id, remote=remote_of(request))
+        )
+        return {"token_id": token_id, "state": "revoked"}
+
+    @app.get("/audit", summary="The district's admin audit log (hash-chained)")
+    async def audit(request: Request, after_seq: int = 0, limit: int = 200) -> dict[str, Any]:
+        who = await principal(request, Scope.AUDIT_READ)
+        records = await run_in_threadpool(
+            lambda: identity.audit_log(
+                who, after_seq=max(0, after_seq), limit=max(1, min(limit, MAX_LIST))
+            )
+        )
+        return {"records": [_record(r) for r in records]}
+
+    @app.middleware("http")
+    async def no_store(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+def _me(who: Principal) -> dict[str, Any]:
+    return {
+        "actor": who.actor,
+        "user_id": who.user_id,
+        "role": who.role.value,
+        "scopes": sorted(s.value for s in who.scopes),
+    }
+
+
+def _int(text: str | None, name: str) -> int:
+    if text is None or not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
+        raise OperatorError(f"{name}: a whole number")
+    return int(text)
+
+
+def _job_matches(
+    row: JobRow, state: str | None, job_id: str | None, since_s: int | None, until_s: int | None
+) -> bool:
+    current = "cancelled" if row.cancelled_s is not None and row.state is None else row.state
+    return (
+        (state is None or (current or "pushed") == state)
+        and (job_id is None or row.job_id == job_id)
+        and (since_s is None or row.created_s >= since_s)
+        and (until_s is None or row.created_s < until_s)
+    )
+
+
+def _job(row: JobRow) -> dict[str, Any]:
+    return {
+        "job_id": row.job_id,
+        "office_code": row.office_code,
+        "device_id": row.device_id,
+        "seq": row.seq,
+        "release": row.release,
+        "created_s": row.created_s,
+        "expires_s": row.expires_s,
+        "cancelled_s": row.cancelled_s,
+        "state": row.state,
+        "state_s": row.state_s,
+        "reason": row.reason,
+    }
+
+
+def _device(row: DeviceRow) -> dict[str, Any]:
+    return {
+        "device_id": row.device_id,
+        "office_code": row.office_code,
+        "enrolled_s": row.enrolled_s,
+        "revoked_s": row.revoked_s,
+        "last_seen_s": row.last_seen_s,
+        "agent": row.agent,
+        "heartbeat": _heartbeat(row.heartbeat),
+    }
+
+
+def _heartbeat(body: bytes | None) -> object:
+    """The last heartbeat as the kiosk sent it (validated on receipt; no personal data)."""
+    if body is None:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _record(record: AdminRecord) -> dict[str, Any]:
+    e = record.entry
+    return {
+        "seq": record.seq,
+        "hash": record.hash,
+        "prev": record.prev,
+        "at_s": e.at_s,
+        "actor": e.actor,
+        "action": e.action,
+        "outcome": e.outcome,
+        "targets": [list(t) for t in e.targets],
+        "remote": e.remote,
+    }

@@ -1,0 +1,265 @@
+"""The admin API (issue 17 items 1, 2 and 7; ADR 0022) over real HTTP on loopback: every
+route with each role (allowed and refused), token scopes, console sessions with CSRF and
+Origin checks, lockout, a bundle pushed by multipart upload, the timeline, the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from district.admin_http import AdminParts
+from district.http import build_app
+from district.identity import CLI, Identity
+from district.keyring import Keys
+from district.notifier import FeedNotifier
+from district.service import DistrictService
+from kiosk.access import Argon2Cost
+from tests.district.conftest import Kiosk, new_district, serving
+from tests.sim.district import make_pdf
+
+OFFICE = "74.08.01.2002"
+PASSWORD = "kolaka-utara-2026"
+FAST = Argon2Cost(memory_kib=1024, passes=1, lanes=1)
+
+
+@dataclass
+class Admin:
+    url: str
+    keys: Keys
+    identity: Identity
+    tokens: dict[str, str]  # role -> token text
+
+    def call(
+        self, method: str, path: str, role: str | None = None, **kwargs: object
+    ) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})  # type: ignore[call-overload]
+        if role is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        return requests.request(
+            method, self.url + "/admin/v1" + path, headers=headers, timeout=30, **kwargs
+        )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def admin(tmp_path: Path) -> Iterator[Admin]:
+    home = tmp_path / "district"
+    keys, district_admin = new_district(home)
+    identity = Identity(keys.store.identity, district_code="74.08", cost=FAST)
+    tokens = {}
+    for role in ("viewer", "operator", "admin"):
+        user = f"{role}.user"
+        identity.add_user(CLI, user_id=user, name=role.title(), role=role, password=PASSWORD)
+        tokens[role] = identity.create_token(
+            CLI, user_id=user, label=f"{role} tests", scopes=[], lifetime_s=86400
+        ).text
+    parts = AdminParts(identity=identity, admin=district_admin, store=keys.store)
+    service = DistrictService(Keys.open(home))
+    app = build_app(service, FeedNotifier(Keys.open(home).store), admin=parts)
+    with serving(lambda _port: app) as url:
+        kiosk = Kiosk(url)
+        assert kiosk.enroll(district_admin.new_enroll_code(OFFICE, valid_s=3600)).ok
+        yield Admin(url, keys, identity, tokens)
+
+
+def push_form(
+    docs: int = 3,
+) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[str, bytes, str]]]]:
+    types = ["KK", "AKTA_LAHIR", "AKTA_MATI", "BIODATA", "SKPWNI", "SKET", "AKTA_KAWIN"][:docs]
+    data = [
+        ("office", OFFICE),
+        ("resident", "Test Resident"),
+        ("release", "claim"),
+        ("copies", "1"),
+        ("expires_s", "86400"),
+        *(("type", t) for t in types),
+    ]
+    files = [("document", (f"doc{i}.pdf", make_pdf(i + 1), "application/pdf")) for i in range(docs)]
+    return data, files
+
+
+# (method, path, body, least role allowed)
+ROUTES: list[tuple[str, str, dict[str, object] | None, str]] = [
+    ("GET", "/me", None, "viewer"),
+    ("GET", "/jobs", None, "viewer"),
+    ("GET", "/offices", None, "viewer"),
+    ("GET", "/devices", None, "viewer"),
+    ("GET", "/audit", None, "viewer"),
+    ("POST", "/offices", {"code": "74.08.01.2003", "name": "Desa Lain"}, "operator"),
+    ("POST", f"/offices/{OFFICE}/enroll-codes", {"valid_s": 3600}, "operator"),
+    ("POST", "/jobs/job_01JD0000000000000000000009/cancel", {}, "operator"),
+    ("GET", "/users", None, "admin"),
+    (
+        "POST",
+        "/users",
+        {"user_id": "baru", "name": "Baru", "role": "viewer", "password": PASSWORD},
+        "admin",
+    ),
+    ("POST", "/keys/rotate", None, "admin"),
+    ("POST", "/devices/dev_01JD0000000000000000000009/revoke", None, "admin"),
+]
+RANK = {"viewer": 0, "operator": 1, "admin": 2}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "least"), ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES]
+)
+def test_each_route_with_each_role(
+    admin: Admin, method: str, path: str, body: dict[str, object] | None, least: str
+) -> None:
+    anonymous = admin.call(method, path, json=body)
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.json()["error"]["code"] == "unauthenticated"
+    for role, rank in RANK.items():
+        answer = admin.call(method, path, role, json=body)
+        if rank < RANK[least]:
+            assert answer.status_code == 403, (role, answer.text)
+            assert answer.json()["error"]["code"] == "forbidden"
+        else:  # allowed: a success, or the operation's own refusal (no such job/device)
+            assert answer.status_code in {200, 201, 400}, (role, answer.text)
+            if answer.status_code == 400:
+                assert answer.json()["error"]["code"] == "refused"
+                assert "no job" in answer.text or "no device" in answer.text
+            break  # a success changes state: the higher roles are covered by the scope table
+
+
+def test_a_bundle_is_pushed_by_upload_and_its_timeline_shown(admin: Admin) -> None:
+    data, files = push_form(3)
+    answer = admin.call("POST", "/jobs", "operator", data=data, files=files)
+    assert answer.status_code == 201, answer.text
+    pushed = answer.json()
+    assert pushed["claim_code"] and pushed["job_id"].startswith("job_")
+    listed = admin.call("GET", f"/jobs?office={OFFICE}", "viewer").json()
+    assert [j["job_id"] for j in listed["jobs"]] == [pushed["job_id"]]
+    assert "Test Resident" not in admin.call("GET", "/jobs", "viewer").text
+    timeline = admin.call("GET", f"/jobs/{pushed['job_id']}", "viewer").json()["timeline"]
+    assert [t["event"] for t in timeline] == ["pushed"]
+
+    cancelled = admin.call("POST", f"/jobs/{pushed['job_id']}/cancel", "operator", json={})
+    assert cancelled.status_code == 200, cancelled.text
+    timeline = admin.call("GET", f"/jobs/{pushed['job_id']}", "viewer").json()["timeline"]
+    assert [t["event"] for t in timeline] == ["pushed", "cancelled_by_district"]
+    records = admin.call("GET", "/audit", "viewer").json()["records"]
+    pushes = [r for r in records if r["action"] in {"job.push", "job.cancel"}]
+    assert [(r["action"], r["remote"]) for r in pushes] == [
+        ("job.push", "127.0.0.1"),
+        ("job.cancel", "127.0.0.1"),
+    ]
+    assert all(r["actor"].startswith("token:") for r in pushes)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"release": "later"}, "release: claim, staff or auto"),
+        ({"office": "74.08.01.9999"}, "unknown office"),
+        ({"copies": "x"}, "copies: a whole number"),
+    ],
+)
+def test_a_bad_push_is_refused_like_the_command_line(
+    admin: Admin, change: dict[str, str], says: str
+) -> None:
+    data, files = push_form(1)
+    data = [(k, change.get(k, v)) for k, v in data]
+    answer = admin.call("POST", "/jobs", "operator", data=data, files=files)
+    assert answer.status_code == 400, answer.text
+    assert says in answer.json()["error"]["message"]
+
+
+def test_a_push_with_a_missing_type_or_no_multipart_is_refused(admin: Admin) -> None:
+    data, files = push_form(2)
+    answer = admin.call("POST", "/jobs", "operator", data=data[:-1], files=files)
+    assert answer.status_code == 400 and "one 'type' field" in answer.text
+    answer = admin.call("POST", "/jobs", "operator", json={"office": OFFICE})
+    assert answer.status_code == 400 and "multipart/form-data" in answer.text
+
+
+def test_a_token_acts_only_within_its_scopes(admin: Admin) -> None:
+    narrow = admin.identity.create_token(
+        CLI, user_id="operator.user", label="read only", scopes=["jobs:read"], lifetime_s=3600
+    ).text
+    headers = {"Authorization": f"Bearer {narrow}"}
+    assert admin.call("GET", "/jobs", headers=headers).status_code == 200
+    data, files = push_form(1)
+    answer = admin.call("POST", "/jobs", headers=headers, data=data, files=files)
+    assert answer.status_code == 403 and "jobs:push" in answer.text
+    me = admin.call("GET", "/me", headers=headers).json()
+    assert me["scopes"] == ["jobs:read"] and me["actor"].startswith("token:")
+
+
+def sign_in(admin: Admin, user: str = "operator.user") -> tuple[requests.Session, str]:
+    session = requests.Session()
+    answer = session.post(
+        admin.url + "/admin/v1/session", json={"user_id": user, "password": PASSWORD}, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    return session, answer.json()["csrf"]
+
+
+def test_a_console_session_needs_its_csrf_token_and_same_origin_for_changes(
+    admin: Admin,
+) -> None:
+    session, csrf = sign_in(admin)
+    base = admin.url + "/admin/v1"
+    assert session.get(base + "/me", timeout=30).json()["user_id"] == "operator.user"
+    body = {"code": "74.08.01.2004", "name": "Desa Baru"}
+    refused = session.post(base + "/offices", json=body, timeout=30)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf"
+    cross = session.post(
+        base + "/offices",
+        json=body,
+        timeout=30,
+        headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"},
+    )
+    assert cross.status_code == 403
+    done = session.post(
+        base + "/offices",
+        json=body,
+        timeout=30,
+        headers={"X-CSRF-Token": csrf, "Origin": admin.url},
+    )
+    assert done.status_code == 201, done.text
+
+    out = session.delete(base + "/session", headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert out.status_code == 204
+    stale = requests.get(base + "/me", cookies={"cedoka_session": "x" * 43}, timeout=30)
+    assert stale.status_code == 401
+    assert session.get(base + "/me", timeout=30).status_code == 401
+
+
+def test_guessing_a_password_locks_the_user_over_http(admin: Admin) -> None:
+    base = admin.url + "/admin/v1"
+    for _ in range(5):
+        wrong = requests.post(
+            base + "/session",
+            timeout=30,
+            json={"user_id": "viewer.user", "password": "not-the-password"},
+        )
+        assert wrong.status_code == 401
+    right = requests.post(
+        base + "/session", timeout=30, json={"user_id": "viewer.user", "password": PASSWORD}
+    )
+    assert right.status_code == 429 and right.json()["error"]["code"] == "locked"
+    assert int(right.headers["Retry-After"]) == 900
+
+
+def test_the_admin_api_has_its_own_openapi_document(admin: Admin) -> None:
+    doc = requests.get(admin.url + "/admin/v1/openapi.json", timeout=30).json()
+    assert {
+        "/jobs",
+        "/jobs/{job_id}",
+        "/jobs/{job_id}/cancel",
+        "/devices",
+        "/users",
+        "/tokens",
+        "/audit",
+        "/session",
+        "/offices",
+    } <= set(doc["paths"])
+    device_doc = requests.get(admin.url + "/openapi.json", timeout=30).json()
+    assert not any(path.startswith("/admin") for path in device_doc["paths"])
