@@ -32,6 +32,8 @@ from district.connections import ConnectionLimits, protocol_class
 from district.edge import RequestFraming
 from district.identity import Identity
 from district.keyring import Keys
+from district.metrics import CONTENT_TYPE as METRICS_TYPE
+from district.metrics import DistrictMetrics
 from district.notifier import FeedNotifier
 from district.openapi import ROUTE_DOCS, install_openapi
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
@@ -144,6 +146,8 @@ def build_app(  # noqa: PLR0915 (the route table)
     )  # fmt: skip
 
     app.state.public_url = public_url
+    metrics = DistrictMetrics(service.store, held=lambda: notifier.waiting)
+    app.state.metrics = metrics
     _install_error_handlers(app)
     # Added before log_requests, so inside it: its refusals are logged like any answer.
     larger = {("POST", f"{ADMIN_PREFIX}/jobs"): MAX_PUSH_BYTES} if admin is not None else {}
@@ -214,11 +218,14 @@ def build_app(  # noqa: PLR0915 (the route table)
         kr = _int_param(request, "kr", None, high=2**53 - 1)
         wait_s = min(_int_param(request, "wait", DEFAULT_WAIT_S, high=3600), MAX_WAIT_S)
         state = await run_in_threadpool(service.feed_state, device, after=after, keyring_version=kr)
+        woken = False
         if not state.has_news and wait_s > 0:
-            await notifier.wait(device.device_id, state.feed_version, timeout_s=wait_s)
+            woken = await notifier.wait(device.device_id, state.feed_version, timeout_s=wait_s)
         answer = await run_in_threadpool(
             service.feed, device.device_id, after=after, keyring_version=kr
         )
+        if woken:
+            metrics.wake.observe(time.monotonic() - notifier.changed_at)
         return Response(answer, media_type=JSON, headers={"Cache-Control": "no-store"})
 
     @app.get("/v1/blobs/{job_id}/{doc_id}", **ROUTE_DOCS["blob"])
@@ -269,6 +276,24 @@ def build_app(  # noqa: PLR0915 (the route table)
         device = await device_of(request, body)
         answer = await run_in_threadpool(service.rotate_seal_key, device, body)
         return Response(answer, media_type=JSON)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(await run_in_threadpool(metrics.render), media_type=METRICS_TYPE)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return Response(b'{"status":"ok"}', media_type=JSON)
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        try:
+            await run_in_threadpool(service.check_ready)
+        except Exception as error:  # not ready, whatever the cause: the body says which kind
+            log.warning("event=not_ready error=%s", type(error).__name__)
+            body = b'{"status":"not_ready","error":"%s"}' % type(error).__name__.encode()
+            return Response(body, status_code=503, media_type=JSON)
+        return Response(b'{"status":"ready"}', media_type=JSON)
 
     install_openapi(app)
     if admin is not None:  # district IT's API (ADR 0022), with its own OpenAPI and errors

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from district.store import DistrictStore
 
@@ -28,6 +29,7 @@ class FeedNotifier:
         self._versions: dict[str, int] = {}  # as of the last change seen
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self.changed_at = 0.0  # time.monotonic() when the last change was seen
 
     def release_all(self) -> None:
         """The server is shutting down: end every long-poll now (each answers with the
@@ -85,6 +87,7 @@ class FeedNotifier:
                 current = self._store.data_version()
                 if current != last:
                     last = current
+                    self.changed_at = time.monotonic()
                     self._versions = self._store.feed_versions()
                     self._wake(self._versions)
             except Exception:  # the loop must survive a locked or briefly missing database

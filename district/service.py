@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from district.keyring import Keys
 from district.ratelimit import RateLimiter
 from district.replay import ReplayCache
-from district.store import BlobReader, BlobRow, DeviceRow
+from district.store import BlobReader, BlobRow, DeviceRow, DistrictStore
 from kiosk import PROTOCOL_VERSION
 from kiosk.audit import AuditRecord, record_bytes, verify_record
 from kiosk.b64 import b64u_encode
@@ -95,6 +95,16 @@ class DistrictService:
 
     def now_s(self) -> int:
         return int(self._now())
+
+    @property
+    def store(self) -> DistrictStore:
+        return self._store
+
+    def check_ready(self) -> None:
+        """Raise unless this process can serve: the database answers and the active
+        job-signing key loads (``/readyz``)."""
+        self._store.data_version()
+        self._keys.active_signer(now_s=self.now_s())
 
     # --- enrolment ----------------------------------------------------------------------
     def enroll(self, body: bytes, *, remote: str | None) -> bytes:
