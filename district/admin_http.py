@@ -34,7 +34,8 @@ from district.identity import Identity, Principal
 from district.multipart import read_form
 from district.ratelimit import RateLimiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
-from district.store import DeviceRow, DistrictStore, JobRow
+from district.store import DeviceRow, DistrictStore, JobRow, OutboxRow, WebhookRow
+from district.webhooks import Webhooks
 from kiosk.access import Scope
 from kiosk.admin_audit import AdminRecord
 from kiosk.errors import AccessError, CedokaError, OperatorError, RateLimitedError, WireError
@@ -79,6 +80,13 @@ class UserBody(BaseModel):
     password: str = Field(max_length=256)
 
 
+class WebhookBody(BaseModel):
+    url: str = Field(max_length=500)
+    user_id: str = Field(max_length=64)
+    events: list[str] = Field(default_factory=list, max_length=16)
+    all_jobs: bool = False
+
+
 class TokenBody(BaseModel):
     label: str = Field(max_length=200)
     scopes: list[str] = Field(default_factory=list, max_length=32)
@@ -93,6 +101,7 @@ class AdminParts:
     identity: Identity
     admin: DistrictAdmin
     store: DistrictStore
+    webhooks: Webhooks
 
 
 class AdminHttpError(CedokaError):
@@ -337,6 +346,8 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
                 lifetime_s=_int(form.one("expires_s", str(72 * 3600)), "expires_s"),
             )
         )
+        if who.user_id is not None:  # its webhooks get the job's messages
+            await run_in_threadpool(parts.webhooks.pushed_by, result.job_id, who.user_id)
         await audited(
             request, who, "job.push", targets=(("job", result.job_id), ("device", result.device_id))
         )
@@ -496,6 +507,46 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         )
         return {"token_id": token_id, "state": "revoked"}
 
+    # --- webhooks ----------------------------------------------------------------------------
+    @app.get("/webhooks", summary="Webhook subscriptions (never their secrets)")
+    async def webhooks(request: Request) -> dict[str, Any]:
+        who = await principal(request, Scope.WEBHOOKS_ADMIN)
+        rows = await run_in_threadpool(parts.webhooks.subscriptions, who)
+        return {"webhooks": [_webhook(w) for w in rows]}
+
+    @app.post(
+        "/webhooks", status_code=201, summary="Subscribe a URL (its signing secret is shown once)"
+    )
+    async def add_webhook(request: Request, body: WebhookBody) -> dict[str, Any]:
+        who = await principal(request, Scope.WEBHOOKS_ADMIN)
+        new = await run_in_threadpool(
+            lambda: parts.webhooks.add(
+                who,
+                url=body.url,
+                events=body.events,
+                user_id=body.user_id,
+                all_jobs=body.all_jobs,
+                remote=remote_of(request),
+            )
+        )
+        return {**_webhook(new.row), "secret": new.row.secret}
+
+    @app.post("/webhooks/{webhook_id}/disable", summary="Stop a webhook")
+    async def disable_webhook(request: Request, webhook_id: str) -> dict[str, str]:
+        who = await principal(request, Scope.WEBHOOKS_ADMIN)
+        await run_in_threadpool(
+            lambda: parts.webhooks.disable(who, webhook_id, remote=remote_of(request))
+        )
+        return {"webhook_id": webhook_id, "state": "disabled"}
+
+    @app.get("/webhooks/{webhook_id}/deliveries", summary="A webhook's messages and attempts")
+    async def deliveries(request: Request, webhook_id: str, limit: int = 100) -> dict[str, Any]:
+        who = await principal(request, Scope.WEBHOOKS_ADMIN)
+        rows = await run_in_threadpool(
+            lambda: parts.webhooks.deliveries(who, webhook_id, limit=max(1, min(limit, MAX_LIST)))
+        )
+        return {"deliveries": [_delivery(m) for m in rows]}
+
     @app.get("/audit", summary="The district's admin audit log (hash-chained)")
     async def audit(request: Request, after_seq: int = 0, limit: int = 200) -> dict[str, Any]:
         who = await principal(request, Scope.AUDIT_READ)
@@ -578,6 +629,33 @@ def _heartbeat(body: bytes | None) -> object:
         return json.loads(body)
     except ValueError:
         return None
+
+
+def _webhook(row: WebhookRow) -> dict[str, Any]:
+    return {
+        "webhook_id": row.webhook_id,
+        "user_id": row.user_id,
+        "url": row.url,
+        "events": list(row.events),
+        "all_jobs": row.all_jobs,
+        "created_s": row.created_s,
+        "disabled_s": row.disabled_s,
+    }
+
+
+def _delivery(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "message_id": row.message_id,
+        "type": row.type,
+        "job_id": row.job_id,
+        "created_s": row.created_s,
+        "attempts": row.attempts,
+        "next_at_s": row.next_at_s,
+        "delivered_s": row.delivered_s,
+        "gave_up_s": row.gave_up_s,
+        "last_status": row.last_status,
+        "last_error": row.last_error,
+    }
 
 
 def _record(record: AdminRecord) -> dict[str, Any]:

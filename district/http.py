@@ -41,6 +41,7 @@ from district.replay import STATE_FILE as REPLAY_STATE_FILE
 from district.replay import open_replay_cache, save_replay_cache
 from district.service import DistrictService
 from district.store import BlobRow, DeviceRow
+from district.webhooks import Deliverer, Webhooks
 from kiosk.b64 import b64u_encode
 from kiosk.errors import (
     CedokaError,
@@ -403,7 +404,13 @@ def run_server(
     notifier = FeedNotifier(keys.store)
     identity = Identity(keys.store.identity, district_code=keys.district_code,
                         district_name=keys.district_name)  # fmt: skip
-    admin = AdminParts(identity=identity, admin=DistrictAdmin(keys), store=keys.store)
+    admin = AdminParts(
+        identity=identity,
+        admin=DistrictAdmin(keys),
+        store=keys.store,
+        webhooks=Webhooks(keys.store.webhooks, identity),
+    )
+    deliverer = Deliverer(keys.store.webhooks)
     app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies,
                     admin=admin)  # fmt: skip
     log.info("event=serve public_url=%s trusted_proxies=%s", public_url,
@@ -429,7 +436,9 @@ def run_server(
             # every request answered: hand the cache to the next start (it takes no more)
             save_replay_cache(replay_state, replays)
 
+    deliverer.start()
     try:
         Server(config).run()
     finally:  # also when start-up failed (uvicorn re-raises SIGTERM after shutdown())
+        deliverer.stop()
         save_replay_cache(replay_state, replays)

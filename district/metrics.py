@@ -11,6 +11,7 @@ only: no office, device or job id is a label, so nothing here names a village or
 - ``cedoka_printers_needing_attention{problem}``: from the kiosks' last heartbeats —
   ``paper`` (media empty or low), ``ink`` (a marker at 10 % or less, or reported low),
   ``stopped`` (stopped or not accepting jobs);
+- ``cedoka_webhook_backlog``: webhook messages neither delivered nor given up;
 - ``cedoka_feed_held_polls``: long-polls waiting now;
 - ``cedoka_feed_wake_seconds``: for each long-poll woken by news, from the moment this
   process saw the change to the moment its answer was ready (the notifier's own poll
@@ -75,6 +76,9 @@ class _StoreCollector(Collector):
         for problem, count in sorted(problems.items()):
             attention.add_metric([problem], count)
         yield attention
+        yield GaugeMetricFamily("cedoka_webhook_backlog",
+                                "Webhook messages neither delivered nor given up",
+                                value=self._store.webhooks.backlog())  # fmt: skip
         yield GaugeMetricFamily("cedoka_feed_held_polls", "Long-polls waiting now",
                                 value=self._held())  # fmt: skip
 

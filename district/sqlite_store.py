@@ -16,7 +16,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from cedoka_io.sqlite import NewerSchemaError, SqliteFile, sqlite_errors_as
+from district import webhook_events
 from district.sqlite_identity import SCHEMA_V4, SqliteIdentityStore
+from district.sqlite_webhooks import SCHEMA_V4 as WEBHOOKS_V4
+from district.sqlite_webhooks import SqliteWebhookStore, enqueue
 from district.store import (
     BlobReader,
     BlobRow,
@@ -29,7 +32,7 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 4  # 4: district IT's users, tokens and audit log (district.sqlite_identity)
+SCHEMA_VERSION = 4  # 4: district IT's users, tokens, audit log (sqlite_identity), webhooks
 # Enrolment retries are recognised by a digest of the consuming request's keys and nonce,
 # so a code's secret can be erased once it is spent (used or expired).
 _SCHEMA_V3 = """
@@ -106,14 +109,15 @@ class SqliteStore:
         # Erased values (spent enrolment secrets) leave no copy in a page's free space.
         self._db = SqliteFile(path, pragmas=("secure_delete = ON",))
         self._make_private()
-        migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + SCHEMA_V4,
-                      1: _SCHEMA_V2 + _SCHEMA_V3 + SCHEMA_V4, 2: _SCHEMA_V3 + SCHEMA_V4,
-                      3: SCHEMA_V4}  # fmt: skip
+        v4 = SCHEMA_V4 + WEBHOOKS_V4
+        migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + v4, 1: _SCHEMA_V2 + _SCHEMA_V3 + v4,
+                      2: _SCHEMA_V3 + v4, 3: v4}  # fmt: skip
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
         except NewerSchemaError as err:
             raise StoreError(f"{path}: schema {err.found} is newer than this program") from err
         self.identity = SqliteIdentityStore(self._db)
+        self.webhooks = SqliteWebhookStore(self._db)
 
     def _make_private(self) -> None:
         """Mode 0600 for the database and its -wal/-shm (made by an older version, or under
@@ -452,6 +456,10 @@ class SqliteStore:
                     "WHERE job_id = ? AND device_id = ? AND (state_s IS NULL OR state_s <= ?)",
                     (state, at_s, reason, job_id, device_id, at_s),
                 )
+                type_ = webhook_events.KIOSK_EVENTS.get(event)
+                if type_ is not None:  # the notifications, in the event's own transaction
+                    enqueue(conn, key=event_id, type_=type_, job_id=job_id, state=state,
+                            at_s=at_s, reason=reason, now_s=received_s)  # fmt: skip
             return bool(inserted)
 
 

@@ -109,6 +109,8 @@ class DistrictStore(Protocol):
 
     @property
     def identity(self) -> IdentityStore: ...
+    @property
+    def webhooks(self) -> WebhookStore: ...
 
     # --- district meta and keys
     def get_meta(self, key: str) -> str | None: ...
@@ -223,3 +225,58 @@ class IdentityStore(Protocol):
                         seen_before_s: int | None = None) -> int: ...  # fmt: skip
     def append_admin_audit(self, entry: AdminEntry, *, district_code: str) -> AdminRecord: ...
     def admin_audit(self, *, after_seq: int = 0, limit: int = 1000) -> list[AdminRecord]: ...
+
+
+# --- webhooks (issue 17 item 5) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRow:
+    webhook_id: str
+    user_id: str  # the integration's user: its pushes are the webhook's jobs
+    url: str
+    secret: str  # "whsec_…" (Standard Webhooks); shown once at creation
+    events: tuple[str, ...]
+    all_jobs: bool  # every job of the district, not only the user's own pushes
+    created_s: int
+    disabled_s: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    message_id: str
+    webhook_id: str
+    type: str  # job.held, job.printed …
+    job_id: str
+    office_code: str
+    state: str | None
+    at_s: int
+    reason: str | None
+    created_s: int
+    attempts: int
+    next_at_s: int
+    delivered_s: int | None
+    gave_up_s: int | None
+    last_status: int | None
+    last_error: str | None
+
+
+class WebhookStore(Protocol):
+    def add_webhook(self, row: WebhookRow) -> None: ...
+    def webhook(self, webhook_id: str) -> WebhookRow | None: ...
+    def webhooks(self) -> list[WebhookRow]: ...
+    def disable_webhook(self, webhook_id: str, *, at_s: int) -> bool: ...
+    def add_origin(self, job_id: str, user_id: str) -> None: ...
+    def claim_due(self, *, now_s: int, lease_s: int, limit: int) -> list[OutboxRow]: ...
+    def finish(
+        self,
+        message_id: str,
+        *,
+        status: int | None,
+        error: str | None,
+        delivered_s: int | None,
+        next_at_s: int | None,
+        gave_up_s: int | None,
+    ) -> None: ...
+    def deliveries(self, webhook_id: str, *, limit: int) -> list[OutboxRow]: ...
+    def backlog(self) -> int: ...
