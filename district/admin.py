@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from district.keyring import Keys
+from district.regions import read_villages
 from district.store import EnrollCodeRow, JobRow, OfficeRow
 from kiosk.claim import generate_claim_code
 from kiosk.doctypes import DOCUMENT_TYPES_CARD, DOCUMENT_TYPES_PRINTABLE, document_name
@@ -42,6 +43,14 @@ class PushResult:
     device_id: str
     claim_code: str | None
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeImport:
+    added: tuple[str, ...]  # office codes
+    existing: tuple[str, ...]
+    skipped: tuple[tuple[int, str], ...]  # (CSV line, why)
+    other_regencies: int
 
 
 class DistrictAdmin:
@@ -76,6 +85,27 @@ class DistrictAdmin:
         if self._store.office(code) is not None:
             raise OperatorError(f"office {code} exists already")
         self._store.add_office(OfficeRow(code=code, name=name.strip(), created_s=_now()))
+
+    def import_offices(self, data: bytes) -> OfficeImport:
+        """Add the villages of this regency found in a region-code CSV
+        (:mod:`district.regions`); offices that exist are left as they are.
+
+        Raises:
+            OperatorError: the file is not a region-code CSV.
+        """
+        rows = read_villages(data, district_code=self._keys.district_code)
+        added: list[str] = []
+        existing: list[str] = []
+        for village in rows.villages:
+            if self._store.office(village.code) is not None:
+                existing.append(village.code)
+                continue
+            self._store.add_office(OfficeRow(code=village.code, name=village.name,
+                                             created_s=_now()))  # fmt: skip
+            added.append(village.code)
+        log.info("event=offices_imported added=%d existing=%d skipped=%d", len(added),
+                 len(existing), len(rows.skipped))  # fmt: skip
+        return OfficeImport(tuple(added), tuple(existing), rows.skipped, rows.other_regencies)
 
     def new_enroll_code(self, office_code: str, *, valid_s: int) -> str:
         self._office(office_code)

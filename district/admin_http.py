@@ -384,6 +384,23 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         return {"code": body.code, "name": body.name}
 
     @app.post(
+        "/offices/import",
+        summary="Add the regency's villages from a region-code CSV "
+        "(kode,nama,level,jenis), sent as the body (text/csv)",
+    )
+    async def import_offices(request: Request) -> dict[str, Any]:
+        who = await principal(request, Scope.OFFICES_WRITE)
+        data = await request.body()
+        result = await run_in_threadpool(admin.import_offices, data)
+        await audited(request, who, "office.import")
+        return {
+            "added": list(result.added),
+            "existing": list(result.existing),
+            "skipped": [{"line": line, "why": why} for line, why in result.skipped],
+            "other_regencies": result.other_regencies,
+        }
+
+    @app.post(
         "/offices/{code}/enroll-codes",
         status_code=201,
         summary="A one-time enrolment code for the office's PC",

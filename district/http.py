@@ -37,6 +37,7 @@ from district.metrics import DistrictMetrics
 from district.notifier import FeedNotifier
 from district.openapi import ROUTE_DOCS, install_openapi
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
+from district.regions import MAX_CSV_BYTES
 from district.replay import STATE_FILE as REPLAY_STATE_FILE
 from district.replay import open_replay_cache, save_replay_cache
 from district.service import DistrictService
@@ -151,7 +152,14 @@ def build_app(  # noqa: PLR0915 (the route table)
     app.state.metrics = metrics
     _install_error_handlers(app)
     # Added before log_requests, so inside it: its refusals are logged like any answer.
-    larger = {("POST", f"{ADMIN_PREFIX}/jobs"): MAX_PUSH_BYTES} if admin is not None else {}
+    larger = (
+        {
+            ("POST", f"{ADMIN_PREFIX}/jobs"): MAX_PUSH_BYTES,
+            ("POST", f"{ADMIN_PREFIX}/offices/import"): MAX_CSV_BYTES,
+        }
+        if admin
+        else {}
+    )
     app.add_middleware(RequestFraming, max_body_bytes=MAX_BODY_BYTES, larger=larger)
 
     @app.middleware("http")
