@@ -247,6 +247,7 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         home.keys()  # fails clearly when the home holds no district
+        home.close()  # the server opens the store itself, and closes it at a clean stop
         run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key,
                    public_url=public_url, trusted_proxies=trusted,
                    connection_limits=_connection_limits(args, host))  # fmt: skip
@@ -511,8 +512,8 @@ class _Home:
         return DistrictAdmin(self.keys())
 
     def close(self) -> None:
-        if self._keys is not None and callable(close := getattr(self._keys.store, "close", None)):
-            close()
+        if self._keys is not None:
+            self._keys.store.close()
 
 
 def _printers(device: DeviceRow) -> tuple[PrinterHealth, ...] | None:

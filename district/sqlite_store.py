@@ -125,7 +125,9 @@ class SqliteStore:
         return self._db.write()
 
     def close(self) -> None:
-        self._db.close()
+        """Close every thread's connection (the command line's end, the server's clean
+        stop): the last one out leaves no ``-wal`` or ``-shm`` file beside the database."""
+        self._db.close_all()
 
     # --- district meta and keys ---------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

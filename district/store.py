@@ -93,6 +93,8 @@ class SignerRow:
 class DistrictStore(Protocol):
     """Everything the district persists. Each method is one transaction."""
 
+    def close(self) -> None: ...  # at the end of a run: no connection stays open
+
     # --- district meta and keys
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
