@@ -5,7 +5,8 @@ $CEDOKA_DISTRICT_HOME). The operations are in :mod:`district.admin`; this module
 arguments, reads the PDFs and prints. It never prints a resident's name.
 
 Exit status: 0 success; 1 refused (one line ``cedoka-district: error: …`` on stderr) or a
-self-test check failed; 2 usage error. With ``--json`` only JSON goes to stdout.
+self-test check failed; 2 usage error; 3 ``cancel`` of a job past printing (the kiosk has
+reported it printing, printed or handed over). With ``--json`` only JSON goes to stdout.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cedoka_io.version import package_version
-from district.admin import DistrictAdmin
+from district.admin import CANCEL_REASONS, DistrictAdmin, PastPrintingError
 from district.keyring import Keys
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
 from district.samples import SampleJob, sample_jobs
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # imported when serving only: uvicorn is slow to import
 
 PROG = "cedoka-district"
 HOME_ENV = "CEDOKA_DISTRICT_HOME"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PAST_PRINTING = 0, 1, 2, 3
 
 _DURATION = re.compile(r"([0-9]{1,6})([mhd])")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400}
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     push_samples.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
     for with_json in (init, push, jobs, devices, audit, samples, push_samples):
         with_json.add_argument("--json", action="store_true", help="print JSON on stdout")
-    commands.add_parser("cancel", help="cancel a job not printed yet").add_argument("job_id")
+    _add_cancel(commands)
     commands.add_parser("revoke", help="revoke an enrolled kiosk").add_argument("device_id")
     commands.add_parser("rotate-key", help="rotate the job-signing key (with overlap)")
     backup = commands.add_parser(
@@ -203,6 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     backup.add_argument("--to", required=True, type=Path, metavar="DIR")
     return parser
+
+
+def _add_cancel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cancel = commands.add_parser(
+        "cancel", help="withdraw a job the kiosk has not started printing",
+        description="Withdraw a job: the kiosk is told with its next feed answer and never\n"
+        "prints it. Refused (exit status 3) once the kiosk has reported it printing,\n"
+        "printed or handed over: the paper is out or coming out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="reasons (--reason):\n" + "\n".join(
+            f"  {code:<17} {meaning}" for code, meaning in CANCEL_REASONS.items()),
+    )  # fmt: skip
+    cancel.add_argument("job_id")
+    cancel.add_argument("--reason", required=True, choices=tuple(CANCEL_REASONS),
+                        metavar="CODE", help="why, as a code (listed below)")  # fmt: skip
 
 
 def run_selftest() -> int:
@@ -332,8 +348,9 @@ def _jobs(args: argparse.Namespace, home: _Home) -> None:
         _print_json([{
             "job_id": j.job_id, "office_code": j.office_code, "device_id": j.device_id,
             "seq": j.seq, "release": j.release, "created_s": j.created_s,
-            "expires_s": j.expires_s, "cancelled_s": j.cancelled_s, "state": j.state,
-            "state_s": j.state_s, "reason": j.reason,
+            "expires_s": j.expires_s, "cancelled_s": j.cancelled_s,
+            "cancel_reason": j.cancel_reason, "state": j.state, "state_s": j.state_s,
+            "reason": j.reason,
         } for j in rows])  # fmt: skip
         return
     _print_table(
@@ -409,8 +426,11 @@ def _change(old: str | None, new: str | None) -> str:
 
 
 def _cancel(args: argparse.Namespace, home: _Home) -> None:
-    home.admin().cancel(args.job_id)
-    print(f"job {args.job_id} cancelled: kiosks will not print it ('jobs' shows its state)")
+    result = home.admin().cancel(args.job_id, reason=args.reason)
+    for warning in result.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    print(f"job {result.job_id} cancelled ({args.reason}): the kiosk is told with its next "
+          "feed answer and will not print it ('jobs' shows what it reports)")  # fmt: skip
 
 
 def _revoke(args: argparse.Namespace, home: _Home) -> None:
@@ -607,6 +627,9 @@ def _exit_status(run: Callable[[], None]) -> int:
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except PastPrintingError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_PAST_PRINTING
     except CedokaError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     except OSError as error:  # e.g. a home or an --out folder that cannot be written

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cedoka_io.sqlite import NewerSchemaError, SqliteFile, sqlite_errors_as
 from district.store import (
+    UNCANCELLABLE_STATES,
     BlobReader,
     BlobRow,
     DeviceRow,
@@ -27,7 +28,11 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+# Why district IT cancelled a job (``cancel --reason``): a code, kept at the district only.
+_SCHEMA_V4 = """
+ALTER TABLE jobs ADD COLUMN cancel_reason TEXT;
+"""
 # Enrolment retries are recognised by a digest of the consuming request's keys and nonce,
 # so a code's secret can be erased once it is spent (used or expired).
 _SCHEMA_V3 = """
@@ -74,7 +79,7 @@ CREATE INDEX events_by_job ON events (job_id, at_s);
 """
 _JOB_COLUMNS = (
     "job_id, device_id, office_code, seq, release, token, created_s, expires_s, cancelled_s, "
-    "state, state_s, reason"
+    "state, state_s, reason, cancel_reason"
 )
 _CODE_COLUMNS = (
     "code_id, secret, office_code, created_s, expires_s, consumed_s, request_nonce, response, "
@@ -104,8 +109,9 @@ class SqliteStore:
         # Erased values (spent enrolment secrets) leave no copy in a page's free space.
         self._db = SqliteFile(path, pragmas=("secure_delete = ON",))
         self._make_private()
-        migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3, 1: _SCHEMA_V2 + _SCHEMA_V3,
-                      2: _SCHEMA_V3}  # fmt: skip
+        migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4,
+                      1: _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4, 2: _SCHEMA_V3 + _SCHEMA_V4,
+                      3: _SCHEMA_V4}  # fmt: skip
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
         except NewerSchemaError as err:
@@ -310,9 +316,9 @@ class SqliteStore:
             if moved != 1:
                 raise StoreError("seq changed concurrently: retry the push")
             conn.execute(
-                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(12)})",
+                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(13)})",
                 (row.job_id, row.device_id, row.office_code, row.seq, row.release, row.token,
-                 row.created_s, row.expires_s, None, None, None, None),
+                 row.created_s, row.expires_s, None, None, None, None, None),
             )  # fmt: skip
             for doc_id, (doc_type, data) in blobs.items():
                 conn.execute(
@@ -355,12 +361,17 @@ class SqliteStore:
         )
         return [row[0] for row in rows]
 
-    def cancel_job(self, job_id: str, *, at_s: int) -> bool:
+    def cancel_job(self, job_id: str, *, at_s: int, reason: str) -> bool:
+        """Cancel a job the kiosk may still stop: not cancelled yet, not expired, and not
+        reported in a state the kiosk cannot cancel from (``UNCANCELLABLE_STATES``). The
+        check and the change are one transaction: a report stored meanwhile wins."""
         with self._write() as conn:
             row = conn.execute(
-                "UPDATE jobs SET cancelled_s = ? WHERE job_id = ? AND cancelled_s IS NULL "
+                "UPDATE jobs SET cancelled_s = ?, cancel_reason = ? WHERE job_id = ? "
+                "AND cancelled_s IS NULL AND expires_s > ? "
+                f"AND (state IS NULL OR state NOT IN ({_marks(len(UNCANCELLABLE_STATES))})) "
                 "RETURNING device_id",
-                (at_s, job_id),
+                (at_s, reason, job_id, at_s, *UNCANCELLABLE_STATES),
             ).fetchone()
             if row is None:
                 return False
@@ -368,6 +379,12 @@ class SqliteStore:
                 "UPDATE devices SET feed_version = feed_version + 1 WHERE device_id = ?", row
             )
             return True
+
+    def reported_states(self, job_id: str) -> set[str]:
+        """Every state the kiosk has reported the job in (from its stored events)."""
+        rows = self._conn().execute("SELECT DISTINCT state FROM events WHERE job_id = ?",
+                                    (job_id,))  # fmt: skip
+        return {str(r[0]) for r in rows}
 
     def blob(self, job_id: str, doc_id: str) -> BlobRow | None:
         row = (

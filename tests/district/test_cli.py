@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,16 +26,25 @@ from kiosk.enroll import (
     parse_enroll_code,
     parse_enroll_response,
 )
-from kiosk.ids import KID
+from kiosk.ids import KID, new_id
 from kiosk.keys import fingerprint_code
-from kiosk.report import Heartbeat, Marker, PrinterHealth, heartbeat_body
+from kiosk.lifecycle import JobEvent, JobState
+from kiosk.report import (
+    Heartbeat,
+    JobReport,
+    Marker,
+    PrinterHealth,
+    event_batch_body,
+    heartbeat_body,
+    sign_report,
+)
 from tests.sim.district import RESIDENT, fixed_key, fixed_seal_key, make_pdf
 
 OFFICE = "74.08.01.2002"
 NONCE = "q2Xo7vK1bPp3dM9sT0wZ4g"
 JOB_KEYS = {
     "job_id", "office_code", "device_id", "seq", "release", "created_s", "expires_s",
-    "cancelled_s", "state", "state_s", "reason",
+    "cancelled_s", "cancel_reason", "state", "state_s", "reason",
 }  # fmt: skip
 DEVICE_KEYS = {"device_id", "office_code", "enrolled_s", "revoked_s", "last_seen_s", "agent"}
 PRINTER_KEYS = {"role", "backend", "state", "accepting", "reasons", "markers", "media"}
@@ -101,6 +111,25 @@ class District:
         result = self.ok(*args, "--doc", doc or f"KK={self.pdf('kk.pdf')}", *extra)
         value: dict[str, object] = json.loads(result.out)
         return value
+
+    def report(self, job_id: str, steps: list[tuple[str, str]]) -> None:
+        """The kiosk reports these (event, state) steps of a job, signed, in order."""
+        now = int(time.time())
+        with _keys(self.home) as keys:
+            job = keys.store.job(job_id)
+            assert job is not None
+            device = keys.store.device(job.device_id)
+            assert device is not None
+            tokens = [sign_report(JobReport(
+                event_id=new_id("evt", now_ms=(now + n) * 1000, random_bytes=secrets.token_bytes),
+                device_id=device.device_id, district_code="74.08", job_id=job_id,
+                event=JobEvent(event), state=JobState(state), at_s=now + n,
+                reason="bad_signature" if event == "verify_fail" else
+                "media_jam" if event == "print_fail" else None,
+                operator="siti" if event in {"release", "hand_over"} else None,
+            ), fixed_key("device-auth")) for n, (event, state) in enumerate(steps)]  # fmt: skip
+            answer = DistrictService(keys).events(device, event_batch_body(tokens))
+        assert b"rejected" not in answer, answer
 
     def json(self, *argv: str) -> list[dict[str, object]]:
         value: list[dict[str, object]] = json.loads(self.ok(*argv, "--json").out)
@@ -287,15 +316,77 @@ def test_jobs_and_cancel(district: District, device: str) -> None:
     assert district.json("jobs", "--office", OFFICE) == jobs
     assert "unknown office" in district.refused("jobs", "--office", "74.08.09.2009")
 
-    assert str(first) in district.ok("cancel", str(first)).out
-    cancelled = {j["job_id"]: j["cancelled_s"] for j in district.json("jobs")}
-    assert isinstance(cancelled[first], int) and cancelled[second] is None
-    assert "cancelled already" in district.refused("cancel", str(first))
-    assert "no job" in district.refused("cancel", "job_01JD0000000000000000000000")
+    assert str(first) in district.ok("cancel", str(first), "--reason", "duplicate").out
+    cancelled = {j["job_id"]: (j["cancelled_s"], j["cancel_reason"]) for j in district.json("jobs")}
+    assert isinstance(cancelled[first][0], int) and cancelled[first][1] == "duplicate"
+    assert cancelled[second] == (None, None)
+    assert "cancelled already" in district.refused("cancel", str(first), "--reason", "other")
+    assert "no job" in district.refused(
+        "cancel", "job_01JD0000000000000000000000", "--reason", "other"
+    )
 
     table = district.ok("jobs").out.splitlines()
     assert table[0].split()[:4] == ["JOB", "OFFICE", "DEVICE", "SEQ"]
     assert len(table) == 3 and time.strftime("%Y-%m-%dT", time.gmtime()) in table[1]
+
+
+# What the kiosk reports, step by step: (event, state it reached).
+PRINTED = [("verify_ok", "verified"), ("hold", "held"), ("release", "released"),
+           ("submit", "printing"), ("print_done", "printed")]  # fmt: skip
+
+
+def test_cancel_needs_a_reason_code(district: District, device: str) -> None:
+    job_id = str(district.push()["job_id"])
+    assert "--reason" in district.refused("cancel", job_id, code=2)
+    assert "invalid choice" in district.refused("cancel", job_id, "--reason", "Siti", code=2)
+    assert district.json("jobs")[0]["cancelled_s"] is None
+    helped = district.run("cancel", "--help")
+    assert all(code in helped.out for code in cli.CANCEL_REASONS) and "3" in helped.out
+
+
+@pytest.mark.parametrize(
+    ("steps", "said"),
+    [
+        (PRINTED[:4], "printing"),
+        (PRINTED, "printed"),
+        ([*PRINTED, ("hand_over", "handed_over")], "handed over"),
+        ([*PRINTED, ("hand_over", "handed_over"), ("purge", "purged")], "handed over"),
+    ],
+    ids=["printing", "printed", "handed_over", "purged_after_hand_over"],
+)
+def test_cancel_past_printing_is_refused_with_its_own_exit_status(
+    district: District, device: str, steps: list[tuple[str, str]], said: str
+) -> None:
+    """Once the kiosk reported paper coming out, a cancel cannot be honoured (the kiosk
+    cannot cancel a printing or printed job): refused, exit status 3, nothing changed."""
+    job_id = str(district.push()["job_id"])
+    district.report(job_id, steps)
+    line = district.refused("cancel", job_id, "--reason", "resident_request",
+                            code=cli.EXIT_PAST_PRINTING)  # fmt: skip
+    assert "past printing" in line and f"reported it {said}" in line and "too late" in line
+    [job] = district.json("jobs")
+    assert (job["cancelled_s"], job["cancel_reason"]) == (None, None)
+
+
+def test_cancel_of_a_partly_printed_bundle_is_done_with_a_warning(
+    district: District, device: str
+) -> None:
+    """A bundle whose print failed part-way is not past printing: the kiosk can still
+    cancel it (none of the rest prints); the command warns about sheets already out."""
+    job_id = str(district.push("--doc", f"AKTA_LAHIR={district.pdf('akta.pdf')}")["job_id"])
+    district.report(job_id, [*PRINTED[:4], ("print_fail", "failed")])
+    result = district.ok("cancel", job_id, "--reason", "wrong_document")
+    assert f"job {job_id} cancelled (wrong_document)" in result.out
+    assert "warning" in result.err and "destroy" in result.err
+    assert district.json("jobs")[0]["cancel_reason"] == "wrong_document"
+
+
+def test_cancel_of_a_job_ended_at_the_kiosk_is_refused(district: District, device: str) -> None:
+    job_id = str(district.push()["job_id"])
+    district.report(job_id, [("verify_fail", "rejected")])
+    assert "ended at the kiosk (rejected)" in district.refused(
+        "cancel", job_id, "--reason", "other"
+    )
 
 
 def test_devices_and_revoke(district: District, device: str) -> None:
