@@ -25,14 +25,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cedoka_io.version import package_version
-from district.admin import CANCEL_REASONS, DistrictAdmin, PastPrintingError
+from district.admin import (
+    CANCEL_REASONS,
+    MAX_CODE_VALID_S,
+    MIN_CODE_VALID_S,
+    MIN_JOB_LIFETIME_S,
+    DistrictAdmin,
+    PastPrintingError,
+)
 from district.keyring import Keys
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
 from district.samples import SampleJob, sample_jobs
-from district.store import DeviceRow
-from kiosk.audit import check_chain, record_from_bytes
+from district.store import DeviceRow, DistrictStore, JobRow
+from kiosk.audit import AuditEntry, AuditRecord, check_chain, record_from_bytes
 from kiosk.claim import format_claim_code
+from kiosk.doctypes import DOCUMENT_NAMES, DOCUMENT_TYPES_PRINTABLE
 from kiosk.errors import CedokaError, OperatorError, RejectedError
+from kiosk.ids import OFFICE_CODE
+from kiosk.limits import MAX_JOB_LIFETIME_S
 from kiosk.model import ReleaseMode
 from kiosk.report import PrinterHealth, parse_heartbeat
 
@@ -52,6 +62,7 @@ _MAX_PORT = 65535
 _A4 = "iso_a4_210x297mm"
 _LEVELS = {-1: "n/a", -2: "unknown", -3: "some left"}  # IPP marker-levels below 0
 _LIFETIME_S = 72 * 3600  # a job's default lifetime
+TABLE_COLUMNS = 100  # ``jobs`` and ``audit`` tables fit this width; ``--wide`` does not cut
 
 
 class UsageError(CedokaError, argparse.ArgumentTypeError, ValueError):
@@ -60,11 +71,35 @@ class UsageError(CedokaError, argparse.ArgumentTypeError, ValueError):
 
 
 def parse_duration(text: str) -> int:
-    """``90m``, ``72h``, ``3d`` → seconds; else :class:`UsageError`."""
+    """``90m``, ``72h``, ``3d`` (``0h`` too) → seconds; else :class:`UsageError`."""
     match = _DURATION.fullmatch(text.strip())
-    if match is None or int(match[1]) == 0:
+    if match is None:
         raise UsageError(f"{text!r} is not a duration: write e.g. 90m, 72h or 3d")
     return int(match[1]) * _UNIT_S[match[2]]
+
+
+def duration_between(low_s: int, high_s: int) -> Callable[[str], int]:
+    """A converter for a duration from ``low_s`` to ``high_s``: a duration outside says
+    "out of range" with the range (:class:`UsageError`)."""
+
+    def parse(text: str) -> int:
+        seconds = parse_duration(text)
+        if not low_s <= seconds <= high_s:
+            raise UsageError(
+                f"{text!r} is out of range: give {format_duration(low_s)} to "
+                f"{format_duration(high_s)}"
+            )
+        return seconds
+
+    return parse
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds in the largest whole unit: ``3600`` → ``1h``, ``1209600`` → ``14d``."""
+    for unit in "dhm":
+        if seconds % _UNIT_S[unit] == 0:
+            return f"{seconds // _UNIT_S[unit]}{unit}"
+    return f"{seconds}s"
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -167,22 +202,20 @@ def build_parser() -> argparse.ArgumentParser:
     office_add.add_argument("--name", required=True, help='e.g. "Desa Pitulua"')
     enroll = commands.add_parser("enroll-code", help="issue a one-time enrolment code")
     enroll.add_argument("office", help="office code")
-    enroll.add_argument("--valid", type=parse_duration, default=72 * 3600, metavar="DURATION",
-                        help="how long it can be used, e.g. 90m, 72h (default), 3d")  # fmt: skip
-    push = commands.add_parser("push", help="seal, sign and queue one job for an office's kiosk")
-    push.add_argument("--office", required=True, help="office code")
-    push.add_argument("--resident", required=True, help="the resident's full name (masked)")
-    push.add_argument("--doc", required=True, action="append", type=parse_doc,
-                      metavar="TYPE=FILE", help="a document, e.g. KK=kk.pdf (repeat)")  # fmt: skip
-    push.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
-    push.add_argument("--copies", type=int, default=1, help="copies of each document")
-    push.add_argument("--expires", type=parse_duration, default=_LIFETIME_S, metavar="DURATION",
-                      help="the job's lifetime, e.g. 72h (default)")  # fmt: skip
+    enroll.add_argument("--valid", type=duration_between(MIN_CODE_VALID_S, MAX_CODE_VALID_S),
+                        default=72 * 3600, metavar="DURATION",
+                        help="how long it can be used, 1m to 30d, e.g. 90m, 72h (default), "
+                        "3d")  # fmt: skip
+    push = _add_push(commands)
     jobs = commands.add_parser("jobs", help="list jobs with their latest reported state")
     jobs.add_argument("--office", help="only this office's jobs")
     devices = commands.add_parser("devices", help="list kiosks and their printers' health")
     audit = commands.add_parser("audit", help="a kiosk's audit trail, with its chain checked")
-    audit.add_argument("device_id")
+    audit.add_argument("kiosk", metavar="DEVICE_OR_OFFICE",
+                       help="a device id, or an office code (its active kiosk)")  # fmt: skip
+    for wide in (jobs, audit):
+        wide.add_argument("--wide", action="store_true", help=f"every column, uncut (else "
+                          f"cut to {TABLE_COLUMNS} columns)")  # fmt: skip
     samples = commands.add_parser(
         "samples", help="write the demo's specimen PDFs (fictitious data) to a folder"
     )
@@ -204,6 +237,35 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     backup.add_argument("--to", required=True, type=Path, metavar="DIR")
     return parser
+
+
+def _add_push(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    push = commands.add_parser(
+        "push", help="seal, sign and queue one job for an office's kiosk",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_document_types_help(),
+    )  # fmt: skip
+    push.add_argument("--office", required=True, help="office code")
+    push.add_argument("--resident", required=True, help="the resident's full name (masked)")
+    push.add_argument("--doc", required=True, action="append", type=parse_doc,
+                      metavar="TYPE=FILE", help="a document, e.g. KK=kk.pdf (repeat); "
+                      "TYPE is one of the document types below")  # fmt: skip
+    push.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
+    push.add_argument("--copies", type=int, default=1, help="copies of each document")
+    push.add_argument("--expires", type=duration_between(MIN_JOB_LIFETIME_S, MAX_JOB_LIFETIME_S),
+                      default=_LIFETIME_S, metavar="DURATION",
+                      help="the job's lifetime, 1h to 14d, e.g. 72h (default)")  # fmt: skip
+    return push
+
+
+def _document_types_help() -> str:
+    """The ``push --help`` list of document types (code and name)."""
+    lines = [f"  {code:<15} {name.id} ({name.en})" for code, name in DOCUMENT_NAMES.items()
+             if code in DOCUMENT_TYPES_PRINTABLE]  # fmt: skip
+    cards = " and ".join(c for c in DOCUMENT_NAMES if c not in DOCUMENT_TYPES_PRINTABLE)
+    return "\n".join(["document types (--doc TYPE=FILE):", *lines,
+                      f"  ({cards} are cards: courier or pickup, never pushed)"])  # fmt: skip
 
 
 def _add_cancel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -353,14 +415,43 @@ def _jobs(args: argparse.Namespace, home: _Home) -> None:
             "reason": j.reason,
         } for j in rows])  # fmt: skip
         return
+    if args.wide:
+        _print_table(
+            ("JOB", "OFFICE", "DEVICE", "SEQ", "RELEASE", "CREATED", "EXPIRES", "CANCELLED",
+             "CANCEL REASON", "STATE", "SINCE"),
+            [(j.job_id, j.office_code, j.device_id, str(j.seq), j.release, _iso(j.created_s),
+              _iso(j.expires_s), _iso(j.cancelled_s), j.cancel_reason or "-",
+              "-" if j.state is None else j.state + (f" ({j.reason})" if j.reason else ""),
+              _iso(j.state_s)) for j in rows],
+        )  # fmt: skip
+        return
+    now = int(time.time())
     _print_table(
-        ("JOB", "OFFICE", "DEVICE", "SEQ", "RELEASE", "CREATED", "EXPIRES", "CANCELLED",
-         "STATE", "SINCE"),
-        [(j.job_id, j.office_code, j.device_id, str(j.seq), j.release, _iso(j.created_s),
-          _iso(j.expires_s), _iso(j.cancelled_s),
-          "-" if j.state is None else j.state + (f" ({j.reason})" if j.reason else ""),
-          _iso(j.state_s)) for j in rows],
+        ("JOB", "OFFICE", "CREATED UTC", "EXPIRES", "STATE"),
+        [(j.job_id, j.office_code, _short(j.created_s), _left(j.expires_s, now), _job_state(j))
+         for j in rows],
+        keep=(0,),
     )  # fmt: skip
+
+
+def _job_state(job: JobRow) -> str:
+    """What the kiosk last reported (``-``: nothing yet), and a cancel not confirmed yet."""
+    state = "-" if job.state is None else job.state + (f" ({job.reason})" if job.reason else "")
+    if job.cancelled_s is not None and job.state not in {"cancelled", "purged"}:
+        return "cancel sent" if job.state is None else f"cancel sent; {state}"
+    return state
+
+
+def _left(until_s: int, now_s: int) -> str:
+    """Time left, in the largest unit that is at least 2: ``in 3d``, ``in 47h``, ``in 20m``;
+    ``expired`` once it has passed."""
+    left_s = until_s - now_s
+    if left_s <= 0:
+        return "expired"
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if left_s >= 2 * size:
+            return f"in {left_s // size}{unit}"
+    return f"in {max(1, left_s // 60)}m"
 
 
 def _devices(args: argparse.Namespace, home: _Home) -> None:
@@ -383,11 +474,31 @@ def _devices(args: argparse.Namespace, home: _Home) -> None:
     )  # fmt: skip
 
 
+def _audit_device(store: DistrictStore, kiosk: str) -> DeviceRow:
+    """The device ``kiosk`` names: a device id, or an office code (its active kiosk, else
+    its last enrolled one; a note on stderr when the office had others)."""
+    if not OFFICE_CODE.fullmatch(kiosk):
+        device = store.device(kiosk)
+        if device is None:
+            raise OperatorError(f"no device {kiosk} (give a device id or an office code)")
+        return device
+    if store.office(kiosk) is None:
+        raise OperatorError(f"unknown office {kiosk}")
+    enrolled = sorted((d for d in store.devices() if d.office_code == kiosk),
+                      key=lambda d: d.enrolled_s)  # fmt: skip
+    if not enrolled:
+        raise OperatorError(f"no kiosk was ever enrolled for office {kiosk}")
+    device = store.active_device_for_office(kiosk) or enrolled[-1]
+    others = [d.device_id for d in enrolled if d.device_id != device.device_id]
+    if others:
+        print(f"(office {kiosk}: kiosk {device.device_id}; its other kiosks: "
+              f"{', '.join(others)})", file=sys.stderr)  # fmt: skip
+    return device
+
+
 def _audit(args: argparse.Namespace, home: _Home) -> None:
     store = home.keys().store
-    device = store.device(args.device_id)
-    if device is None:
-        raise OperatorError(f"no device {args.device_id}")
+    device = _audit_device(store, args.kiosk)
     records, unreadable = [], []
     for seq, data, hash_ in store.audit(device.device_id):
         try:
@@ -407,6 +518,14 @@ def _audit(args: argparse.Namespace, home: _Home) -> None:
             "reason": r.entry.reason, "old": r.entry.old, "new": r.entry.new, "hash": r.hash,
         } for r in records]})  # fmt: skip
     else:
+        _audit_table(records, wide=args.wide)
+        print(f"chain: {'; '.join(problems) if problems else 'intact'}", file=sys.stderr)
+    if problems:
+        raise SystemExit(1)
+
+
+def _audit_table(records: Sequence[AuditRecord], *, wide: bool) -> None:
+    if wide:
         _print_table(
             ("SEQ", "AT", "OPERATOR", "ACTION", "OUTCOME", "JOB", "DOCUMENTS", "PRINTER", "REASON",
              "CHANGE"),
@@ -415,9 +534,25 @@ def _audit(args: argparse.Namespace, home: _Home) -> None:
               r.entry.printer or "-", r.entry.reason or "-", _change(r.entry.old, r.entry.new))
              for r in records],
         )  # fmt: skip
-        print(f"chain: {'; '.join(problems) if problems else 'intact'}", file=sys.stderr)
-    if problems:
-        raise SystemExit(1)
+        return
+    # The job as its last 8 characters (the reference on the kiosk's receipt); the outcome
+    # with the action unless it is "ok".
+    _print_table(
+        ("SEQ", "AT UTC", "OPERATOR", "ACTION", "JOB", "DOCUMENTS", "DETAIL"),
+        [(str(r.seq), _short(r.entry.at_s), r.entry.operator or "-",
+          r.entry.action + ("" if r.entry.outcome == "ok" else f" {r.entry.outcome}"),
+          f"…{r.entry.job_id[-8:]}" if r.entry.job_id else "-",
+          ",".join(r.entry.doc_types) or "-", _detail(r.entry))
+         for r in records],
+        keep=(0, 1, 3, 4),
+    )  # fmt: skip
+
+
+def _detail(entry: AuditEntry) -> str:
+    """A record's reason, printer and printer change in one column (``-``: none)."""
+    change = _change(entry.old, entry.new)
+    parts = [entry.reason, entry.printer, None if change == "-" else change]
+    return " ".join(p for p in parts if p) or "-"
 
 
 def _change(old: str | None, new: str | None) -> str:
@@ -590,13 +725,35 @@ def _print_json(value: object) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def _short(at_s: int | None) -> str:
+    """``12-05 14:03`` (UTC, to the minute): a narrow table's time."""
+    return "-" if at_s is None else time.strftime("%m-%d %H:%M", time.gmtime(at_s))
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                 keep: Sequence[int] | None = None) -> None:  # fmt: skip
+    """Print a table; with ``keep`` (the columns never cut) it fits ``TABLE_COLUMNS``: the
+    widest other column is narrowed (cells cut with ``…``) until the lines fit, and a note
+    on stderr says ``--wide`` shows everything."""
     if not rows:
         print("(none)")
         return
     widths = [max(len(row[i]) for row in (headers, *rows)) for i in range(len(headers))]
+    cut = False
+    if keep is not None:
+        cuttable = [i for i in range(len(widths)) if i not in keep]
+        while sum(widths) + 2 * (len(widths) - 1) > TABLE_COLUMNS:
+            widest = max(cuttable, key=lambda i: widths[i], default=None)
+            if widest is None or widths[widest] <= max(len(headers[widest]), 4):
+                break  # nothing more to narrow: as narrow as it gets
+            widths[widest] -= 1
+            cut = True
     for row in (headers, *rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        cells = (c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(row, widths, strict=True))
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    if cut:
+        print(f"(cut to {TABLE_COLUMNS} columns: --wide shows every column uncut)",
+              file=sys.stderr)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
