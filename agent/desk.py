@@ -68,6 +68,7 @@ STAFF_ACTIONS: Mapping[JobEvent, str] = {
     JobEvent.SPOIL: "spoil",
 }
 _ENDED_BY_CANCEL = frozenset({JobState.CANCELLED, JobState.PURGED})  # purged: documents gone
+_PAPER_OUT = frozenset({JobState.PRINTING, JobState.PRINTED})  # a cancel cannot end it
 _PRINT_STATE = {"intent": "printing", "submitted": "printing", "done": "done",
                 "failed": "failed"}  # fmt: skip
 
@@ -117,10 +118,15 @@ class Desk:
         status = row.status
         actions = tuple(name for event, name in STAFF_ACTIONS.items()
                         if event in allowed_events(status.state))  # fmt: skip
+        # Paper was out when the district cancelled it: never handed over nor reprinted;
+        # once printed, staff destroy the sheets and say so ("discard").
+        paper_cancelled = self._paper_cancelled(job_id, status.state)
+        if paper_cancelled:
+            actions = ("discard",) if status.state is JobState.PRINTED else ()
         view = JobView(job_id=job_id, state=status.state, release=row.release,
                        received_s=row.received_s, updated_s=status.updated_at_s,
                        reason=status.reason, reprints=status.reprints,
-                       actions=actions)  # fmt: skip
+                       actions=actions, district_cancelled=paper_cancelled)  # fmt: skip
         if row.manifest is None:
             return view
         job = self._stored.reopen(row)
@@ -140,7 +146,8 @@ class Desk:
                        received_s=view.received_s, updated_s=view.updated_s,
                        reason=view.reason, reprints=view.reprints, actions=view.actions,
                        resident_masked=job.display.resident_masked,
-                       documents=documents)  # fmt: skip
+                       documents=documents,
+                       district_cancelled=view.district_cancelled)  # fmt: skip
 
     def queue(self) -> list[JobView]:
         """The jobs staff may act on or watch (held, released, printing, printed, failed),
@@ -167,15 +174,23 @@ class Desk:
                 job_id=job_id, state=JobState.CANCELLED, release=row.release,
                 received_s=row.received_s, updated_s=row.status.updated_at_s,
                 reason="cancelled", reprints=row.status.reprints, actions=(),
-                documents=documents,
+                documents=documents, district_cancelled=True,
             ))  # fmt: skip
         return views
 
     def _cancelled_by_district(self, job_id: str) -> bool:
-        """Whether the district cancelled this job while the kiosk had it."""
+        """Whether the district cancelled this job while the kiosk had it: it ended so,
+        or it was printing or printed when the cancel came."""
         row = self._spool.job(job_id)
-        return (row is not None and row.status.state in _ENDED_BY_CANCEL
-                and job_id in self._syncer.cancelled_by_district())  # fmt: skip
+        if row is None:
+            return False
+        if row.status.state in _ENDED_BY_CANCEL:
+            return job_id in self._syncer.cancelled_by_district()
+        return self._paper_cancelled(job_id, row.status.state)
+
+    def _paper_cancelled(self, job_id: str, state: JobState) -> bool:
+        """A printing or printed job the verified head lists as cancelled (protocol §13)."""
+        return state in _PAPER_OUT and job_id in self._syncer.cancelled_in_head()
 
     def _refused(self, job_id: str) -> DeskError:
         """The refusal of an action the job's state does not allow: ``job_cancelled`` for
@@ -312,8 +327,39 @@ class Desk:
         Raises:
             DeskError: ``not_allowed``, ``changed``; kind ``printer``.
         """
+        if self._cancelled_by_district(job_id):  # never reprinted: discard() instead
+            raise DeskError("staff", "job_cancelled")
         step = Step(JobEvent.SPOIL, reason=f"spoiled_{reason}", operator=operator.operator_id)
         return self._step_and_print(job_id, step, operator, "spoil")
+
+    def discard(self, job_id: str, operator: Operator) -> JobState:
+        """Staff destroyed the sheets of a printed job the district cancelled (protocol
+        §13): ``spoil`` (reason ``spoiled_cancelled``) then ``cancel``, nothing reprinted;
+        its documents are deleted and the queue shows it as cancelled for the day. Returns
+        the job's state then (``purged``).
+
+        Raises:
+            DeskError: ``not_allowed`` unless the job is printed and the district cancelled
+                it; ``changed``.
+        """
+        row = self._spool.job(job_id)
+        if row is None or row.status.state is not JobState.PRINTED \
+                or not self._paper_cancelled(job_id, row.status.state):  # fmt: skip
+            raise DeskError("staff", "not_allowed")
+        steps = (Step(JobEvent.SPOIL, reason="spoiled_cancelled", operator=operator.operator_id),
+                 Step(JobEvent.CANCEL, reason="cancelled"))  # fmt: skip
+        types = self._doc_types(job_id)
+        self._syncer.note_cancelled(job_id)
+        try:
+            if self._book.step(job_id, *steps) is None:
+                raise DeskError("staff", "changed")
+        except TransitionError:  # e.g. the reprint limit: a person must look at it
+            raise DeskError("staff", "not_allowed") from None
+        self._audit.record("spoil", operator=operator.operator_id, job_id=job_id,
+                           doc_types=types, reason="spoiled_cancelled")  # fmt: skip
+        self._syncer.purge(job_id)
+        row = self._spool.job(job_id)
+        return JobState.PURGED if row is None else row.status.state
 
     def retry(self, job_id: str, operator: Operator) -> Printed:
         """A failed print, printed again (only what did not come out).
@@ -333,7 +379,8 @@ class Desk:
                 when the district cancelled it: it can never be handed over).
         """
         row = self._spool.job(job_id)
-        if row is None or row.status.state is not JobState.PRINTED:
+        if row is None or row.status.state is not JobState.PRINTED \
+                or self._cancelled_by_district(job_id):  # fmt: skip
             raise self._refused(job_id)
         types = self._doc_types(job_id)
         titles = [d.title for d in self.job(job_id).documents or ()]

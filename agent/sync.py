@@ -213,16 +213,23 @@ class Syncer:
             row = self._spool.job(job_id)
             if row is None or row.status.state not in CANCELLABLE:
                 continue  # unknown here, already ended, or paper may be out: staff decide
-            self._note_cancelled(job_id)  # first: a crash after the step loses no note
+            self.note_cancelled(job_id)  # first: a crash after the step loses no note
             if self._book.step(job_id, Step(JobEvent.CANCEL, reason="cancelled")) is not None:
                 self.purge(job_id)
 
-    def _note_cancelled(self, job_id: str) -> None:
+    def note_cancelled(self, job_id: str) -> None:
+        """Remember that the district cancelled this job the kiosk had (for the screen)."""
+
         def add(value: bytes | None) -> bytes:
             kept = [j for j in _job_ids(value) if j != job_id][1 - CANCELLED_BY_DISTRICT_KEPT :]
             return json.dumps([*kept, job_id]).encode()
 
         self._spool.change_meta(CANCELLED_BY_DISTRICT_KEY, add)
+
+    def cancelled_in_head(self) -> frozenset[str]:
+        """The jobs the last verified head lists as cancelled (a printing or printed one
+        stays listed: the kiosk could not cancel it, staff must decide)."""
+        return trust_store.cancelled_in_head(self._spool)
 
     def cancelled_by_district(self) -> list[str]:
         """The last jobs this kiosk had (received, held, released or failed) that a signed
