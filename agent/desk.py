@@ -44,6 +44,7 @@ from agent.spool import Spool
 from agent.stored import StoredJobs
 from agent.sync import Syncer
 from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
+from kiosk.doctypes import DOCUMENT_NAMES, document_name
 from kiosk.errors import (
     ClaimError,
     ClaimLockedError,
@@ -66,6 +67,8 @@ STAFF_ACTIONS: Mapping[JobEvent, str] = {
     JobEvent.HAND_OVER: "hand_over",
     JobEvent.SPOIL: "spoil",
 }
+_ENDED_BY_CANCEL = frozenset({JobState.CANCELLED, JobState.PURGED})  # purged: documents gone
+_PAPER_OUT = frozenset({JobState.PRINTING, JobState.PRINTED})  # a cancel cannot end it
 _PRINT_STATE = {"intent": "printing", "submitted": "printing", "done": "done",
                 "failed": "failed"}  # fmt: skip
 
@@ -115,10 +118,15 @@ class Desk:
         status = row.status
         actions = tuple(name for event, name in STAFF_ACTIONS.items()
                         if event in allowed_events(status.state))  # fmt: skip
+        # Paper was out when the district cancelled it: never handed over nor reprinted;
+        # once printed, staff destroy the sheets and say so ("discard").
+        paper_cancelled = self._paper_cancelled(job_id, status.state)
+        if paper_cancelled:
+            actions = ("discard",) if status.state is JobState.PRINTED else ()
         view = JobView(job_id=job_id, state=status.state, release=row.release,
                        received_s=row.received_s, updated_s=status.updated_at_s,
                        reason=status.reason, reprints=status.reprints,
-                       actions=actions)  # fmt: skip
+                       actions=actions, district_cancelled=paper_cancelled)  # fmt: skip
         if row.manifest is None:
             return view
         job = self._stored.reopen(row)
@@ -138,11 +146,57 @@ class Desk:
                        received_s=view.received_s, updated_s=view.updated_s,
                        reason=view.reason, reprints=view.reprints, actions=view.actions,
                        resident_masked=job.display.resident_masked,
-                       documents=documents)  # fmt: skip
+                       documents=documents,
+                       district_cancelled=view.district_cancelled)  # fmt: skip
 
     def queue(self) -> list[JobView]:
-        """The jobs staff may act on or watch (held, released, printing, printed, failed)."""
-        return [self.job(r.status.job_id) for r in self._spool.jobs(QUEUE_STATES)]
+        """The jobs staff may act on or watch (held, released, printing, printed, failed),
+        then today's jobs the district cancelled before they printed (state ``cancelled``,
+        no actions, no resident: their documents and manifest are deleted)."""
+        jobs = [self.job(r.status.job_id) for r in self._spool.jobs(QUEUE_STATES)]
+        return jobs + self._cancelled_since(self._office_midnight_s())
+
+    def _cancelled_since(self, since_s: int) -> list[JobView]:
+        views = []
+        for job_id in reversed(self._syncer.cancelled_by_district()):
+            row = self._spool.job(job_id)
+            if row is None or row.status.state not in _ENDED_BY_CANCEL:
+                continue  # the cancel lost a race: the job went on (printing, printed)
+            if row.status.updated_at_s < since_s:
+                break  # newest first: the rest are older
+            documents = tuple(
+                DocView(idx=d.idx, doc_type=d.doc_type, copies=d.copies, print=None,
+                        title=document_name(d.doc_type, "id")
+                        if d.doc_type in DOCUMENT_NAMES else d.doc_type)
+                for d in self._spool.docs(job_id)
+            )  # fmt: skip
+            views.append(JobView(
+                job_id=job_id, state=JobState.CANCELLED, release=row.release,
+                received_s=row.received_s, updated_s=row.status.updated_at_s,
+                reason="cancelled", reprints=row.status.reprints, actions=(),
+                documents=documents, district_cancelled=True,
+            ))  # fmt: skip
+        return views
+
+    def _cancelled_by_district(self, job_id: str) -> bool:
+        """Whether the district cancelled this job while the kiosk had it: it ended so,
+        or it was printing or printed when the cancel came."""
+        row = self._spool.job(job_id)
+        if row is None:
+            return False
+        if row.status.state in _ENDED_BY_CANCEL:
+            return job_id in self._syncer.cancelled_by_district()
+        return self._paper_cancelled(job_id, row.status.state)
+
+    def _paper_cancelled(self, job_id: str, state: JobState) -> bool:
+        """A printing or printed job the verified head lists as cancelled (protocol §13)."""
+        return state in _PAPER_OUT and job_id in self._syncer.cancelled_in_head()
+
+    def _refused(self, job_id: str) -> DeskError:
+        """The refusal of an action the job's state does not allow: ``job_cancelled`` for
+        a job the district cancelled, else ``not_allowed``."""
+        code = "job_cancelled" if self._cancelled_by_district(job_id) else "not_allowed"
+        return DeskError("staff", code)
 
     def state(self) -> KioskState:
         """The kiosk at a glance: link, printers, counts, office, trusted now."""
@@ -231,12 +285,13 @@ class Desk:
         """Staff confirm with their PIN that they release a held job themselves.
 
         Raises:
-            DeskError: see :meth:`check_pin`; ``not_allowed`` when the job is not held.
+            DeskError: see :meth:`check_pin`; ``not_allowed`` when the job is not held
+                (``job_cancelled`` when the district cancelled it).
         """
         self.check_pin(operator.operator_id, pin, action="release_staff")
         row = self._spool.job(job_id)
         if row is None or row.status.state is not JobState.HELD:
-            raise DeskError("staff", "not_allowed")
+            raise self._refused(job_id)
         return self.job(job_id)
 
     def release(self, job_ids: tuple[str, ...], operator: Operator, *, by_code: bool,
@@ -245,13 +300,21 @@ class Desk:
         ``reason``), after the printer pre-flight of every one of them.
 
         Raises:
-            DeskError: kind ``printer`` from the pre-flight (nothing released).
+            DeskError: kind ``printer`` from the pre-flight (nothing released);
+                ``job_cancelled`` when the district cancelled one of them (nothing released
+                if it was before the call; else the ones before it are), ``not_allowed``.
         """
-        for job_id in job_ids:  # before anything changes: the printers are ready
+        for job_id in job_ids:  # before anything changes: none was cancelled meanwhile,
+            if self._cancelled_by_district(job_id):  # and the printers are ready
+                raise DeskError("staff", "job_cancelled")
             self._preflight(job_id)
         results = []
         for job_id in job_ids:
-            if self._releaser.by_staff(job_id, operator=operator.operator_id):
+            try:
+                released = self._releaser.by_staff(job_id, operator=operator.operator_id)
+            except TransitionError:  # cancelled (or changed) since the check above
+                raise self._refused(job_id) from None
+            if released:
                 action = "release_code" if by_code else "release_staff"
                 self._audit.record(action, operator=operator.operator_id, job_id=job_id,
                                    doc_types=self._doc_types(job_id), reason=reason)  # fmt: skip
@@ -264,8 +327,39 @@ class Desk:
         Raises:
             DeskError: ``not_allowed``, ``changed``; kind ``printer``.
         """
+        if self._cancelled_by_district(job_id):  # never reprinted: discard() instead
+            raise DeskError("staff", "job_cancelled")
         step = Step(JobEvent.SPOIL, reason=f"spoiled_{reason}", operator=operator.operator_id)
         return self._step_and_print(job_id, step, operator, "spoil")
+
+    def discard(self, job_id: str, operator: Operator) -> JobState:
+        """Staff destroyed the sheets of a printed job the district cancelled (protocol
+        §13): ``spoil`` (reason ``spoiled_cancelled``) then ``cancel``, nothing reprinted;
+        its documents are deleted and the queue shows it as cancelled for the day. Returns
+        the job's state then (``purged``).
+
+        Raises:
+            DeskError: ``not_allowed`` unless the job is printed and the district cancelled
+                it; ``changed``.
+        """
+        row = self._spool.job(job_id)
+        if row is None or row.status.state is not JobState.PRINTED \
+                or not self._paper_cancelled(job_id, row.status.state):  # fmt: skip
+            raise DeskError("staff", "not_allowed")
+        steps = (Step(JobEvent.SPOIL, reason="spoiled_cancelled", operator=operator.operator_id),
+                 Step(JobEvent.CANCEL, reason="cancelled"))  # fmt: skip
+        types = self._doc_types(job_id)
+        self._syncer.note_cancelled(job_id)
+        try:
+            if self._book.step(job_id, *steps) is None:
+                raise DeskError("staff", "changed")
+        except TransitionError:  # e.g. the reprint limit: a person must look at it
+            raise DeskError("staff", "not_allowed") from None
+        self._audit.record("spoil", operator=operator.operator_id, job_id=job_id,
+                           doc_types=types, reason="spoiled_cancelled")  # fmt: skip
+        self._syncer.purge(job_id)
+        row = self._spool.job(job_id)
+        return JobState.PURGED if row is None else row.status.state
 
     def retry(self, job_id: str, operator: Operator) -> Printed:
         """A failed print, printed again (only what did not come out).
@@ -281,11 +375,13 @@ class Desk:
         is no refusal: the documents are valid).
 
         Raises:
-            DeskError: ``not_allowed`` when the job is not printed.
+            DeskError: ``not_allowed`` when the job is not printed (``job_cancelled``
+                when the district cancelled it: it can never be handed over).
         """
         row = self._spool.job(job_id)
-        if row is None or row.status.state is not JobState.PRINTED:
-            raise DeskError("staff", "not_allowed")
+        if row is None or row.status.state is not JobState.PRINTED \
+                or self._cancelled_by_district(job_id):  # fmt: skip
+            raise self._refused(job_id)
         types = self._doc_types(job_id)
         titles = [d.title for d in self.job(job_id).documents or ()]
         state = self._dispatcher.hand_over(job_id, operator.operator_id)
@@ -331,9 +427,7 @@ class Desk:
     def history(self) -> History:
         """Today's audit records (office time), newest first, with operator names."""
         offset = office_utc_offset_s(self._config())
-        zone = timezone(timedelta(seconds=offset))
-        now = datetime.fromtimestamp(self._now_s(), tz=zone)
-        midnight = int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+        midnight = self._office_midnight_s()
         names = {o.operator_id: o.name for o in self._operators.list()}
         return History(offset, tuple(
             HistoryEntry(r.entry, names.get(r.entry.operator or "", r.entry.operator))
@@ -341,6 +435,12 @@ class Desk:
         ))  # fmt: skip
 
     # --- inside -----------------------------------------------------------------------
+
+    def _office_midnight_s(self) -> int:
+        """The start of today in the office's time zone (Unix seconds)."""
+        zone = timezone(timedelta(seconds=office_utc_offset_s(self._config())))
+        now = datetime.fromtimestamp(self._now_s(), tz=zone)
+        return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
 
     def _doc_types(self, job_id: str) -> tuple[str, ...]:
         return tuple(d.doc_type for d in self._spool.docs(job_id))
@@ -359,7 +459,7 @@ class Desk:
             if self._book.step(job_id, step) is None:
                 raise DeskError("staff", "changed")
         except TransitionError:
-            raise DeskError("staff", "not_allowed") from None
+            raise self._refused(job_id) from None
         self._audit.record(action, operator=operator.operator_id, job_id=job_id,
                            doc_types=self._doc_types(job_id), reason=step.reason)  # fmt: skip
         return Printed(job_id, self._print_now(job_id, operator))

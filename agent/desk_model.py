@@ -58,6 +58,9 @@ class JobView:
     actions: tuple[str, ...]  # the staff actions its state allows (STAFF_ACTIONS values)
     resident_masked: str | None = None
     documents: tuple[DocView, ...] | None = None
+    # The district cancelled it: it ended (state cancelled), or paper was out when the
+    # cancel came (printing, printed: never handed over; staff destroy the sheets).
+    district_cancelled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ as long as it lasts (9.9).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -67,6 +68,10 @@ ANSWER_FAILURES = frozenset(
 CANCELLABLE = frozenset(
     {JobState.RECEIVED, JobState.VERIFIED, JobState.HELD, JobState.RELEASED, JobState.FAILED}
 )
+# The jobs this kiosk had that the district cancelled, newest last, in the spool's meta: the
+# screen shows the day's as cancelled (their documents are deleted at once). Ids only.
+CANCELLED_BY_DISTRICT_KEY = "cancelled_by_district"
+CANCELLED_BY_DISTRICT_KEPT = 50
 # A blob that keeps answering 404 is asked for again with backoff (backoff_initial_s doubling
 # to backoff_max_s, jittered); when it has answered 404 at least this many times over at
 # least this long, the job is rejected as blob_not_found (protocol 15.1).
@@ -208,8 +213,29 @@ class Syncer:
             row = self._spool.job(job_id)
             if row is None or row.status.state not in CANCELLABLE:
                 continue  # unknown here, already ended, or paper may be out: staff decide
+            self.note_cancelled(job_id)  # first: a crash after the step loses no note
             if self._book.step(job_id, Step(JobEvent.CANCEL, reason="cancelled")) is not None:
                 self.purge(job_id)
+
+    def note_cancelled(self, job_id: str) -> None:
+        """Remember that the district cancelled this job the kiosk had (for the screen)."""
+
+        def add(value: bytes | None) -> bytes:
+            kept = [j for j in _job_ids(value) if j != job_id][1 - CANCELLED_BY_DISTRICT_KEPT :]
+            return json.dumps([*kept, job_id]).encode()
+
+        self._spool.change_meta(CANCELLED_BY_DISTRICT_KEY, add)
+
+    def cancelled_in_head(self) -> frozenset[str]:
+        """The jobs the last verified head lists as cancelled (a printing or printed one
+        stays listed: the kiosk could not cancel it, staff must decide)."""
+        return trust_store.cancelled_in_head(self._spool)
+
+    def cancelled_by_district(self) -> list[str]:
+        """The last jobs this kiosk had (received, held, released or failed) that a signed
+        head cancelled, newest last; a job whose cancel step lost a race is listed too (the
+        caller checks the job's state)."""
+        return _job_ids(self._spool.get_meta(CANCELLED_BY_DISTRICT_KEY))
 
     def _after_gaps(self, after: int, head_seq: int, now: int) -> int:
         """The feed position to store: ``after``, or just before the first gap when a
@@ -339,3 +365,12 @@ class Syncer:
 
     def purge(self, job_id: str) -> None:
         self._stored.purge(job_id)
+
+
+def _job_ids(value: bytes | None) -> list[str]:
+    """The stored list of job ids ([] when there is none, or it is unreadable)."""
+    try:
+        ids = json.loads(value) if value is not None else []
+    except ValueError:
+        return []
+    return [j for j in ids if isinstance(j, str)] if isinstance(ids, list) else []

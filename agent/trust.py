@@ -58,6 +58,12 @@ def load(spool: Spool) -> TrustState:
     )  # fmt: skip
 
 
+def cancelled_in_head(spool: Spool) -> frozenset[str]:
+    """The job ids the stored (verified) head lists as cancelled; none before the first."""
+    head_raw = spool.get_meta("head")
+    return frozenset() if head_raw is None else _head_from_json(head_raw).cancelled
+
+
 def time_floor_s(spool: Spool) -> int:
     """The trusted-time floor alone (:func:`_time_floor` of the stored head), without
     verifying the keyring: for the clock of every staff action and event stamp."""

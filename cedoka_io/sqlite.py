@@ -5,7 +5,9 @@ Each store keeps its SQL and its schemas; this module only holds what both did t
 
 - the file is created 0600 before SQLite first opens it (its ``-wal`` and ``-shm`` files
   inherit the mode);
-- one connection per thread, in autocommit mode (``isolation_level=None``), 30 s busy
+- one connection per thread (:meth:`SqliteFile.close_all` closes them all at a clean stop, so
+  the last one out checkpoints the WAL and removes the ``-wal`` and ``-shm`` files), in
+  autocommit mode (``isolation_level=None``), 30 s busy
   timeout, ``journal_mode = WAL``, ``synchronous = FULL``, ``foreign_keys = ON``, then the
   store's own pragmas;
 - :meth:`SqliteFile.write`: a ``BEGIN IMMEDIATE`` transaction (the write lock is taken at
@@ -61,6 +63,9 @@ class SqliteFile:
         self.path = path
         self._pragmas = _PRAGMAS + tuple(pragmas)
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's, for close_all
+        self._opened_lock = threading.Lock()
+        self._generation = 0  # bumped by close_all: a thread's older connection is closed
         # Only a missing file is opened here: closing a descriptor of a database would drop
         # every POSIX lock this process holds on it (SQLite's own connections' included).
         if not path.exists():
@@ -70,11 +75,17 @@ class SqliteFile:
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use; raises ``sqlite3.Error``."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "generation", 0) != self._generation:
+            conn = None  # closed by close_all: open a new one
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            # Used by this thread only; another may close it (close_all at a clean stop).
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                                   check_same_thread=False)  # fmt: skip
             for pragma in self._pragmas:
                 conn.execute(f"PRAGMA {pragma}")
-            self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+                self._local.conn, self._local.generation = conn, self._generation
         return conn
 
     @contextlib.contextmanager
@@ -120,8 +131,22 @@ class SqliteFile:
         """Close this thread's connection (the next use opens a new one)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
+            with self._opened_lock:
+                self._opened = [c for c in self._opened if c is not conn]
             conn.close()
             self._local.conn = None
+
+    def close_all(self) -> None:
+        """Close every thread's connection, at a clean stop when no thread uses the file
+        any more (a later use opens a new connection). The last connection to the file, in
+        any process, checkpoints the WAL into the database and removes its ``-wal`` and
+        ``-shm`` files; closing is never an error."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+            self._generation += 1
+        for conn in opened:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
 
 def sqlite_errors_as(error: type[StoreError]) -> Callable[[_Store], _Store]:

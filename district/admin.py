@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,31 @@ MAX_NAME_CHARS = 80  # office and district names
 MAX_RESIDENT_CHARS = 60  # as in the population register
 MIN_CODE_VALID_S, MAX_CODE_VALID_S = 60, 30 * 86400
 MIN_JOB_LIFETIME_S = 3600
+# Why district IT withdraws a job (``cancel --reason``): codes only, so no personal data can
+# slip in. Kept with the job at the district; the kiosk is told only that the job is
+# cancelled (a head lists job ids, protocol §13), and records reason ``cancelled``.
+CANCEL_REASONS: Mapping[str, str] = {
+    "resident_request": "the resident withdrew the request",
+    "wrong_document": "a wrong or outdated document (push the corrected one)",
+    "wrong_office": "pushed to the wrong village office",
+    "duplicate": "pushed twice",
+    "data_error": "a mistake in the resident's data",
+    "kiosk_replaced": "the office's kiosk PC was replaced (push again to the new one)",
+    "other": "none of the above",
+}
+# Reported states in which paper is coming out or is out: too late to cancel (protocol §13).
+PAST_PRINTING = frozenset({"printing", "printed", "handed_over"})
+
+
+class PastPrintingError(OperatorError):
+    """A cancel that comes too late: the kiosk has reported the job printing, printed or
+    handed over (``cancel`` exits with its own status)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    job_id: str
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +224,52 @@ class DistrictAdmin:
         )  # fmt: skip
         return PushResult(spec.job_id, device.device_id, claim_code, tuple(warnings))
 
-    def cancel(self, job_id: str) -> None:
+    def cancel(self, job_id: str, *, reason: str) -> CancelResult:
+        """Withdraw a job the kiosk may still stop (protocol §13), with a reason code of
+        ``CANCEL_REASONS``. Past printing means the kiosk has reported the job printing,
+        printed or handed over. A bundle whose print failed part-way (``failed``) or whose
+        sheet was spoiled (``released`` again) is not: it is cancelled, the kiosk prints
+        none of the rest, and a warning says sheets may be at the office.
+
+        Raises:
+            PastPrintingError: the kiosk has reported it printing, printed or handed over.
+            OperatorError: an unknown reason or job; cancelled already; expired; ended at
+                the kiosk (rejected, expired, cancelled or purged there).
+        """
+        if reason not in CANCEL_REASONS:
+            raise OperatorError(f"--reason {reason!r}: use one of {', '.join(CANCEL_REASONS)}")
         job = self._store.job(job_id)
         if job is None:
             raise OperatorError(f"no job {job_id}")
-        if not self._store.cancel_job(job_id, at_s=_now()):
-            raise OperatorError(f"job {job_id} is cancelled already")
+        now = _now()
+        if not self._store.cancel_job(job_id, at_s=now, reason=reason):
+            raise self._not_cancellable(self._store.job(job_id) or job, now)
+        log.info("event=job_cancelled job=%s device=%s reason=%s", job_id, job.device_id,
+                 reason)  # fmt: skip
+        warnings: tuple[str, ...] = ()
+        if "printing" in self._store.reported_states(job_id):
+            warnings = (
+                f"job {job_id}: the kiosk had started printing it before its print failed or "
+                "a sheet was spoiled: ask the office to destroy any sheets of it",
+            )
+        return CancelResult(job_id, warnings)
+
+    def _not_cancellable(self, job: JobRow, now_s: int) -> OperatorError:
+        """Why ``cancel_job`` refused (the job as it is now)."""
+        where = f"job {job.job_id}"
+        if job.cancelled_s is not None:
+            return OperatorError(f"{where} is cancelled already")
+        handed = job.state == "purged" and "handed_over" in self._store.reported_states(job.job_id)
+        if job.state in PAST_PRINTING or handed:
+            state = "handed over" if handed else (job.state or "").replace("_", " ")
+            return PastPrintingError(
+                f"{where} is past printing: the kiosk reported it {state} at "
+                f"{_iso(job.state_s)}: too late to cancel, the paper is out or coming out; "
+                "call the village office"
+            )
+        if job.expires_s <= now_s:
+            return OperatorError(f"{where} has expired: no kiosk will print it")
+        return OperatorError(f"{where} has ended at the kiosk ({job.state}): nothing to cancel")
 
     def revoke(self, device_id: str) -> None:
         if self._store.device(device_id) is None:
@@ -246,3 +311,7 @@ def _check_document(index: int, doc_type: str, pdf: bytes) -> list[str]:
 
 def _now() -> int:
     return int(time.time())
+
+
+def _iso(at_s: int | None) -> str:
+    return "?" if at_s is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at_s))

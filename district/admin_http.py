@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from district.admin import MAX_PDF_BYTES, DistrictAdmin
+from district.admin import MAX_PDF_BYTES, DistrictAdmin, PastPrintingError
 from district.identity import Identity, Principal
 from district.multipart import read_form
 from district.ratelimit import RateLimiter
@@ -61,7 +61,10 @@ class SignIn(BaseModel):
 
 
 class CancelBody(BaseModel):
-    reason: str | None = Field(default=None, max_length=200)
+    reason: str = Field(
+        max_length=32,
+        description="one of the CANCEL_REASONS codes (cedoka-district cancel --help lists them)",
+    )
 
 
 class OfficeBody(BaseModel):
@@ -141,6 +144,8 @@ def _translate(error: CedokaError) -> Response:
         )
     if isinstance(error, WireError):
         return _error(413, "too_large", "request body too large")
+    if isinstance(error, PastPrintingError):
+        return _error(409, "past_printing", str(error))
     if isinstance(error, OperatorError):
         return _error(400, "refused", str(error))
     return _error(500, "internal", "internal error")
@@ -359,13 +364,16 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         }
 
     @app.post("/jobs/{job_id}/cancel", summary="Cancel a job that is not printed yet")
-    async def cancel(
-        request: Request, job_id: str, body: CancelBody | None = None
-    ) -> dict[str, str]:
+    async def cancel(request: Request, job_id: str, body: CancelBody) -> dict[str, Any]:
         who = await principal(request, Scope.JOBS_CANCEL)
-        await run_in_threadpool(admin.cancel, job_id)
+        result = await run_in_threadpool(lambda: admin.cancel(job_id, reason=body.reason))
         await audited(request, who, "job.cancel", targets=(("job", job_id),))
-        return {"job_id": job_id, "state": "cancelled"}
+        return {
+            "job_id": job_id,
+            "state": "cancelled",
+            "reason": body.reason,
+            "warnings": list(result.warnings),
+        }
 
     # --- offices and enrolment ------------------------------------------------------------
     @app.get("/offices", summary="Village offices")

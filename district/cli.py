@@ -5,7 +5,8 @@ $CEDOKA_DISTRICT_HOME). The operations are in :mod:`district.admin`; this module
 arguments, reads the PDFs and prints. It never prints a resident's name.
 
 Exit status: 0 success; 1 refused (one line ``cedoka-district: error: …`` on stderr) or a
-self-test check failed; 2 usage error. With ``--json`` only JSON goes to stdout.
+self-test check failed; 2 usage error; 3 ``cancel`` of a job past printing (the kiosk has
+reported it printing, printed or handed over). With ``--json`` only JSON goes to stdout.
 """
 
 from __future__ import annotations
@@ -25,15 +26,25 @@ from typing import TYPE_CHECKING, Any
 
 from cedoka_io.version import package_version
 from district import cli_identity
-from district.admin import DistrictAdmin
+from district.admin import (
+    CANCEL_REASONS,
+    MAX_CODE_VALID_S,
+    MIN_CODE_VALID_S,
+    MIN_JOB_LIFETIME_S,
+    DistrictAdmin,
+    PastPrintingError,
+)
 from district.identity import Identity
 from district.keyring import Keys
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
 from district.samples import SampleJob, sample_jobs
-from district.store import DeviceRow
-from kiosk.audit import check_chain, record_from_bytes
+from district.store import DeviceRow, DistrictStore, JobRow
+from kiosk.audit import AuditEntry, AuditRecord, check_chain, record_from_bytes
 from kiosk.claim import format_claim_code
+from kiosk.doctypes import DOCUMENT_NAMES, DOCUMENT_TYPES_PRINTABLE
 from kiosk.errors import CedokaError, OperatorError, RejectedError
+from kiosk.ids import OFFICE_CODE
+from kiosk.limits import MAX_JOB_LIFETIME_S
 from kiosk.model import ReleaseMode
 from kiosk.report import PrinterHealth, parse_heartbeat
 
@@ -42,7 +53,7 @@ if TYPE_CHECKING:  # imported when serving only: uvicorn is slow to import
 
 PROG = "cedoka-district"
 HOME_ENV = "CEDOKA_DISTRICT_HOME"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PAST_PRINTING = 0, 1, 2, 3
 
 _DURATION = re.compile(r"([0-9]{1,6})([mhd])")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400}
@@ -53,6 +64,7 @@ _MAX_PORT = 65535
 _A4 = "iso_a4_210x297mm"
 _LEVELS = {-1: "n/a", -2: "unknown", -3: "some left"}  # IPP marker-levels below 0
 _LIFETIME_S = 72 * 3600  # a job's default lifetime
+TABLE_COLUMNS = 100  # ``jobs`` and ``audit`` tables fit this width; ``--wide`` does not cut
 
 
 class UsageError(CedokaError, argparse.ArgumentTypeError, ValueError):
@@ -61,11 +73,35 @@ class UsageError(CedokaError, argparse.ArgumentTypeError, ValueError):
 
 
 def parse_duration(text: str) -> int:
-    """``90m``, ``72h``, ``3d`` → seconds; else :class:`UsageError`."""
+    """``90m``, ``72h``, ``3d`` (``0h`` too) → seconds; else :class:`UsageError`."""
     match = _DURATION.fullmatch(text.strip())
-    if match is None or int(match[1]) == 0:
+    if match is None:
         raise UsageError(f"{text!r} is not a duration: write e.g. 90m, 72h or 3d")
     return int(match[1]) * _UNIT_S[match[2]]
+
+
+def duration_between(low_s: int, high_s: int) -> Callable[[str], int]:
+    """A converter for a duration from ``low_s`` to ``high_s``: a duration outside says
+    "out of range" with the range (:class:`UsageError`)."""
+
+    def parse(text: str) -> int:
+        seconds = parse_duration(text)
+        if not low_s <= seconds <= high_s:
+            raise UsageError(
+                f"{text!r} is out of range: give {format_duration(low_s)} to "
+                f"{format_duration(high_s)}"
+            )
+        return seconds
+
+    return parse
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds in the largest whole unit: ``3600`` → ``1h``, ``1209600`` → ``14d``."""
+    for unit in "dhm":
+        if seconds % _UNIT_S[unit] == 0:
+            return f"{seconds // _UNIT_S[unit]}{unit}"
+    return f"{seconds}s"
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -142,22 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
     office_add.add_argument("--name", required=True, help='e.g. "Desa Pitulua"')
     enroll = commands.add_parser("enroll-code", help="issue a one-time enrolment code")
     enroll.add_argument("office", help="office code")
-    enroll.add_argument("--valid", type=parse_duration, default=72 * 3600, metavar="DURATION",
-                        help="how long it can be used, e.g. 90m, 72h (default), 3d")  # fmt: skip
-    push = commands.add_parser("push", help="seal, sign and queue one job for an office's kiosk")
-    push.add_argument("--office", required=True, help="office code")
-    push.add_argument("--resident", required=True, help="the resident's full name (masked)")
-    push.add_argument("--doc", required=True, action="append", type=parse_doc,
-                      metavar="TYPE=FILE", help="a document, e.g. KK=kk.pdf (repeat)")  # fmt: skip
-    push.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
-    push.add_argument("--copies", type=int, default=1, help="copies of each document")
-    push.add_argument("--expires", type=parse_duration, default=_LIFETIME_S, metavar="DURATION",
-                      help="the job's lifetime, e.g. 72h (default)")  # fmt: skip
+    enroll.add_argument("--valid", type=duration_between(MIN_CODE_VALID_S, MAX_CODE_VALID_S),
+                        default=72 * 3600, metavar="DURATION",
+                        help="how long it can be used, 1m to 30d, e.g. 90m, 72h (default), "
+                        "3d")  # fmt: skip
+    push = _add_push(commands)
     jobs = commands.add_parser("jobs", help="list jobs with their latest reported state")
     jobs.add_argument("--office", help="only this office's jobs")
     devices = commands.add_parser("devices", help="list kiosks and their printers' health")
     audit = commands.add_parser("audit", help="a kiosk's audit trail, with its chain checked")
-    audit.add_argument("device_id")
+    audit.add_argument("kiosk", metavar="DEVICE_OR_OFFICE",
+                       help="a device id, or an office code (its active kiosk)")  # fmt: skip
+    for wide in (jobs, audit):
+        wide.add_argument("--wide", action="store_true", help=f"every column, uncut (else "
+                          f"cut to {TABLE_COLUMNS} columns)")  # fmt: skip
     samples = commands.add_parser(
         "samples", help="write the demo's specimen PDFs (fictitious data) to a folder"
     )
@@ -170,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     push_samples.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
     for with_json in (init, push, jobs, devices, audit, samples, push_samples):
         with_json.add_argument("--json", action="store_true", help="print JSON on stdout")
-    commands.add_parser("cancel", help="cancel a job not printed yet").add_argument("job_id")
+    _add_cancel(commands)
     commands.add_parser("revoke", help="revoke an enrolled kiosk").add_argument("device_id")
     commands.add_parser("rotate-key", help="rotate the job-signing key (with overlap)")
     backup = commands.add_parser(
@@ -211,6 +245,50 @@ def _add_serve(commands: Any) -> None:
         help="connections open at once from one IPv4 address or IPv6 /64, 0 = no cap "
         "(default 256; 0 when --listen is loopback: every connection is then the proxy's)",
     )  # fmt: skip
+
+
+def _add_push(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    push = commands.add_parser(
+        "push", help="seal, sign and queue one job for an office's kiosk",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_document_types_help(),
+    )  # fmt: skip
+    push.add_argument("--office", required=True, help="office code")
+    push.add_argument("--resident", required=True, help="the resident's full name (masked)")
+    push.add_argument("--doc", required=True, action="append", type=parse_doc,
+                      metavar="TYPE=FILE", help="a document, e.g. KK=kk.pdf (repeat); "
+                      "TYPE is one of the document types below")  # fmt: skip
+    push.add_argument("--release", choices=("claim", "staff", "auto"), default="claim")
+    push.add_argument("--copies", type=int, default=1, help="copies of each document")
+    push.add_argument("--expires", type=duration_between(MIN_JOB_LIFETIME_S, MAX_JOB_LIFETIME_S),
+                      default=_LIFETIME_S, metavar="DURATION",
+                      help="the job's lifetime, 1h to 14d, e.g. 72h (default)")  # fmt: skip
+    return push
+
+
+def _document_types_help() -> str:
+    """The ``push --help`` list of document types (code and name)."""
+    lines = [f"  {code:<15} {name.id} ({name.en})" for code, name in DOCUMENT_NAMES.items()
+             if code in DOCUMENT_TYPES_PRINTABLE]  # fmt: skip
+    cards = " and ".join(c for c in DOCUMENT_NAMES if c not in DOCUMENT_TYPES_PRINTABLE)
+    return "\n".join(["document types (--doc TYPE=FILE):", *lines,
+                      f"  ({cards} are cards: courier or pickup, never pushed)"])  # fmt: skip
+
+
+def _add_cancel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cancel = commands.add_parser(
+        "cancel", help="withdraw a job the kiosk has not started printing",
+        description="Withdraw a job: the kiosk is told with its next feed answer and never\n"
+        "prints it. Refused (exit status 3) once the kiosk has reported it printing,\n"
+        "printed or handed over: the paper is out or coming out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="reasons (--reason):\n" + "\n".join(
+            f"  {code:<17} {meaning}" for code, meaning in CANCEL_REASONS.items()),
+    )  # fmt: skip
+    cancel.add_argument("job_id")
+    cancel.add_argument("--reason", required=True, choices=tuple(CANCEL_REASONS),
+                        metavar="CODE", help="why, as a code (listed below)")  # fmt: skip
 
 
 def run_selftest() -> int:
@@ -255,6 +333,7 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         home.keys()  # fails clearly when the home holds no district
+        home.close()  # the server opens the store itself, and closes it at a clean stop
         run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key,
                    public_url=public_url, trusted_proxies=trusted,
                    connection_limits=_connection_limits(args, host))  # fmt: skip
@@ -339,18 +418,48 @@ def _jobs(args: argparse.Namespace, home: _Home) -> None:
         _print_json([{
             "job_id": j.job_id, "office_code": j.office_code, "device_id": j.device_id,
             "seq": j.seq, "release": j.release, "created_s": j.created_s,
-            "expires_s": j.expires_s, "cancelled_s": j.cancelled_s, "state": j.state,
-            "state_s": j.state_s, "reason": j.reason,
+            "expires_s": j.expires_s, "cancelled_s": j.cancelled_s,
+            "cancel_reason": j.cancel_reason, "state": j.state, "state_s": j.state_s,
+            "reason": j.reason,
         } for j in rows])  # fmt: skip
         return
+    if args.wide:
+        _print_table(
+            ("JOB", "OFFICE", "DEVICE", "SEQ", "RELEASE", "CREATED", "EXPIRES", "CANCELLED",
+             "CANCEL REASON", "STATE", "SINCE"),
+            [(j.job_id, j.office_code, j.device_id, str(j.seq), j.release, _iso(j.created_s),
+              _iso(j.expires_s), _iso(j.cancelled_s), j.cancel_reason or "-",
+              "-" if j.state is None else j.state + (f" ({j.reason})" if j.reason else ""),
+              _iso(j.state_s)) for j in rows],
+        )  # fmt: skip
+        return
+    now = int(time.time())
     _print_table(
-        ("JOB", "OFFICE", "DEVICE", "SEQ", "RELEASE", "CREATED", "EXPIRES", "CANCELLED",
-         "STATE", "SINCE"),
-        [(j.job_id, j.office_code, j.device_id, str(j.seq), j.release, _iso(j.created_s),
-          _iso(j.expires_s), _iso(j.cancelled_s),
-          "-" if j.state is None else j.state + (f" ({j.reason})" if j.reason else ""),
-          _iso(j.state_s)) for j in rows],
+        ("JOB", "OFFICE", "CREATED UTC", "EXPIRES", "STATE"),
+        [(j.job_id, j.office_code, _short(j.created_s), _left(j.expires_s, now), _job_state(j))
+         for j in rows],
+        keep=(0,),
     )  # fmt: skip
+
+
+def _job_state(job: JobRow) -> str:
+    """What the kiosk last reported (``-``: nothing yet), and a cancel not confirmed yet."""
+    state = "-" if job.state is None else job.state + (f" ({job.reason})" if job.reason else "")
+    if job.cancelled_s is not None and job.state not in {"cancelled", "purged"}:
+        return "cancel sent" if job.state is None else f"cancel sent; {state}"
+    return state
+
+
+def _left(until_s: int, now_s: int) -> str:
+    """Time left, in the largest unit that is at least 2: ``in 3d``, ``in 47h``, ``in 20m``;
+    ``expired`` once it has passed."""
+    left_s = until_s - now_s
+    if left_s <= 0:
+        return "expired"
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if left_s >= 2 * size:
+            return f"in {left_s // size}{unit}"
+    return f"in {max(1, left_s // 60)}m"
 
 
 def _devices(args: argparse.Namespace, home: _Home) -> None:
@@ -373,11 +482,31 @@ def _devices(args: argparse.Namespace, home: _Home) -> None:
     )  # fmt: skip
 
 
+def _audit_device(store: DistrictStore, kiosk: str) -> DeviceRow:
+    """The device ``kiosk`` names: a device id, or an office code (its active kiosk, else
+    its last enrolled one; a note on stderr when the office had others)."""
+    if not OFFICE_CODE.fullmatch(kiosk):
+        device = store.device(kiosk)
+        if device is None:
+            raise OperatorError(f"no device {kiosk} (give a device id or an office code)")
+        return device
+    if store.office(kiosk) is None:
+        raise OperatorError(f"unknown office {kiosk}")
+    enrolled = sorted((d for d in store.devices() if d.office_code == kiosk),
+                      key=lambda d: d.enrolled_s)  # fmt: skip
+    if not enrolled:
+        raise OperatorError(f"no kiosk was ever enrolled for office {kiosk}")
+    device = store.active_device_for_office(kiosk) or enrolled[-1]
+    others = [d.device_id for d in enrolled if d.device_id != device.device_id]
+    if others:
+        print(f"(office {kiosk}: kiosk {device.device_id}; its other kiosks: "
+              f"{', '.join(others)})", file=sys.stderr)  # fmt: skip
+    return device
+
+
 def _audit(args: argparse.Namespace, home: _Home) -> None:
     store = home.keys().store
-    device = store.device(args.device_id)
-    if device is None:
-        raise OperatorError(f"no device {args.device_id}")
+    device = _audit_device(store, args.kiosk)
     records, unreadable = [], []
     for seq, data, hash_ in store.audit(device.device_id):
         try:
@@ -397,6 +526,14 @@ def _audit(args: argparse.Namespace, home: _Home) -> None:
             "reason": r.entry.reason, "old": r.entry.old, "new": r.entry.new, "hash": r.hash,
         } for r in records]})  # fmt: skip
     else:
+        _audit_table(records, wide=args.wide)
+        print(f"chain: {'; '.join(problems) if problems else 'intact'}", file=sys.stderr)
+    if problems:
+        raise SystemExit(1)
+
+
+def _audit_table(records: Sequence[AuditRecord], *, wide: bool) -> None:
+    if wide:
         _print_table(
             ("SEQ", "AT", "OPERATOR", "ACTION", "OUTCOME", "JOB", "DOCUMENTS", "PRINTER", "REASON",
              "CHANGE"),
@@ -405,9 +542,25 @@ def _audit(args: argparse.Namespace, home: _Home) -> None:
               r.entry.printer or "-", r.entry.reason or "-", _change(r.entry.old, r.entry.new))
              for r in records],
         )  # fmt: skip
-        print(f"chain: {'; '.join(problems) if problems else 'intact'}", file=sys.stderr)
-    if problems:
-        raise SystemExit(1)
+        return
+    # The job as its last 8 characters (the reference on the kiosk's receipt); the outcome
+    # with the action unless it is "ok".
+    _print_table(
+        ("SEQ", "AT UTC", "OPERATOR", "ACTION", "JOB", "DOCUMENTS", "DETAIL"),
+        [(str(r.seq), _short(r.entry.at_s), r.entry.operator or "-",
+          r.entry.action + ("" if r.entry.outcome == "ok" else f" {r.entry.outcome}"),
+          f"…{r.entry.job_id[-8:]}" if r.entry.job_id else "-",
+          ",".join(r.entry.doc_types) or "-", _detail(r.entry))
+         for r in records],
+        keep=(0, 1, 3, 4),
+    )  # fmt: skip
+
+
+def _detail(entry: AuditEntry) -> str:
+    """A record's reason, printer and printer change in one column (``-``: none)."""
+    change = _change(entry.old, entry.new)
+    parts = [entry.reason, entry.printer, None if change == "-" else change]
+    return " ".join(p for p in parts if p) or "-"
 
 
 def _change(old: str | None, new: str | None) -> str:
@@ -416,8 +569,11 @@ def _change(old: str | None, new: str | None) -> str:
 
 
 def _cancel(args: argparse.Namespace, home: _Home) -> None:
-    home.admin().cancel(args.job_id)
-    print(f"job {args.job_id} cancelled: kiosks will not print it ('jobs' shows its state)")
+    result = home.admin().cancel(args.job_id, reason=args.reason)
+    for warning in result.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    print(f"job {result.job_id} cancelled ({args.reason}): the kiosk is told with its next "
+          "feed answer and will not print it ('jobs' shows what it reports)")  # fmt: skip
 
 
 def _revoke(args: argparse.Namespace, home: _Home) -> None:
@@ -526,8 +682,8 @@ class _Home:
                         district_name=keys.district_name)  # fmt: skip
 
     def close(self) -> None:
-        if self._keys is not None and callable(close := getattr(self._keys.store, "close", None)):
-            close()
+        if self._keys is not None:
+            self._keys.store.close()
 
 
 def _printers(device: DeviceRow) -> tuple[PrinterHealth, ...] | None:
@@ -584,13 +740,35 @@ def _print_json(value: object) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def _short(at_s: int | None) -> str:
+    """``12-05 14:03`` (UTC, to the minute): a narrow table's time."""
+    return "-" if at_s is None else time.strftime("%m-%d %H:%M", time.gmtime(at_s))
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                 keep: Sequence[int] | None = None) -> None:  # fmt: skip
+    """Print a table; with ``keep`` (the columns never cut) it fits ``TABLE_COLUMNS``: the
+    widest other column is narrowed (cells cut with ``…``) until the lines fit, and a note
+    on stderr says ``--wide`` shows everything."""
     if not rows:
         print("(none)")
         return
     widths = [max(len(row[i]) for row in (headers, *rows)) for i in range(len(headers))]
+    cut = False
+    if keep is not None:
+        cuttable = [i for i in range(len(widths)) if i not in keep]
+        while sum(widths) + 2 * (len(widths) - 1) > TABLE_COLUMNS:
+            widest = max(cuttable, key=lambda i: widths[i], default=None)
+            if widest is None or widths[widest] <= max(len(headers[widest]), 4):
+                break  # nothing more to narrow: as narrow as it gets
+            widths[widest] -= 1
+            cut = True
     for row in (headers, *rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        cells = (c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(row, widths, strict=True))
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    if cut:
+        print(f"(cut to {TABLE_COLUMNS} columns: --wide shows every column uncut)",
+              file=sys.stderr)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -621,6 +799,9 @@ def _exit_status(run: Callable[[], None]) -> int:
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except PastPrintingError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_PAST_PRINTING
     except CedokaError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     except OSError as error:  # e.g. a home or an --out folder that cannot be written

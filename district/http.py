@@ -443,6 +443,9 @@ def run_server(
             await super().shutdown(sockets)
             # every request answered: hand the cache to the next start (it takes no more)
             save_replay_cache(replay_state, replays)
+            # and the WAL goes into the database: no -wal/-shm stays behind (this runs
+            # before uvicorn re-raises SIGTERM, which ends the process without ``finally``)
+            keys.store.close()
 
     deliverer.start()
     try:
@@ -450,3 +453,4 @@ def run_server(
     finally:  # also when start-up failed (uvicorn re-raises SIGTERM after shutdown())
         deliverer.stop()
         save_replay_cache(replay_state, replays)
+        keys.store.close()

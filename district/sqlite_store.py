@@ -21,6 +21,7 @@ from district.sqlite_identity import SCHEMA_V4, SqliteIdentityStore
 from district.sqlite_webhooks import SCHEMA_V4 as WEBHOOKS_V4
 from district.sqlite_webhooks import SqliteWebhookStore, enqueue
 from district.store import (
+    UNCANCELLABLE_STATES,
     BlobReader,
     BlobRow,
     DeviceRow,
@@ -32,7 +33,11 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 4  # 4: district IT's users, tokens, audit log (sqlite_identity), webhooks
+SCHEMA_VERSION = 4  # 4: cancel reasons; district IT's users, tokens, audit log; webhooks
+# Why district IT cancelled a job (``cancel --reason``): a code, kept at the district only.
+_SCHEMA_V4 = """
+ALTER TABLE jobs ADD COLUMN cancel_reason TEXT;
+"""
 # Enrolment retries are recognised by a digest of the consuming request's keys and nonce,
 # so a code's secret can be erased once it is spent (used or expired).
 _SCHEMA_V3 = """
@@ -79,7 +84,7 @@ CREATE INDEX events_by_job ON events (job_id, at_s);
 """
 _JOB_COLUMNS = (
     "job_id, device_id, office_code, seq, release, token, created_s, expires_s, cancelled_s, "
-    "state, state_s, reason"
+    "state, state_s, reason, cancel_reason"
 )
 _CODE_COLUMNS = (
     "code_id, secret, office_code, created_s, expires_s, consumed_s, request_nonce, response, "
@@ -109,7 +114,7 @@ class SqliteStore:
         # Erased values (spent enrolment secrets) leave no copy in a page's free space.
         self._db = SqliteFile(path, pragmas=("secure_delete = ON",))
         self._make_private()
-        v4 = SCHEMA_V4 + WEBHOOKS_V4
+        v4 = _SCHEMA_V4 + SCHEMA_V4 + WEBHOOKS_V4
         migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + v4, 1: _SCHEMA_V2 + _SCHEMA_V3 + v4,
                       2: _SCHEMA_V3 + v4, 3: v4}  # fmt: skip
         try:
@@ -133,7 +138,9 @@ class SqliteStore:
         return self._db.write()
 
     def close(self) -> None:
-        self._db.close()
+        """Close every thread's connection (the command line's end, the server's clean
+        stop): the last one out leaves no ``-wal`` or ``-shm`` file beside the database."""
+        self._db.close_all()
 
     # --- district meta and keys ---------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -316,9 +323,9 @@ class SqliteStore:
             if moved != 1:
                 raise StoreError("seq changed concurrently: retry the push")
             conn.execute(
-                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(12)})",
+                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(13)})",
                 (row.job_id, row.device_id, row.office_code, row.seq, row.release, row.token,
-                 row.created_s, row.expires_s, None, None, None, None),
+                 row.created_s, row.expires_s, None, None, None, None, None),
             )  # fmt: skip
             for doc_id, (doc_type, data) in blobs.items():
                 conn.execute(
@@ -361,19 +368,32 @@ class SqliteStore:
         )
         return [row[0] for row in rows]
 
-    def cancel_job(self, job_id: str, *, at_s: int) -> bool:
+    def cancel_job(self, job_id: str, *, at_s: int, reason: str) -> bool:
+        """Cancel a job the kiosk may still stop: not cancelled yet, not expired, and not
+        reported in a state the kiosk cannot cancel from (``UNCANCELLABLE_STATES``). The
+        check and the change are one transaction: a report stored meanwhile wins."""
         with self._write() as conn:
             row = conn.execute(
-                "UPDATE jobs SET cancelled_s = ? WHERE job_id = ? AND cancelled_s IS NULL "
+                "UPDATE jobs SET cancelled_s = ?, cancel_reason = ? WHERE job_id = ? "
+                "AND cancelled_s IS NULL AND expires_s > ? "
+                f"AND (state IS NULL OR state NOT IN ({_marks(len(UNCANCELLABLE_STATES))})) "
                 "RETURNING device_id",
-                (at_s, job_id),
+                (at_s, reason, job_id, at_s, *UNCANCELLABLE_STATES),
             ).fetchone()
             if row is None:
                 return False
             conn.execute(
                 "UPDATE devices SET feed_version = feed_version + 1 WHERE device_id = ?", row
             )
+            enqueue(conn, key=f"cancel_{job_id}", type_=webhook_events.CANCELLED, job_id=job_id,
+                    state="cancelled", at_s=at_s, reason=reason, now_s=at_s)  # fmt: skip
             return True
+
+    def reported_states(self, job_id: str) -> set[str]:
+        """Every state the kiosk has reported the job in (from its stored events)."""
+        rows = self._conn().execute("SELECT DISTINCT state FROM events WHERE job_id = ?",
+                                    (job_id,))  # fmt: skip
+        return {str(r[0]) for r in rows}
 
     def blob(self, job_id: str, doc_id: str) -> BlobRow | None:
         row = (

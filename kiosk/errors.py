@@ -23,6 +23,7 @@ here unless a module is named; ruff's N818 keeps every name ending in ``Error``:
     │   └── DeadlineExceededError  agent.deadline: an answer outlived its deadline
     │                              (also a TimeoutError)
     ├── OperatorError              a command that cannot be done (unknown office, …)
+    │   ├── PastPrintingError      district.admin: a cancel too late (paper is out)
     │   └── DemoError              ui.demo: the demo cannot start (port taken, …)
     ├── GoneError                  a requested resource does not exist or no longer exists
     ├── RateLimitedError           too many attempts; retry after a while

@@ -238,6 +238,11 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
     async def spoil(job_id: str, body: SpoilBody, operator: Session) -> dict[str, Any]:
         return printed_json(await run_in_threadpool(desk.spoil, job_id, body.reason, operator))
 
+    @app.post("/api/jobs/{job_id}/discard")
+    async def discard(job_id: str, body: EmptyBody, operator: Session) -> dict[str, Any]:
+        state = await run_in_threadpool(desk.discard, job_id, operator)
+        return {"job_id": job_id, "state": state.value}
+
     @app.post("/api/jobs/{job_id}/retry")
     async def retry(job_id: str, body: EmptyBody, operator: Session) -> dict[str, Any]:
         return printed_json(await run_in_threadpool(desk.retry, job_id, operator))

@@ -43,6 +43,8 @@ STAFF_TEXTS: dict[str, tuple[int, str, str]] = {
                        "Only a supervisor may change the settings."),
     "not_allowed": (409, "Tidak bisa dilakukan sekarang.", "Not possible in this state."),
     "changed": (409, "Status berubah — muat ulang.", "The job changed meanwhile — reload."),
+    "job_cancelled": (409, "Dibatalkan oleh Disdukcapil — jangan dicetak atau diserahkan.",
+                      "Cancelled by Disdukcapil — do not print or hand it over."),
     "no_job": (404, "Dokumen tidak ditemukan.", "No such job."),
     "bad_setting": (400, "Pengaturan tidak valid.", "Invalid setting."),
     "printer_not_allowed": (403, "Printer folder (virtual) hanya untuk demo dan uji coba.",

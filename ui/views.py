@@ -22,6 +22,7 @@ def job_json(view: JobView) -> dict[str, Any]:
         "job_id": view.job_id, "state": view.state.value, "release": view.release,
         "received_s": view.received_s, "updated_s": view.updated_s, "reason": view.reason,
         "reprints": view.reprints, "actions": list(view.actions),
+        "district_cancelled": view.district_cancelled,
     }  # fmt: skip
     if view.documents is not None:
         out["resident_masked"] = view.resident_masked

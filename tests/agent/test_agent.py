@@ -108,7 +108,7 @@ def test_cancelled_job_is_never_printed_and_purged(server: Server, tmp_path: Pat
     try:
         job_id, _, _ = push(server, ReleaseMode.CLAIM)
         wait_for("held", lambda: kiosk.local_state(job_id) == "held")
-        server.admin.cancel(job_id)
+        server.admin.cancel(job_id, reason="other")
         wait_for("purged", lambda: kiosk.local_state(job_id) == "purged")
         assert list((kiosk.home / "blobs").iterdir()) == []
         wait_for(

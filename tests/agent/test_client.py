@@ -423,7 +423,7 @@ def test_blob_of_a_cancelled_job_or_an_unknown_document_is_gone(
     with pytest.raises(GoneError) as caught:
         kiosk.client.download_blob(job_id, DOC, **args)  # type: ignore[arg-type]
     assert caught.value.code == "not_found"
-    server.admin.cancel(job_id)
+    server.admin.cancel(job_id, reason="other")
     with pytest.raises(GoneError) as caught:
         kiosk.client.download_blob(job_id, row.doc_id, **args)  # type: ignore[arg-type]
     assert caught.value.code == "job_cancelled"

@@ -69,7 +69,7 @@ def test_crash_in_the_middle_of_a_purge(server: Server, tmp_path: Path) -> None:
         first = kiosk.start()
         wait_for("held", lambda: kiosk.local_state(job_id) == "held")
         assert kiosk.stop(first) == 0
-        server.admin.cancel(job_id)
+        server.admin.cancel(job_id, reason="other")
         crashed = kiosk.start(crash_at="purge.mid")
         assert crashed.wait(timeout=60) == -signal.SIGKILL
         assert kiosk.local_state(job_id) == "cancelled"  # documents gone, purge not recorded

@@ -108,3 +108,95 @@ def test_the_print_wait_wakes_on_the_dispatchers_notice(
         agent.dispatcher.changed.notify_all()
     waiter.join(timeout=RECHECK_S)
     assert states == [JobState.PRINTED] and time.monotonic() - started < RECHECK_S / 2
+
+
+def test_a_held_job_the_district_cancels_shows_as_cancelled_and_is_never_handed_over(
+    agent: Agent,
+    sim: DistrictSim,
+    out: Path,
+    staff: Operator,
+) -> None:
+    """Issue 16 (broken 3): the resident's code was matched, then the district cancelled the
+    job before staff released it. The queue says so (no actions, no resident: its documents
+    are gone); releasing it, confirming a staff release or handing it over is refused as
+    ``job_cancelled``, and nothing is printed."""
+    desk = agent.desk
+    job_id, code, _ = held_job(agent, sim)
+    kept_id, _, _ = held_job(agent, sim)
+    [matched] = desk.match_code(code, staff)
+    assert matched.job_id == job_id
+
+    sim.cancelled.add(job_id)
+    agent.run_once()
+    assert sim.events_of(job_id)[-2:] == [("cancel", "cancelled"), ("purge", None)]
+    queue = {view.job_id: view for view in desk.queue()}
+    assert set(queue) == {job_id, kept_id}
+    cancelled = queue[job_id]
+    assert (cancelled.state, cancelled.reason, cancelled.actions) == (
+        JobState.CANCELLED,
+        "cancelled",
+        (),
+    )
+    assert cancelled.resident_masked is None
+    assert [(d.doc_type, d.title) for d in cancelled.documents or ()] == [("KK", "Kartu Keluarga")]
+    assert queue[kept_id].state is JobState.HELD
+
+    for refused in (
+        lambda: desk.release((job_id,), staff, by_code=True),
+        lambda: desk.release((kept_id, job_id), staff, by_code=False, reason="no_phone"),
+        lambda: desk.check_staff_release(job_id, STAFF[2], staff),
+        lambda: desk.hand_over(job_id, staff),
+    ):
+        with pytest.raises(DeskError) as error:
+            refused()
+        assert (error.value.kind, error.value.code) == ("staff", "job_cancelled")
+    assert printed(out) == [] and desk.job(kept_id).state is JobState.HELD
+    assert "release_code" not in actions(agent) and "handover" not in actions(agent)
+
+
+def test_a_printed_job_the_district_cancels_is_never_handed_over_staff_destroy_it(
+    agent: Agent,
+    sim: DistrictSim,
+    out: Path,
+    staff: Operator,
+) -> None:
+    """The cancel arrives when the paper is out (the district had not heard yet): the kiosk
+    cannot cancel a printed job, so it shows the district's cancel on it, refuses the
+    hand-over and a reprint, and staff record that they destroyed the sheets (protocol 13):
+    spoil, cancel, purge, nothing printed again."""
+    desk = agent.desk
+    job_id, code, pdf = held_job(agent, sim)
+    desk.match_code(code, staff)
+    [result] = desk.release((job_id,), staff, by_code=True)
+    assert result.state is JobState.PRINTED and printed(out) == [pdf]
+
+    sim.cancelled.add(job_id)
+    agent.run_once()
+    view = desk.job(job_id)
+    assert (view.state, view.district_cancelled, view.actions) == (
+        JobState.PRINTED,
+        True,
+        ("discard",),
+    )
+    for refused in (
+        lambda: desk.hand_over(job_id, staff),
+        lambda: desk.spoil(job_id, "jammed", staff),
+    ):
+        with pytest.raises(DeskError) as error:
+            refused()
+        assert (error.value.kind, error.value.code) == ("staff", "job_cancelled")
+
+    assert desk.discard(job_id, staff) is JobState.PURGED
+    agent.run_once()
+    assert sim.events_of(job_id)[-3:] == [
+        ("spoil", "spoiled_cancelled"),
+        ("cancel", "cancelled"),
+        ("purge", None),
+    ]
+    [shown] = desk.queue()
+    assert (shown.job_id, shown.state, shown.actions) == (job_id, JobState.CANCELLED, ())
+    assert printed(out) == [pdf]  # nothing reprinted
+    assert actions(agent)[-1] == "spoil" and "handover" not in actions(agent)
+    with pytest.raises(DeskError) as error:
+        desk.discard(job_id, staff)
+    assert error.value.code == "not_allowed"

@@ -29,7 +29,7 @@ ROUTES: list[tuple[str, str, dict[str, object] | None, str]] = [
     ("GET", "/audit", None, "viewer"),
     ("POST", "/offices", {"code": "74.08.01.2003", "name": "Desa Lain"}, "operator"),
     ("POST", f"/offices/{OFFICE}/enroll-codes", {"valid_s": 3600}, "operator"),
-    ("POST", "/jobs/job_01JD0000000000000000000009/cancel", {}, "operator"),
+    ("POST", "/jobs/job_01JD0000000000000000000009/cancel", {"reason": "duplicate"}, "operator"),
     ("GET", "/users", None, "admin"),
     (
         "POST",
@@ -77,7 +77,9 @@ def test_a_bundle_is_pushed_by_upload_and_its_timeline_shown(admin: Admin) -> No
     timeline = admin.call("GET", f"/jobs/{pushed['job_id']}", "viewer").json()["timeline"]
     assert [t["event"] for t in timeline] == ["pushed"]
 
-    cancelled = admin.call("POST", f"/jobs/{pushed['job_id']}/cancel", "operator", json={})
+    cancelled = admin.call(
+        "POST", f"/jobs/{pushed['job_id']}/cancel", "operator", json={"reason": "duplicate"}
+    )
     assert cancelled.status_code == 200, cancelled.text
     timeline = admin.call("GET", f"/jobs/{pushed['job_id']}", "viewer").json()["timeline"]
     assert [t["event"] for t in timeline] == ["pushed", "cancelled_by_district"]
@@ -202,3 +204,19 @@ def test_the_admin_api_has_its_own_openapi_document(admin: Admin) -> None:
     } <= set(doc["paths"])
     device_doc = requests.get(admin.url + "/openapi.json", timeout=30).json()
     assert not any(path.startswith("/admin") for path in device_doc["paths"])
+
+
+def test_a_job_past_printing_cannot_be_cancelled_and_a_reason_is_required(admin: Admin) -> None:
+    from kiosk.lifecycle import JobEvent, JobState
+    from tests.district.test_webhooks import report
+
+    job_id = str(admin.push("operator")["job_id"])
+    no_reason = admin.call("POST", f"/jobs/{job_id}/cancel", "operator", json={})
+    assert no_reason.status_code == 400
+    bad_reason = admin.call(
+        "POST", f"/jobs/{job_id}/cancel", "operator", json={"reason": "Budi asked"}
+    )
+    assert bad_reason.status_code == 400 and "use one of" in bad_reason.text
+    report(admin, job_id, JobEvent.PRINT_DONE, JobState.PRINTED, 7)
+    late = admin.call("POST", f"/jobs/{job_id}/cancel", "operator", json={"reason": "duplicate"})
+    assert late.status_code == 409 and late.json()["error"]["code"] == "past_printing"

@@ -7,7 +7,11 @@ tested in ``test_server.py``). PDFs are real (``make_pdf``); keys are fixed TEST
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,23 +22,36 @@ import pytest
 from district import cli
 from district.keyring import Keys
 from district.service import DistrictService
+from kiosk.audit import AuditEntry, sign_record
+from kiosk.audit import append as audit_append
 from kiosk.claim import normalize_claim_code
+from kiosk.doctypes import DOCUMENT_NAMES, DOCUMENT_TYPES_PRINTABLE
 from kiosk.enroll import (
     EnrollRequest,
     enroll_request_body,
     parse_enroll_code,
     parse_enroll_response,
 )
-from kiosk.ids import KID
+from kiosk.ids import KID, new_id
 from kiosk.keys import fingerprint_code
-from kiosk.report import Heartbeat, Marker, PrinterHealth, heartbeat_body
+from kiosk.lifecycle import JobEvent, JobState
+from kiosk.report import (
+    Heartbeat,
+    JobReport,
+    Marker,
+    PrinterHealth,
+    event_batch_body,
+    heartbeat_body,
+    sign_report,
+)
 from tests.sim.district import RESIDENT, fixed_key, fixed_seal_key, make_pdf
 
 OFFICE = "74.08.01.2002"
+CONSOLE = Path(sys.executable).parent / "cedoka-district"
 NONCE = "q2Xo7vK1bPp3dM9sT0wZ4g"
 JOB_KEYS = {
     "job_id", "office_code", "device_id", "seq", "release", "created_s", "expires_s",
-    "cancelled_s", "state", "state_s", "reason",
+    "cancelled_s", "cancel_reason", "state", "state_s", "reason",
 }  # fmt: skip
 DEVICE_KEYS = {"device_id", "office_code", "enrolled_s", "revoked_s", "last_seen_s", "agent"}
 PRINTER_KEYS = {"role", "backend", "state", "accepting", "reasons", "markers", "media"}
@@ -101,6 +118,25 @@ class District:
         result = self.ok(*args, "--doc", doc or f"KK={self.pdf('kk.pdf')}", *extra)
         value: dict[str, object] = json.loads(result.out)
         return value
+
+    def report(self, job_id: str, steps: list[tuple[str, str]]) -> None:
+        """The kiosk reports these (event, state) steps of a job, signed, in order."""
+        now = int(time.time())
+        with _keys(self.home) as keys:
+            job = keys.store.job(job_id)
+            assert job is not None
+            device = keys.store.device(job.device_id)
+            assert device is not None
+            tokens = [sign_report(JobReport(
+                event_id=new_id("evt", now_ms=(now + n) * 1000, random_bytes=secrets.token_bytes),
+                device_id=device.device_id, district_code="74.08", job_id=job_id,
+                event=JobEvent(event), state=JobState(state), at_s=now + n,
+                reason="bad_signature" if event == "verify_fail" else
+                "media_jam" if event == "print_fail" else None,
+                operator="siti" if event in {"release", "hand_over"} else None,
+            ), fixed_key("device-auth")) for n, (event, state) in enumerate(steps)]  # fmt: skip
+            answer = DistrictService(keys).events(device, event_batch_body(tokens))
+        assert b"rejected" not in answer, answer
 
     def json(self, *argv: str) -> list[dict[str, object]]:
         value: list[dict[str, object]] = json.loads(self.ok(*argv, "--json").out)
@@ -206,7 +242,9 @@ def test_enroll_code_prints_one_code_with_the_root_fingerprint(district: Distric
 def test_enroll_code_refused(district: District) -> None:
     assert "unknown office" in district.refused("enroll-code", "74.08.09.2009")
     assert "is not a duration" in district.refused("enroll-code", OFFICE, "--valid", "5x", code=2)
-    assert "between 1m and 30d" in district.refused("enroll-code", OFFICE, "--valid", "31d")
+    for valid in ("31d", "0m", "0h"):
+        line = district.refused("enroll-code", OFFICE, "--valid", valid, code=2)
+        assert f"'{valid}' is out of range: give 1m to 30d" in line
 
 
 # --- push -------------------------------------------------------------------------------------
@@ -257,7 +295,9 @@ def test_push_refuses_cards_non_pdfs_and_missing_files(district: District, devic
     missing = str(district.tmp / "nowhere.pdf")
     assert missing in district.refused(*base, f"KK={missing}")
     assert "TYPE=FILE" in district.refused(*base, "kk.pdf", code=2)
-    assert "14d" in district.refused(*base, f"KK={district.pdf('a.pdf')}", "--expires", "15d")
+    for expires in ("0h", "15d", "59m"):
+        line = district.refused(*base, f"KK={district.pdf('a.pdf')}", "--expires", expires, code=2)
+        assert f"--expires: '{expires}' is out of range: give 1h to 14d" in line
     assert district.json("jobs") == []
 
 
@@ -287,15 +327,191 @@ def test_jobs_and_cancel(district: District, device: str) -> None:
     assert district.json("jobs", "--office", OFFICE) == jobs
     assert "unknown office" in district.refused("jobs", "--office", "74.08.09.2009")
 
-    assert str(first) in district.ok("cancel", str(first)).out
-    cancelled = {j["job_id"]: j["cancelled_s"] for j in district.json("jobs")}
-    assert isinstance(cancelled[first], int) and cancelled[second] is None
-    assert "cancelled already" in district.refused("cancel", str(first))
-    assert "no job" in district.refused("cancel", "job_01JD0000000000000000000000")
+    assert str(first) in district.ok("cancel", str(first), "--reason", "duplicate").out
+    cancelled = {j["job_id"]: (j["cancelled_s"], j["cancel_reason"]) for j in district.json("jobs")}
+    assert isinstance(cancelled[first][0], int) and cancelled[first][1] == "duplicate"
+    assert cancelled[second] == (None, None)
+    assert "cancelled already" in district.refused("cancel", str(first), "--reason", "other")
+    assert "no job" in district.refused(
+        "cancel", "job_01JD0000000000000000000000", "--reason", "other"
+    )
 
-    table = district.ok("jobs").out.splitlines()
+    table = district.ok("jobs", "--wide").out.splitlines()
     assert table[0].split()[:4] == ["JOB", "OFFICE", "DEVICE", "SEQ"]
     assert len(table) == 3 and time.strftime("%Y-%m-%dT", time.gmtime()) in table[1]
+
+
+# What the kiosk reports, step by step: (event, state it reached).
+PRINTED = [("verify_ok", "verified"), ("hold", "held"), ("release", "released"),
+           ("submit", "printing"), ("print_done", "printed")]  # fmt: skip
+
+
+def test_cancel_needs_a_reason_code(district: District, device: str) -> None:
+    job_id = str(district.push()["job_id"])
+    assert "--reason" in district.refused("cancel", job_id, code=2)
+    assert "invalid choice" in district.refused("cancel", job_id, "--reason", "Siti", code=2)
+    assert district.json("jobs")[0]["cancelled_s"] is None
+    helped = district.run("cancel", "--help")
+    assert all(code in helped.out for code in cli.CANCEL_REASONS) and "3" in helped.out
+
+
+@pytest.mark.parametrize(
+    ("steps", "said"),
+    [
+        (PRINTED[:4], "printing"),
+        (PRINTED, "printed"),
+        ([*PRINTED, ("hand_over", "handed_over")], "handed over"),
+        ([*PRINTED, ("hand_over", "handed_over"), ("purge", "purged")], "handed over"),
+    ],
+    ids=["printing", "printed", "handed_over", "purged_after_hand_over"],
+)
+def test_cancel_past_printing_is_refused_with_its_own_exit_status(
+    district: District, device: str, steps: list[tuple[str, str]], said: str
+) -> None:
+    """Once the kiosk reported paper coming out, a cancel cannot be honoured (the kiosk
+    cannot cancel a printing or printed job): refused, exit status 3, nothing changed."""
+    job_id = str(district.push()["job_id"])
+    district.report(job_id, steps)
+    line = district.refused("cancel", job_id, "--reason", "resident_request",
+                            code=cli.EXIT_PAST_PRINTING)  # fmt: skip
+    assert "past printing" in line and f"reported it {said}" in line and "too late" in line
+    [job] = district.json("jobs")
+    assert (job["cancelled_s"], job["cancel_reason"]) == (None, None)
+
+
+def test_cancel_of_a_partly_printed_bundle_is_done_with_a_warning(
+    district: District, device: str
+) -> None:
+    """A bundle whose print failed part-way is not past printing: the kiosk can still
+    cancel it (none of the rest prints); the command warns about sheets already out."""
+    job_id = str(district.push("--doc", f"AKTA_LAHIR={district.pdf('akta.pdf')}")["job_id"])
+    district.report(job_id, [*PRINTED[:4], ("print_fail", "failed")])
+    result = district.ok("cancel", job_id, "--reason", "wrong_document")
+    assert f"job {job_id} cancelled (wrong_document)" in result.out
+    assert "warning" in result.err and "destroy" in result.err
+    assert district.json("jobs")[0]["cancel_reason"] == "wrong_document"
+
+
+def test_cancel_of_a_job_ended_at_the_kiosk_is_refused(district: District, device: str) -> None:
+    job_id = str(district.push()["job_id"])
+    district.report(job_id, [("verify_fail", "rejected")])
+    assert "ended at the kiosk (rejected)" in district.refused(
+        "cancel", job_id, "--reason", "other"
+    )
+
+
+def _console(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``cedoka-district`` console script, in its own process."""
+    assert CONSOLE.exists(), f"{CONSOLE} missing: the package is not installed in this venv"
+    return subprocess.run([str(CONSOLE), *argv], capture_output=True, text=True, timeout=60,
+                          check=False, env={**os.environ, cli.HOME_ENV: ""})  # fmt: skip
+
+
+def test_the_console_script_refuses_in_one_line_with_distinct_statuses(
+    district: District, device: str
+) -> None:
+    """As district IT meets it: a cancel past printing (3), a usage mistake (2), a refusal
+    (1), each one line on stderr, never a traceback."""
+    job_id = str(district.push()["job_id"])
+    district.report(job_id, PRINTED)
+    home = ["--home", str(district.home)]
+    cases = [
+        (["cancel", job_id, "--reason", "duplicate"], 3, "is past printing"),
+        (["cancel", job_id], 2, "the following arguments are required: --reason"),
+        (["push", "--office", OFFICE, "--resident", "X", "--doc", "KK=kk.pdf", "--expires",
+          "0h"], 2, "'0h' is out of range: give 1h to 14d"),
+        (["audit", "74.08.09.2009"], 1, "unknown office 74.08.09.2009"),
+    ]  # fmt: skip
+    for argv, status, said in cases:
+        done = _console(*home, *argv)
+        assert (done.returncode, done.stdout) == (status, ""), (argv, done.stderr)
+        assert said in done.stderr.splitlines()[-1] and "Traceback" not in done.stderr
+    assert district.json("jobs")[0]["cancelled_s"] is None
+    helped = _console("push", "--help")
+    assert helped.returncode == 0 and "AKTA_LAHIR      Kutipan Akta Kelahiran" in helped.stdout
+
+
+def test_push_help_lists_the_document_types(district: District) -> None:
+    helped = district.run("push", "--help")
+    assert helped.code == 0
+    for code in DOCUMENT_TYPES_PRINTABLE:
+        assert re.search(rf"^  {code} +{DOCUMENT_NAMES[code].id} \(", helped.out, re.M), code
+    assert "KTP_EL and KIA are cards" in helped.out
+
+
+def test_parse_duration_of_a_range() -> None:
+    expires = cli.duration_between(3600, 14 * 86400)
+    assert expires("1h") == 3600 and expires("14d") == 14 * 86400
+    for text in ("0h", "59m", "15d"):
+        with pytest.raises(ValueError, match=f"'{text}' is out of range: give 1h to 14d"):
+            expires(text)
+    with pytest.raises(ValueError, match="is not a duration"):
+        expires("72")
+
+
+def _widest(text: str) -> int:
+    return max(len(line) for line in text.splitlines())
+
+
+def test_jobs_fit_100_columns_and_wide_shows_everything(district: District, device: str) -> None:
+    first = str(district.push()["job_id"])
+    second = str(district.push("--release", "staff")["job_id"])
+    district.report(first, [*PRINTED[:4], ("print_fail", "failed")])
+    district.ok("cancel", first, "--reason", "wrong_document")
+    district.report(second, PRINTED[:2])
+
+    narrow = district.ok("jobs")
+    assert _widest(narrow.out) <= cli.TABLE_COLUMNS
+    header, *rows = narrow.out.splitlines()
+    assert header.split() == ["JOB", "OFFICE", "CREATED", "UTC", "EXPIRES", "STATE"]
+    assert [row.split()[0] for row in rows] == [first, second]  # whole ids: cancel needs them
+    assert rows[0].endswith("cancel sent; failed (media_jam)") and rows[1].endswith("held")
+    assert all(" in 3d " in row or " in 2d " in row for row in rows)  # 72 h, whole days
+
+    wide = district.ok("jobs", "--wide")
+    assert _widest(wide.out) > cli.TABLE_COLUMNS and wide.err == ""
+    assert device in wide.out and "CANCEL REASON" in wide.out and "wrong_document" in wide.out
+
+
+def _audit_records(district: District, device: str, entries: list[AuditEntry]) -> None:
+    """The kiosk's audit records, chained, signed and received by the district."""
+    tokens, record = [], None
+    for n, entry in enumerate(entries):
+        record = audit_append(record, entry, device_id=device)
+        event_id = new_id("evt", now_ms=(entry.at_s + n) * 1000, random_bytes=secrets.token_bytes)
+        tokens.append(sign_record(record, event_id=event_id, device_id=device,
+                                  district_code="74.08", key=fixed_key("device-auth")))  # fmt: skip
+    with _keys(district.home) as keys:
+        row = keys.store.device(device)
+        assert row is not None
+        answer = DistrictService(keys).events(row, event_batch_body(tokens))
+    assert b"rejected" not in answer, answer
+
+
+def test_audit_by_office_code_fits_100_columns(district: District, device: str) -> None:
+    now = int(time.time())
+    job_id = str(district.push()["job_id"])
+    _audit_records(district, device, [
+        AuditEntry(now, "login", "ok", operator="siti.aminah.petugas"),
+        AuditEntry(now + 1, "release_staff", "ok", operator="siti.aminah.petugas",
+                   job_id=job_id, doc_types=("KK", "AKTA_LAHIR", "AKTA_KAWIN"),
+                   reason="no_phone"),
+        AuditEntry(now + 2, "settings", "refused", operator="supervisor.desa", printer="a4",
+                   reason="printer_not_allowed", old="cups:Kantor_Desa_A4",
+                   new="virtual:/var/lib/cedoka/somewhere/far/away"),
+    ])  # fmt: skip
+    by_device = district.ok("audit", device)
+    by_office = district.ok("audit", OFFICE)
+    assert by_office.out == by_device.out and "chain: intact" in by_office.err
+    assert _widest(by_office.out) <= cli.TABLE_COLUMNS
+    header, *rows = by_office.out.splitlines()
+    assert header.split()[:3] == ["SEQ", "AT", "UTC"] and len(rows) == 3
+    assert f"…{job_id[-8:]}" in rows[1] and "--wide" in by_office.err
+    wide = district.ok("audit", OFFICE, "--wide")
+    assert job_id in wide.out and "cups:Kantor_Desa_A4 -> virtual:/var/lib/cedoka" in wide.out
+    assert district.json("audit", OFFICE)["device_id"] == device  # type: ignore[call-overload]
+    assert "unknown office" in district.refused("audit", "74.08.09.2009")
+    assert "no device" in district.refused("audit", "dev_01JD0000000000000000000000")
 
 
 def test_devices_and_revoke(district: District, device: str) -> None:
@@ -371,7 +587,7 @@ def test_parse_duration(text: str, seconds: int) -> None:
     assert cli.parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["0h", "5x", "", "h", "72", "-1h", "1.5h", "72 h", "1H"])
+@pytest.mark.parametrize("text", ["5x", "", "h", "72", "-1h", "1.5h", "72 h", "1H"])
 def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         cli.parse_duration(text)

@@ -236,7 +236,7 @@ def _cancel_rotate_revoke(running: Running, kiosk: Kiosk, tmp_path: Path, after:
         ).stdout
     )  # fmt: skip
     assert second["claim_code"] is None
-    running.cli("cancel", second["job_id"])
+    running.cli("cancel", second["job_id"], "--reason", "duplicate")
     new_kid = running.cli("rotate-key").stdout.strip()
     answer = kiosk.feed(after=after + 1, kr=1, wait=0)
     feed = parse_feed(answer.content)
@@ -253,7 +253,12 @@ def _cancel_rotate_revoke(running: Running, kiosk: Kiosk, tmp_path: Path, after:
     running.cli("revoke", kiosk.device_id)
     refused = kiosk.feed(after=after, wait=0)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "device_revoked"
-    assert running.cli("cancel", "job_01JD0000000000000000000009", ok=False).returncode != 0
+    assert (
+        running.cli(
+            "cancel", "job_01JD0000000000000000000009", "--reason", "other", ok=False
+        ).returncode
+        != 0
+    )
 
 
 def test_console_script_is_on_the_path_of_the_venv() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from district.keyring import DATABASE
 from kiosk.strictjson import loads_object
 from tests.district.conftest import Kiosk
 
@@ -120,3 +121,17 @@ def test_a_used_proof_is_refused_after_a_crash(served: Served) -> None:
     served.start()
     answer = _get(served, used)
     assert answer.status_code == 409 and _code(answer) == "replayed"
+
+
+def test_a_clean_stop_leaves_no_wal_or_shm_file(served: Served) -> None:
+    """A clean stop (SIGTERM) checkpoints the WAL into the database and closes every
+    connection, so only the database file stays; a kiosk's requests wrote to it first."""
+    kiosk, _ = _used_proof(served)  # enrolment and proofs: writes from the server's threads
+    assert _get(served, kiosk.proof("GET", FEED)).status_code == 200
+    database = served.home / DATABASE
+    sidecars = [Path(f"{database}-wal"), Path(f"{database}-shm")]
+    assert all(p.exists() for p in sidecars)  # while it runs: WAL mode
+    served.stop(signal.SIGTERM)
+    assert [p.name for p in sidecars if p.exists()] == []
+    served.cli("jobs")  # the database is whole: the command line reads it
+    assert [p.name for p in sidecars if p.exists()] == []

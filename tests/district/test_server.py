@@ -240,7 +240,7 @@ def test_range_requests(server: Server) -> None:
 def test_cancellation_reaches_the_kiosk_through_the_head(server: Server) -> None:
     kiosk = enrolled(server)
     job_id, _ = _push(server, ReleaseMode.STAFF)
-    server.admin.cancel(job_id)
+    server.admin.cancel(job_id, reason="other")
     answer = kiosk.feed()
     kiosk.take_head(answer)
     assert kiosk.trust is not None and kiosk.trust.head is not None

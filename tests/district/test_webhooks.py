@@ -275,3 +275,17 @@ def test_the_example_receiver_in_the_docs_takes_a_signed_message(admin: Admin) -
             process.stdout.close()
         if process.stderr:
             process.stderr.close()
+
+
+def test_a_district_cancel_is_announced(admin: Admin, receiver: Receiver) -> None:
+    hook = subscribe(admin, receiver.url, events=["job.cancelled"])
+    job_id = str(admin.push("operator")["job_id"])
+    answer = admin.call(
+        "POST", f"/jobs/{job_id}/cancel", "operator", json={"reason": "wrong_document"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert Deliverer(admin.keys.store.webhooks).run_once() == 1
+    headers, body = receiver.received[0]
+    payload = Webhook(str(hook["secret"])).verify(body, headers)
+    assert payload["type"] == "job.cancelled"
+    assert (payload["data"]["job_id"], payload["data"]["reason"]) == (job_id, "wrong_document")

@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { PRINTER_REASONS, act, note, noteEl, noteText, page, paint, screen, show,
+import { PRINTER_REASONS, act, errorNote, note, noteEl, noteText, page, paint, screen, show,
   timers } from "./shell.js";
 import { jobTitles, showQueue } from "./queue.js";
 import { ids, retryJobs } from "./bundle.js";
@@ -38,7 +38,14 @@ function handover(jobs) {
   act(async () => {
     const receipts = [];
     for (const job of jobs) {
-      receipts.push(await api.post(`/api/jobs/${encodeURIComponent(job.job_id)}/handover`, {}));
+      try {
+        receipts.push(await api.post(`/api/jobs/${encodeURIComponent(job.job_id)}/handover`, {}));
+      } catch (error) {
+        // The district cancelled it meanwhile: the queue says what to do with the sheets.
+        if (!(error instanceof api.ApiError) || error.code !== "job_cancelled") throw error;
+        showQueue(errorNote(error));
+        return;
+      }
     }
     show(doneScreen(receipts));
   });

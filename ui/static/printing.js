@@ -42,14 +42,17 @@ function progressList(jobs, idle) {
 // Runs a print (release, retry or spoil) with a progress screen; on success the confirm screen.
 async function printRun({ title, jobs, run, onError, destroy = false }) {
   const s = {
-    name: "printing", jobs, note: null, failed: false, reprint: destroy,
+    name: "printing", jobs, note: null, failed: false, cancelled: false, reprint: destroy,
     render() {
+      const retryable = s.jobs.filter((j) => allows(j, "retry"));
       const footer = s.failed ? [
         button(t("back_to_queue"), () => showQueue(), { kind: "quiet", testid: "back-to-queue" }),
-        button(t("retry"), () => retryJobs(s.jobs.filter((j) => allows(j, "retry"))),
-          { kind: "primary big", testid: "retry" }),
+        // none to retry: e.g. the district cancelled the job (nothing was printed)
+        retryable.length ? button(t("retry"), () => retryJobs(retryable),
+          { kind: "primary big", testid: "retry" }) : null,
       ] : null;
-      return page("printing", t(s.failed ? "st_failed" : title), [
+      const failedTitle = s.cancelled ? "st_cancelled" : "st_failed";
+      return page("printing", t(s.failed ? failedTitle : title), [
         s.failed ? null : h("div", { class: "row" },
           h("div", { class: "spinner", "aria-hidden": "true" }),
           h("p", { class: "lead" }, t("printing_help"))),
@@ -78,6 +81,7 @@ async function printRun({ title, jobs, run, onError, destroy = false }) {
     if (lostSession(error)) return;
     if (error instanceof api.ApiError && onError && onError(error)) return;
     s.failed = true;
+    s.cancelled = error instanceof api.ApiError && error.code === "job_cancelled";
     s.note = errorNote(error);
     s.jobs = await fetchJobs(jobIds).catch(() => s.jobs);
     announce(s.note);

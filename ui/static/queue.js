@@ -102,6 +102,14 @@ function printerChips(state, s) {
   }));
 }
 
+// Staff destroyed the sheets of a printed job the district cancelled.
+async function discardSheets(job, s) {
+  await act(async () => {
+    await api.post(`/api/jobs/${encodeURIComponent(job.job_id)}/discard`, {});
+    if (s) setNote(note("ok", "sheets_discarded"));
+  });
+}
+
 async function enablePrinter(role, s) {
   await act(async () => {
     await api.post(`/api/printers/${encodeURIComponent(role)}/enable`, {});
@@ -118,6 +126,7 @@ function jobTitles(job) {
 }
 
 function jobState(job) {
+  if (job.district_cancelled) return t("st_cancelled");
   if (job.state === "held") return t(job.release === "claim" ? "st_held_claim" : "st_held");
   return t(`st_${job.state}`);
 }
@@ -138,18 +147,25 @@ function jobCard(job, s) {
   } else if (allows(job, "hand_over")) {
     actions.push(button(t("check_result"), () => show(confirmScreen([job])),
       { kind: "primary", testid: "check-result" }));
+  } else if (allows(job, "discard")) {
+    actions.push(button(t("sheets_destroyed"), () => discardSheets(job, s),
+      { kind: "primary", testid: "discard" }));
   }
   const received = job.received_s || job.updated_s;
   const meta = [t("arrived", { when: clock(received, nowS()) })];
   if (job.reprints) meta.push(t("reprints", { n: job.reprints }));
-  const why = job.state === "failed" ? reasonText(job.reason) : "";
-  return h("li", { class: `job ${job.state}`, testid: "job", "data-job": job.job_id,
+  // paper was out when the district cancelled it: never handed over
+  const paperOut = job.district_cancelled && job.state !== "cancelled";
+  const why = paperOut ? t("cancelled_paper_help")
+    : job.state === "failed" ? reasonText(job.reason) : "";
+  const look = job.district_cancelled ? "cancelled" : job.state;
+  return h("li", { class: `job ${look}`, testid: "job", "data-job": job.job_id,
     "data-state": job.state },
   h("div", { class: "info" },
     h("div", { class: "resident", testid: "job-resident" }, job.resident_masked || "—"),
     h("div", { class: "docs", testid: "job-docs" }, jobTitles(job)),
     h("div", { class: "meta" }, meta.join(" · "))),
-  h("div", { class: `state ${job.state}`, testid: "job-state" }, jobState(job),
+  h("div", { class: `state ${look}`, testid: "job-state" }, jobState(job),
     why ? h("small", {}, why) : null),
   h("div", { class: "actions" }, actions));
 }
