@@ -58,6 +58,11 @@ class JobView:
     actions: tuple[str, ...]  # the staff actions its state allows (STAFF_ACTIONS values)
     resident_masked: str | None = None
     documents: tuple[DocView, ...] | None = None
+    # Why it does not come out now (printing or released): the A4 printer's pre-flight
+    # reason (``stopped``, ``media_empty`` …), or ``busy`` behind another job; ``behind``:
+    # the job the printer is on, when this one waits released behind it.
+    held_up: str | None = None
+    behind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
