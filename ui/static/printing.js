@@ -5,7 +5,7 @@ import { button, h } from "./dom.js";
 import { msg, t } from "./i18n.js";
 import { act, announce, errorNote, every, lostSession, note, noteEl, page, paint, screen,
   setNote, show } from "./shell.js";
-import { allows, showQueue } from "./queue.js";
+import { allows, heldUpNote, showQueue } from "./queue.js";
 import { docLabel, ids, retryJobs } from "./bundle.js";
 import { confirmScreen } from "./confirm.js";
 
@@ -55,6 +55,10 @@ async function printRun({ title, jobs, run, onError, destroy = false }) {
           h("p", { class: "lead" }, t("printing_help"))),
         destroy ? h("div", { class: "note destroy", testid: "destroy-note" }, t("destroy_sheets"))
           : null,
+        s.failed ? null : s.jobs.map((j) => heldUpNote(j, () => act(async () => {
+          await api.post("/api/printers/a4/enable", {});
+          setNote(note("ok", "printer_enabled"));
+        }))),
         noteEl(s.note),
         progressList(s.jobs, s.failed ? "none" : "waiting"),
       ], { footer });
