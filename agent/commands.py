@@ -265,7 +265,8 @@ def _release(args: argparse.Namespace, home: Path) -> int:
             if state.value == "printed" and args.handed_over:
                 state = agent.dispatcher.hand_over(job_id, args.operator)
             result["jobs"].append({"job_id": job_id, "state": state.value})
-            left_waiting = waiting and state.value == "released"
+            waiting |= state.value == "printing"  # the service took it meanwhile: it prints it
+            left_waiting = waiting and state.value in {"released", "printing"}
             failed |= state.value not in {"printed", "purged"} and not left_waiting
         with contextlib.suppress(CedokaError):  # else the running service delivers it later
             agent.reporter.deliver()
@@ -333,6 +334,7 @@ def _answer(args: argparse.Namespace, result: dict[str, Any], code: int) -> int:
         print(f"job {job['job_id']}: {job['state']}")
     if result["error"]:
         error = result["error"]
-        print(f"{PROG}: {error['code']}: {error.get('message_en', '')} / "
+        stuck = f" (the printer is on job {error['printing']})" if error.get("printing") else ""
+        print(f"{PROG}: {error['code']}{stuck}: {error.get('message_en', '')} / "
               f"{error.get('message_id', '')}".rstrip(" /"), file=sys.stderr)  # fmt: skip
     return code

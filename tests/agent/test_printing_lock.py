@@ -114,3 +114,32 @@ def test_the_screen_sees_why_jobs_do_not_come_out_and_the_desk_prints_in_turn(
     releasing.join(10)
     assert results == [JobState.PRINTED]
     assert desk.job(waiting).held_up is None
+
+
+def test_cedoka_release_says_at_once_which_job_holds_the_printer_and_why(
+    agent: Agent, sim: DistrictSim, out: Path
+) -> None:
+    """The command line in words (a subprocess on the same home): exit 5, the job released,
+    one line naming the stuck job and the printer's reason in English and Indonesian."""
+    import subprocess
+
+    from tests.agent.harness import CEDOKA
+
+    stuck = stuck_job(agent, sim)
+    waiting, code, _ = held_job(agent, sim)
+    (out / "PAUSED").touch()
+    with exclusive_lock(HomeLayout(agent.home).printing_lock):
+        started = time.monotonic()
+        done = subprocess.run(
+            [str(CEDOKA), "--home", str(agent.home), "release", "--claim", code],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert took < 30, f"release waited {took:.1f} s"
+    assert done.stdout == f"job {waiting}: released\n"
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"cedoka: stopped (the printer is on job {stuck}): The printer is "
+                           "stuck on another job;"), line  # fmt: skip
+    assert "Printer tertahan pada dokumen lain" in line and "Aktifkan printer" in line
+    assert state(agent, waiting) is JobState.RELEASED and printed(out) == []
