@@ -128,3 +128,58 @@ def printed_once(lab: CupsLab, job_ids: tuple[str, ...]) -> None:
     names = [attrs["IPP_JOB_NAME"] for _, attrs in lab.received()]
     ours = sorted(n for n in names if n != "filler")
     assert ours == sorted(f"{j}.1.{i}" for j in job_ids for i in (0, 1)), names
+
+
+def test_a_jam_during_a_release_on_the_screen_shows_the_way_out(
+    server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    page: Page,
+) -> None:  # fmt: skip
+    """Staff print a code's documents; the queue is paused while they wait in CUPS (behind a
+    stranger's slow print, see ``stick_a_job``): the printing screen says the print is stuck
+    and how to get out; *Aktifkan printer* there finishes it, once, to the check screen."""
+    monkeypatch.setenv("CUPS_SERVER", clean_lab.socket)
+    kiosk = enrolled_kiosk(server, tmp_path, clean_lab)
+    page.set_default_timeout(20000)
+    expect.set_options(timeout=20000)
+    try:
+        job_id, claim, _ = push(server, ReleaseMode.CLAIM)
+        kiosk.start()
+        wait_for("held", lambda: kiosk.local_state(job_id) == "held")
+        url_file = HomeLayout(kiosk.home).kiosk_url
+        wait_for("the kiosk URL", url_file.exists)
+        assert claim is not None
+        page.set_viewport_size({"width": 1024, "height": 768})
+        sign_in(page, url_file.read_text().strip())
+        page.get_by_test_id("enter-code").tap()
+        for digit in (c for c in claim if c.isdigit()):
+            page.get_by_test_id(f"key-{digit}").tap()
+        page.get_by_test_id("open-code").tap()
+        expect(page.get_by_test_id("screen-bundle")).to_be_visible()
+        clean_lab.fault("slow", "8")
+        filler = clean_lab.command("lp", "-d", clean_lab.queue, "-t", "filler",
+                                   "/usr/share/cups/data/default-testpage.pdf")  # fmt: skip
+        assert filler.returncode == 0, filler.stderr
+        page.get_by_test_id("print").tap()
+
+        def submitted() -> bool:
+            with kiosk.spool() as conn:
+                return conn.execute("SELECT count(*) FROM prints WHERE job_id = ? AND state = "
+                                    "'submitted'", (job_id,)).fetchone()[0] == 1  # fmt: skip
+
+        wait_for("the first document in CUPS", submitted, 30)
+        assert clean_lab.command("cupsdisable", clean_lab.queue).returncode == 0
+        clean_lab.clear_faults()
+        note = page.get_by_test_id("screen-printing").get_by_test_id("held-up")
+        expect(note).to_have_attribute("data-code", "stopped")
+        expect(note.get_by_test_id("held-up-message")).to_have_text(
+            "Pencetakan tertahan: Antrean printer dihentikan."
+        )
+        expect(note.get_by_test_id("ways-out").locator("li")).to_have_count(3)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "43-printing-stuck-1024.png"))
+        note.get_by_test_id("held-up-enable").tap()
+        expect(page.get_by_test_id("screen-confirm")).to_be_visible(timeout=60000)
+        page.screenshot(path=str(SHOTS / "44-printing-stuck-then-confirm-1024.png"))
+    finally:
+        kiosk.stop_all()
+    printed_once(clean_lab, (job_id,))
