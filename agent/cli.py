@@ -9,7 +9,9 @@ imports :mod:`agent.app`, never the reverse (``tests/test_architecture.py`` forb
 the home's layout is :mod:`agent.home`'s.
 
 Exit status: 0 success, 1 refused or failed (the message says why; for ``doctor``: a check
-failed), 2 usage error, 3 this kiosk was revoked (re-enrol needed).
+failed), 2 usage error, 3 this kiosk was revoked (re-enrol needed), 5 (``release``) the job
+is released but not printed yet: the printer is on another job or not ready, and the
+service prints it when the printer can (the message says which job holds it and why).
 """
 
 from __future__ import annotations

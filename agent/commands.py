@@ -28,11 +28,12 @@ from kiosk.errors import (
     RejectedError,
     TransportError,
 )
-from kiosk.messages import printer_text
+from kiosk.messages import busy_text, printer_text
 from kiosk.messages import text as reason_text
 
 PROG = "cedoka"
 EXIT_OK, EXIT_FAILED, EXIT_REVOKED = 0, 1, 3
+EXIT_PRINTER_WAIT = 5  # release: released, not printed yet: the printer is busy or not ready
 
 
 def _print_json(value: object) -> None:
@@ -226,12 +227,12 @@ def _local_time(at_s: int) -> str:
 
 def _release(args: argparse.Namespace, home: Path) -> int:
     from agent.app import Agent
-    from agent.dispatch import NoPrinterError
+    from agent.dispatch import NoPrinterError, PrinterBusyError
     from printers.base import PrinterNotReadyError
 
     agent = Agent(home, verify=verify_of(home))
     result: dict[str, Any] = {"released": [], "jobs": [], "error": None}
-    code = EXIT_OK
+    failed = waiting = False  # a job failed / a job waits for the printer (released)
     try:
         try:
             released = agent.releaser.by_claim(args.claim, operator=args.operator)
@@ -246,22 +247,32 @@ def _release(args: argparse.Namespace, home: Path) -> int:
         for job_id in released:
             try:
                 state = agent.dispatcher.print_job(job_id)
+            except PrinterBusyError as error:  # answered at once: the job stays released
+                result["error"] = {"code": error.reason, "printing": error.printing,
+                                   "message_id": busy_text(error.reason, "id"),
+                                   "message_en": busy_text(error.reason, "en"),
+                                   "detail": str(error)}  # fmt: skip
+                state = agent.spool.job(job_id).status.state  # type: ignore[union-attr]
+                waiting = True
             except (NoPrinterError, PrinterNotReadyError) as error:
                 reason = error.reason if isinstance(error, PrinterNotReadyError) else "no_printer"
                 result["error"] = {"code": reason, "message_id": printer_text(reason, "id"),
                                    "message_en": printer_text(reason, "en"),
                                    "detail": str(error)}  # fmt: skip
                 state = agent.spool.job(job_id).status.state  # type: ignore[union-attr]
-                code = EXIT_FAILED
+                failed |= isinstance(error, NoPrinterError)
+                waiting |= not isinstance(error, NoPrinterError)
             if state.value == "printed" and args.handed_over:
                 state = agent.dispatcher.hand_over(job_id, args.operator)
             result["jobs"].append({"job_id": job_id, "state": state.value})
-            if state.value not in {"printed", "purged"}:
-                code = EXIT_FAILED
+            waiting |= state.value == "printing"  # the service took it meanwhile: it prints it
+            left_waiting = waiting and state.value in {"released", "printing"}
+            failed |= state.value not in {"printed", "purged"} and not left_waiting
         with contextlib.suppress(CedokaError):  # else the running service delivers it later
             agent.reporter.deliver()
     finally:
         agent.close()
+    code = EXIT_FAILED if failed else EXIT_PRINTER_WAIT if waiting else EXIT_OK
     return _answer(args, result, code)
 
 
@@ -323,6 +334,7 @@ def _answer(args: argparse.Namespace, result: dict[str, Any], code: int) -> int:
         print(f"job {job['job_id']}: {job['state']}")
     if result["error"]:
         error = result["error"]
-        print(f"{PROG}: {error['code']}: {error.get('message_en', '')} / "
+        stuck = f" (the printer is on job {error['printing']})" if error.get("printing") else ""
+        print(f"{PROG}: {error['code']}{stuck}: {error.get('message_en', '')} / "
               f"{error.get('message_id', '')}".rstrip(" /"), file=sys.stderr)  # fmt: skip
     return code

@@ -35,7 +35,7 @@ from agent.desk_model import (
     Printed,
 )
 from agent.desk_settings import SupervisorDesk, receipt_language
-from agent.dispatch import Dispatcher, NoPrinterError
+from agent.dispatch import Dispatcher, NoPrinterError, PrinterBusyError
 from agent.jobs import JobBook, Step
 from agent.operators import Operator, OperatorBook, StaffError
 from agent.release import Releaser
@@ -59,6 +59,7 @@ QUEUE_STATES = (JobState.HELD, JobState.RELEASED, JobState.PRINTING, JobState.PR
                 JobState.FAILED)  # fmt: skip
 PRINT_WAIT_S = 900  # the longest a staff action waits for a print another thread runs
 RECHECK_S = 5.0  # a print by another process (``cedoka release``) sends no notification
+PRINTER_CHECK_S = 2.0  # a job view reuses the A4 printer's pre-flight verdict this long
 PREVIEW_STATES = frozenset({JobState.RELEASED, JobState.PRINTING, JobState.PRINTED})
 # The lifecycle events staff trigger from the queue, and the name the screen knows each by.
 STAFF_ACTIONS: Mapping[JobEvent, str] = {
@@ -103,6 +104,7 @@ class Desk:
         self._config, self._printers, self._receipt = config, printers, receipt
         self._now_s, self._update_settings = now_s, update_settings
         self._print_wait_s = print_wait_s
+        self._printer_checked: tuple[float, str | None] = (float("-inf"), None)
         self.supervisor = SupervisorDesk(
             audit=audit, check_pin=self.check_pin, config=config, printers=printers,
             receipt=receipt, now_s=now_s, update_settings=update_settings,
@@ -142,12 +144,42 @@ class Desk:
                     copies=d.copies, print=progress.get(i, waiting))
             for i, d in enumerate(job.manifest.documents)
         )  # fmt: skip
+        held_up, behind = self._held_up(job_id, status.state)
         return JobView(job_id=view.job_id, state=view.state, release=view.release,
                        received_s=view.received_s, updated_s=view.updated_s,
                        reason=view.reason, reprints=view.reprints, actions=view.actions,
                        resident_masked=job.display.resident_masked,
-                       documents=documents,
+                       documents=documents, held_up=held_up, behind=behind,
                        district_cancelled=view.district_cancelled)  # fmt: skip
+
+    def _held_up(self, job_id: str, state: JobState) -> tuple[str | None, str | None]:
+        """Why a job that should be coming out is not: while it prints, the A4 printer's
+        pre-flight reason (a stopped queue, no paper …); while it waits released, that
+        reason or ``busy``, and the job the printer is on."""
+        if state not in {JobState.PRINTING, JobState.RELEASED}:
+            return None, None
+        problem = self._printer_problem()
+        if state is JobState.PRINTING:
+            return problem, None
+        behind = next((r.status.job_id for r in self._spool.jobs([JobState.PRINTING])
+                       if r.status.job_id != job_id), None)  # fmt: skip
+        return (problem or ("busy" if behind else None)), behind
+
+    def _printer_problem(self) -> str | None:
+        """The A4 printer's pre-flight reason, None when ready (kept ``PRINTER_CHECK_S``:
+        the printing screen asks twice a second)."""
+        checked_at, problem = self._printer_checked
+        if time.monotonic() - checked_at < PRINTER_CHECK_S:
+            return problem
+        printer = self._printers.get(PrinterRole.A4)
+        problem = "no_printer" if printer is None else None
+        if printer is not None:
+            try:
+                printer.preflight()
+            except PrinterNotReadyError as error:
+                problem = error.reason
+        self._printer_checked = (time.monotonic(), problem)
+        return problem
 
     def queue(self) -> list[JobView]:
         """The jobs staff may act on or watch (held, released, printing, printed, failed),
@@ -473,7 +505,7 @@ class Desk:
                 released; a not-ready printer is audited).
         """
         try:
-            state = self._dispatcher.print_job(job_id)
+            state = self._print_in_turn(job_id)
         except PrinterNotReadyError as error:
             self._audit.record("print", "refused", operator=operator.operator_id,
                                job_id=job_id, doc_types=self._doc_types(job_id),
@@ -490,6 +522,28 @@ class Desk:
             reason=row.status.reason if row and state is JobState.FAILED else None,
         )  # fmt: skip
         return state
+
+    def _print_in_turn(self, job_id: str) -> JobState:
+        """Print the job; while the printer is on another job, wait for that job's round
+        to end (woken by the dispatcher's notice in this process, tried again every
+        ``RECHECK_S`` for another process) and try again, at most ``print_wait_s``: then
+        the job stays released and the service prints it after.
+
+        Raises:
+            NoPrinterError, PrinterNotReadyError: as :meth:`Dispatcher.print_job`.
+        """
+        deadline = time.monotonic() + self._print_wait_s
+        changed = self._dispatcher.changed
+        while True:
+            try:
+                return self._dispatcher.print_job(job_id)
+            except PrinterBusyError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    row = self._spool.job(job_id)
+                    return row.status.state if row else JobState.PURGED
+                with changed:  # a lost notice costs at most RECHECK_S
+                    changed.wait(min(left, RECHECK_S))
 
     def _wait_printed(self, job_id: str) -> JobState:
         """Wait until the job leaves ``printing`` (at most ``print_wait_s``): woken by the

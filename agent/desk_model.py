@@ -61,6 +61,11 @@ class JobView:
     # The district cancelled it: it ended (state cancelled), or paper was out when the
     # cancel came (printing, printed: never handed over; staff destroy the sheets).
     district_cancelled: bool = False
+    # Why it does not come out now (printing or released): the A4 printer's pre-flight
+    # reason (``stopped``, ``media_empty`` …), or ``busy`` behind another job; ``behind``:
+    # the job the printer is on, when this one waits released behind it.
+    held_up: str | None = None
+    behind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

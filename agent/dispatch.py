@@ -16,6 +16,13 @@ never had it) → the intent is void and the document is submitted now; *unknown
 becomes ``failed`` with ``unknown_after_restart`` and a person decides. So a crash at any
 instant neither loses a job nor prints a document twice. A retry after a failure prints
 only the documents that did not come out.
+
+**The printing lock** (``printing.lock``, ADR 0024) is held by whoever runs a print round,
+from before ``submit`` until the round has ended, so while it is held by us every other job
+left ``printing`` is an orphan of a crash: that is what lets the sweep run. It is never
+waited for: a print that finds it held (another job is being followed, maybe for minutes
+on a stopped queue) raises :class:`PrinterBusyError` at once and the job stays released,
+to be printed after the other one; a sweep that finds it held is left for the next pass.
 """
 
 from __future__ import annotations
@@ -51,6 +58,20 @@ class NoPrinterError(ConfigError):
     """A document's role has no printer configured."""
 
 
+class PrinterBusyError(PrinterNotReadyError):
+    """The printer is on another job (its print round holds the printing lock, in this
+    process or another); nothing changed, the job stays released and is printed after it.
+
+    ``reason``: ``busy`` when the printer itself is ready (the other job is coming out),
+    else the printer's pre-flight reason (``stopped``, ``offline``, ``media_empty`` …:
+    why the other job is stuck); ``printing``: that job's id, when the spool names one.
+    """
+
+    def __init__(self, reason: str, *, printing: str | None) -> None:
+        super().__init__(reason, f"the printer is on job {printing or '(another process)'}")
+        self.printing = printing
+
+
 def title_for(job_id: str, round_: int, idx: int) -> str:
     """The opaque print-job title: ids only, never a name."""
     return f"{job_id}.{round_}.{idx}"
@@ -67,7 +88,8 @@ class Dispatcher:
         self._printers, self._config, self._errors = printers, config, errors
         self._local_now_s, self._poll_s = local_now_s, poll_s
         self._deadline_s = print_deadline_s
-        self._lock_path = lock_path  # one printing process at a time: `run` or `release`
+        self._lock_path = lock_path  # one print round at a time: `run` or `release`
+        self._recover_pending = False  # the start-up sweep found the lock held
         # Notified (notify_all) after each print, recovery or hand-over in this process:
         # a staff action waits on it for a print another thread runs (agent.desk).
         self.changed = threading.Condition()
@@ -99,27 +121,58 @@ class Dispatcher:
     # --- printing ---------------------------------------------------------------------
 
     def print_released(self) -> None:
-        """Print every released job, oldest first (errors are noted, the loop goes on)."""
-        for row in self._spool.jobs([JobState.RELEASED]):
+        """Print every released job, oldest first, and those released meanwhile (errors
+        are noted, the loop goes on); a sweep put off at start-up runs first. Stops when
+        the printer is on another process's job: the next pass tries again."""
+        if self._recover_pending and not self.recover():
+            return
+        tried: set[str] = set()
+        while row := next((r for r in self._spool.jobs([JobState.RELEASED])
+                           if r.status.job_id not in tried), None):  # fmt: skip
+            tried.add(row.status.job_id)
             try:
                 self.print_job(row.status.job_id)
+            except PrinterBusyError as error:
+                log.info("event=print_waiting job=%s printing=%s reason=%s",
+                         row.status.job_id, error.printing, error.reason)  # fmt: skip
+                return
             except (NoPrinterError, PrinterNotReadyError) as error:
                 reason = error.reason if isinstance(error, PrinterNotReadyError) else "no_printer"
                 self._errors.note(self._local_now_s(), reason)
                 log.warning("event=print_blocked job=%s reason=%s", row.status.job_id, reason)
 
     def print_job(self, job_id: str) -> JobState:
-        """Print one released job; returns the state it ends in.
+        """Print one released job; returns the state it ends in (a job that is not
+        released is left as it is: its state is returned).
 
         Raises:
-            NoPrinterError, PrinterNotReadyError: before anything is submitted
-                (the job stays released).
+            PrinterBusyError: at once, when another job's print round holds the printer.
+            NoPrinterError, PrinterNotReadyError: before anything is submitted.
+            In each case the job stays released.
         """
+        row = self._spool.job(job_id)
+        if row is None or row.status.state is not JobState.RELEASED:
+            return row.status.state if row else JobState.PURGED
         try:
-            with exclusive_lock(self._lock_path):
+            with exclusive_lock(self._lock_path, wait=False) as held:
+                if not held:
+                    raise self._busy()
                 return self._print_job(job_id)
         finally:
             self._notify()
+
+    def _busy(self) -> PrinterBusyError:
+        """Which job holds the printer, and whether the printer itself can go on."""
+        printing = next((r.status.job_id for r in self._spool.jobs([JobState.PRINTING])), None)
+        reason = "busy"
+        if printing is not None:
+            try:
+                self.preflight(printing)
+            except PrinterNotReadyError as error:
+                reason = error.reason
+            except NoPrinterError:
+                reason = "no_printer"
+        return PrinterBusyError(reason, printing=printing)
 
     def _notify(self) -> None:
         with self.changed:
@@ -248,12 +301,21 @@ class Dispatcher:
 
     # --- after a crash, and housekeeping ----------------------------------------------
 
-    def recover(self) -> None:
-        """The start-up sweep: finish or settle every job left ``printing`` (under the
-        printing lock: a ``cedoka release`` still printing is not mistaken for a crash)."""
+    def recover(self) -> bool:
+        """The start-up sweep: finish or settle every job left ``printing``; returns
+        whether it ran. Under the printing lock, not waited for: while a ``cedoka release``
+        prints, its job is not mistaken for a crash, and the sweep is put off to the next
+        :meth:`print_released` (whenever we hold the lock, a job left ``printing`` is an
+        orphan: every print round holds the lock from ``submit`` to its end)."""
         try:
-            with exclusive_lock(self._lock_path):
+            with exclusive_lock(self._lock_path, wait=False) as held:
+                if not held:
+                    self._recover_pending = True
+                    log.info("event=recover_deferred reason=busy")
+                    return False
+                self._recover_pending = False
                 self._recover()
+                return True
         finally:
             self._notify()
 

@@ -58,12 +58,18 @@ def sweep_temporaries(directory: Path) -> int:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (created 0600) across processes; the
-    kernel drops it when the process dies, so a crash never leaves it held."""
+def exclusive_lock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive advisory lock on ``path`` (created 0600) across processes and
+    threads (each call opens its own file description); the kernel drops it when the
+    process dies, so a crash never leaves it held. Yields True when held; with
+    ``wait=False`` it yields False at once, holding nothing, when someone else holds it."""
     fd = os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(fd)

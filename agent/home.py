@@ -6,7 +6,7 @@
     spool.db        the SQLite spool (with its -wal and -shm files): jobs, events, trust
     keys/           the device keys auth.pem and seal.pem (0700; the files 0600)
     blobs/          the sealed documents as fetched, one file per blob
-    printing.lock   held while a job is handed to a printer (one printing process)
+    printing.lock   held by the print round running (one at a time; never waited for)
     server-ca.pem   the district's own CA, when 'cedoka enroll --ca' gave one
     kiosk-url       the kiosk window's URL with its secret (0600), unless
                     $CEDOKA_KIOSK_URL_FILE names another file (:mod:`ui.window`)

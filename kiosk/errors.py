@@ -33,6 +33,7 @@ here unless a module is named; ruff's N818 keeps every name ending in ``Error``:
     │   └── SpoolError             agent.spool: the kiosk's spool cannot be used
     ├── PrinterError               a printer or its driver failed
     │   ├── PrinterNotReadyError   printers.base: the pre-flight check says "not now"
+    │   │   └── PrinterBusyError   agent.dispatch: the printer is on another job
     │   ├── PrintSubmitError       printers.base: the driver refused the document
     │   └── PrinterUnreachableError printers.base: CUPS or the device does not answer
     ├── PinError                   kiosk.pin: a PIN breaks a rule (also a ValueError)

@@ -186,7 +186,22 @@ PRINTER_MESSAGES: Final = MappingProxyType(
             "Belum ada printer untuk dokumen ini — hubungi petugas IT kabupaten.",
             "No printer is set up for this document — call the district IT staff.",
         ),
+        "busy": (
+            "Printer sedang mencetak dokumen lain — dokumen ini menunggu giliran dan dicetak "
+            "otomatis sesudahnya.",
+            "The printer is printing another job — this one waits its turn and prints by "
+            "itself right after it.",
+        ),
     }
+)
+
+# A job released while the printer is stuck on another one (agent.dispatch.PrinterBusyError
+# with the printer's reason): said before the printer's own message.
+STUCK_ON_ANOTHER: Final = (
+    "Printer tertahan pada dokumen lain; dokumen ini sudah dilepas dan dicetak otomatis "
+    "setelah printer jalan lagi.",
+    "The printer is stuck on another job; this one is released and prints by itself once "
+    "the printer runs again.",
 )
 
 
@@ -198,3 +213,12 @@ def printer_text(reason: str, language: str = "id") -> str:
          "The printer is not ready — check it, then press Try again."),
     )  # fmt: skip
     return english if language == "en" else indonesian
+
+
+def busy_text(reason: str, language: str = "id") -> str:
+    """What to say when the printer is on another job: ``busy`` (it is coming out), or the
+    printer's ``reason`` why that job is stuck, after :data:`STUCK_ON_ANOTHER`."""
+    if reason == "busy":
+        return printer_text(reason, language)
+    stuck = STUCK_ON_ANOTHER[1] if language == "en" else STUCK_ON_ANOTHER[0]
+    return f"{stuck} {printer_text(reason, language)}"

@@ -7,6 +7,7 @@ from typing import Any
 
 from agent.desk_model import HandedOver, History, JobView, KioskState, Printed, SettingsView
 from agent.operators import Operator
+from kiosk.messages import busy_text, printer_text
 
 # The receipt printer failed after a hand-over: the screen says so, the job is done.
 RECEIPT_FAILED = ("Struk tidak tercetak — dokumen tetap sah.",
@@ -21,9 +22,14 @@ def job_json(view: JobView) -> dict[str, Any]:
     out: dict[str, Any] = {
         "job_id": view.job_id, "state": view.state.value, "release": view.release,
         "received_s": view.received_s, "updated_s": view.updated_s, "reason": view.reason,
-        "reprints": view.reprints, "actions": list(view.actions),
+        "reprints": view.reprints, "actions": list(view.actions), "held_up": None,
         "district_cancelled": view.district_cancelled,
     }  # fmt: skip
+    if view.held_up is not None:  # the printer's words: what is wrong and what to do
+        text = busy_text if view.behind else printer_text
+        out["held_up"] = {"code": view.held_up, "behind": view.behind,
+                          "message_id": text(view.held_up, "id"),
+                          "message_en": text(view.held_up, "en")}  # fmt: skip
     if view.documents is not None:
         out["resident_masked"] = view.resident_masked
         out["documents"] = [

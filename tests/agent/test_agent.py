@@ -236,7 +236,7 @@ def test_a_printer_that_is_not_ready_keeps_the_job(server: Server, tmp_path: Pat
         wait_for("held", lambda: kiosk.local_state(job_id) == "held")
         assert claim is not None
         answer = kiosk.cli("release", "--claim", claim, "--json")
-        assert answer.returncode == 1
+        assert answer.returncode == 5  # released, waiting for the printer (ADR 0024)
         result = json.loads(answer.stdout)
         assert result["error"]["code"] == "media_empty"
         assert result["jobs"] == [{"job_id": job_id, "state": "released"}]  # kept, not lost

@@ -207,3 +207,68 @@ def test_printers_command_covers_the_receipt_role(
     assert roles["a4"]["ready"] is True
     assert roles["receipt"]["backend"] == "escpos" and roles["receipt"]["problem"] == "media_empty"
     assert "Kertas habis" in roles["receipt"]["message_id"]
+
+
+def stick_a_job(kiosk: Kiosk, server: Server, lab: CupsLab) -> str:
+    """An auto-released job that ``cedoka run`` is following while the A4 queue is paused
+    (``cupsdisable``, as staff or a jam do) with its first document waiting in CUPS. The
+    queue is paused while that document waits behind another print (a stranger's, slow):
+    CUPS restarts an interrupted job from the start, so pausing under our own document
+    would print it twice, by CUPS's doing, not ours. Returns the stuck job's id."""
+    lab.fault("slow", "6")
+    filler = lab.command("lp", "-d", lab.queue, "-t", "filler",
+                         "/usr/share/cups/data/default-testpage.pdf")  # fmt: skip
+    assert filler.returncode == 0, filler.stderr
+    job_id, _, _ = push(server, ReleaseMode.AUTO)
+    kiosk.start()
+
+    def submitted() -> bool:
+        with kiosk.spool() as conn:
+            return conn.execute("SELECT count(*) FROM prints WHERE job_id = ? AND "
+                                "state = 'submitted'", (job_id,)).fetchone()[0] == 1  # fmt: skip
+
+    wait_for("the stuck job's first document in CUPS", submitted, 30)
+    assert lab.command("cupsdisable", lab.queue).returncode == 0
+    lab.clear_faults()
+    assert kiosk.local_state(job_id) == "printing"
+    return job_id
+
+
+def test_a_release_while_another_job_is_stuck_answers_at_once(
+    server: Server, clean_lab: CupsLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 (5): ``cedoka run`` follows a job on a paused queue (for up to its print
+    deadline); ``cedoka release`` of another code must not wait on the printing lock: it
+    answers at once that the printer is stuck on that job and why (exit 5), the job stays
+    released; re-enabling the queue prints both, each document once."""
+    monkeypatch.setenv("CUPS_SERVER", clean_lab.socket)
+    kiosk = _enrol(server, tmp_path, clean_lab)
+    try:
+        held, claim, _ = push(server, ReleaseMode.CLAIM)
+        stuck = stick_a_job(kiosk, server, clean_lab)
+        wait_for("held", lambda: kiosk.local_state(held) == "held")
+        assert claim is not None
+        started = time.monotonic()
+        answer = kiosk.cli("release", "--claim", claim, "--operator", "siti", "--json")
+        took = time.monotonic() - started
+        assert answer.returncode == 5, answer.stdout + answer.stderr
+        assert took < 20, f"release waited {took:.1f} s"  # a CLI start, not a print deadline
+        value = json.loads(answer.stdout)
+        assert value["jobs"] == [{"job_id": held, "state": "released"}]
+        error = value["error"]
+        assert (error["code"], error["printing"]) == ("stopped", stuck)
+        assert "tertahan pada dokumen lain" in error["message_id"]
+        assert "Aktifkan printer" in error["message_id"]
+        assert "stuck on another job" in error["message_en"]
+        human = kiosk.cli("release", "--claim", claim)  # a used code: refused, no traceback
+        assert "Traceback" not in human.stderr
+        assert clean_lab.command("cupsenable", clean_lab.queue).returncode == 0
+        for job_id in (stuck, held):
+            wait_for(f"{job_id} printed", lambda j=job_id: district_state(server, j) == "printed",
+                     60)  # fmt: skip
+    finally:
+        kiosk.stop_all()
+    time.sleep(1.5)  # anything duplicated would have arrived by now
+    names = [attrs["IPP_JOB_NAME"] for _, attrs in clean_lab.received()]
+    ours = sorted(n for n in names if n != "filler")
+    assert ours == sorted(f"{j}.1.{i}" for j in (stuck, held) for i in (0, 1)), names

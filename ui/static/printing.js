@@ -5,7 +5,7 @@ import { button, h } from "./dom.js";
 import { msg, t } from "./i18n.js";
 import { act, announce, errorNote, every, lostSession, note, noteEl, page, paint, screen,
   setNote, show } from "./shell.js";
-import { allows, showQueue } from "./queue.js";
+import { allows, heldUpNote, showQueue } from "./queue.js";
 import { docLabel, ids, retryJobs } from "./bundle.js";
 import { confirmScreen } from "./confirm.js";
 
@@ -39,6 +39,22 @@ function progressList(jobs, idle) {
   return h("ul", { class: "progress-list", testid: "progress-list" }, rows);
 }
 
+// "Aktifkan printer" under a stuck print: the print itself is the act() in flight, so this
+// tap has its own guard against a double tap.
+let enabling = false;
+async function enableStuck() {
+  if (enabling) return;
+  enabling = true;
+  try {
+    await api.post("/api/printers/a4/enable", {});
+    setNote(note("ok", "printer_enabled"));
+  } catch (error) {
+    if (!lostSession(error)) setNote(errorNote(error));
+  } finally {
+    enabling = false;
+  }
+}
+
 // Runs a print (release, retry or spoil) with a progress screen; on success the confirm screen.
 async function printRun({ title, jobs, run, onError, destroy = false }) {
   const s = {
@@ -58,6 +74,7 @@ async function printRun({ title, jobs, run, onError, destroy = false }) {
           h("p", { class: "lead" }, t("printing_help"))),
         destroy ? h("div", { class: "note destroy", testid: "destroy-note" }, t("destroy_sheets"))
           : null,
+        s.failed ? null : s.jobs.map((j) => heldUpNote(j, enableStuck)),
         noteEl(s.note),
         progressList(s.jobs, s.failed ? "none" : "waiting"),
       ], { footer });

@@ -2,7 +2,7 @@
 
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
-import { ago, clock, reasonText, t } from "./i18n.js";
+import { ago, clock, msg, reasonText, t } from "./i18n.js";
 import { act, app, every, loadState, note, noteEl, nowS, page, paint, screen, setNote,
   show } from "./shell.js";
 import { claimScreen } from "./claim.js";
@@ -120,6 +120,31 @@ async function enablePrinter(role, s) {
   });
 }
 
+// A printer reason in the printer chip's words (the full message says "then Try again",
+// which a stuck job does not need: it goes on by itself).
+const STUCK_WORDS = { stopped: "pr_stopped", offline: "pr_off", not_accepting: "pr_not_accepting",
+  media_empty: "pr_no_paper", media_not_a4: "pr_not_a4", cups_unavailable: "pr_no_service" };
+
+// Why a printing or released job does not come out (the backend's `held_up`: the printer's
+// message, or "waits behind another job"); under a stuck printing job, the ways out.
+function heldUpNote(job, onEnable) {
+  const held = job.held_up;
+  if (!held) return null;
+  const stuck = job.state === "printing";
+  const canEnable = held.code === "stopped" || held.code === "not_accepting";
+  return h("div", { class: `note ${stuck ? "error" : "warn"} held-up`, testid: "held-up",
+    "data-code": held.code },
+  h("p", { testid: "held-up-message" }, stuck
+    ? `${t("stuck_title")}: ${STUCK_WORDS[held.code] ? `${t(STUCK_WORDS[held.code])}.` : msg(held)}`
+    : held.behind ? t(held.code === "busy" ? "behind_busy" : "behind_stuck") : msg(held)),
+  stuck ? h("ol", { class: "ways-out", testid: "ways-out" },
+    h("li", {}, t("way_enable", { enable: t("enable_printer") })),
+    h("li", {}, t("way_cancel", { retry: t("retry") })),
+    h("li", {}, t("way_spoil", { check: t("check_result"), bad: t("confirm_bad") }))) : null,
+  stuck && canEnable ? button(t("enable_printer"), onEnable,
+    { kind: "small primary", testid: "held-up-enable" }) : null);
+}
+
 function jobTitles(job) {
   return (job.documents || []).map((d) =>
     d.copies > 1 ? `${d.title} (${t("copies", { n: d.copies })})` : d.title).join(", ");
@@ -167,7 +192,8 @@ function jobCard(job, s) {
     h("div", { class: "meta" }, meta.join(" · "))),
   h("div", { class: `state ${look}`, testid: "job-state" }, jobState(job),
     why ? h("small", {}, why) : null),
-  h("div", { class: "actions" }, actions));
+  h("div", { class: "actions" }, actions),
+  heldUpNote(job, () => enablePrinter("a4", s)));
 }
 
 async function showQueue(first = null) {
@@ -214,4 +240,4 @@ async function showQueue(first = null) {
   show(s);
 }
 
-export { allows, jobTitles, showQueue };
+export { allows, heldUpNote, jobTitles, showQueue };
