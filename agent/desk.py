@@ -207,7 +207,8 @@ class Desk:
     # --- releasing and printing -------------------------------------------------------
 
     def match_code(self, code: str, operator: Operator) -> list[JobView]:
-        """The held jobs a resident's claim code opens (nothing released yet).
+        """The held jobs a resident's claim code opens (nothing released yet; each
+        opening audited as ``preview`` with reason ``claim_code``).
 
         Raises:
             DeskError: kind ``claim``: ``claim_locked`` (``retry_after_s``),
@@ -225,10 +226,15 @@ class Desk:
                 self._audit.record("claim_wrong", "refused", operator=operator.operator_id,
                                    reason=error.reason.value)  # fmt: skip
             raise DeskError("claim", error.reason.value) from None
+        for job_id in matched:  # the screen shows their pages now, printed or not
+            self._audit_preview(job_id, operator, "claim_code")
         return [self.job(j) for j in matched]
 
-    def check_staff_release(self, job_id: str, pin: str, operator: Operator) -> JobView:
-        """Staff confirm with their PIN that they release a held job themselves.
+    def check_staff_release(self, job_id: str, pin: str, operator: Operator,
+                            reason: str | None = None) -> JobView:  # fmt: skip
+        """Staff confirm with their PIN that they release a held job themselves; the
+        screen then shows its pages, so the opening is audited (``preview``, with the
+        ``reason``) whether or not it is printed.
 
         Raises:
             DeskError: see :meth:`check_pin`; ``not_allowed`` when the job is not held.
@@ -237,6 +243,7 @@ class Desk:
         row = self._spool.job(job_id)
         if row is None or row.status.state is not JobState.HELD:
             raise DeskError("staff", "not_allowed")
+        self._audit_preview(job_id, operator, reason or "other")
         return self.job(job_id)
 
     def release(self, job_ids: tuple[str, ...], operator: Operator, *, by_code: bool,
@@ -341,6 +348,12 @@ class Desk:
         ))  # fmt: skip
 
     # --- inside -----------------------------------------------------------------------
+
+    def _audit_preview(self, job_id: str, operator: Operator, reason: str) -> None:
+        """A held job's documents opened for viewing: who, which job, why (``claim_code``:
+        the resident's code matched)."""
+        self._audit.record("preview", operator=operator.operator_id, job_id=job_id,
+                           doc_types=self._doc_types(job_id), reason=reason)  # fmt: skip
 
     def _doc_types(self, job_id: str) -> tuple[str, ...]:
         return tuple(d.doc_type for d in self._spool.docs(job_id))

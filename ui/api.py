@@ -206,7 +206,7 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
 
     @app.post("/api/staff-claim")
     def staff_claim(body: StaffClaimBody, operator: Session) -> dict[str, Any]:
-        view = desk.check_staff_release(body.job_id, body.pin, operator)
+        view = desk.check_staff_release(body.job_id, body.pin, operator, body.reason)
         ticket = creds.tickets.issue(
             Ticket((body.job_id,), operator.operator_id, "staff", body.reason)
         )

@@ -63,7 +63,7 @@ def test_a_code_opens_the_job_which_prints_and_is_handed_over(
 
     handed = desk.hand_over(job_id, staff)
     assert (handed.state, handed.receipt) == (JobState.PURGED, "none")  # no receipt printer
-    assert actions(agent) == ["release_code", "print", "handover"]
+    assert actions(agent) == ["preview", "release_code", "print", "handover"]
 
 
 def test_refusals_are_one_error_type(

@@ -321,14 +321,14 @@ const ACTIONS = {
     release_code: "Dilepas dengan kode", release_staff: "Dilepas tanpa kode", print: "Dicetak",
     handover: "Diserahkan", spoil: "Rusak, dicetak ulang", retry: "Dicetak lagi",
     printer_enable: "Printer diaktifkan", settings: "Pengaturan diubah", test_page: "Halaman uji",
-    receipt: "Tanda terima",
+    receipt: "Tanda terima", preview: "Dokumen dibuka",
   },
   en: {
     login: "Signed in", login_failed: "Wrong PIN", logout: "Signed out", claim_wrong: "Wrong code",
     release_code: "Released with code", release_staff: "Released without code", print: "Printed",
     handover: "Handed over", spoil: "Spoiled, reprinted", retry: "Printed again",
     printer_enable: "Printer enabled", settings: "Settings changed", test_page: "Test page",
-    receipt: "Receipt",
+    receipt: "Receipt", preview: "Documents opened",
   },
 };
 const OUTCOMES = {
@@ -346,7 +346,7 @@ const REASONS = {
     media_not_a4: "kertas bukan A4", printer_error: "kesalahan printer", pin_wrong: "PIN salah",
     operator_locked: "terlalu banyak PIN salah", not_supervisor: "bukan penyelia",
     claim_wrong: "kode tidak cocok", claim_locked: "terlalu banyak kode salah",
-    printers: "printer", language: "bahasa",
+    printers: "printer", language: "bahasa", claim_code: "dengan kode warga",
   },
   en: {
     no_phone: "resident has no phone", lost_code: "code lost", staff_job: "staff job",
@@ -356,7 +356,7 @@ const REASONS = {
     media_not_a4: "paper not A4", printer_error: "printer error", pin_wrong: "wrong PIN",
     operator_locked: "too many wrong PINs", not_supervisor: "not a supervisor",
     claim_wrong: "code does not match", claim_locked: "too many wrong codes",
-    printers: "printers", language: "language",
+    printers: "printers", language: "language", claim_code: "with the resident's code",
   },
 };
 
