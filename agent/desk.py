@@ -40,17 +40,19 @@ from agent.jobs import JobBook, Step
 from agent.operators import Operator, OperatorBook, StaffError
 from agent.release import Releaser
 from agent.reporter import Reporter
-from agent.spool import Spool
+from agent.spool import JobRow, Spool
 from agent.stored import StoredJobs
 from agent.sync import Syncer
 from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
 from kiosk.errors import (
+    CedokaError,
     ClaimError,
     ClaimLockedError,
     Reason,
     TransitionError,
 )
 from kiosk.lifecycle import JobEvent, JobState, allowed_events
+from kiosk.model import Sides
 from printers.base import Printer, PrinterNotReadyError, PrintSubmitError
 from printers.receipt import Receipt, ReceiptPrinter
 
@@ -59,6 +61,8 @@ QUEUE_STATES = (JobState.HELD, JobState.RELEASED, JobState.PRINTING, JobState.PR
 PRINT_WAIT_S = 900  # the longest a staff action waits for a print another thread runs
 RECHECK_S = 5.0  # a print by another process (``cedoka release``) sends no notification
 PREVIEW_STATES = frozenset({JobState.RELEASED, JobState.PRINTING, JobState.PRINTED})
+COUNTED_STATES = PREVIEW_STATES | {JobState.FAILED}  # a view of these counts pages and sheets
+MAX_COUNTED_DOCS = 1000  # page counts remembered (one int each); then forgotten and reread
 # The lifecycle events staff trigger from the queue, and the name the screen knows each by.
 STAFF_ACTIONS: Mapping[JobEvent, str] = {
     JobEvent.RELEASE: "release",
@@ -100,6 +104,7 @@ class Desk:
         self._config, self._printers, self._receipt = config, printers, receipt
         self._now_s, self._update_settings = now_s, update_settings
         self._print_wait_s = print_wait_s
+        self._pages: dict[str, int] = {}  # doc id -> page count (see _page_count)
         self.supervisor = SupervisorDesk(
             audit=audit, check_pin=self.check_pin, config=config, printers=printers,
             receipt=receipt, now_s=now_s, update_settings=update_settings,
@@ -107,8 +112,11 @@ class Desk:
 
     # --- views ------------------------------------------------------------------------
 
-    def job(self, job_id: str) -> JobView:
-        """Raises: DeskError ``no_job``."""
+    def job(self, job_id: str, *, pages: bool = False) -> JobView:
+        """The job as the screen shows it; each document's page and sheet count once the
+        job is released (or with ``pages``: a bundle a ticket has opened).
+
+        Raises: DeskError ``no_job``."""
         row = self._spool.job(job_id)
         if row is None:
             raise DeskError("staff", "no_job")
@@ -129,16 +137,21 @@ class Desk:
                 if p.round == row.rounds and p.state in _PRINT_STATE:
                     progress[p.idx] = _PRINT_STATE[p.state]
         waiting = "waiting" if status.state is JobState.PRINTING else None
-        documents = tuple(
-            DocView(idx=i, doc_type=d.doc_type, title=titles.get(d.doc_id, d.doc_type),
-                    copies=d.copies, print=progress.get(i, waiting))
-            for i, d in enumerate(job.manifest.documents)
-        )  # fmt: skip
+        counted = pages or status.state in COUNTED_STATES
+        two_sided = job.manifest.ticket.sides is not Sides.ONE_SIDED
+        documents = []
+        for i, d in enumerate(job.manifest.documents):
+            count = self._page_count(row, d.doc_id) if counted else None
+            sheets = None if count is None else d.copies * (-(-count // 2) if two_sided else count)
+            documents.append(DocView(idx=i, doc_type=d.doc_type,
+                                     title=titles.get(d.doc_id, d.doc_type), copies=d.copies,
+                                     print=progress.get(i, waiting), pages=count,
+                                     sheets=sheets))  # fmt: skip
         return JobView(job_id=view.job_id, state=view.state, release=view.release,
                        received_s=view.received_s, updated_s=view.updated_s,
                        reason=view.reason, reprints=view.reprints, actions=view.actions,
                        resident_masked=job.display.resident_masked,
-                       documents=documents)  # fmt: skip
+                       documents=tuple(documents))  # fmt: skip
 
     def queue(self) -> list[JobView]:
         """The jobs staff may act on or watch (held, released, printing, printed, failed)."""
@@ -228,7 +241,7 @@ class Desk:
             raise DeskError("claim", error.reason.value) from None
         for job_id in matched:  # the screen shows their pages now, printed or not
             self._audit_preview(job_id, operator, "claim_code")
-        return [self.job(j) for j in matched]
+        return [self.job(j, pages=True) for j in matched]
 
     def check_staff_release(self, job_id: str, pin: str, operator: Operator,
                             reason: str | None = None) -> JobView:  # fmt: skip
@@ -244,7 +257,7 @@ class Desk:
         if row is None or row.status.state is not JobState.HELD:
             raise DeskError("staff", "not_allowed")
         self._audit_preview(job_id, operator, reason or "other")
-        return self.job(job_id)
+        return self.job(job_id, pages=True)
 
     def release(self, job_ids: tuple[str, ...], operator: Operator, *, by_code: bool,
                 reason: str | None = None) -> list[Printed]:  # fmt: skip
@@ -354,6 +367,21 @@ class Desk:
         the resident's code matched)."""
         self._audit.record("preview", operator=operator.operator_id, job_id=job_id,
                            doc_types=self._doc_types(job_id), reason=reason)  # fmt: skip
+
+    def _page_count(self, row: JobRow, doc_id: str) -> int | None:
+        """The document's page count, read once from the opened PDF (in memory) and
+        remembered by document id (a count is no personal data); None when it cannot be
+        opened (the screen then shows no count)."""
+        count = self._pages.get(doc_id)
+        if count is None:
+            try:
+                count = self._stored.open_document(row, doc_id).page_count
+            except (CedokaError, OSError):
+                return None
+            if len(self._pages) >= MAX_COUNTED_DOCS:
+                self._pages.clear()
+            self._pages[doc_id] = count
+        return count
 
     def _doc_types(self, job_id: str) -> tuple[str, ...]:
         return tuple(d.doc_type for d in self._spool.docs(job_id))

@@ -42,6 +42,8 @@ class DocView:
     title: str
     copies: int
     print: str | None  # this round: printing, done, failed; waiting; None: not printing
+    pages: int | None = None  # None: not opened for this view (a held job without a ticket)
+    sheets: int | None = None  # the A4 sheets that come out, all copies (two-sided: halved)
 
 
 @dataclass(frozen=True, slots=True)

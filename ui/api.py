@@ -33,7 +33,7 @@ from agent.operators import Operator
 from kiosk.config import PrinterRole
 from ui.errors import ApiError, desk_error
 from ui.guard import SECRET_HEADER, Guard
-from ui.preview import first_page_png
+from ui.preview import first_page_png, page_png
 from ui.sessions import Credentials, Ticket
 from ui.views import (
     handed_over_json,
@@ -217,6 +217,15 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
                 x_cedoka_ticket: Annotated[str | None, Header()] = None) -> Response:  # fmt: skip
         pdf = desk.document_pdf(job_id, idx, ticketed=creds.allows(x_cedoka_ticket, job_id))
         return Response(first_page_png(pdf), media_type="image/png")
+
+    @app.get("/api/jobs/{job_id}/docs/{idx}/pages/{number}")
+    def page(job_id: str, idx: int, number: int, operator: Session,
+             x_cedoka_ticket: Annotated[str | None, Header()] = None) -> Response:  # fmt: skip
+        pdf = desk.document_pdf(job_id, idx, ticketed=creds.allows(x_cedoka_ticket, job_id))
+        png = page_png(pdf, number)
+        if png is None:
+            raise ApiError(404, "not_found", "Halaman tidak ada.", "No such page.")
+        return Response(png, media_type="image/png")
 
     @app.post("/api/release")
     async def release(body: ReleaseBody, operator: Session) -> dict[str, Any]:

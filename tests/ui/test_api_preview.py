@@ -5,13 +5,23 @@ reprints only the documents staff say were spoiled."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from kiosk.model import ReleaseMode
-from tests.agent.harness import FAKE_NIK, RESIDENT, push
+from tests.agent.harness import (
+    FAKE_NIK,
+    OFFICE,
+    RESIDENT,
+    assert_no_personal_data,
+    nik_pdf,
+    push,
+)
 from tests.district.conftest import Server
 from tests.ui.conftest import STAFF, Api
 
@@ -78,3 +88,71 @@ def test_a_matched_code_records_the_opening_too(api: Api, server: Server) -> Non
     history = api.call("GET", "/api/history").json()["entries"]
     [seen] = [e for e in history if e["action"] == "preview"]
     assert (seen["job_id"], seen["operator"], seen["reason"]) == (job_id, STAFF[0], "claim_code")
+
+
+def landscape_pdf() -> bytes:
+    """A one-page A4 landscape PDF (a KK is landscape) carrying the fake NIK and name."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(841.89, 595.28)
+    stream = DecodedStreamObject()
+    stream.set_data(f"BT /F1 12 Tf 72 520 Td (NIK {FAKE_NIK} {RESIDENT}) Tj ET".encode())
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def test_every_page_at_full_size_in_its_orientation_never_cached(api: Api, server: Server) -> None:
+    """The zoom view: any page of any document of the bundle, about 2000 px on its long
+    side, a landscape page landscape; a ticket is needed while the job is held; answered
+    ``no-store`` and never written to the kiosk's disk."""
+    docs = [("KK", landscape_pdf()), ("AKTA_LAHIR", nik_pdf(3, "akta"))]
+    job_id, claim, _ = push(server, ReleaseMode.CLAIM, docs)
+    api.sync()
+    base = f"/api/jobs/{job_id}/docs"
+    assert api.call("GET", f"{base}/0/pages/1").status_code == 404  # held, no ticket
+    opened = api.call("POST", "/api/claim", json={"code": claim}).json()
+    ticket = {"x-cedoka-ticket": opened["ticket"]}
+    [job] = opened["jobs"]
+    assert [(d["pages"], d["sheets"]) for d in job["documents"]] == [(1, 1), (3, 3)]
+    kk = api.call("GET", f"{base}/0/pages/1", headers=ticket)
+    assert kk.headers["content-type"] == "image/png"
+    assert kk.headers["cache-control"] == "no-store"
+    width, height = _png_size(kk.content)
+    assert width == 2000 and 1400 <= height <= 1420  # landscape stays landscape
+    for number in (1, 2, 3):
+        page = api.call("GET", f"{base}/1/pages/{number}", headers=ticket)
+        width, height = _png_size(page.content)
+        assert height == 2000 and 1400 <= width <= 1420  # portrait
+    assert api.call("GET", f"{base}/1/pages/4", headers=ticket).status_code == 404
+    assert api.call("GET", f"{base}/1/pages/0", headers=ticket).status_code == 404
+    assert api.call("GET", f"{base}/2/pages/1", headers=ticket).status_code == 404
+    assert_no_personal_data(api.kiosk.home, "")
+
+
+def test_sheets_to_expect_count_copies_and_come_with_the_printed_job(
+    api: Api, server: Server
+) -> None:
+    docs = [("KK", landscape_pdf()), ("AKTA_LAHIR", nik_pdf(2, "akta"))]
+    result = server.admin.push(
+        office_code=OFFICE, resident=RESIDENT, documents=docs, release=ReleaseMode.CLAIM,
+        copies=2, lifetime_s=72 * 3600,
+    )  # fmt: skip
+    api.sync()
+    held = api.call("GET", f"/api/jobs/{result.job_id}").json()
+    assert [d["pages"] for d in held["documents"]] == [None, None]  # not opened in the queue
+    opened = api.call("POST", "/api/claim", json={"code": result.claim_code}).json()
+    api.call("POST", "/api/release", json={"ticket": opened["ticket"]})
+    printed = api.call("GET", f"/api/jobs/{result.job_id}").json()
+    assert printed["state"] == "printed"
+    assert [(d["pages"], d["copies"], d["sheets"]) for d in printed["documents"]] == [
+        (1, 2, 2), (2, 2, 4)]  # fmt: skip

@@ -6,7 +6,7 @@ import { t } from "./i18n.js";
 import { PRINTER_REASONS, act, note, noteEl, noteText, page, paint, screen, show,
   timers } from "./shell.js";
 import { jobTitles, showQueue } from "./queue.js";
-import { ids, retryJobs } from "./bundle.js";
+import { docLabel, ids, retryJobs, sheetsText } from "./bundle.js";
 import { blockedScreen, fetchJobs, printRun } from "./printing.js";
 
 const SPOIL_REASONS = ["blank", "jammed", "spoiled", "cut_off"];
@@ -23,8 +23,14 @@ function confirmScreen(jobs, first = null, reprinted = false) {
         noteEl(s.note),
         anyReprint ? h("div", { class: "note destroy", testid: "destroy-note" },
           t("destroy_sheets")) : null,
+        sheetsNote(jobs),
         h("ul", { class: "summary", testid: "summary" }, jobs.map((job) =>
-          h("li", {}, h("strong", {}, job.resident_masked || ""), " — ", jobTitles(job)))),
+          h("li", {}, h("strong", {}, job.resident_masked || ""),
+            h("ul", { class: "sheets" }, (job.documents || []).map((doc) =>
+              h("li", { testid: "sheets-doc", "data-print": doc.print || "" },
+                h("span", {}, docLabel(doc)),
+                h("span", { class: "badge" }, doc.print === "kept" ? t("ds_kept")
+                  : typeof doc.sheets === "number" ? sheetsText(doc.sheets) : "—"))))))),
       ], { footer: [
         button(t("confirm_bad"), () => show(spoilScreen(jobs)), { kind: "bad big", testid: "spoil" }),
         button(t("confirm_ok"), () => handover(jobs), { kind: "good big", testid: "handover" }),
@@ -32,6 +38,16 @@ function confirmScreen(jobs, first = null, reprinted = false) {
     },
   };
   return s;
+}
+
+// How many sheets should have come out of this print (documents kept from an earlier
+// round do not count); nothing when a count is unknown.
+function sheetsNote(jobs) {
+  const docs = jobs.flatMap((j) => j.documents || []).filter((d) => d.print !== "kept");
+  if (!docs.length || !docs.every((d) => typeof d.sheets === "number")) return null;
+  const n = docs.reduce((sum, d) => sum + d.sheets, 0);
+  return h("div", { class: "note info big", testid: "sheets-total" },
+    n === 1 ? t("sheets_total_one") : t("sheets_total", { n }));
 }
 
 function handover(jobs) {

@@ -36,3 +36,144 @@ def test_a_staff_preview_cancelled_is_still_in_the_history(ui: Ui) -> None:
     expect(row).to_contain_text("kode hilang")
     expect(row).to_contain_text("KK, Akta Lahir")
     ui.shot("c16-history-preview")
+
+
+def _kk_and_akta() -> list[tuple[str, bytes]]:
+    """The demo's specimen KK (A4 landscape) and a three-page akta."""
+    pytest.importorskip("reportlab")
+    import datetime
+
+    from district.samples import sample_jobs
+    from tests.agent.harness import nik_pdf
+
+    [(_, kk)] = sample_jobs(datetime.date(2026, 12, 5))[0].documents
+    return [("KK", kk), ("AKTA_LAHIR", nik_pdf(3, "akta"))]
+
+
+def _open_bundle(ui: Ui, docs: list[tuple[str, bytes]], copies: int = 1) -> str:
+    from kiosk.model import ReleaseMode
+    from tests.agent.harness import OFFICE, RESIDENT
+
+    result = ui.api.kiosk.server.admin.push(
+        office_code=OFFICE, resident=RESIDENT, documents=docs, release=ReleaseMode.CLAIM,
+        copies=copies, lifetime_s=72 * 3600,
+    )  # fmt: skip
+    ui.api.sync()
+    ui.open()
+    ui.sign_in()
+    ui.by("enter-code").tap()
+    ui.page.keyboard.type("".join(c for c in result.claim_code or "" if c.isdigit()))
+    ui.page.keyboard.press("Enter")
+    expect(ui.screen("bundle")).to_be_visible()
+    ui.previews_loaded(len(docs))
+    return result.job_id
+
+
+def _box(ui: Ui, testid: str) -> dict[str, float]:
+    """Where an element is, read in one step in the page (a repaint replaces elements, so
+    a locator's box could be asked of one already gone)."""
+    box: dict[str, float] = ui.page.evaluate(
+        """id => { const r = document.querySelector(`[data-testid=${id}]`)
+                     .getBoundingClientRect();
+                   return {x: r.x, y: r.y, width: r.width, height: r.height}; }""",
+        testid,
+    )
+    return box
+
+
+def _zoom_page_box(ui: Ui) -> dict[str, float]:
+    ui.page.wait_for_function(
+        """() => { const i = document.querySelector('[data-testid=zoom-page]');
+                   return i && i.complete && i.naturalWidth > 0; }"""
+    )
+    return _box(ui, "zoom-page")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s['width']}x{s['height']}")
+def test_every_page_full_screen_in_its_orientation(ui: Ui, size: dict[str, int]) -> None:
+    """The bundle's thumbnails open a full-screen view of every page: page n of m, next and
+    previous, a landscape KK shown landscape, tap to see it twice as large."""
+    ui.page.set_viewport_size(size)
+    name = f"{size['width']}"
+    _open_bundle(ui, _kk_and_akta())
+    expect(ui.by("doc-pages")).to_have_text(["1 halaman", "3 halaman"])
+    ui.overflow_free()
+    ui.shot(f"c16-bundle-{name}")
+    ui.by("zoom-open").first.tap()
+    expect(ui.by("zoom")).to_be_visible()
+    expect(ui.by("zoom-title")).to_have_text("Kartu Keluarga")
+    expect(ui.by("zoom-where")).to_have_text("Halaman 1 dari 1")
+    expect(ui.by("zoom-count")).to_have_text("Semua dokumen: 1/4")
+    expect(ui.by("zoom-prev")).to_be_disabled()
+    kk = _zoom_page_box(ui)
+    assert kk["width"] > kk["height"] * 1.3  # landscape, as printed
+    assert kk["width"] >= size["width"] * 0.6  # far larger than the 236 px thumbnail
+    for name_ in ("zoom-prev", "zoom-next", "zoom-close"):  # on the screen, touch-sized
+        box = _box(ui, name_)
+        assert box["y"] + box["height"] <= size["height"] and box["height"] >= 64
+    ui.shot(f"c16-zoom-kk-{name}")
+
+    ui.by("zoom-page").tap()  # twice as large, to read the small print
+    expect(ui.by("zoom-stage")).to_have_class("zoom-stage large")
+    assert _box(ui, "zoom-page")["width"] >= kk["width"] * 1.9
+    ui.shot(f"c16-zoom-kk-large-{name}")
+    ui.by("zoom-page").tap()
+    expect(ui.by("zoom-stage")).to_have_class("zoom-stage")
+
+    ui.by("zoom-next").tap()
+    expect(ui.by("zoom-title")).to_have_text("Kutipan Akta Kelahiran")
+    expect(ui.by("zoom-where")).to_have_text("Halaman 1 dari 3")
+    akta = _zoom_page_box(ui)
+    assert akta["height"] > akta["width"] * 1.3  # portrait
+    ui.by("zoom-next").tap()
+    ui.by("zoom-next").tap()
+    expect(ui.by("zoom-where")).to_have_text("Halaman 3 dari 3")
+    expect(ui.by("zoom-count")).to_have_text("Semua dokumen: 4/4")
+    expect(ui.by("zoom-next")).to_be_disabled()
+    _zoom_page_box(ui)
+    ui.shot(f"c16-zoom-akta-{name}")
+    ui.by("zoom-prev").tap()
+    expect(ui.by("zoom-where")).to_have_text("Halaman 2 dari 3")
+    ui.by("zoom-close").tap()
+    expect(ui.by("zoom")).to_have_count(0)
+    expect(ui.screen("bundle")).to_be_visible()
+
+
+def test_the_zoom_pages_are_not_kept_by_the_browser(ui: Ui) -> None:
+    """Every page answer is ``no-store``, and the blob: URLs are revoked when the view
+    closes."""
+    answers: list[dict[str, str]] = []
+    ui.page.on("response", lambda r: answers.append(r.headers) if "/pages/" in r.url else None)
+    _open_bundle(ui, _kk_and_akta())
+    ui.by("zoom-open").first.tap()
+    _zoom_page_box(ui)
+    src = ui.by("zoom-page").get_attribute("src") or ""
+    assert src.startswith("blob:")
+    ui.by("zoom-close").tap()
+    assert answers and all(a.get("cache-control") == "no-store" for a in answers)
+    gone = ui.page.evaluate(  # a revoked blob: URL no longer loads
+        """src => new Promise(done => { const img = new Image();
+              img.onload = () => done(false); img.onerror = () => done(true);
+              img.src = src; })""",
+        src,
+    )
+    assert gone is True
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s['width']}x{s['height']}")
+def test_the_confirm_screen_says_how_many_sheets_to_expect(ui: Ui, size: dict[str, int]) -> None:
+    ui.page.set_viewport_size(size)
+    _open_bundle(ui, _kk_and_akta(), copies=2)
+    ui.by("print").tap()
+    expect(ui.screen("confirm")).to_be_visible()
+    expect(ui.by("sheets-doc")).to_have_count(2)
+    expect(ui.by("sheets-doc").nth(0)).to_contain_text("2 lembar")  # 1 page, 2 copies
+    expect(ui.by("sheets-doc").nth(1)).to_contain_text("6 lembar")  # 3 pages, 2 copies
+    expect(ui.by("sheets-total")).to_have_text(
+        "Seharusnya keluar 8 lembar kertas A4 — hitung dan periksa setiap lembar."
+    )
+    ui.overflow_free()
+    for name in ("spoil", "handover"):
+        box = _box(ui, name)
+        assert box["y"] + box["height"] <= size["height"], name
+    ui.shot(f"c16-confirm-sheets-{size['width']}")
