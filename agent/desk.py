@@ -133,6 +133,8 @@ class Desk:
         titles = {t.doc_id: t.title for t in job.display.titles}
         progress: dict[int, str] = {}
         if status.state in {JobState.PRINTING, JobState.PRINTED, JobState.FAILED}:
+            # a document this round does not print came out well before (a retry, a spoil)
+            progress = dict.fromkeys(self._dispatcher.kept(job_id), "kept")
             for p in self._spool.prints(job_id):
                 if p.round == row.rounds and p.state in _PRINT_STATE:
                     progress[p.idx] = _PRINT_STATE[p.state]
@@ -278,14 +280,34 @@ class Desk:
             results.append(Printed(job_id, self._print_now(job_id, operator)))
         return results
 
-    def spoil(self, job_id: str, reason: str, operator: Operator) -> Printed:
-        """A bad sheet: back to released (``reprints`` + 1) and printed again.
+    def spoil(self, job_id: str, reason: str, operator: Operator,
+              docs: tuple[int, ...] | None = None) -> Printed:  # fmt: skip
+        """Bad sheets: back to released (``reprints`` + 1) and the spoiled documents
+        printed again — ``docs`` (indexes; None: every one); the others stay as printed.
+        The job event names the document when there is one; the audit record lists the
+        spoiled documents' types.
 
         Raises:
-            DeskError: ``not_allowed``, ``changed``; kind ``printer``.
+            DeskError: ``no_job`` (also a ``docs`` index the job does not have),
+                ``not_allowed`` (not printed, or the reprint limit reached), ``changed``;
+                kind ``printer``.
         """
-        step = Step(JobEvent.SPOIL, reason=f"spoiled_{reason}", operator=operator.operator_id)
-        return self._step_and_print(job_id, step, operator, "spoil")
+        all_docs = self._spool.docs(job_id)
+        chosen = set(range(len(all_docs)) if docs is None else docs)
+        if not all_docs or not chosen or not chosen <= set(range(len(all_docs))):
+            raise DeskError("staff", "no_job")
+        only = all_docs[next(iter(chosen))].doc_id if len(chosen) == 1 else None
+        step = Step(JobEvent.SPOIL, reason=f"spoiled_{reason}", operator=operator.operator_id,
+                    doc_id=only)  # fmt: skip
+        try:
+            if self._dispatcher.spoil(job_id, step, chosen) is None:
+                raise DeskError("staff", "changed")
+        except TransitionError:
+            raise DeskError("staff", "not_allowed") from None
+        types = tuple(d.doc_type for d in all_docs if d.idx in chosen)
+        self._audit.record("spoil", operator=operator.operator_id, job_id=job_id,
+                           doc_types=types, reason=step.reason)  # fmt: skip
+        return Printed(job_id, self._print_now(job_id, operator))
 
     def retry(self, job_id: str, operator: Operator) -> Printed:
         """A failed print, printed again (only what did not come out).

@@ -41,7 +41,8 @@ class DocView:
     doc_type: str
     title: str
     copies: int
-    print: str | None  # this round: printing, done, failed; waiting; None: not printing
+    print: str | None  # this round: printing, done, failed; waiting; kept (came out well
+    # in an earlier round: not printed again); None: not printing
     pages: int | None = None  # None: not opened for this view (a held job without a ticket)
     sheets: int | None = None  # the A4 sheets that come out, all copies (two-sided: halved)
 

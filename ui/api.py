@@ -31,6 +31,7 @@ from agent.app import Agent
 from agent.desk_model import DeskError
 from agent.operators import Operator
 from kiosk.config import PrinterRole
+from kiosk.limits import MAX_DOCUMENTS_PER_JOB
 from ui.errors import ApiError, desk_error
 from ui.guard import SECRET_HEADER, Guard
 from ui.preview import first_page_png, page_png
@@ -47,6 +48,12 @@ from ui.views import (
 
 OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9._-]{1,32}$")]
 Pin = Annotated[str, Field(pattern=r"^[0-9]{1,8}$")]
+
+
+DocIndexes = Annotated[
+    list[Annotated[int, Field(ge=0, lt=MAX_DOCUMENTS_PER_JOB)]],
+    Field(min_length=1, max_length=MAX_DOCUMENTS_PER_JOB),
+]
 
 
 class _Body(BaseModel):
@@ -78,6 +85,7 @@ class EmptyBody(_Body):
 
 class SpoilBody(_Body):
     reason: Literal["blank", "jammed", "spoiled", "cut_off"]
+    docs: DocIndexes | None = None  # the spoiled documents; absent: every one of the job
 
 
 class PinBody(_Body):
@@ -245,7 +253,10 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
 
     @app.post("/api/jobs/{job_id}/spoil")
     async def spoil(job_id: str, body: SpoilBody, operator: Session) -> dict[str, Any]:
-        return printed_json(await run_in_threadpool(desk.spoil, job_id, body.reason, operator))
+        docs = None if body.docs is None else tuple(sorted(set(body.docs)))
+        return printed_json(
+            await run_in_threadpool(desk.spoil, job_id, body.reason, operator, docs)
+        )
 
     @app.post("/api/jobs/{job_id}/retry")
     async def retry(job_id: str, body: EmptyBody, operator: Session) -> dict[str, Any]:

@@ -156,3 +156,68 @@ def test_sheets_to_expect_count_copies_and_come_with_the_printed_job(
     assert printed["state"] == "printed"
     assert [(d["pages"], d["copies"], d["sheets"]) for d in printed["documents"]] == [
         (1, 2, 2), (2, 2, 4)]  # fmt: skip
+
+
+def _spoil_events(server: Server, job_id: str) -> list[dict[str, object]]:
+    """The job's spoil events as the district stored them (their signed claims)."""
+    import base64
+    import sqlite3
+
+    from district.keyring import DATABASE
+
+    with sqlite3.connect(server.home / DATABASE) as conn:
+        rows = conn.execute(
+            "SELECT token FROM events WHERE job_id = ? AND event = 'spoil' ORDER BY at_s, rowid",
+            (job_id,),
+        ).fetchall()
+    claims = []
+    for (token,) in rows:
+        payload = bytes(token).split(b".")[1]
+        claims.append(json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4))))
+    return claims
+
+
+def test_a_spoil_reprints_only_the_documents_staff_name(api: Api, server: Server) -> None:
+    """A jam spoils one sheet of a three-document bundle: only that document is printed
+    again, the others show as printed before; the district's spoil event names it and the
+    audit record lists its type; the reprint limit still counts each spoil once."""
+    docs = [("KK", nik_pdf(1, "kk")), ("AKTA_LAHIR", nik_pdf(1, "akta")),
+            ("BIODATA", nik_pdf(1, "bio"))]  # fmt: skip
+    job_id, claim, pdfs = push(server, ReleaseMode.CLAIM, docs)
+    api.sync()
+    ticket = api.call("POST", "/api/claim", json={"code": claim}).json()["ticket"]
+    api.call("POST", "/api/release", json={"ticket": ticket})
+    assert len(api.kiosk.printed()) == 3
+    spoil = f"/api/jobs/{job_id}/spoil"
+    for bad in ([], [3], [-1], ["1"]):
+        assert api.call("POST", spoil, json={"reason": "jammed", "docs": bad}).status_code in {
+            400, 404}  # fmt: skip
+    assert len(api.kiosk.printed()) == 3 and api.kiosk.local_state(job_id) == "printed"
+
+    done = api.call("POST", spoil, json={"reason": "jammed", "docs": [1]}).json()
+    assert done == {"job_id": job_id, "state": "printed"}
+    again = [p.read_bytes() for p in api.kiosk.printed()]
+    assert len(again) == 4 and sorted(again).count(pdfs[1]) == 2  # the akta only
+    view = api.call("GET", f"/api/jobs/{job_id}").json()
+    assert [d["print"] for d in view["documents"]] == ["kept", "done", "kept"]
+    assert view["reprints"] == 1
+
+    done = api.call("POST", spoil, json={"reason": "blank", "docs": [0, 2]}).json()
+    assert done["state"] == "printed"
+    again = sorted(p.read_bytes() for p in api.kiosk.printed())
+    assert len(again) == 6 and [again.count(pdf) for pdf in pdfs] == [2, 2, 2]
+    view = api.call("GET", f"/api/jobs/{job_id}").json()
+    assert [d["print"] for d in view["documents"]] == ["done", "kept", "done"]
+
+    api.agent.reporter.deliver()
+    first, second = _spoil_events(server, job_id)
+    assert first["doc"] and first["reason"] == "spoiled_jammed" and first["reprints"] == 1
+    assert "doc" not in second and second["reprints"] == 2  # two documents: see the audit
+    history = api.call("GET", "/api/history").json()["entries"]
+    spoils = [(e["doc_types"], e["reason"]) for e in reversed(history) if e["action"] == "spoil"]
+    assert spoils == [(["AKTA_LAHIR"], "spoiled_jammed"), (["KK", "BIODATA"], "spoiled_blank")]
+
+    assert api.call("POST", spoil, json={"reason": "cut_off"}).json()["state"] == "printed"
+    assert len(api.kiosk.printed()) == 9  # no docs named: the whole bundle, as before
+    limit = api.call("POST", spoil, json={"reason": "cut_off", "docs": [0]})
+    assert (limit.status_code, limit.json()["error"]["code"]) == (409, "not_allowed")  # 3 max

@@ -177,3 +177,56 @@ def test_the_confirm_screen_says_how_many_sheets_to_expect(ui: Ui, size: dict[st
         box = _box(ui, name)
         assert box["y"] + box["height"] <= size["height"], name
     ui.shot(f"c16-confirm-sheets-{size['width']}")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s['width']}x{s['height']}")
+def test_a_jam_reprints_only_the_ticked_document_after_clearing_it(
+    ui: Ui, size: dict[str, int]
+) -> None:
+    """Kosong / macet / rusak → what happened → which documents: none is ticked in a
+    bundle of three, the screen says to clear the jam first, and only the ticked one is
+    printed again; the confirm screen then counts its sheets only."""
+    from tests.agent.harness import nik_pdf
+
+    ui.page.set_viewport_size(size)
+    docs = [("KK", nik_pdf(1, "kk")), ("AKTA_LAHIR", nik_pdf(2, "akta")),
+            ("BIODATA", nik_pdf(1, "bio"))]  # fmt: skip
+    job_id = _open_bundle(ui, docs)
+    ui.by("print").tap()
+    expect(ui.screen("confirm")).to_be_visible()
+    expect(ui.by("sheets-total")).to_contain_text("4 lembar")
+    assert len(ui.api.kiosk.printed()) == 3
+    ui.by("spoil").tap()
+    ui.by("spoil-jammed").tap()
+    expect(ui.by("title")).to_have_text("Dokumen mana yang rusak?")
+    expect(ui.by("clear-jam")).to_have_text(
+        "Keluarkan dulu kertas yang macet dari printer, lalu tutup kembali printernya. "
+        "Sesudah itu tekan Cetak ulang."
+    )
+    picks = ui.by("spoil-doc")
+    expect(picks).to_have_count(3)
+    for i in range(3):
+        expect(picks.nth(i)).to_have_attribute("aria-checked", "false")
+    expect(ui.by("reprint")).to_be_disabled()
+    expect(ui.by("reprint")).to_have_text("Pilih dokumennya dulu")
+    picks.nth(1).tap()
+    expect(picks.nth(1)).to_have_attribute("aria-checked", "true")
+    expect(ui.by("reprint")).to_have_text("Cetak ulang 1 dokumen")
+    ui.overflow_free()
+    for name in ("reprint", "spoil-back"):
+        box = _box(ui, name)
+        assert box["y"] + box["height"] <= size["height"], name
+    ui.shot(f"c16-spoil-pick-{size['width']}")
+    ui.by("reprint").tap()
+    expect(ui.screen("confirm")).to_be_visible()
+    expect(ui.by("message")).to_have_text("Sudah dicetak ulang. Periksa hasilnya lagi.")
+    printed = sorted(p.read_bytes() for p in ui.api.kiosk.printed())
+    assert len(printed) == 4 and printed.count(docs[1][1]) == 2  # the akta only, again
+    expect(ui.by("sheets-total")).to_contain_text("2 lembar")  # the akta's two pages
+    expect(ui.by("sheets-doc").nth(0)).to_contain_text("Sudah tercetak sebelumnya")
+    expect(ui.by("sheets-doc").nth(1)).to_contain_text("2 lembar")
+    ui.overflow_free()
+    ui.shot(f"c16-spoil-reprinted-{size['width']}")
+    ui.by("handover").tap()
+    expect(ui.screen("done")).to_be_visible()
+    assert ui.api.kiosk.local_state(job_id) in {None, "purged"}
