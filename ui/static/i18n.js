@@ -308,7 +308,7 @@ const EN = {
   destroy_sheets: "Destroy the damaged sheets — do not throw them away whole, they hold personal data.",
   reprinted: "Reprinted. Check the result again.",
   spoil_title: "What happened?",
-  spoil_which: "Which document is damaged?",
+  spoil_which: "Which documents are damaged?",
   sp_blank: "Blank sheet",
   sp_jammed: "Paper jammed",
   sp_spoiled: "Damaged / smudged print",
