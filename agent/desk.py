@@ -289,13 +289,20 @@ class Desk:
 
         Raises:
             DeskError: ``no_job`` (also a ``docs`` index the job does not have),
-                ``not_allowed`` (not printed, or the reprint limit reached), ``changed``;
-                kind ``printer``.
+                ``reprint_limit`` (``max_reprints`` spoils already), ``not_allowed`` (not
+                printed), ``changed``; kind ``printer``.
         """
         all_docs = self._spool.docs(job_id)
         chosen = set(range(len(all_docs)) if docs is None else docs)
         if not all_docs or not chosen or not chosen <= set(range(len(all_docs))):
             raise DeskError("staff", "no_job")
+        row = self._spool.job(job_id)
+        if (
+            row is not None
+            and row.status.state is JobState.PRINTED
+            and (row.status.reprints >= self._config().max_reprints)
+        ):
+            raise DeskError("staff", "reprint_limit")
         only = all_docs[next(iter(chosen))].doc_id if len(chosen) == 1 else None
         step = Step(JobEvent.SPOIL, reason=f"spoiled_{reason}", operator=operator.operator_id,
                     doc_id=only)  # fmt: skip

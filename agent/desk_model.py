@@ -21,7 +21,8 @@ class DeskError(CedokaError):
 
     ``kind`` ``"staff"``: ``code`` is one of ``no_job``, ``not_allowed``, ``changed``,
     ``not_found``, ``pin_wrong``, ``operator_locked`` (with ``retry_after_s``),
-    ``not_supervisor``, ``bad_setting`` / ``printer_not_allowed`` (with ``field``).
+    ``not_supervisor``, ``bad_setting`` / ``printer_not_allowed`` (with ``field``),
+    ``reprint_limit``.
     ``kind`` ``"printer"``: ``code`` is a printer reason (``no_printer``, ``media_empty``
     …) and ``role`` the printer role. ``kind`` ``"claim"``: ``code`` is a claim
     :class:`~kiosk.errors.Reason` value (``claim_locked`` with ``retry_after_s``).

@@ -44,6 +44,10 @@ STAFF_TEXTS: dict[str, tuple[int, str, str]] = {
     "not_allowed": (409, "Tidak bisa dilakukan sekarang.", "Not possible in this state."),
     "changed": (409, "Status berubah — muat ulang.", "The job changed meanwhile — reload."),
     "no_job": (404, "Dokumen tidak ditemukan.", "No such job."),
+    "reprint_limit": (409, "Batas cetak ulang sudah tercapai — dokumen ini tidak bisa dicetak "
+                      "ulang lagi. Minta kabupaten mengirim ulang dokumennya.",
+                      "The reprint limit is reached — this document cannot be printed again. "
+                      "Ask the district to send the document again."),
     "bad_setting": (400, "Pengaturan tidak valid.", "Invalid setting."),
     "printer_not_allowed": (403, "Printer folder (virtual) hanya untuk demo dan uji coba.",
                             "A folder (virtual) printer is only for demos and tests."),

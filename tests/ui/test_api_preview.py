@@ -220,4 +220,6 @@ def test_a_spoil_reprints_only_the_documents_staff_name(api: Api, server: Server
     assert api.call("POST", spoil, json={"reason": "cut_off"}).json()["state"] == "printed"
     assert len(api.kiosk.printed()) == 9  # no docs named: the whole bundle, as before
     limit = api.call("POST", spoil, json={"reason": "cut_off", "docs": [0]})
-    assert (limit.status_code, limit.json()["error"]["code"]) == (409, "not_allowed")  # 3 max
+    assert (limit.status_code, limit.json()["error"]["code"]) == (409, "reprint_limit")  # 3 max
+    assert "kabupaten" in limit.json()["error"]["message_id"]
+    assert len(api.kiosk.printed()) == 9 and api.kiosk.local_state(job_id) == "printed"

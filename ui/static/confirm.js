@@ -3,8 +3,8 @@
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { PRINTER_REASONS, act, note, noteEl, noteText, page, paint, screen, show,
-  timers } from "./shell.js";
+import { PRINTER_REASONS, act, errorNote, note, noteEl, noteText, page, paint, screen,
+  show, timers } from "./shell.js";
 import { showQueue } from "./queue.js";
 import { docLabel, ids, retryJobs, sheetsText } from "./bundle.js";
 import { blockedScreen, fetchJobs, printRun } from "./printing.js";
@@ -168,6 +168,10 @@ function spoil(jobs, picked, reason) {
       onError(error) {
         if (PRINTER_REASONS.has(error.code)) {
           show(blockedScreen(error, () => retryJobs(chosen)));
+          return true;
+        }
+        if (error.code === "reprint_limit") {  // nothing changed: the paper is as it was
+          show(confirmScreen(jobs, errorNote(error)));
           return true;
         }
         return false;

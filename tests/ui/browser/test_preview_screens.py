@@ -230,3 +230,23 @@ def test_a_jam_reprints_only_the_ticked_document_after_clearing_it(
     ui.by("handover").tap()
     expect(ui.screen("done")).to_be_visible()
     assert ui.api.kiosk.local_state(job_id) in {None, "purged"}
+
+
+def test_past_the_reprint_limit_the_screen_says_to_ask_the_district(ui: Ui) -> None:
+    from tests.agent.harness import nik_pdf
+
+    job_id = _open_bundle(ui, [("KK", nik_pdf(1, "kk"))])
+    ui.by("print").tap()
+    expect(ui.screen("confirm")).to_be_visible()
+    for _ in range(ui.api.agent.config.max_reprints):  # spoiled three times already
+        answer = ui.api.call("POST", f"/api/jobs/{job_id}/spoil", json={"reason": "blank"})
+        assert answer.json()["state"] == "printed"
+    ui.by("spoil").tap()
+    ui.by("spoil-spoiled").tap()
+    expect(ui.by("spoil-doc")).to_have_attribute("aria-checked", "true")  # the only one
+    ui.by("reprint").tap()
+    expect(ui.screen("confirm")).to_be_visible()
+    expect(ui.by("message")).to_contain_text("Batas cetak ulang sudah tercapai")
+    expect(ui.by("message")).to_contain_text("Minta kabupaten mengirim ulang dokumennya.")
+    assert len(ui.api.kiosk.printed()) == 1 + ui.api.agent.config.max_reprints
+    ui.shot("c16-reprint-limit")
