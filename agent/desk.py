@@ -40,18 +40,20 @@ from agent.jobs import JobBook, Step
 from agent.operators import Operator, OperatorBook, StaffError
 from agent.release import Releaser
 from agent.reporter import Reporter
-from agent.spool import Spool
+from agent.spool import JobRow, Spool
 from agent.stored import StoredJobs
 from agent.sync import Syncer
 from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
 from kiosk.doctypes import DOCUMENT_NAMES, document_name
 from kiosk.errors import (
+    CedokaError,
     ClaimError,
     ClaimLockedError,
     Reason,
     TransitionError,
 )
 from kiosk.lifecycle import JobEvent, JobState, allowed_events
+from kiosk.model import Sides
 from printers.base import Printer, PrinterNotReadyError, PrintSubmitError
 from printers.receipt import Receipt, ReceiptPrinter
 
@@ -61,6 +63,8 @@ PRINT_WAIT_S = 900  # the longest a staff action waits for a print another threa
 RECHECK_S = 5.0  # a print by another process (``cedoka release``) sends no notification
 PRINTER_CHECK_S = 2.0  # a job view reuses the A4 printer's pre-flight verdict this long
 PREVIEW_STATES = frozenset({JobState.RELEASED, JobState.PRINTING, JobState.PRINTED})
+COUNTED_STATES = PREVIEW_STATES | {JobState.FAILED}  # a view of these counts pages and sheets
+MAX_COUNTED_DOCS = 1000  # page counts remembered (one int each); then forgotten and reread
 # The lifecycle events staff trigger from the queue, and the name the screen knows each by.
 STAFF_ACTIONS: Mapping[JobEvent, str] = {
     JobEvent.RELEASE: "release",
@@ -105,6 +109,7 @@ class Desk:
         self._now_s, self._update_settings = now_s, update_settings
         self._print_wait_s = print_wait_s
         self._printer_checked: tuple[float, str | None] = (float("-inf"), None)
+        self._pages: dict[str, int] = {}  # doc id -> page count (see _page_count)
         self.supervisor = SupervisorDesk(
             audit=audit, check_pin=self.check_pin, config=config, printers=printers,
             receipt=receipt, now_s=now_s, update_settings=update_settings,
@@ -112,8 +117,11 @@ class Desk:
 
     # --- views ------------------------------------------------------------------------
 
-    def job(self, job_id: str) -> JobView:
-        """Raises: DeskError ``no_job``."""
+    def job(self, job_id: str, *, pages: bool = False) -> JobView:
+        """The job as the screen shows it; each document's page and sheet count once the
+        job is released (or with ``pages``: a bundle a ticket has opened).
+
+        Raises: DeskError ``no_job``."""
         row = self._spool.job(job_id)
         if row is None:
             raise DeskError("staff", "no_job")
@@ -135,21 +143,28 @@ class Desk:
         titles = {t.doc_id: t.title for t in job.display.titles}
         progress: dict[int, str] = {}
         if status.state in {JobState.PRINTING, JobState.PRINTED, JobState.FAILED}:
+            # a document this round does not print came out well before (a retry, a spoil)
+            progress = dict.fromkeys(self._dispatcher.kept(job_id), "kept")
             for p in self._spool.prints(job_id):
                 if p.round == row.rounds and p.state in _PRINT_STATE:
                     progress[p.idx] = _PRINT_STATE[p.state]
         waiting = "waiting" if status.state is JobState.PRINTING else None
-        documents = tuple(
-            DocView(idx=i, doc_type=d.doc_type, title=titles.get(d.doc_id, d.doc_type),
-                    copies=d.copies, print=progress.get(i, waiting))
-            for i, d in enumerate(job.manifest.documents)
-        )  # fmt: skip
+        counted = pages or status.state in COUNTED_STATES
+        two_sided = job.manifest.ticket.sides is not Sides.ONE_SIDED
+        documents = []
+        for i, d in enumerate(job.manifest.documents):
+            count = self._page_count(row, d.doc_id) if counted else None
+            sheets = None if count is None else d.copies * (-(-count // 2) if two_sided else count)
+            documents.append(DocView(idx=i, doc_type=d.doc_type,
+                                     title=titles.get(d.doc_id, d.doc_type), copies=d.copies,
+                                     print=progress.get(i, waiting), pages=count,
+                                     sheets=sheets))  # fmt: skip
         held_up, behind = self._held_up(job_id, status.state)
         return JobView(job_id=view.job_id, state=view.state, release=view.release,
                        received_s=view.received_s, updated_s=view.updated_s,
                        reason=view.reason, reprints=view.reprints, actions=view.actions,
                        resident_masked=job.display.resident_masked,
-                       documents=documents, held_up=held_up, behind=behind,
+                       documents=tuple(documents), held_up=held_up, behind=behind,
                        district_cancelled=view.district_cancelled)  # fmt: skip
 
     def _held_up(self, job_id: str, state: JobState) -> tuple[str | None, str | None]:
@@ -293,7 +308,8 @@ class Desk:
     # --- releasing and printing -------------------------------------------------------
 
     def match_code(self, code: str, operator: Operator) -> list[JobView]:
-        """The held jobs a resident's claim code opens (nothing released yet).
+        """The held jobs a resident's claim code opens (nothing released yet; each
+        opening audited as ``preview`` with reason ``claim_code``).
 
         Raises:
             DeskError: kind ``claim``: ``claim_locked`` (``retry_after_s``),
@@ -311,10 +327,15 @@ class Desk:
                 self._audit.record("claim_wrong", "refused", operator=operator.operator_id,
                                    reason=error.reason.value)  # fmt: skip
             raise DeskError("claim", error.reason.value) from None
-        return [self.job(j) for j in matched]
+        for job_id in matched:  # the screen shows their pages now, printed or not
+            self._audit_preview(job_id, operator, "claim_code")
+        return [self.job(j, pages=True) for j in matched]
 
-    def check_staff_release(self, job_id: str, pin: str, operator: Operator) -> JobView:
-        """Staff confirm with their PIN that they release a held job themselves.
+    def check_staff_release(self, job_id: str, pin: str, operator: Operator,
+                            reason: str | None = None) -> JobView:  # fmt: skip
+        """Staff confirm with their PIN that they release a held job themselves; the
+        screen then shows its pages, so the opening is audited (``preview``, with the
+        ``reason``) whether or not it is printed.
 
         Raises:
             DeskError: see :meth:`check_pin`; ``not_allowed`` when the job is not held
@@ -324,7 +345,8 @@ class Desk:
         row = self._spool.job(job_id)
         if row is None or row.status.state is not JobState.HELD:
             raise self._refused(job_id)
-        return self.job(job_id)
+        self._audit_preview(job_id, operator, reason or "other")
+        return self.job(job_id, pages=True)
 
     def release(self, job_ids: tuple[str, ...], operator: Operator, *, by_code: bool,
                 reason: str | None = None) -> list[Printed]:  # fmt: skip
@@ -353,16 +375,43 @@ class Desk:
             results.append(Printed(job_id, self._print_now(job_id, operator)))
         return results
 
-    def spoil(self, job_id: str, reason: str, operator: Operator) -> Printed:
-        """A bad sheet: back to released (``reprints`` + 1) and printed again.
+    def spoil(self, job_id: str, reason: str, operator: Operator,
+              docs: tuple[int, ...] | None = None) -> Printed:  # fmt: skip
+        """Bad sheets: back to released (``reprints`` + 1) and the spoiled documents
+        printed again — ``docs`` (indexes; None: every one); the others stay as printed.
+        The job event names the document when there is one; the audit record lists the
+        spoiled documents' types.
 
         Raises:
-            DeskError: ``not_allowed``, ``changed``; kind ``printer``.
+            DeskError: ``no_job`` (also a ``docs`` index the job does not have),
+                ``reprint_limit`` (``max_reprints`` spoils already), ``not_allowed`` (not
+                printed), ``changed``; kind ``printer``.
         """
         if self._cancelled_by_district(job_id):  # never reprinted: discard() instead
             raise DeskError("staff", "job_cancelled")
-        step = Step(JobEvent.SPOIL, reason=f"spoiled_{reason}", operator=operator.operator_id)
-        return self._step_and_print(job_id, step, operator, "spoil")
+        all_docs = self._spool.docs(job_id)
+        chosen = set(range(len(all_docs)) if docs is None else docs)
+        if not all_docs or not chosen or not chosen <= set(range(len(all_docs))):
+            raise DeskError("staff", "no_job")
+        row = self._spool.job(job_id)
+        if (
+            row is not None
+            and row.status.state is JobState.PRINTED
+            and (row.status.reprints >= self._config().max_reprints)
+        ):
+            raise DeskError("staff", "reprint_limit")
+        only = all_docs[next(iter(chosen))].doc_id if len(chosen) == 1 else None
+        step = Step(JobEvent.SPOIL, reason=f"spoiled_{reason}", operator=operator.operator_id,
+                    doc_id=only)  # fmt: skip
+        try:
+            if self._dispatcher.spoil(job_id, step, chosen) is None:
+                raise DeskError("staff", "changed")
+        except TransitionError:
+            raise DeskError("staff", "not_allowed") from None
+        types = tuple(d.doc_type for d in all_docs if d.idx in chosen)
+        self._audit.record("spoil", operator=operator.operator_id, job_id=job_id,
+                           doc_types=types, reason=step.reason)  # fmt: skip
+        return Printed(job_id, self._print_now(job_id, operator))
 
     def discard(self, job_id: str, operator: Operator) -> JobState:
         """Staff destroyed the sheets of a printed job the district cancelled (protocol
@@ -473,6 +522,27 @@ class Desk:
         zone = timezone(timedelta(seconds=office_utc_offset_s(self._config())))
         now = datetime.fromtimestamp(self._now_s(), tz=zone)
         return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+
+    def _audit_preview(self, job_id: str, operator: Operator, reason: str) -> None:
+        """A held job's documents opened for viewing: who, which job, why (``claim_code``:
+        the resident's code matched)."""
+        self._audit.record("preview", operator=operator.operator_id, job_id=job_id,
+                           doc_types=self._doc_types(job_id), reason=reason)  # fmt: skip
+
+    def _page_count(self, row: JobRow, doc_id: str) -> int | None:
+        """The document's page count, read once from the opened PDF (in memory) and
+        remembered by document id (a count is no personal data); None when it cannot be
+        opened (the screen then shows no count)."""
+        count = self._pages.get(doc_id)
+        if count is None:
+            try:
+                count = self._stored.open_document(row, doc_id).page_count
+            except (CedokaError, OSError):
+                return None
+            if len(self._pages) >= MAX_COUNTED_DOCS:
+                self._pages.clear()
+            self._pages[doc_id] = count
+        return count
 
     def _doc_types(self, job_id: str) -> tuple[str, ...]:
         return tuple(d.doc_type for d in self._spool.docs(job_id))

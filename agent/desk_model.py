@@ -21,7 +21,8 @@ class DeskError(CedokaError):
 
     ``kind`` ``"staff"``: ``code`` is one of ``no_job``, ``not_allowed``, ``changed``,
     ``not_found``, ``pin_wrong``, ``operator_locked`` (with ``retry_after_s``),
-    ``not_supervisor``, ``bad_setting`` / ``printer_not_allowed`` (with ``field``).
+    ``not_supervisor``, ``bad_setting`` / ``printer_not_allowed`` (with ``field``),
+    ``reprint_limit``.
     ``kind`` ``"printer"``: ``code`` is a printer reason (``no_printer``, ``media_empty``
     …) and ``role`` the printer role. ``kind`` ``"claim"``: ``code`` is a claim
     :class:`~kiosk.errors.Reason` value (``claim_locked`` with ``retry_after_s``).
@@ -41,7 +42,10 @@ class DocView:
     doc_type: str
     title: str
     copies: int
-    print: str | None  # this round: printing, done, failed; waiting; None: not printing
+    print: str | None  # this round: printing, done, failed; waiting; kept (came out well
+    # in an earlier round: not printed again); None: not printing
+    pages: int | None = None  # None: not opened for this view (a held job without a ticket)
+    sheets: int | None = None  # the A4 sheets that come out, all copies (two-sided: halved)
 
 
 @dataclass(frozen=True, slots=True)

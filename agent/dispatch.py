@@ -15,7 +15,8 @@ After a crash, :meth:`Dispatcher.recover` asks the printer about every ``intent`
 never had it) → the intent is void and the document is submitted now; *unknown* → the job
 becomes ``failed`` with ``unknown_after_restart`` and a person decides. So a crash at any
 instant neither loses a job nor prints a document twice. A retry after a failure prints
-only the documents that did not come out.
+only the documents that did not come out; a spoil (:meth:`Dispatcher.spoil`) reprints only
+the documents staff reported spoiled.
 
 **The printing lock** (``printing.lock``, ADR 0024) is held by whoever runs a print round,
 from before ``submit`` until the round has ended, so while it is held by us every other job
@@ -43,7 +44,7 @@ from agent.stored import StoredJobs
 from kiosk.clock import trusted_now
 from kiosk.config import DEFAULT_ROUTING, AgentConfig, PrinterRole, role_for
 from kiosk.errors import ConfigError, Reason, RejectedError
-from kiosk.lifecycle import JobEvent, JobState
+from kiosk.lifecycle import JobEvent, JobState, JobStatus
 from kiosk.model import VerifiedJob
 from kiosk.verify import check_printable_now, verify_document
 from printers.base import Phase, Printer, PrinterNotReadyError, PrintSubmitError
@@ -230,12 +231,15 @@ class Dispatcher:
     def _done_since_last_complete(
         self, row: JobRow, journal: Mapping[tuple[int, int], PrintRow]
     ) -> set[int]:
-        """Documents that came out in a failed earlier round (a retry skips them); a round
-        where every document came out ends that: a spoil reprints the whole bundle."""
+        """Documents that came out well in an earlier round (a retry or a spoil's reprint
+        skips them): a ``done`` row staff marked spoiled does not count. A round where every
+        document came out and none was marked ends that (a spoil recorded before spoils
+        named their documents reprints the whole bundle)."""
         count = len(self._spool.docs(row.status.job_id))
         done: set[int] = set()
         for round_ in range(1, row.rounds):
-            in_round = {idx for (r, idx), p in journal.items() if r == round_ and p.state == "done"}
+            in_round = {idx for (r, idx), p in journal.items()
+                        if r == round_ and p.state == "done" and p.reason is None}  # fmt: skip
             done |= in_round
             if len(done) == count:
                 done = set()
@@ -340,6 +344,31 @@ class Dispatcher:
             due = row.expires_s is not None and row.expires_s <= now
             if due and self._book.step(row.status.job_id, Step(JobEvent.EXPIRE)) is not None:
                 self._stored.purge(row.status.job_id)
+
+    def kept(self, job_id: str) -> set[int]:
+        """The documents the current round does not print: they came out well before."""
+        row = self._spool.job(job_id)
+        if row is None:
+            return set()
+        journal = {(p.round, p.idx): p for p in self._spool.prints(job_id)}
+        return self._done_since_last_complete(row, journal)
+
+    def spoil(self, job_id: str, step: Step, docs: set[int]) -> JobStatus | None:
+        """A printed job back to released (``step``: its spoil) with the sheets of ``docs``
+        (document indexes) marked spoiled, in one transaction: the next round reprints
+        those documents only. None when the job moved meanwhile.
+
+        Raises:
+            TransitionError: the job is not printed, or the reprint limit is reached.
+        """
+        latest: dict[int, PrintRow] = {}
+        for p in self._spool.prints(job_id):  # ordered by round: the last done row wins
+            if p.idx in docs and p.state == "done" and p.reason is None:
+                latest[p.idx] = p
+        titles = tuple(p.title for p in latest.values())
+        new = self._book.step(job_id, step, spoiled=titles)
+        log.info("event=spoil job=%s docs=%s", job_id, ",".join(map(str, sorted(docs))))
+        return new
 
     def hand_over(self, job_id: str, operator: str) -> JobState:
         """Staff confirm the paper went to the resident: hand over, then purge."""

@@ -93,8 +93,9 @@ class JobBook:
                      status.state.value, status.reason)  # fmt: skip
         return added
 
-    def step(self, job_id: str, *steps: Step) -> JobStatus | None:
-        """Take ``steps`` from the job's current state, atomically with their events.
+    def step(self, job_id: str, *steps: Step, spoiled: tuple[str, ...] = ()) -> JobStatus | None:
+        """Take ``steps`` from the job's current state, atomically with their events (and,
+        for a spoil, the marks on the ``spoiled`` print journal titles: :meth:`Spool.change`).
 
         Raises:
             TransitionError: a step is not allowed from the state the job is in.
@@ -104,7 +105,8 @@ class JobBook:
             raise TransitionError(f"job {job_id!r} is not in the spool")
         new, events = self._walk(row.status, list(steps))
         new_round = any(step.event is JobEvent.SUBMIT for step in steps)
-        if not self.spool.change(row.status, new, events=events, new_round=new_round):
+        if not self.spool.change(row.status, new, events=events, new_round=new_round,
+                                 spoiled=spoiled):  # fmt: skip
             return None
         log.info("event=job_state job=%s state=%s reason=%s", job_id, new.state.value,
                  new.reason or "-")  # fmt: skip

@@ -12,7 +12,8 @@ codes and times only. What the rows hold:
   (a second, different manifest for a known job id is noticed), and its documents' signed
   sizes and hashes;
 - ``prints``: the print journal, one row per submission, written **before** the document
-  goes to the printer (state ``intent``), then ``submitted``, then ``done``/``failed``;
+  goes to the printer (state ``intent``), then ``submitted``, then ``done``/``failed``; a
+  ``done`` row with a reason (``spoiled_…``) came out but staff reported its sheets spoiled;
 - ``outbox``: signed job events and audit records in order, until the district has them;
 - ``operators``: the village staff who may sign in (id, display name, role, scrypt PIN
   hash, PIN lockout state) — staff data, not residents';
@@ -302,10 +303,12 @@ class Spool:
 
     def change(
         self, old: JobStatus, new: JobStatus, *, events: Iterable[tuple[str, bytes]] = (),
-        new_round: bool = False,
+        new_round: bool = False, spoiled: Iterable[str] = (),
     ) -> bool:  # fmt: skip
         """Guarded state update + its events, atomically. False when the job is no longer
-        in ``old.state`` (another thread or process moved it first)."""
+        in ``old.state`` (another thread or process moved it first). ``spoiled``: print
+        journal titles of ``done`` rows whose sheets staff found spoiled; they get the new
+        reason in the same transaction (a spoil reprints exactly those documents)."""
         with self._write() as conn:
             changed = conn.execute(
                 "UPDATE jobs SET state = ?, reason = ?, reprints = ?, updated_s = ?, "
@@ -315,6 +318,11 @@ class Spool:
             ).rowcount  # fmt: skip
             if changed:
                 self._queue(conn, old.job_id, events)
+                conn.executemany(
+                    "UPDATE prints SET reason = ? "
+                    "WHERE title = ? AND job_id = ? AND state = 'done'",
+                    [(new.reason, title, old.job_id) for title in spoiled],
+                )
             return bool(changed)
 
     def signer_jwk(self, job_id: str) -> bytes | None:

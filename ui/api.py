@@ -31,9 +31,10 @@ from agent.app import Agent
 from agent.desk_model import DeskError
 from agent.operators import Operator
 from kiosk.config import PrinterRole
+from kiosk.limits import MAX_DOCUMENTS_PER_JOB
 from ui.errors import ApiError, desk_error
 from ui.guard import SECRET_HEADER, Guard
-from ui.preview import first_page_png
+from ui.preview import first_page_png, page_png
 from ui.sessions import Credentials, Ticket
 from ui.views import (
     handed_over_json,
@@ -47,6 +48,12 @@ from ui.views import (
 
 OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9._-]{1,32}$")]
 Pin = Annotated[str, Field(pattern=r"^[0-9]{1,8}$")]
+
+
+DocIndexes = Annotated[
+    list[Annotated[int, Field(ge=0, lt=MAX_DOCUMENTS_PER_JOB)]],
+    Field(min_length=1, max_length=MAX_DOCUMENTS_PER_JOB),
+]
 
 
 class _Body(BaseModel):
@@ -78,6 +85,7 @@ class EmptyBody(_Body):
 
 class SpoilBody(_Body):
     reason: Literal["blank", "jammed", "spoiled", "cut_off"]
+    docs: DocIndexes | None = None  # the spoiled documents; absent: every one of the job
 
 
 class PinBody(_Body):
@@ -206,7 +214,7 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
 
     @app.post("/api/staff-claim")
     def staff_claim(body: StaffClaimBody, operator: Session) -> dict[str, Any]:
-        view = desk.check_staff_release(body.job_id, body.pin, operator)
+        view = desk.check_staff_release(body.job_id, body.pin, operator, body.reason)
         ticket = creds.tickets.issue(
             Ticket((body.job_id,), operator.operator_id, "staff", body.reason)
         )
@@ -217,6 +225,15 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
                 x_cedoka_ticket: Annotated[str | None, Header()] = None) -> Response:  # fmt: skip
         pdf = desk.document_pdf(job_id, idx, ticketed=creds.allows(x_cedoka_ticket, job_id))
         return Response(first_page_png(pdf), media_type="image/png")
+
+    @app.get("/api/jobs/{job_id}/docs/{idx}/pages/{number}")
+    def page(job_id: str, idx: int, number: int, operator: Session,
+             x_cedoka_ticket: Annotated[str | None, Header()] = None) -> Response:  # fmt: skip
+        pdf = desk.document_pdf(job_id, idx, ticketed=creds.allows(x_cedoka_ticket, job_id))
+        png = page_png(pdf, number)
+        if png is None:
+            raise ApiError(404, "not_found", "Halaman tidak ada.", "No such page.")
+        return Response(png, media_type="image/png")
 
     @app.post("/api/release")
     async def release(body: ReleaseBody, operator: Session) -> dict[str, Any]:
@@ -236,7 +253,10 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
 
     @app.post("/api/jobs/{job_id}/spoil")
     async def spoil(job_id: str, body: SpoilBody, operator: Session) -> dict[str, Any]:
-        return printed_json(await run_in_threadpool(desk.spoil, job_id, body.reason, operator))
+        docs = None if body.docs is None else tuple(sorted(set(body.docs)))
+        return printed_json(
+            await run_in_threadpool(desk.spoil, job_id, body.reason, operator, docs)
+        )
 
     @app.post("/api/jobs/{job_id}/discard")
     async def discard(job_id: str, body: EmptyBody, operator: Session) -> dict[str, Any]:

@@ -46,6 +46,10 @@ STAFF_TEXTS: dict[str, tuple[int, str, str]] = {
     "job_cancelled": (409, "Dibatalkan oleh Disdukcapil — jangan dicetak atau diserahkan.",
                       "Cancelled by Disdukcapil — do not print or hand it over."),
     "no_job": (404, "Dokumen tidak ditemukan.", "No such job."),
+    "reprint_limit": (409, "Batas cetak ulang sudah tercapai — dokumen ini tidak bisa dicetak "
+                      "ulang lagi. Minta kabupaten mengirim ulang dokumennya.",
+                      "The reprint limit is reached — this document cannot be printed again. "
+                      "Ask the district to send the document again."),
     "bad_setting": (400, "Pengaturan tidak valid.", "Invalid setting."),
     "printer_not_allowed": (403, "Printer folder (virtual) hanya untuk demo dan uji coba.",
                             "A folder (virtual) printer is only for demos and tests."),

@@ -34,7 +34,7 @@ def job_json(view: JobView) -> dict[str, Any]:
         out["resident_masked"] = view.resident_masked
         out["documents"] = [
             {"idx": d.idx, "type": d.doc_type, "title": d.title, "copies": d.copies,
-             "print": d.print}
+             "print": d.print, "pages": d.pages, "sheets": d.sheets}
             for d in view.documents
         ]  # fmt: skip
     return out

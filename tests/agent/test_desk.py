@@ -63,7 +63,7 @@ def test_a_code_opens_the_job_which_prints_and_is_handed_over(
 
     handed = desk.hand_over(job_id, staff)
     assert (handed.state, handed.receipt) == (JobState.PURGED, "none")  # no receipt printer
-    assert actions(agent) == ["release_code", "print", "handover"]
+    assert actions(agent) == ["preview", "release_code", "print", "handover"]
 
 
 def test_refusals_are_one_error_type(
@@ -200,3 +200,35 @@ def test_a_printed_job_the_district_cancels_is_never_handed_over_staff_destroy_i
     with pytest.raises(DeskError) as error:
         desk.discard(job_id, staff)
     assert error.value.code == "not_allowed"
+
+
+def test_a_spoil_reprints_the_named_documents_through_a_failure_and_retry(
+    agent: Agent,
+    sim: DistrictSim,
+    out: Path,
+    staff: Operator,
+) -> None:
+    """Only the spoiled document goes out again; when that reprint fails at the printer, a
+    retry prints it (and nothing else); a spoil taken before spoils named their documents
+    (no journal row marked) still reprints the whole bundle."""
+    kk, akta = make_pdf(1), make_pdf(2)
+    job = sim.publish(sim.job(release=ReleaseMode.STAFF, docs=(("KK", kk), ("AKTA_LAHIR", akta))))
+    agent.run_once()
+    job_id = job.manifest.job_id
+    desk = agent.desk
+    desk.release((job_id,), staff, by_code=False, reason="no_phone")
+    assert printed(out) == sorted([kk, akta])
+
+    (out / "FAIL").touch()  # the reprint jams at the printer
+    assert desk.spoil(job_id, "jammed", staff, (1,)).state is JobState.FAILED
+    assert printed(out) == sorted([kk, akta])
+    assert [d.print for d in desk.job(job_id).documents or ()] == ["kept", "failed"]
+    assert desk.retry(job_id, staff).state is JobState.PRINTED
+    assert printed(out) == sorted([kk, akta, akta])
+
+    agent.book.step(job_id, Step(JobEvent.SPOIL, reason="spoiled_blank", operator=STAFF[0]))
+    assert agent.dispatcher.print_job(job_id) is JobState.PRINTED
+    assert printed(out) == sorted([kk, kk, akta, akta, akta])
+    with pytest.raises(DeskError) as caught:
+        desk.spoil(job_id, "blank", staff, (2,))  # no third document
+    assert caught.value.code == "no_job"

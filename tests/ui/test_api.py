@@ -205,7 +205,15 @@ def test_the_audit_trail_is_chained_and_reaches_the_district(api: Api, server: S
     api.call("POST", "/api/release", json={"ticket": ticket})
     api.call("POST", f"/api/jobs/{job_id}/handover", json={})
     actions = [e["action"] for e in reversed(api.call("GET", "/api/history").json()["entries"])]
-    assert actions == ["login", "claim_wrong", "release_code", "print", "handover", "receipt"]
+    assert actions == [
+        "login",
+        "claim_wrong",
+        "preview",
+        "release_code",
+        "print",
+        "handover",
+        "receipt",
+    ]
     api.agent.reporter.deliver()
     api.agent.reporter.heartbeat()
     shown = subprocess.run(

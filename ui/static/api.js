@@ -87,3 +87,11 @@ export async function previewUrl(jobId, idx, ticket) {
   const answer = await send("GET", path, undefined, extra);
   return URL.createObjectURL(await answer.blob());
 }
+
+// One page (1-based) of a document at full-screen size, as a blob: URL (the caller revokes it).
+export async function pageUrl(jobId, idx, number, ticket) {
+  const extra = ticket ? { "X-Cedoka-Ticket": ticket } : {};
+  const path = `/api/jobs/${encodeURIComponent(jobId)}/docs/${idx}/pages/${number}`;
+  const answer = await send("GET", path, undefined, extra);
+  return URL.createObjectURL(await answer.blob());
+}

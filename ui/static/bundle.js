@@ -8,6 +8,7 @@ import { PRINTER_REASONS, act, errorNote, lostSession, noteEl, page, paint, scre
 import { showQueue } from "./queue.js";
 import { claimScreen } from "./claim.js";
 import { blockedScreen, printRun } from "./printing.js";
+import { zoomView } from "./zoom.js";
 
 // --- the bundle: previews, then print ---------------------------------------------------
 
@@ -15,9 +16,31 @@ function docLabel(doc) {
   return doc.copies > 1 ? `${doc.title} — ${t("copies", { n: doc.copies })}` : doc.title;
 }
 
+function pagesText(n) {
+  return n === 1 ? t("pages_one") : t("pages_n", { n });
+}
+
+function sheetsText(n) {
+  return n === 1 ? t("sheets_one") : t("sheets_n", { n });
+}
+
 function bundleScreen(answer, via) {
   const s = {
-    name: "bundle", idle: true, note: null, previews: new Map(), images: new Map(),
+    name: "bundle", idle: true, note: null, previews: new Map(), images: new Map(), zoom: null,
+    openZoom(job, doc) {
+      s.zoom = zoomView({ jobs: answer.jobs, ticket: answer.ticket,
+        start: { job_id: job.job_id, idx: doc.idx }, onClose: () => s.closeZoom(),
+        isOpen: () => screen === s && s.zoom !== null });
+      paint();
+    },
+    closeZoom() {
+      if (s.zoom) s.zoom.close();
+      s.zoom = null;
+      paint();
+    },
+    key(e) {
+      if (s.zoom) s.zoom.key(e);
+    },
     enter() {
       (async () => {
         for (const job of answer.jobs) {
@@ -41,6 +64,8 @@ function bundleScreen(answer, via) {
     },
     leave() {
       for (const url of s.previews.values()) if (url !== "failed") URL.revokeObjectURL(url);
+      if (s.zoom) s.zoom.close();
+      s.zoom = null;
     },
     render() {
       const names = [...new Set(answer.jobs.map((j) => j.resident_masked).filter(Boolean))];
@@ -60,14 +85,21 @@ function bundleScreen(answer, via) {
             picture.alt = `${doc.title}: ${t("doc_pages_note")}`;
             s.images.set(key, picture);
           }
-          cards.push(h("li", { class: "doc", testid: "doc" }, picture,
-            h("div", { class: "doc-title", testid: "doc-title" }, docLabel(doc))));
+          const pages = typeof doc.pages === "number" ? pagesText(doc.pages) : null;
+          cards.push(h("li", { class: "doc", testid: "doc" },
+            h("button", { type: "button", class: "zoom-open", testid: "zoom-open",
+              "aria-label": `${doc.title}: ${t("zoom_open")}`,
+              onclick: () => s.openZoom(job, doc) }, picture,
+            h("span", { class: "zoom-badge" }, t("zoom_badge"))),
+            h("div", { class: "doc-title", testid: "doc-title" }, docLabel(doc)),
+            pages ? h("div", { class: "doc-pages", testid: "doc-pages" }, pages) : null));
         }
       }
       return page("bundle", t("bundle_title", { name: names.join(", ") }), [
         h("p", { class: "lead" }, t("bundle_help")),
         noteEl(s.note),
         h("ul", { class: "docs-row", testid: "docs" }, cards),
+        s.zoom ? s.zoom.render() : null,
       ], { footer: [
         button(t("cancel"), () => showQueue(), { kind: "quiet", testid: "cancel" }),
         button(t("print"), () => release(answer, via),
@@ -128,4 +160,4 @@ function retryJobs(jobs) {
   });
 }
 
-export { bundleScreen, docLabel, ids, retryJobs };
+export { bundleScreen, docLabel, ids, retryJobs, sheetsText };

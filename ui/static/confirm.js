@@ -3,10 +3,10 @@
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { PRINTER_REASONS, act, errorNote, note, noteEl, noteText, page, paint, screen, show,
-  timers } from "./shell.js";
-import { jobTitles, showQueue } from "./queue.js";
-import { ids, retryJobs } from "./bundle.js";
+import { PRINTER_REASONS, act, errorNote, note, noteEl, noteText, page, paint, screen,
+  show, timers } from "./shell.js";
+import { showQueue } from "./queue.js";
+import { docLabel, ids, retryJobs, sheetsText } from "./bundle.js";
 import { blockedScreen, fetchJobs, printRun } from "./printing.js";
 
 const SPOIL_REASONS = ["blank", "jammed", "spoiled", "cut_off"];
@@ -23,8 +23,14 @@ function confirmScreen(jobs, first = null, reprinted = false) {
         noteEl(s.note),
         anyReprint ? h("div", { class: "note destroy", testid: "destroy-note" },
           t("destroy_sheets")) : null,
+        sheetsNote(jobs),
         h("ul", { class: "summary", testid: "summary" }, jobs.map((job) =>
-          h("li", {}, h("strong", {}, job.resident_masked || ""), " — ", jobTitles(job)))),
+          h("li", {}, h("strong", {}, job.resident_masked || ""),
+            h("ul", { class: "sheets" }, (job.documents || []).map((doc) =>
+              h("li", { testid: "sheets-doc", "data-print": doc.print || "" },
+                h("span", {}, docLabel(doc)),
+                h("span", { class: "badge" }, doc.print === "kept" ? t("ds_kept")
+                  : typeof doc.sheets === "number" ? sheetsText(doc.sheets) : "—"))))))),
       ], { footer: [
         button(t("confirm_bad"), () => show(spoilScreen(jobs)), { kind: "bad big", testid: "spoil" }),
         button(t("confirm_ok"), () => handover(jobs), { kind: "good big", testid: "handover" }),
@@ -32,6 +38,16 @@ function confirmScreen(jobs, first = null, reprinted = false) {
     },
   };
   return s;
+}
+
+// How many sheets should have come out of this print (documents kept from an earlier
+// round do not count); nothing when a count is unknown.
+function sheetsNote(jobs) {
+  const docs = jobs.flatMap((j) => j.documents || []).filter((d) => d.print !== "kept");
+  if (!docs.length || !docs.every((d) => typeof d.sheets === "number")) return null;
+  const n = docs.reduce((sum, d) => sum + d.sheets, 0);
+  return h("div", { class: "note info", testid: "sheets-total" },
+    n === 1 ? t("sheets_total_one") : t("sheets_total", { n }));
 }
 
 function handover(jobs) {
@@ -82,49 +98,93 @@ function doneScreen(results) {
   return s;
 }
 
+// Bad sheets: what happened, then which documents to print again (only those are). With
+// several documents none is ticked beforehand: staff look at the paper and tick what is
+// bad (ticking all would bring back the whole-bundle reprint); a lone document is ticked.
 function spoilScreen(jobs) {
+  const docs = jobs.flatMap((job) => (job.documents || []).map((doc) =>
+    ({ job, doc, key: `${job.job_id}/${doc.idx}` })));
   const s = {
-    name: "spoil", idle: true, note: null, job: jobs.length === 1 ? jobs[0] : null,
+    name: "spoil", idle: true, note: null, reason: null,
+    picked: new Set(docs.length === 1 ? [docs[0].key] : []),
+    toggle(key) {
+      if (s.picked.has(key)) s.picked.delete(key);
+      else s.picked.add(key);
+      paint();
+    },
     render() {
-      const destroy = h("div", { class: "note destroy big", testid: "destroy-note" },
-        t("destroy_sheets"));
       const back = button(t("cancel"), () => show(confirmScreen(jobs)),
         { kind: "quiet", testid: "cancel" });
-      if (!s.job) {
-        return page("spoil", t("spoil_which"), [destroy, h("div", { class: "choices" },
-          jobs.map((job) => button(jobTitles(job), () => { s.job = job; paint(); },
-            { kind: "choice", testid: "spoil-job" })))], { footer: back });
+      if (!s.reason) {
+        return page("spoil", t("spoil_title"), [
+          h("div", { class: "note destroy big", testid: "destroy-note" }, t("destroy_sheets")),
+          h("div", { class: "choices" }, SPOIL_REASONS.map((r) =>
+            button(t(`sp_${r}`), () => { s.reason = r; paint(); },
+              { kind: "choice", testid: `spoil-${r}` }))),
+        ], { footer: back });
       }
-      return page("spoil", t("spoil_title"), [
-        destroy,
-        h("p", { class: "lead" }, t("reprint_note")),
+      const names = new Set(jobs.map((j) => j.resident_masked)).size > 1;
+      const picks = docs.map(({ job, doc, key }) => {
+        const on = s.picked.has(key);
+        return h("button", { type: "button", class: `pick${on ? " on" : ""}`, role: "checkbox",
+          "aria-checked": String(on), testid: "spoil-doc", "data-job": job.job_id,
+          "data-idx": String(doc.idx), onclick: () => s.toggle(key) },
+        h("span", { class: "tick", "aria-hidden": "true" }, on ? "✓" : ""),
+        h("span", { class: "pick-title" }, docLabel(doc),
+          names ? h("small", {}, job.resident_masked || "") : null),
+        typeof doc.sheets === "number" ? h("span", { class: "badge" }, sheetsText(doc.sheets))
+          : null);
+      });
+      const n = s.picked.size;
+      const jammed = s.reason === "jammed";
+      return page("spoil", t("spoil_which"), [
+        h("div", { class: `note warn${jammed ? " big" : ""}`, testid: "clear-jam" },
+          t(jammed ? "clear_jam" : "check_printer")),
+        h("p", { class: "lead" }, t("spoil_pick_help")),
         noteEl(s.note),
-        h("div", { class: "choices" }, SPOIL_REASONS.map((r) =>
-          button(t(`sp_${r}`), () => spoil(jobs, s.job, r), { kind: "choice", testid: `spoil-${r}` }))),
-      ], { footer: back });
+        h("div", { class: "picks", testid: "spoil-docs" }, picks),
+      ], { footer: [
+        button(t("back"), () => { s.reason = null; paint(); },
+          { kind: "quiet", testid: "spoil-back" }),
+        button(n === 0 ? t("reprint_pick") : n === 1 ? t("reprint_one") : t("reprint_n", { n }),
+          () => spoil(jobs, docs.filter((d) => s.picked.has(d.key)), s.reason),
+          { kind: "primary big", testid: "reprint", disabled: n === 0 }),
+      ] });
     },
   };
   return s;
 }
 
-function spoil(jobs, job, reason) {
+// POST /api/jobs/{id}/spoil for each job with ticked documents, with their indexes.
+function spoil(jobs, picked, reason) {
+  const chosen = jobs.filter((job) => picked.some((p) => p.job.job_id === job.job_id));
   act(async () => {
     await printRun({
       title: "reprinting_title",
-      jobs: [job],
+      jobs: chosen,
       destroy: true,
-      run: async () => ({
-        jobs: [await api.post(`/api/jobs/${encodeURIComponent(job.job_id)}/spoil`, { reason })],
-      }),
+      run: async () => {
+        const results = [];
+        for (const job of chosen) {
+          const docs = picked.filter((p) => p.job.job_id === job.job_id).map((p) => p.doc.idx);
+          results.push(await api.post(`/api/jobs/${encodeURIComponent(job.job_id)}/spoil`,
+            { reason, docs }));
+        }
+        return { jobs: results };
+      },
       onError(error) {
         if (PRINTER_REASONS.has(error.code)) {
-          show(blockedScreen(error, () => retryJobs([job])));
+          show(blockedScreen(error, () => retryJobs(chosen)));
+          return true;
+        }
+        if (error.code === "reprint_limit") {  // nothing changed: the paper is as it was
+          show(confirmScreen(jobs, errorNote(error)));
           return true;
         }
         return false;
       },
     });
-    if (screen && screen.name === "confirm" && jobs.length > 1) {
+    if (screen && screen.name === "confirm" && chosen.length < jobs.length) {
       // keep the rest of the bundle on the confirm screen
       const views = await fetchJobs(ids(jobs));
       show(confirmScreen(views, note("ok", "reprinted"), true));
