@@ -34,7 +34,8 @@ from district.identity import Identity, Principal
 from district.multipart import read_form
 from district.ratelimit import RateLimiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
-from district.store import DeviceRow, DistrictStore, JobRow, OutboxRow, WebhookRow
+from district.store import DistrictStore, JobRow, OutboxRow, WebhookRow
+from district.views import audit_device, audit_report, device_json, job_json
 from district.webhooks import Webhooks
 from kiosk.access import Scope
 from kiosk.admin_audit import AdminRecord
@@ -51,6 +52,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGN_INS_PER_MINUTE = 10  # per client address
 MAX_PUSH_BYTES = MAX_DOCUMENTS_PER_JOB * MAX_PDF_BYTES + 64 * 1024
 MAX_LIST = 1000
+MAX_JOBS_LISTED = 100_000  # the remote command line lists every job, as the local one does
 _MAX_DIGITS = 9
 
 
@@ -284,12 +286,16 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         since_s: int | None = None,
         until_s: int | None = None,
         limit: int = 200,
+        oldest_first: bool = False,
     ) -> dict[str, Any]:
         await principal(request, Scope.JOBS_READ)
+        if office is not None and await run_in_threadpool(store.office, office) is None:
+            raise OperatorError(f"unknown office {office}")
         rows = await run_in_threadpool(store.jobs, office_code=office)
-        picked = [j for j in reversed(rows) if _job_matches(j, state, job_id, since_s, until_s)]
+        ordered = rows if oldest_first else list(reversed(rows))
+        picked = [j for j in ordered if _job_matches(j, state, job_id, since_s, until_s)]
         return {
-            "jobs": [_job(j) for j in picked[: max(1, min(limit, MAX_LIST))]],
+            "jobs": [job_json(j) for j in picked[: max(1, min(limit, MAX_JOBS_LISTED))]],
             "total": len(picked),
         }
 
@@ -314,7 +320,7 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         if row.cancelled_s is not None:
             timeline.append({"at_s": row.cancelled_s, "event": "cancelled_by_district"})
         timeline.sort(key=lambda item: int(item["at_s"]))
-        return {**_job(row), "timeline": timeline}
+        return {**job_json(row), "timeline": timeline}
 
     @app.post(
         "/jobs",
@@ -424,7 +430,19 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
     async def devices(request: Request) -> dict[str, Any]:
         await principal(request, Scope.DEVICES_READ)
         rows = await run_in_threadpool(store.devices)
-        return {"devices": [_device(d) for d in rows]}
+        return {"devices": [{**device_json(d), "heartbeat": _heartbeat(d.heartbeat)}
+                            for d in rows]}  # fmt: skip
+
+    @app.get("/devices/{kiosk}/audit", summary="A kiosk's audit trail, its chain checked "
+             "(a device id, or an office code: its active kiosk)")  # fmt: skip
+    async def device_audit(request: Request, kiosk: str) -> dict[str, Any]:
+        await principal(request, Scope.AUDIT_READ)
+
+        def report() -> dict[str, Any]:
+            device, note = audit_device(store, kiosk)
+            return {**audit_report(store, device), "note": note}
+
+        return await run_in_threadpool(report)
 
     @app.post("/devices/{device_id}/revoke", summary="Revoke a kiosk (a stolen or lost PC)")
     async def revoke(request: Request, device_id: str) -> dict[str, str]:
@@ -616,34 +634,6 @@ def _job_matches(
         and (since_s is None or row.created_s >= since_s)
         and (until_s is None or row.created_s < until_s)
     )
-
-
-def _job(row: JobRow) -> dict[str, Any]:
-    return {
-        "job_id": row.job_id,
-        "office_code": row.office_code,
-        "device_id": row.device_id,
-        "seq": row.seq,
-        "release": row.release,
-        "created_s": row.created_s,
-        "expires_s": row.expires_s,
-        "cancelled_s": row.cancelled_s,
-        "state": row.state,
-        "state_s": row.state_s,
-        "reason": row.reason,
-    }
-
-
-def _device(row: DeviceRow) -> dict[str, Any]:
-    return {
-        "device_id": row.device_id,
-        "office_code": row.office_code,
-        "enrolled_s": row.enrolled_s,
-        "revoked_s": row.revoked_s,
-        "last_seen_s": row.last_seen_s,
-        "agent": row.agent,
-        "heartbeat": _heartbeat(row.heartbeat),
-    }
 
 
 def _heartbeat(body: bytes | None) -> object:

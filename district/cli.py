@@ -37,16 +37,14 @@ from district.admin import (
 from district.identity import Identity
 from district.keyring import Keys
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
+from district.remote import TOKEN_ENV, RemoteDistrict, check_server_url
 from district.samples import SampleJob, sample_jobs
-from district.store import DeviceRow, DistrictStore, JobRow
-from kiosk.audit import AuditEntry, AuditRecord, check_chain, record_from_bytes
+from district.views import audit_device, audit_report, device_json, job_json
 from kiosk.claim import format_claim_code
 from kiosk.doctypes import DOCUMENT_NAMES, DOCUMENT_TYPES_PRINTABLE
-from kiosk.errors import CedokaError, OperatorError, RejectedError
-from kiosk.ids import OFFICE_CODE
+from kiosk.errors import CedokaError, OperatorError
 from kiosk.limits import MAX_JOB_LIFETIME_S
 from kiosk.model import ReleaseMode
-from kiosk.report import PrinterHealth, parse_heartbeat
 
 if TYPE_CHECKING:  # imported when serving only: uvicorn is slow to import
     from district.connections import ConnectionLimits
@@ -102,6 +100,13 @@ def format_duration(seconds: int) -> str:
         if seconds % _UNIT_S[unit] == 0:
             return f"{seconds // _UNIT_S[unit]}{unit}"
     return f"{seconds}s"
+
+
+def _server_url(text: str) -> str:
+    try:
+        return check_server_url(text)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -165,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the district's state directory (default: ${HOME_ENV})",
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
+    parser.add_argument(
+        "--server", metavar="URL", type=_server_url,
+        help="work through this district server's admin API (from district IT's own PC) "
+        "instead of a local --home; e.g. https://cedoka.example.go.id",
+    )  # fmt: skip
+    parser.add_argument("--token", metavar="TOKEN",
+                        help=f"the API token for --server (default: ${TOKEN_ENV})")  # fmt: skip
+    parser.add_argument("--cacert", metavar="FILE",
+                        help="a PEM CA to trust for --server (a private CA)")  # fmt: skip
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("selftest", help="run the known-answer tests of the crypto and wire stack")
     init = commands.add_parser("init", help="create the district's keys and state directory")
@@ -374,17 +388,17 @@ def _public_url(text: str | None, *, host: str, port: int, tls: bool) -> PublicU
         raise UsageError(f"serve: --public-url {text}: {error}") from None
 
 
-def _office(args: argparse.Namespace, home: _Home) -> None:
+def _office(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     home.admin().add_office(args.code, args.name)
     print(f"office {args.code} added; next: {PROG} enroll-code {args.code}")
 
 
-def _enroll_code(args: argparse.Namespace, home: _Home) -> None:
+def _enroll_code(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     print(home.admin().new_enroll_code(args.office, valid_s=args.valid))
     print(f"(a one-time code for the kiosk of {args.office})", file=sys.stderr)
 
 
-def _push(args: argparse.Namespace, home: _Home) -> None:
+def _push(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     documents = []
     for doc_type, path in args.doc:
         try:
@@ -408,45 +422,39 @@ def _push(args: argparse.Namespace, home: _Home) -> None:
         print(f"claim code: {format_claim_code(result.claim_code)}  (send it to the resident)")
 
 
-def _jobs(args: argparse.Namespace, home: _Home) -> None:
-    store = home.keys().store
-    office: str | None = args.office
-    if office is not None and store.office(office) is None:
-        raise OperatorError(f"unknown office {office}")
-    rows = store.jobs(office_code=office)
+def _jobs(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
+    rows = home.jobs(args.office)
     if args.json:
-        _print_json([{
-            "job_id": j.job_id, "office_code": j.office_code, "device_id": j.device_id,
-            "seq": j.seq, "release": j.release, "created_s": j.created_s,
-            "expires_s": j.expires_s, "cancelled_s": j.cancelled_s,
-            "cancel_reason": j.cancel_reason, "state": j.state, "state_s": j.state_s,
-            "reason": j.reason,
-        } for j in rows])  # fmt: skip
+        _print_json(rows)
         return
     if args.wide:
         _print_table(
             ("JOB", "OFFICE", "DEVICE", "SEQ", "RELEASE", "CREATED", "EXPIRES", "CANCELLED",
              "CANCEL REASON", "STATE", "SINCE"),
-            [(j.job_id, j.office_code, j.device_id, str(j.seq), j.release, _iso(j.created_s),
-              _iso(j.expires_s), _iso(j.cancelled_s), j.cancel_reason or "-",
-              "-" if j.state is None else j.state + (f" ({j.reason})" if j.reason else ""),
-              _iso(j.state_s)) for j in rows],
+            [(j["job_id"], j["office_code"], j["device_id"], str(j["seq"]), j["release"],
+              _iso(j["created_s"]), _iso(j["expires_s"]), _iso(j["cancelled_s"]),
+              j["cancel_reason"] or "-",
+              "-" if j["state"] is None else j["state"] + (f" ({j['reason']})" if j["reason"]
+                                                           else ""),
+              _iso(j["state_s"])) for j in rows],
         )  # fmt: skip
         return
     now = int(time.time())
     _print_table(
         ("JOB", "OFFICE", "CREATED UTC", "EXPIRES", "STATE"),
-        [(j.job_id, j.office_code, _short(j.created_s), _left(j.expires_s, now), _job_state(j))
-         for j in rows],
+        [(j["job_id"], j["office_code"], _short(j["created_s"]), _left(j["expires_s"], now),
+          _job_state(j)) for j in rows],
         keep=(0,),
     )  # fmt: skip
 
 
-def _job_state(job: JobRow) -> str:
+def _job_state(job: dict[str, Any]) -> str:
     """What the kiosk last reported (``-``: nothing yet), and a cancel not confirmed yet."""
-    state = "-" if job.state is None else job.state + (f" ({job.reason})" if job.reason else "")
-    if job.cancelled_s is not None and job.state not in {"cancelled", "purged"}:
-        return "cancel sent" if job.state is None else f"cancel sent; {state}"
+    reported = job["state"]
+    reason = f" ({job['reason']})" if job["reason"] else ""
+    state = "-" if reported is None else reported + reason
+    if job["cancelled_s"] is not None and reported not in {"cancelled", "purged"}:
+        return "cancel sent" if reported is None else f"cancel sent; {state}"
     return state
 
 
@@ -462,84 +470,44 @@ def _left(until_s: int, now_s: int) -> str:
     return f"in {max(1, left_s // 60)}m"
 
 
-def _devices(args: argparse.Namespace, home: _Home) -> None:
+def _devices(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     now = int(time.time())
-    listing = [(d, _printers(d)) for d in home.keys().store.devices()]
+    listing = home.devices()
     if args.json:
-        _print_json([{
-            "device_id": d.device_id, "office_code": d.office_code, "enrolled_s": d.enrolled_s,
-            "revoked_s": d.revoked_s, "last_seen_s": d.last_seen_s, "agent": d.agent,
-            "printers": [_printer_json(p) for p in printers or ()],
-        } for d, printers in listing])  # fmt: skip
+        _print_json([{**d, "printers": d["printers"] or []} for d in listing])
         return
     _print_table(
         ("DEVICE", "OFFICE", "ENROLLED", "REVOKED", "LAST SEEN", "AGENT", "PRINTERS"),
-        [(d.device_id, d.office_code, _iso(d.enrolled_s), _iso(d.revoked_s),
-          _seen(d.last_seen_s, now), d.agent or "-",
-          "heartbeat unreadable" if printers is None
-          else "; ".join(_printer_text(p) for p in printers) or "-")
-         for d, printers in listing],
+        [(d["device_id"], d["office_code"], _iso(d["enrolled_s"]), _iso(d["revoked_s"]),
+          _seen(d["last_seen_s"], now), d["agent"] or "-",
+          "heartbeat unreadable" if d["printers"] is None
+          else "; ".join(_printer_text(p) for p in d["printers"]) or "-")
+         for d in listing],
     )  # fmt: skip
 
 
-def _audit_device(store: DistrictStore, kiosk: str) -> DeviceRow:
-    """The device ``kiosk`` names: a device id, or an office code (its active kiosk, else
-    its last enrolled one; a note on stderr when the office had others)."""
-    if not OFFICE_CODE.fullmatch(kiosk):
-        device = store.device(kiosk)
-        if device is None:
-            raise OperatorError(f"no device {kiosk} (give a device id or an office code)")
-        return device
-    if store.office(kiosk) is None:
-        raise OperatorError(f"unknown office {kiosk}")
-    enrolled = sorted((d for d in store.devices() if d.office_code == kiosk),
-                      key=lambda d: d.enrolled_s)  # fmt: skip
-    if not enrolled:
-        raise OperatorError(f"no kiosk was ever enrolled for office {kiosk}")
-    device = store.active_device_for_office(kiosk) or enrolled[-1]
-    others = [d.device_id for d in enrolled if d.device_id != device.device_id]
-    if others:
-        print(f"(office {kiosk}: kiosk {device.device_id}; its other kiosks: "
-              f"{', '.join(others)})", file=sys.stderr)  # fmt: skip
-    return device
-
-
-def _audit(args: argparse.Namespace, home: _Home) -> None:
-    store = home.keys().store
-    device = _audit_device(store, args.kiosk)
-    records, unreadable = [], []
-    for seq, data, hash_ in store.audit(device.device_id):
-        try:
-            records.append(record_from_bytes(data, hash_, device_id=device.device_id,
-                                             check=False))  # fmt: skip
-        except RejectedError:
-            unreadable.append(f"record {seq} is unreadable (altered)")
-    problems = unreadable + check_chain(records, device_id=device.device_id)
-    reported = None if device.heartbeat is None else parse_heartbeat(device.heartbeat).journal_head
-    if reported is not None and records and records[-1].hash != reported:
-        problems.append("the kiosk's last heartbeat reports records not received yet")
+def _audit(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
+    report, note = home.audit(args.kiosk)
+    if note is not None:
+        print(f"({note})", file=sys.stderr)
+    problems: list[str] = report["problems"]
     if args.json:
-        _print_json({"device_id": device.device_id, "problems": problems, "records": [{
-            "seq": r.seq, "at_s": r.entry.at_s, "operator": r.entry.operator,
-            "action": r.entry.action, "outcome": r.entry.outcome, "job_id": r.entry.job_id,
-            "doc_types": list(r.entry.doc_types), "printer": r.entry.printer,
-            "reason": r.entry.reason, "old": r.entry.old, "new": r.entry.new, "hash": r.hash,
-        } for r in records]})  # fmt: skip
+        _print_json(report)
     else:
-        _audit_table(records, wide=args.wide)
+        _audit_table(report["records"], wide=args.wide)
         print(f"chain: {'; '.join(problems) if problems else 'intact'}", file=sys.stderr)
     if problems:
         raise SystemExit(1)
 
 
-def _audit_table(records: Sequence[AuditRecord], *, wide: bool) -> None:
+def _audit_table(records: Sequence[dict[str, Any]], *, wide: bool) -> None:
     if wide:
         _print_table(
             ("SEQ", "AT", "OPERATOR", "ACTION", "OUTCOME", "JOB", "DOCUMENTS", "PRINTER", "REASON",
              "CHANGE"),
-            [(str(r.seq), _iso(r.entry.at_s), r.entry.operator or "-", r.entry.action,
-              r.entry.outcome, r.entry.job_id or "-", ",".join(r.entry.doc_types) or "-",
-              r.entry.printer or "-", r.entry.reason or "-", _change(r.entry.old, r.entry.new))
+            [(str(r["seq"]), _iso(r["at_s"]), r["operator"] or "-", r["action"], r["outcome"],
+              r["job_id"] or "-", ",".join(r["doc_types"]) or "-", r["printer"] or "-",
+              r["reason"] or "-", _change(r["old"], r["new"]))
              for r in records],
         )  # fmt: skip
         return
@@ -547,19 +515,19 @@ def _audit_table(records: Sequence[AuditRecord], *, wide: bool) -> None:
     # with the action unless it is "ok".
     _print_table(
         ("SEQ", "AT UTC", "OPERATOR", "ACTION", "JOB", "DOCUMENTS", "DETAIL"),
-        [(str(r.seq), _short(r.entry.at_s), r.entry.operator or "-",
-          r.entry.action + ("" if r.entry.outcome == "ok" else f" {r.entry.outcome}"),
-          f"…{r.entry.job_id[-8:]}" if r.entry.job_id else "-",
-          ",".join(r.entry.doc_types) or "-", _detail(r.entry))
+        [(str(r["seq"]), _short(r["at_s"]), r["operator"] or "-",
+          r["action"] + ("" if r["outcome"] == "ok" else f" {r['outcome']}"),
+          f"…{r['job_id'][-8:]}" if r["job_id"] else "-",
+          ",".join(r["doc_types"]) or "-", _detail(r))
          for r in records],
         keep=(0, 1, 3, 4),
     )  # fmt: skip
 
 
-def _detail(entry: AuditEntry) -> str:
+def _detail(record: dict[str, Any]) -> str:
     """A record's reason, printer and printer change in one column (``-``: none)."""
-    change = _change(entry.old, entry.new)
-    parts = [entry.reason, entry.printer, None if change == "-" else change]
+    change = _change(record["old"], record["new"])
+    parts = [record["reason"], record["printer"], None if change == "-" else change]
     return " ".join(p for p in parts if p) or "-"
 
 
@@ -568,7 +536,7 @@ def _change(old: str | None, new: str | None) -> str:
     return "-" if old is None and new is None else f"{old or '(none)'} -> {new or '(none)'}"
 
 
-def _cancel(args: argparse.Namespace, home: _Home) -> None:
+def _cancel(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     result = home.admin().cancel(args.job_id, reason=args.reason)
     for warning in result.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
@@ -576,12 +544,12 @@ def _cancel(args: argparse.Namespace, home: _Home) -> None:
           "feed answer and will not print it ('jobs' shows what it reports)")  # fmt: skip
 
 
-def _revoke(args: argparse.Namespace, home: _Home) -> None:
+def _revoke(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     home.admin().revoke(args.device_id)
     print(f"device {args.device_id} revoked: its requests are refused from now on")
 
 
-def _rotate_key(args: argparse.Namespace, home: _Home) -> None:
+def _rotate_key(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     print(home.admin().rotate_key())
     print("(the new job-signing key is active; the old one stays for the overlap)", file=sys.stderr)
 
@@ -651,11 +619,15 @@ def _backup(args: argparse.Namespace, home: _Home) -> None:
     print(f"backed up to {copy}  (it holds the root key: keep it as safe as the server)")
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
-    "init": _init, "serve": _serve, "office": _office, "enroll-code": _enroll_code,
-    "push": _push, "jobs": _jobs, "devices": _devices, "audit": _audit, "cancel": _cancel,
-    "revoke": _revoke, "rotate-key": _rotate_key, "push-samples": _push_samples,
-    "backup": _backup,
+# Commands that work on a local home and, with --server, through the admin API.
+BOTH: dict[str, Callable[[argparse.Namespace, _Home | RemoteDistrict], None]] = {
+    "office": _office, "enroll-code": _enroll_code, "push": _push, "jobs": _jobs,
+    "devices": _devices, "audit": _audit, "cancel": _cancel, "revoke": _revoke,
+    "rotate-key": _rotate_key,
+}  # fmt: skip
+# Commands on the server host only (its keys, its database, its processes).
+LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
+    "init": _init, "serve": _serve, "push-samples": _push_samples, "backup": _backup,
     "user": lambda args, home: cli_identity.run_user(args, home.identity()),
     "token": lambda args, home: cli_identity.run_token(args, home.identity()),
 }  # fmt: skip
@@ -676,6 +648,20 @@ class _Home:
     def admin(self) -> DistrictAdmin:
         return DistrictAdmin(self.keys())
 
+    def jobs(self, office: str | None) -> list[dict[str, Any]]:
+        store = self.keys().store
+        if office is not None and store.office(office) is None:
+            raise OperatorError(f"unknown office {office}")
+        return [job_json(j) for j in store.jobs(office_code=office)]
+
+    def devices(self) -> list[dict[str, Any]]:
+        return [device_json(d) for d in self.keys().store.devices()]
+
+    def audit(self, kiosk: str) -> tuple[dict[str, Any], str | None]:
+        store = self.keys().store
+        device, note = audit_device(store, kiosk)
+        return audit_report(store, device), note
+
     def identity(self) -> Identity:
         keys = self.keys()
         return Identity(keys.store.identity, district_code=keys.district_code,
@@ -686,30 +672,17 @@ class _Home:
             self._keys.store.close()
 
 
-def _printers(device: DeviceRow) -> tuple[PrinterHealth, ...] | None:
-    """The printers of the device's last heartbeat: () without one, None if unreadable."""
-    try:
-        return () if device.heartbeat is None else parse_heartbeat(device.heartbeat).printers
-    except RejectedError:
-        return None
-
-
-def _printer_json(p: PrinterHealth) -> dict[str, object]:
-    return {
-        "role": p.role, "backend": p.backend, "state": p.state, "accepting": p.accepting,
-        "reasons": list(p.reasons), "media": p.media,
-        "markers": [{"name": m.name, "level": m.level} for m in p.markers],
-    }  # fmt: skip
-
-
-def _printer_text(p: PrinterHealth) -> str:
+def _printer_text(p: dict[str, Any]) -> str:
     """E.g. ``a4: stopped media-empty-error, Black 7%``."""
-    parts = [" ".join([f"{p.role}: {p.state}", *(r for r in p.reasons if r != "none")])]
-    if not p.accepting:
+    head = " ".join([f"{p['role']}: {p['state']}", *(r for r in p["reasons"] if r != "none")])
+    parts = [head]
+    if not p["accepting"]:
         parts.append("not accepting jobs")
-    if p.media is not None and p.media != _A4:
-        parts.append(f"media {p.media}")
-    parts += [f"{m.name} {_LEVELS.get(m.level, f'{m.level}%')}" for m in p.markers]
+    if p["media"] is not None and p["media"] != _A4:
+        parts.append(f"media {p['media']}")
+    for marker in p["markers"]:
+        level = marker["level"]
+        parts.append(f"{marker['name']} {_LEVELS.get(level, f'{level}%')}")
     return ", ".join(parts)
 
 
@@ -779,16 +752,37 @@ def main(argv: list[str] | None = None) -> int:
         return run_selftest()
     if command == "samples":  # only writes PDFs to --out: needs no district home
         return _exit_status(lambda: _samples(args))
+    if args.server is not None:
+        return _run_remote(args, command)
     if args.home is None:
         print(f"{PROG}: error: give --home DIR or set ${HOME_ENV}", file=sys.stderr)
         return EXIT_USAGE
     home = _Home(args.home)
     umask = os.umask(0o077)  # what the district writes (database, keys, backups) is private
+    run = BOTH.get(command) or LOCAL[command]
     try:
-        return _exit_status(lambda: COMMANDS[command](args, home))
+        return _exit_status(lambda: run(args, home))
     finally:
         os.umask(umask)
         home.close()
+
+
+def _run_remote(args: argparse.Namespace, command: str) -> int:
+    """A command through the admin API of ``--server`` (issue 17 item 3)."""
+    if command not in BOTH:
+        print(f"{PROG}: error: {command} works on the server host only (without --server); "
+              f"with --server: {', '.join(sorted(BOTH))}", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    token = args.token or os.environ.get(TOKEN_ENV)
+    if not token:
+        print(f"{PROG}: error: --server needs an API token: --token or ${TOKEN_ENV} "
+              f"(made by '{PROG} token create' on the server)", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    remote = RemoteDistrict(args.server, token, cacert=args.cacert)
+    try:
+        return _exit_status(lambda: BOTH[command](args, remote))
+    finally:
+        remote.close()
 
 
 def _exit_status(run: Callable[[], None]) -> int:

@@ -1,0 +1,297 @@
+"""``cedoka-district --server URL --token …`` (issue 17 item 3) against a real
+``cedoka-district serve`` over TLS on loopback (a TEST-ONLY certificate made per run): the
+same commands print the same as on the server host (``--json`` byte for byte), TLS is
+verified (``--cacert``), and every refusal is one line with the local command's exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from kiosk.lifecycle import JobEvent, JobState
+from kiosk.report import JobReport, event_batch_body, sign_report
+from tests.district.conftest import Kiosk
+from tests.district.test_end_to_end import CLI, _free_port, _self_signed
+from tests.sim.district import make_pdf
+
+OFFICE = "74.08.01.2002"
+PASSWORD = "kolaka-utara-2026"
+
+
+@dataclass
+class Remote:
+    home: Path
+    url: str
+    cert: Path
+    tokens: dict[str, str]
+    kiosk: Kiosk
+    tmp: Path
+
+    def local(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return _run(["--home", str(self.home), *argv])
+
+    def remote(
+        self, *argv: str, role: str = "operator", cacert: bool = True, server: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        extra = ["--cacert", str(self.cert)] if cacert else []
+        return _run(["--server", server or self.url, "--token", self.tokens[role], *extra, *argv])
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "CEDOKA_DISTRICT_HOME": "",
+        "CEDOKA_DISTRICT_TOKEN": "",
+        "REQUESTS_CA_BUNDLE": "",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [str(CLI), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
+    tmp = tmp_path_factory.mktemp("remote")
+    home = tmp / "district"
+    _ok(
+        _run(["--home", str(home), "init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08"])
+    )
+    _ok(_run(["--home", str(home), "office", "add", OFFICE, "--name", "Desa Pitulua"]))
+    tokens = {}
+    for role in ("viewer", "operator", "admin"):
+        user = f"{role}.user"
+        add = subprocess.run(
+            [
+                str(CLI),
+                "--home",
+                str(home),
+                "user",
+                "add",
+                user,
+                "--name",
+                role,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            input=PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert add.returncode == 0, add.stderr
+        made = _ok(
+            _run(
+                [
+                    "--home",
+                    str(home),
+                    "token",
+                    "create",
+                    "--user",
+                    user,
+                    "--label",
+                    f"{role} remote",
+                    "--expires",
+                    "1d",
+                ]
+            )
+        )
+        tokens[role] = made.stdout.strip()
+    cert, key = _self_signed(tmp)
+    port = _free_port()
+    url = f"https://127.0.0.1:{port}"
+    log = (tmp / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [
+            str(CLI),
+            "--home",
+            str(home),
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "CEDOKA_DISTRICT_HOME": ""},
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url + "/healthz", timeout=1, verify=str(cert))
+            break
+        except requests.ConnectionError:
+            assert server.poll() is None, (tmp / "serve.log").read_text()
+            assert time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.05)
+    try:
+        kiosk = Kiosk(url)
+        kiosk.session.verify, kiosk.session.trust_env = str(cert), False
+        code = _ok(_run(["--home", str(home), "enroll-code", OFFICE, "--valid", "1h"]))
+        assert kiosk.enroll(code.stdout.strip()).status_code == 200
+        yield Remote(home, url, cert, tokens, kiosk, tmp)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+            log.close()
+
+
+def test_a_push_from_afar_and_the_same_listings_as_at_home(remote: Remote) -> None:
+    kk, akta = remote.tmp / "kk.pdf", remote.tmp / "akta.pdf"
+    kk.write_bytes(make_pdf(2))
+    akta.write_bytes(make_pdf(1))
+    pushed = _ok(
+        remote.remote(
+            "push",
+            "--office",
+            OFFICE,
+            "--resident",
+            "Test Resident",
+            "--doc",
+            f"KK={kk}",
+            "--doc",
+            f"AKTA_LAHIR={akta}",
+        )
+    )
+    assert pushed.stdout.startswith("job job_") and "claim code: " in pushed.stdout
+    for argv in (
+        ("jobs", "--json"),
+        ("jobs", "--office", OFFICE, "--json"),
+        ("devices", "--json"),
+        ("audit", OFFICE, "--json"),
+        ("jobs",),
+        ("jobs", "--wide"),
+        ("devices",),
+    ):
+        at_home, afar = remote.local(*argv), remote.remote(*argv, role="viewer")
+        assert (afar.returncode, afar.stdout) == (at_home.returncode, at_home.stdout), argv
+    audited = remote.remote("audit", OFFICE, role="viewer")
+    assert audited.returncode == 0 and "chain: intact" in audited.stderr
+
+
+def test_cancel_from_afar_refuses_like_at_home(remote: Remote) -> None:
+    doc = remote.tmp / "one.pdf"
+    doc.write_bytes(make_pdf(1))
+    job_id = _ok(
+        remote.remote(
+            "push",
+            "--office",
+            OFFICE,
+            "--resident",
+            "Test Resident",
+            "--doc",
+            f"KK={doc}",
+            "--json",
+        )
+    ).stdout.split('"job_id": "')[1][:30]
+    done = _ok(remote.remote("cancel", job_id, "--reason", "duplicate"))
+    assert f"job {job_id} cancelled (duplicate)" in done.stdout
+    again = remote.remote("cancel", job_id, "--reason", "duplicate")
+    assert (again.returncode, again.stderr.strip()) == (
+        1,
+        f"cedoka-district: error: job {job_id} is cancelled already",
+    )
+
+    printed = _ok(
+        remote.remote(
+            "push",
+            "--office",
+            OFFICE,
+            "--resident",
+            "Test Resident",
+            "--doc",
+            f"KK={doc}",
+            "--json",
+        )
+    ).stdout.split('"job_id": "')[1][:30]
+    kiosk = remote.kiosk
+    report = JobReport(
+        event_id="evt_01JD0000000000000000000077",
+        device_id=kiosk.device_id,
+        district_code="74.08",
+        job_id=printed,
+        event=JobEvent.PRINT_DONE,
+        state=JobState.PRINTED,
+        at_s=int(time.time()),
+    )
+    body = event_batch_body([sign_report(report, kiosk.auth)])
+    assert kiosk.call("POST", "/v1/events", body).status_code == 200
+    late_home = remote.local("cancel", printed, "--reason", "duplicate")
+    late_afar = remote.remote("cancel", printed, "--reason", "duplicate")
+    assert late_afar.returncode == late_home.returncode == 3
+    assert late_afar.stderr == late_home.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "says"),
+    [
+        (("--server", "http://192.0.2.7:8700", "--token", "x", "jobs"), 2, "use https://"),
+        (("--server", "https://127.0.0.1:9", "jobs"), 2, "needs an API token"),
+        (
+            ("--server", "https://127.0.0.1:9", "--token", "x", "serve", "--listen", "127.0.0.1:1"),
+            2,
+            "works on the server host only",
+        ),
+        (("--server", "https://127.0.0.1:9", "--token", "x", "jobs"), 1, "cannot reach the server"),
+    ],
+)
+def test_mistakes_before_any_request(argv: tuple[str, ...], status: int, says: str) -> None:
+    done = _run(list(argv))
+    assert done.returncode == status and says in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_refusals_of_the_server_are_one_line(remote: Remote) -> None:
+    untrusted = remote.remote("jobs", cacert=False)
+    assert untrusted.returncode == 1 and "certificate is not trusted" in untrusted.stderr
+    wrong = _run(
+        [
+            "--server",
+            remote.url,
+            "--cacert",
+            str(remote.cert),
+            "--token",
+            remote.tokens["operator"][:-3] + "xyz",
+            "jobs",
+        ]
+    )
+    assert wrong.returncode == 1 and "refused the token" in wrong.stderr
+    viewer = remote.remote(
+        "cancel", "job_01JD0000000000000000000001", "--reason", "other", role="viewer"
+    )
+    assert viewer.returncode == 1 and "not allowed" in viewer.stderr
+    unknown = remote.remote("jobs", "--office", "74.08.01.2999", role="viewer")
+    assert unknown.returncode == 1 and "unknown office 74.08.01.2999" in unknown.stderr
+    for done in (untrusted, wrong, viewer, unknown):
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
