@@ -34,6 +34,7 @@ from district.admin import (
     DistrictAdmin,
     PastPrintingError,
 )
+from district.identity import CLI as CLI_ACTOR
 from district.identity import Identity
 from district.keyring import Keys
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
@@ -390,11 +391,14 @@ def _public_url(text: str | None, *, host: str, port: int, tls: bool) -> PublicU
 
 def _office(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     home.admin().add_office(args.code, args.name)
+    home.record("office.add", ("office", args.code))
     print(f"office {args.code} added; next: {PROG} enroll-code {args.code}")
 
 
 def _enroll_code(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
-    print(home.admin().new_enroll_code(args.office, valid_s=args.valid))
+    code = home.admin().new_enroll_code(args.office, valid_s=args.valid)
+    home.record("office.enroll_code", ("office", args.office))
+    print(code)
     print(f"(a one-time code for the kiosk of {args.office})", file=sys.stderr)
 
 
@@ -409,6 +413,7 @@ def _push(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
         office_code=args.office, resident=args.resident, documents=documents,
         release=ReleaseMode(args.release), copies=args.copies, lifetime_s=args.expires,
     )  # fmt: skip
+    home.record("job.push", ("job", result.job_id), ("device", result.device_id))
     for warning in result.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     if args.json:
@@ -538,6 +543,7 @@ def _change(old: str | None, new: str | None) -> str:
 
 def _cancel(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     result = home.admin().cancel(args.job_id, reason=args.reason)
+    home.record("job.cancel", ("job", result.job_id))
     for warning in result.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     print(f"job {result.job_id} cancelled ({args.reason}): the kiosk is told with its next "
@@ -546,11 +552,14 @@ def _cancel(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
 
 def _revoke(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     home.admin().revoke(args.device_id)
+    home.record("device.revoke", ("device", args.device_id))
     print(f"device {args.device_id} revoked: its requests are refused from now on")
 
 
 def _rotate_key(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
-    print(home.admin().rotate_key())
+    kid = home.admin().rotate_key()
+    home.record("key.rotate", ("key", kid))
+    print(kid)
     print("(the new job-signing key is active; the old one stays for the overlap)", file=sys.stderr)
 
 
@@ -639,6 +648,7 @@ class _Home:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._keys: Keys | None = None
+        self._identity: Identity | None = None
 
     def keys(self) -> Keys:
         if self._keys is None:
@@ -647,6 +657,10 @@ class _Home:
 
     def admin(self) -> DistrictAdmin:
         return DistrictAdmin(self.keys())
+
+    def record(self, action: str, *targets: tuple[str, str]) -> None:
+        """Append a change made on the server host to the admin audit log (actor ``cli``)."""
+        self.identity().record(CLI_ACTOR.actor, action, "ok", targets=targets)
 
     def jobs(self, office: str | None) -> list[dict[str, Any]]:
         store = self.keys().store
@@ -663,9 +677,11 @@ class _Home:
         return audit_report(store, device), note
 
     def identity(self) -> Identity:
-        keys = self.keys()
-        return Identity(keys.store.identity, district_code=keys.district_code,
-                        district_name=keys.district_name)  # fmt: skip
+        if self._identity is None:
+            keys = self.keys()
+            self._identity = Identity(keys.store.identity, district_code=keys.district_code,
+                                      district_name=keys.district_name)  # fmt: skip
+        return self._identity
 
     def close(self) -> None:
         if self._keys is not None:

@@ -102,10 +102,17 @@ class Identity:
     ) -> None:  # fmt: skip
         self._store, self._code, self._issuer = store, district_code, district_name
         self._now_s, self._random, self._cost = now_s, random_bytes, cost
-        self._dummy = access.hash_password("x" * 16, salt=_DUMMY_SALT, cost=cost)
+        self._dummy_hash: str | None = None  # made on first need (an Argon2id hash costs)
 
     def now_s(self) -> int:
         return self._now_s()
+
+    def _dummy(self) -> str:
+        """A hash to check an unknown user's password against: the answer takes as long
+        as for a real user, so timing does not tell which user ids exist."""
+        if self._dummy_hash is None:
+            self._dummy_hash = access.hash_password("x" * 16, salt=_DUMMY_SALT, cost=self._cost)
+        return self._dummy_hash
 
     # --- the audit log -----------------------------------------------------------------
     def record(
@@ -200,7 +207,7 @@ class Identity:
         now = self._now_s()
         row = self._store.user(user_id) if access.USER_ID.fullmatch(user_id) else None
         if row is None or row.disabled_s is not None:
-            access.password_matches(password, row.password if row else self._dummy)
+            access.password_matches(password, row.password if row else self._dummy())
             self.record(ANONYMOUS if row is None else row.user_id, "session.sign_in",
                         "unknown_user" if row is None else "disabled", remote=remote)  # fmt: skip
             raise AccessError("unauthenticated", "wrong user id or password")

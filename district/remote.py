@@ -65,6 +65,10 @@ class RemoteDistrict:
     def close(self) -> None:
         self._session.close()
 
+    def record(self, action: str, *targets: tuple[str, str]) -> None:
+        """Nothing to do: the server writes its admin audit log for every API call."""
+        del action, targets
+
     def admin(self) -> RemoteDistrict:
         """The operations (the local home's ``admin()``)."""
         return self

@@ -137,3 +137,21 @@ def test_a_token_is_printed_once_and_works_until_revoked(home: Path) -> None:
         assert all(r.entry.actor in {"cli", "anonymous"} for r in records)
     finally:
         keys.store.close()
+
+
+def test_changes_made_on_the_server_host_are_in_the_admin_audit_log(home: Path) -> None:
+    assert run(home, "office", "add", "74.08.01.2005", "--name", "Desa Lima").returncode == 0
+    code = run(home, "enroll-code", "74.08.01.2005", "--valid", "1h")
+    assert code.returncode == 0, code.stderr
+    keys = Keys.open(home)
+    try:
+        records = keys.store.identity.admin_audit()
+        mine = [(r.entry.actor, r.entry.action, r.entry.targets) for r in records
+                if r.entry.action.startswith("office.")]  # fmt: skip
+        assert mine == [
+            ("cli", "office.add", (("office", "74.08.01.2005"),)),
+            ("cli", "office.enroll_code", (("office", "74.08.01.2005"),)),
+        ]  # fmt: skip
+        assert check_chain(records, district_code="74.08") == []
+    finally:
+        keys.store.close()
