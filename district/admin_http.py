@@ -34,14 +34,22 @@ from district.identity import Identity, Principal
 from district.multipart import read_form
 from district.ratelimit import RateLimiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
-from district.store import DistrictStore, JobRow, OutboxRow, WebhookRow
+from district.store import DeviceRow, DistrictStore, JobRow, OutboxRow, WebhookRow
 from district.views import audit_device, audit_report, device_json, job_json
 from district.webhooks import Webhooks
 from kiosk.access import Scope
 from kiosk.admin_audit import AdminRecord
-from kiosk.errors import AccessError, CedokaError, OperatorError, RateLimitedError, WireError
+from kiosk.errors import (
+    AccessError,
+    CedokaError,
+    OperatorError,
+    RateLimitedError,
+    RejectedError,
+    WireError,
+)
 from kiosk.limits import MAX_DOCUMENTS_PER_JOB
 from kiosk.model import ReleaseMode
+from kiosk.report import parse_heartbeat
 
 log = logging.getLogger("cedoka.district.admin_http")
 PREFIX = "/admin/v1"
@@ -90,6 +98,10 @@ class WebhookBody(BaseModel):
     user_id: str = Field(max_length=64)
     events: list[str] = Field(default_factory=list, max_length=16)
     all_jobs: bool = False
+
+
+class PasswordBody(BaseModel):
+    password: str = Field(max_length=256)
 
 
 class TokenBody(BaseModel):
@@ -430,8 +442,8 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
     async def devices(request: Request) -> dict[str, Any]:
         await principal(request, Scope.DEVICES_READ)
         rows = await run_in_threadpool(store.devices)
-        return {"devices": [{**device_json(d), "heartbeat": _heartbeat(d.heartbeat)}
-                            for d in rows]}  # fmt: skip
+        return {"devices": [{**device_json(d), "heartbeat": _heartbeat(d.heartbeat),
+                             "clock_offset_s": _clock_offset(d)} for d in rows]}  # fmt: skip
 
     @app.get("/devices/{kiosk}/audit", summary="A kiosk's audit trail, its chain checked "
              "(a device id, or an office code: its active kiosk)")  # fmt: skip
@@ -500,6 +512,28 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
             lambda: identity.disable_user(who, user_id, remote=remote_of(request))
         )
         return {"user_id": user_id, "state": "disabled"}
+
+    @app.post(
+        "/users/{user_id}/password",
+        summary="Set a password (one's own, or anyone's for an admin); lifts a lockout",
+    )
+    async def set_password(request: Request, user_id: str, body: PasswordBody) -> dict[str, str]:
+        who = await principal(request)
+        await run_in_threadpool(
+            lambda: identity.set_password(who, user_id, body.password, remote=remote_of(request))
+        )
+        return {"user_id": user_id, "state": "password_set"}
+
+    @app.post(
+        "/users/{user_id}/totp",
+        summary="A new second factor (the otpauth URI and secret are shown once)",
+    )
+    async def enable_totp(request: Request, user_id: str) -> dict[str, str]:
+        who = await principal(request)
+        new = await run_in_threadpool(
+            lambda: identity.enable_totp(who, user_id, remote=remote_of(request))
+        )
+        return {"user_id": user_id, "otpauth_uri": new.uri, "secret": new.secret}
 
     @app.get("/tokens", summary="API tokens (never their secrets)")
     async def tokens(request: Request, user_id: str | None = None) -> dict[str, Any]:
@@ -634,6 +668,18 @@ def _job_matches(
         and (since_s is None or row.created_s >= since_s)
         and (until_s is None or row.created_s < until_s)
     )
+
+
+def _clock_offset(row: DeviceRow) -> int | None:
+    """The kiosk's clock minus the district's when its last heartbeat came (seconds; the
+    heartbeat's own ``sent_at`` against the time it was received, so the link's delay is
+    in it too); None without a readable heartbeat."""
+    if row.heartbeat is None or row.last_seen_s is None:
+        return None
+    try:
+        return parse_heartbeat(row.heartbeat).sent_at_s - row.last_seen_s
+    except RejectedError:
+        return None
 
 
 def _heartbeat(body: bytes | None) -> object:

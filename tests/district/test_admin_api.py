@@ -220,3 +220,32 @@ def test_a_job_past_printing_cannot_be_cancelled_and_a_reason_is_required(admin:
     report(admin, job_id, JobEvent.PRINT_DONE, JobState.PRINTED, 7)
     late = admin.call("POST", f"/jobs/{job_id}/cancel", "operator", json={"reason": "duplicate"})
     assert late.status_code == 409 and late.json()["error"]["code"] == "past_printing"
+
+
+def test_people_change_their_own_password_and_second_factor(admin: Admin) -> None:
+    new_password = "pitulua-baru-2026"
+    path = "/users/operator.user/password"
+    assert admin.call("POST", path, "viewer", json={"password": new_password}).status_code == 403
+    done = admin.call("POST", path, "operator", json={"password": new_password})
+    assert done.status_code == 200, done.text
+    base = admin.url + "/admin/v1/session"
+    old = requests.post(base, json={"user_id": "operator.user", "password": PASSWORD}, timeout=30)
+    assert old.status_code == 401
+    totp = admin.call("POST", "/users/operator.user/totp", "operator")
+    assert totp.status_code == 200 and totp.json()["otpauth_uri"].startswith("otpauth://totp/")
+    asked = requests.post(
+        base, json={"user_id": "operator.user", "password": new_password}, timeout=30
+    )
+    assert asked.status_code == 401 and asked.json()["error"]["code"] == "totp_required"
+
+
+def test_kiosks_show_their_clock_offset(admin: Admin) -> None:
+    import time
+
+    from kiosk.report import Heartbeat, heartbeat_body
+
+    beat = Heartbeat("cedoka/0.1.1", int(time.time()) + 120, 0, 1, 1, {}, (), None, ())
+    assert admin.kiosk.call("POST", "/v1/heartbeat", heartbeat_body(beat)).status_code == 200
+    (device,) = admin.call("GET", "/devices", "viewer").json()["devices"]
+    assert 115 <= device["clock_offset_s"] <= 125
+    assert device["agent"] == "cedoka/0.1.1"
