@@ -26,6 +26,7 @@ from kiosk.errors import (
     OperatorError,
     Reason,
     RejectedError,
+    TransitionError,
     TransportError,
 )
 from kiosk.messages import busy_text, printer_text
@@ -34,6 +35,10 @@ from kiosk.messages import text as reason_text
 PROG = "cedoka"
 EXIT_OK, EXIT_FAILED, EXIT_REVOKED = 0, 1, 3
 EXIT_PRINTER_WAIT = 5  # release: released, not printed yet: the printer is busy or not ready
+
+# A printed job the district cancelled (protocol §13): never handed over.
+CANCELLED_ID = "Dibatalkan oleh Disdukcapil — jangan diserahkan; hancurkan lembarnya."
+CANCELLED_EN = "Cancelled by Disdukcapil — do not hand it over; destroy the sheets."
 
 
 def _print_json(value: object) -> None:
@@ -263,7 +268,12 @@ def _release(args: argparse.Namespace, home: Path) -> int:
                 failed |= isinstance(error, NoPrinterError)
                 waiting |= not isinstance(error, NoPrinterError)
             if state.value == "printed" and args.handed_over:
-                state = agent.dispatcher.hand_over(job_id, args.operator)
+                try:
+                    state = agent.dispatcher.hand_over(job_id, args.operator)
+                except TransitionError:  # the district cancelled it: never handed over
+                    result["error"] = {"code": "job_cancelled", "message_id": CANCELLED_ID,
+                                       "message_en": CANCELLED_EN}  # fmt: skip
+                    failed = True
             result["jobs"].append({"job_id": job_id, "state": state.value})
             waiting |= state.value == "printing"  # the service took it meanwhile: it prints it
             left_waiting = waiting and state.value in {"released", "printing"}

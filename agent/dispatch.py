@@ -43,7 +43,7 @@ from agent.spool import DocRow, JobRow, PrintRow, Spool
 from agent.stored import StoredJobs
 from kiosk.clock import trusted_now
 from kiosk.config import DEFAULT_ROUTING, AgentConfig, PrinterRole, role_for
-from kiosk.errors import ConfigError, Reason, RejectedError
+from kiosk.errors import ConfigError, Reason, RejectedError, TransitionError
 from kiosk.lifecycle import JobEvent, JobState, JobStatus
 from kiosk.model import VerifiedJob
 from kiosk.verify import check_printable_now, verify_document
@@ -371,7 +371,15 @@ class Dispatcher:
         return new
 
     def hand_over(self, job_id: str, operator: str) -> JobState:
-        """Staff confirm the paper went to the resident: hand over, then purge."""
+        """Staff confirm the paper went to the resident: hand over, then purge.
+
+        Raises:
+            TransitionError: ``job_cancelled`` when the verified head lists the job as
+                cancelled (protocol §13: a cancelled job is never handed over, whichever
+                door — the screen or ``cedoka release --handed-over`` — asks).
+        """
+        if job_id in trust_store.cancelled_in_head(self._spool):
+            raise TransitionError(f"job_cancelled: the district cancelled {job_id}")
         if self._book.step(job_id, Step(JobEvent.HAND_OVER, operator=operator)) is not None:
             self._stored.purge(job_id)
         self._notify()

@@ -27,7 +27,7 @@ from agent.settings import save_config
 from agent.spool import Spool
 from kiosk.claim import generate_claim_code
 from kiosk.config import PrinterRole, parse_printer_target, validate_agent_config
-from kiosk.errors import ClaimError, Reason, RejectedError
+from kiosk.errors import ClaimError, Reason, RejectedError, TransitionError
 from kiosk.lifecycle import JobState
 from kiosk.model import ReleaseMode
 from kiosk.verify import TrustState, verify_keyring
@@ -202,3 +202,20 @@ def test_a_revoked_device_is_marked_revoked_and_prints_nothing(
     assert caught.value.reason is Reason.DEVICE_REVOKED
     assert agent.link.revoked and agent.link.error == "device_revoked"
     assert state(agent, job_id) is None and printed(out) == []
+
+
+def test_a_printed_job_the_district_cancels_is_never_handed_over_by_any_door(
+    agent: Agent, sim: DistrictSim, out: Path
+) -> None:
+    """The dispatcher itself refuses (protocol §13), so ``cedoka release --handed-over``
+    cannot hand over what the screen refuses."""
+    job_id = sim.publish(sim.job(release=ReleaseMode.AUTO)).manifest.job_id
+    agent.run_once()
+    assert state(agent, job_id) is JobState.PRINTED
+    sim.cancelled.add(job_id)
+    sim.now_s += 60
+    agent.run_once()
+    with pytest.raises(TransitionError, match="job_cancelled"):
+        agent.dispatcher.hand_over(job_id, OPERATOR)
+    assert state(agent, job_id) is JobState.PRINTED
+    assert "hand_over" not in [event for event, _ in sim.events_of(job_id)]
