@@ -33,6 +33,10 @@ from kiosk.messages import text as reason_text
 
 PROG = "cedoka"
 EXIT_OK, EXIT_FAILED, EXIT_REVOKED = 0, 1, 3
+EXIT_NOT_INSTALLED = 4  # a configured printer's driver is missing (the printers extra)
+MISSING_DRIVER = ("cups_missing", "escpos_missing")
+INSTALL_PRINTERS = ("install the printers extra: sudo ./install.sh, or in a development tree "
+                    ".venv/bin/pip install -e '.[printers]'")  # fmt: skip
 
 
 def _print_json(value: object) -> None:
@@ -267,10 +271,11 @@ def _release(args: argparse.Namespace, home: Path) -> int:
 
 def _printers(args: argparse.Namespace, home: Path) -> int:
     """Each configured role: its backend, health and pre-flight verdict; and the CUPS
-    queues this PC has (to choose from when setting up)."""
+    queues this PC has (to choose from when setting up). Exit status 4 when a configured
+    role's driver is not installed."""
     from agent.settings import load_config
     from printers.base import PrinterNotReadyError
-    from printers.cups import list_queues
+    from printers.cups import cups_installed, list_queues
     from printers.factory import open_any
 
     config = load_config(home)
@@ -296,8 +301,8 @@ def _printers(args: argparse.Namespace, home: Path) -> int:
                          message_id=printer_text(error.reason, "id"),
                          message_en=printer_text(error.reason, "en"))  # fmt: skip
         roles.append(entry)
-    queues = list_queues()
-    value = {"roles": roles, "cups_queues": queues}
+    queues, has_cups = list_queues(), cups_installed()
+    value = {"roles": roles, "cups_queues": queues, "cups_installed": has_cups}
     if args.json:
         _print_json(value)
     else:
@@ -306,7 +311,14 @@ def _printers(args: argparse.Namespace, home: Path) -> int:
             print(f"{entry['role']:<8} {entry['uri']:<40} {entry.get('state', '?'):<10} {verdict}")
             if entry.get("message_en"):
                 print(f"         {entry['message_id']}\n         {entry['message_en']}")
-        print(f"CUPS queues: {', '.join(queues) or '(none)'}")
+        if has_cups:
+            print(f"CUPS queues: {', '.join(queues) or '(none)'}")
+        else:
+            print("CUPS queues: CUPS tidak terpasang / CUPS is not installed (no pycups)")
+    missing = sorted({e["problem"] for e in roles} & set(MISSING_DRIVER))
+    if missing:
+        return _fail(f"{', '.join(missing)}: a printer's driver is not installed; "
+                     f"{INSTALL_PRINTERS}", EXIT_NOT_INSTALLED)  # fmt: skip
     return EXIT_OK if all(e["ready"] for e in roles) else EXIT_FAILED
 
 

@@ -100,6 +100,7 @@ class SettingsView:
     printers: dict[str, str | None]  # role -> URI
     queues: tuple[str, ...]  # the local CUPS queues
     backends: dict[str, tuple[str, ...]]  # role -> backends the screen may offer
+    missing: tuple[str, ...] = ()  # printer drivers not installed: cups_missing, escpos_missing
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,15 @@ from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
 from kiosk.errors import ConfigError, PrinterNotAllowedError
 from kiosk.model import PrintTicket
 from kiosk.testpage import make_test_page
-from printers.base import Printer, PrinterNotReadyError, PrintSubmitError
+from printers.base import (
+    CUPS_MISSING,
+    ESCPOS_MISSING,
+    Printer,
+    PrinterNotReadyError,
+    PrintSubmitError,
+)
+from printers.cups import cups_installed, list_queues
+from printers.escpos import escpos_installed
 from printers.receipt import Language, Receipt, ReceiptPrinter, format_time
 
 TestRole = Literal["a4", "receipt"]
@@ -49,8 +57,9 @@ class SupervisorDesk:
         return SettingsView(
             language=cfg.language,
             printers={"a4": roles.get("a4"), "receipt": roles.get("receipt")},
-            queues=tuple(_cups_queues()),
+            queues=tuple(list_queues()),
             backends={"a4": ("cups", *virtual), "receipt": ("escpos", *virtual)},
+            missing=missing_drivers(),
         )
 
     def change_settings(self, operator: Operator, *, language: str | None,
@@ -127,10 +136,8 @@ def receipt_language(cfg: AgentConfig) -> Language:
     return "en" if cfg.language == "en" else "id"  # validated as one of the two
 
 
-def _cups_queues() -> list[str]:
-    """The local CUPS queues a supervisor may choose for the A4 role (empty without CUPS)."""
-    try:
-        from printers.cups import list_queues
-    except ImportError:  # pycups not installed (a virtual-printer demo)
-        return []
-    return list_queues()
+def missing_drivers() -> tuple[str, ...]:
+    """The printer drivers this installation lacks (the ``printers`` extra), as printer
+    reasons: the settings screen says so instead of failing."""
+    drivers = ((CUPS_MISSING, cups_installed()), (ESCPOS_MISSING, escpos_installed()))
+    return tuple(code for code, present in drivers if not present)

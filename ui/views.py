@@ -7,6 +7,7 @@ from typing import Any
 
 from agent.desk_model import HandedOver, History, JobView, KioskState, Printed, SettingsView
 from agent.operators import Operator
+from kiosk.messages import printer_text
 
 # The receipt printer failed after a hand-over: the screen says so, the job is done.
 RECEIPT_FAILED = ("Struk tidak tercetak — dokumen tetap sah.",
@@ -68,7 +69,10 @@ def state_json(state: KioskState, operator: Operator | None) -> dict[str, Any]:
 def settings_json(view: SettingsView) -> dict[str, Any]:
     return {"language": view.language, "printers": dict(view.printers),
             "queues": list(view.queues),
-            "backends": {role: list(names) for role, names in view.backends.items()}}  # fmt: skip
+            "backends": {role: list(names) for role, names in view.backends.items()},
+            "missing": [{"code": code, "message_id": printer_text(code, "id"),
+                         "message_en": printer_text(code, "en")}
+                        for code in view.missing]}  # fmt: skip
 
 
 def history_json(history: History) -> dict[str, Any]:

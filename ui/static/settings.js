@@ -2,7 +2,7 @@
 
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
-import { lang, t } from "./i18n.js";
+import { msg, t } from "./i18n.js";
 import { act, note, noteEl, page, setNote, show, switchLanguage } from "./shell.js";
 import { pinScreen } from "./signin.js";
 import { showQueue } from "./queue.js";
@@ -61,13 +61,18 @@ function settingsScreen(ticket, data) {
       const printers = s.data.printers || {};
       const queues = s.data.queues || [];
       const current = (v) => t("settings_current", { v: v || t("settings_none") });
+      // A printer driver this PC lacks (no pycups, no python-escpos): say so, keep the rest.
+      const missing = (code) => {
+        const m = (s.data.missing || []).find((x) => x.code === code);
+        return m ? h("div", { class: "note warn", testid: `missing-${code}` }, msg(m)) : null;
+      };
       const a4 = h("div", { class: "setting" },
         h("h2", {}, t("settings_a4")),
         h("p", { class: "sub", testid: "a4-current" }, current(printers.a4)),
-        queues.length ? h("div", { class: "choices small" }, queues.map((q) =>
+        missing("cups_missing") || (queues.length ? h("div", { class: "choices small" }, queues.map((q) =>
           button(q, () => s.save({ printers: { a4: `cups:${q}` } }), { kind: "choice",
             testid: `queue-${q}`, extra: { "aria-pressed": String(printers.a4 === `cups:${q}`) } })))
-          : h("p", { class: "sub" }, t("settings_no_queues")),
+          : h("p", { class: "sub" }, t("settings_no_queues"))),
         button(t("test_page_a4"), () => s.testPage("a4"), { kind: "secondary", testid: "test-a4" }));
       const input = h("input", { type: "text", value: printers.receipt || "", testid: "receipt-uri",
         "aria-label": t("settings_receipt"), placeholder: t("settings_receipt_hint"),
@@ -75,6 +80,7 @@ function settingsScreen(ticket, data) {
       const receipt = h("div", { class: "setting" },
         h("h2", {}, t("settings_receipt")),
         h("p", { class: "sub", testid: "receipt-current" }, current(printers.receipt)),
+        missing("escpos_missing"),
         h("div", { class: "row" }, input, button(t("save"),
           () => s.save({ printers: { receipt: input.value.trim() } }),
           { kind: "primary", testid: "save-receipt" })),
