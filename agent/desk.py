@@ -101,8 +101,8 @@ class Desk:
         self._now_s, self._update_settings = now_s, update_settings
         self._print_wait_s = print_wait_s
         self.supervisor = SupervisorDesk(
-            audit=audit, check_pin=self.check_pin, config=config, printers=printers,
-            receipt=receipt, now_s=now_s, update_settings=update_settings,
+            audit=audit, check_pin=self.check_pin, lookup=self.operator, config=config,
+            printers=printers, receipt=receipt, now_s=now_s, update_settings=update_settings,
         )  # fmt: skip
 
     # --- views ------------------------------------------------------------------------

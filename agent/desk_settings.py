@@ -1,6 +1,7 @@
-"""The supervisor's part of the staff's desk: unlock the settings with a PIN, read and
-change them (language, printer roles), print test pages. Every change and refusal is
-audited; the one error is :class:`~agent.desk_model.DeskError`."""
+"""The supervisor's part of the staff's desk: unlock the settings with a supervisor's PIN,
+read and change them (language, printer roles), print test pages. Every change and refusal
+is audited under the supervisor whose PIN opened the settings; the one error is
+:class:`~agent.desk_model.DeskError`."""
 
 from __future__ import annotations
 
@@ -33,22 +34,37 @@ class SupervisorDesk:
 
     def __init__(
         self, *, audit: AuditLog, check_pin: Callable[..., Operator],
-        config: Callable[[], AgentConfig], printers: Mapping[PrinterRole, Printer],
+        lookup: Callable[[str], Operator | None], config: Callable[[], AgentConfig],
+        printers: Mapping[PrinterRole, Printer],
         receipt: Callable[[], ReceiptPrinter | None], now_s: Callable[[], int],
         update_settings: Callable[..., AgentConfig],
     ) -> None:  # fmt: skip
-        """``check_pin``: :meth:`agent.desk.Desk.check_pin`; the others as for the desk."""
+        """``check_pin``: :meth:`agent.desk.Desk.check_pin`; ``lookup``: the operator as
+        stored now (:meth:`agent.desk.Desk.operator`); the others as for the desk."""
         self._audit, self._check_pin, self._config = audit, check_pin, config
+        self._lookup = lookup
         self._printers, self._receipt, self._now_s = printers, receipt, now_s
         self._update_settings = update_settings
 
-    def unlock_settings(self, operator: Operator, pin: str) -> None:
-        """Raises: DeskError (see :meth:`agent.desk.Desk.check_pin`), ``not_supervisor``."""
-        checked = self._check_pin(operator.operator_id, pin, action="settings")
-        if not checked.is_supervisor:
-            self._audit.record("settings", "refused", operator=operator.operator_id,
-                               reason="not_supervisor")  # fmt: skip
+    def unlock_settings(self, operator: Operator, pin: str, *,
+                        supervisor_id: str | None = None) -> Operator:  # fmt: skip
+        """Open the settings on ``operator``'s session with the PIN of the supervisor
+        ``supervisor_id`` (default: ``operator`` themself), who came to the counter while a
+        staff member is signed in. The PIN is checked, counted and audited against the
+        supervisor whose PIN it is, never against the signed-in staff member; a person who
+        is no supervisor is refused before any PIN is checked.
+
+        Returns: the supervisor (the settings' changes are recorded under them).
+
+        Raises:
+            DeskError: ``not_supervisor`` (audited), or see :meth:`agent.desk.Desk.check_pin`.
+        """
+        who = supervisor_id or operator.operator_id
+        chosen = self._lookup(who)
+        if chosen is not None and not chosen.is_supervisor:
+            self._audit.record("settings", "refused", operator=who, reason="not_supervisor")
             raise DeskError("staff", "not_supervisor")
+        return self._check_pin(who, pin, action="settings")
 
     def settings(self) -> SettingsView:
         cfg = self._config()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.conftest import SUPERVISOR, Api
+from agent.operators import PIN_POLICY
+from tests.ui.conftest import STAFF, SUPERVISOR, Api
 from tests.without_printers.sitecustomize import refuse_printer_drivers
 
 
@@ -49,3 +50,45 @@ def test_settings_without_the_printer_drivers_say_so_and_keep_working(
 def test_settings_with_the_printer_drivers_miss_nothing(api: Api) -> None:
     body = api.call("GET", "/api/settings", headers=_unlocked(api)).json()
     assert body["missing"] == []
+
+
+def test_a_supervisor_opens_the_settings_on_a_staff_session(api: Api) -> None:
+    """Issue 16: on a staff member's session the supervisor's correct PIN was refused and
+    counted against the staff member. Now the supervisor names themself; their PIN is
+    checked and counted as theirs, and the changes are recorded under them."""
+    assert api.token is not None  # STAFF is signed in
+    not_one = api.call(
+        "POST", "/api/settings/unlock", json={"pin": STAFF[2], "supervisor": STAFF[0]}
+    )
+    assert not_one.status_code == 403 and not_one.json()["error"]["code"] == "not_supervisor"
+    assert not_one.json()["error"]["message_id"] == "Hanya penyelia yang boleh mengubah pengaturan."
+    for _ in range(PIN_POLICY.max_failures):
+        wrong = api.call("POST", "/api/settings/unlock",
+                         json={"pin": "9999", "supervisor": SUPERVISOR[0]})  # fmt: skip
+        assert wrong.json()["error"]["code"] in {"pin_wrong", "operator_locked"}
+    locked = api.call("POST", "/api/settings/unlock",
+                      json={"pin": SUPERVISOR[2], "supervisor": SUPERVISOR[0]})  # fmt: skip
+    assert locked.json()["error"]["code"] == "operator_locked"  # the supervisor's count
+    api.agent.operators.set_pin(SUPERVISOR[0], SUPERVISOR[2])  # lifts the lock
+    staff_pin = api.call("POST", "/api/login", json={"operator": STAFF[0], "pin": STAFF[2]})
+    assert staff_pin.status_code == 200  # the staff member was never counted
+
+    opened = api.call("POST", "/api/settings/unlock",
+                      json={"pin": SUPERVISOR[2], "supervisor": SUPERVISOR[0]})  # fmt: skip
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["supervisor"] == {"id": SUPERVISOR[0], "name": SUPERVISOR[1],
+                                           "role": "supervisor"}  # fmt: skip
+    headers = {"x-cedoka-settings": opened.json()["settings_ticket"]}
+    assert api.call("POST", "/api/settings", headers=headers, json={"language": "en"}).ok
+    [change] = [e for e in api.call("GET", "/api/history").json()["entries"]
+                if e["action"] == "settings" and e["outcome"] == "ok"]  # fmt: skip
+    assert change["operator"] == SUPERVISOR[0]
+    refused = [e for e in api.call("GET", "/api/history").json()["entries"]
+               if e["action"] == "settings" and e["outcome"] == "refused"]  # fmt: skip
+    assert refused and {e["operator"] for e in refused} == {STAFF[0], SUPERVISOR[0]}
+    assert all(e["reason"] != "pin_wrong" or e["operator"] == SUPERVISOR[0] for e in refused)
+
+    api.agent.operators.remove(SUPERVISOR[0])  # the grant ends with its supervisor
+    gone = api.call("GET", "/api/settings", headers=headers)
+    assert gone.status_code == 401 and gone.json()["error"]["code"] == "settings_locked"
+    assert gone.json()["error"]["message_id"] == "Masukkan PIN penyelia."

@@ -1,31 +1,72 @@
-// The supervisor's settings: language, printers, test pages.
+// The supervisor's settings: language, printers, test pages. A supervisor signed in enters
+// their own PIN; on a staff member's session the supervisor who came to the counter taps
+// their name first, and the PIN is checked (and counted) as theirs, not the staff member's.
 
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { msg, t } from "./i18n.js";
-import { act, note, noteEl, page, setNote, show, switchLanguage } from "./shell.js";
+import { act, app, every, note, noteEl, page, paint, setNote, show, switchLanguage }
+  from "./shell.js";
 import { pinScreen } from "./signin.js";
 import { showQueue } from "./queue.js";
 
-// --- settings --------------------------------------------------------------------------
+// --- opening the settings ----------------------------------------------------------------
 
+// The first settings screen for whoever is signed in (the queue's Settings button).
 function settingsPinScreen(first = null) {
+  const me = app.operator;
+  return me && me.role === "supervisor" ? supervisorPinScreen(me, first, false)
+    : supervisorPickScreen(first);
+}
+
+function supervisorPickScreen(first = null) {
+  const s = {
+    name: "settings-who", note: first, supervisors: null,
+    enter() {
+      every(10000, async () => {
+        const answer = await api.get("/api/operators");
+        s.supervisors = answer.operators.filter((o) => o.role === "supervisor");
+        paint();
+      });
+    },
+    render() {
+      let body;
+      if (s.supervisors === null) body = h("p", { class: "lead" }, t("loading"));
+      else if (s.supervisors.length === 0) {
+        body = h("div", { class: "note warn big", testid: "no-supervisors" },
+          t("settings_no_supervisor"));
+      } else {
+        body = h("div", { class: "operators", testid: "supervisors" }, s.supervisors.map((op) =>
+          button([h("span", { class: "name" }, op.name), h("small", {}, t("supervisor"))],
+            () => show(supervisorPinScreen(op, null, true)),
+            { kind: "operator", testid: `supervisor-${op.id}` })));
+      }
+      return page("settings-who", t("settings_title"), [
+        h("p", { class: "lead" }, t("settings_pick_supervisor")), noteEl(s.note), body,
+      ], { footer: button(t("back"), () => showQueue(), { kind: "quiet", testid: "back" }) });
+    },
+  };
+  return s;
+}
+
+// ``picked``: the supervisor chose their name on a staff member's session.
+function supervisorPinScreen(supervisor, first, picked) {
   return pinScreen({
     name: "settings-pin", note: first,
-    title: () => t("settings_title"),
-    help: () => t("settings_pin_help"),
+    title: () => t("settings_pin_title", { name: supervisor.name }),
+    help: () => t("settings_pin_help", { name: supervisor.name }),
     submitLabel: () => t("confirm_pin"),
-    back: () => showQueue(),
+    back: () => (picked ? show(supervisorPickScreen()) : showQueue()),
     async submit(pin) {
-      const answer = await api.post("/api/settings/unlock", { pin });
+      const answer = await api.post("/api/settings/unlock", { pin, supervisor: supervisor.id });
       const ticket = answer.settings_ticket;
       const data = await api.get("/api/settings", { "X-Cedoka-Settings": ticket });
-      show(settingsScreen(ticket, data));
+      show(settingsScreen(ticket, data, answer.supervisor || supervisor, picked));
     },
   });
 }
 
-function settingsScreen(ticket, data) {
+function settingsScreen(ticket, data, supervisor, picked) {
   const headers = { "X-Cedoka-Settings": ticket };
   const s = {
     name: "settings-main", note: null, data,
@@ -42,7 +83,7 @@ function settingsScreen(ticket, data) {
     },
     expired(error) {
       if (error instanceof api.ApiError && /^settings/.test(error.code)) {
-        show(settingsPinScreen(note("warn", "settings_expired")));
+        show(supervisorPinScreen(supervisor, note("warn", "settings_expired"), picked));
       } else {
         throw error;
       }
@@ -93,6 +134,7 @@ function settingsScreen(ticket, data) {
             testid: `default-lang-${code}`,
             extra: { "aria-pressed": String(s.data.language === code) } }))));
       return page("settings-main", t("settings_title"), [
+        h("p", { class: "sub", testid: "settings-by" }, t("settings_by", { name: supervisor.name })),
         noteEl(s.note),
         h("div", { class: "scroll settings-grid" }, a4, receipt, language),
       ], { footer: button(t("back_to_queue"), () => showQueue(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.browser.conftest import SUPERVISOR, Ui
+from tests.ui.browser.conftest import STAFF, SUPERVISOR, Ui
 from tests.without_printers.sitecustomize import refuse_printer_drivers
 
 
@@ -30,3 +30,26 @@ def test_settings_without_the_printer_drivers_say_cups_is_not_installed(
     expect(ui.by("message")).to_have_text("Saved.")
     expect(ui.by("missing-cups_missing")).to_contain_text("CUPS is not installed")
     ui.shot("40-settings-without-cups")
+
+
+def test_a_supervisor_opens_the_settings_at_a_staff_members_counter(ui: Ui) -> None:
+    """Issue 16: opening Settings from a staff session asked for "your PIN" and refused the
+    supervisor's (counting it against the staff member)."""
+    ui.open()
+    ui.sign_in(STAFF)
+    ui.by("settings").tap()
+    expect(ui.screen("settings-who")).to_contain_text("Penyelia: sentuh nama Anda")
+    ui.shot("41-settings-pick-supervisor")
+    ui.by(f"supervisor-{SUPERVISOR[0]}").tap()
+    expect(ui.screen("settings-pin")).to_contain_text(f"PIN penyelia: {SUPERVISOR[1]}")
+    ui.tap_keys("9999")
+    ui.by("pin-submit").tap()
+    expect(ui.by("message")).to_have_text("PIN salah — coba lagi.")
+    ui.tap_keys(SUPERVISOR[2])
+    ui.by("pin-submit").tap()
+    expect(ui.screen("settings-main")).to_be_visible()
+    expect(ui.by("settings-by")).to_have_text(f"Dibuka oleh penyelia {SUPERVISOR[1]}")
+    expect(ui.by("operator-name")).to_have_text(STAFF[1])  # still the staff member's session
+    ui.shot("42-settings-opened-by-supervisor")
+    ui.by("back-to-queue").tap()
+    expect(ui.screen("queue")).to_be_visible()
