@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.home import HomeLayout
+from kiosk.config import office_utc_offset_s
+from kiosk.doctor import duration, when
 from kiosk.errors import (
     CedokaError,
     ClaimError,
@@ -30,6 +32,7 @@ from kiosk.errors import (
 )
 from kiosk.messages import printer_text
 from kiosk.messages import text as reason_text
+from kiosk.verify import TrustState
 
 PROG = "cedoka"
 EXIT_OK, EXIT_FAILED, EXIT_REVOKED = 0, 1, 3
@@ -200,6 +203,7 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     if args.json:
         _print_json(value)
         return EXIT_OK
+    offset, now_s = office_utc_offset_s(config), int(time.time())
     print(f"device {value['device_id']}  office {value['office_code']}  {value['server_url']}")
     counts = spool_counts
     jobs = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
@@ -211,12 +215,13 @@ def _status(args: argparse.Namespace, home: Path) -> int:
         print("link: this kiosk was revoked by the district: re-enrol needed "
               "(perangkat dicabut: daftarkan ulang)")  # fmt: skip
     elif link["error"] and link["error"] != seen.refused:
-        print(f"link: down ({link['error']}); last contact at {link['last_ok_s'] or 'never'}")
+        print(f"link: down ({link['error']}); last contact {_at(link['last_ok_s'], offset, now_s)}")
     else:
-        print(f"link: ok, last contact at {link['last_ok_s']}")
+        print(f"link: ok, last contact {_at(link['last_ok_s'], offset, now_s)}")
+    print(_trust_line(trust, offset, now_s))
     if link["frozen"]:
-        since = _local_time(seen.confirmed_s) if seen.confirmed_s else "enrolment"
-        since_id = _local_time(seen.confirmed_s) if seen.confirmed_s else "pendaftaran"
+        since = when(seen.confirmed_s, offset) if seen.confirmed_s else "enrolment"
+        since_id = when(seen.confirmed_s, offset) if seen.confirmed_s else "pendaftaran"
         why = f" (head refused: {seen.refused})" if seen.refused else ""
         print(f"feed: frozen — no confirmation from the district since {since}{why}; only "
               f"documents received before can print (belum ada konfirmasi dari kabupaten "
@@ -224,8 +229,26 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     return EXIT_OK
 
 
-def _local_time(at_s: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(at_s))
+def _at(at_s: int | None, offset: int, now_s: int) -> str:
+    """A time on the office's clock and how long ago it was (``never`` for None)."""
+    if at_s is None:
+        return "never"
+    if at_s > now_s:
+        return when(at_s, offset)
+    return f"{when(at_s, offset)} ({duration(now_s - at_s)[1]} ago)"
+
+
+def _trust_line(trust: TrustState, offset: int, now_s: int) -> str:
+    """What this kiosk trusts: the district's signing keys, the last verified feed head
+    (how long it confirms the feed) and the trusted clock's floor."""
+    if trust.head is None:
+        feed = "no feed head verified yet (it comes with the first contact after enrolment)"
+    else:
+        feed = (f"feed head #{trust.head.seq} signed {_at(trust.head.issued_at_s, offset, now_s)}"
+                f", confirms until {when(trust.head.expires_at_s, offset)}")  # fmt: skip
+    floor = when(trust.time_floor_s, offset) if trust.time_floor_s else "none yet"
+    return (f"trust: district {trust.district_code}, signing keys version "
+            f"{trust.keyring.version}; {feed}; trusted clock not before {floor}")  # fmt: skip
 
 
 def _release(args: argparse.Namespace, home: Path) -> int:
