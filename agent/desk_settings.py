@@ -135,7 +135,7 @@ class SupervisorDesk:
                     office_name=cfg.office_name or cfg.office_code,
                     printed_at_s=self._now_s(), utc_offset_s=offset,
                     documents=("Halaman uji / Test page",), job_ref="TEST",
-                    operator=operator.name, language=receipt_language(cfg),
+                    operator=operator.name, language=receipt_language(cfg), test=True,
                 ))  # fmt: skip
         except (PrinterNotReadyError, PrintSubmitError) as error:
             self._audit.record("test_page", "refused", operator=operator.operator_id,

@@ -92,3 +92,14 @@ def test_a_supervisor_opens_the_settings_on_a_staff_session(api: Api) -> None:
     gone = api.call("GET", "/api/settings", headers=headers)
     assert gone.status_code == 401 and gone.json()["error"]["code"] == "settings_locked"
     assert gone.json()["error"]["message_id"] == "Masukkan PIN penyelia."
+
+
+def test_the_test_receipt_is_marked_test(api: Api) -> None:
+    """Issue 16: the settings' test receipt looked like a real hand-over receipt."""
+    headers = _unlocked(api)
+    slip = api.call("POST", "/api/settings/test-page", headers=headers, json={"role": "receipt"})
+    assert slip.json() == {"role": "receipt", "state": "submitted"}
+    [printed] = api.receipts.glob("receipt-TEST-*.txt")
+    lines = printed.read_text().splitlines()
+    assert "STRUK UJI / TEST" in lines[0] and "STRUK UJI / TEST" in lines[-2]  # [-1]: the QR
+    assert "TANDA TERIMA DOKUMEN" not in printed.read_text()
