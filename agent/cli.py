@@ -13,7 +13,7 @@ Every argument is checked while parsing (:mod:`agent.cli_args`), before a comman
 Exit status: 0 success, 1 refused or failed (the message says why; for ``doctor``: a check
 failed), 2 usage error (a bad argument: one line says which and why), 3 this kiosk was
 revoked (re-enrol needed), 4 a configured printer's driver is not installed (the printers
-extra: ``printers``).
+extra: ``printers``), 5 another ``demo`` is running in the demo's directory.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     demo.add_argument(
         "--dir", type=Path, metavar="DIR",
-        help="where the demo keeps its state, wiped at each start "
+        help="where the demo keeps its state, wiped at each start; refused (exit status 5) "
+        "while another demo runs in it "
         "(default: $XDG_STATE_HOME/cedoka-demo, else ~/.local/state/cedoka-demo)",
     )  # fmt: skip
     demo.add_argument(
