@@ -23,6 +23,7 @@ from printers.base import (
     PrintSubmitError,
 )
 from printers.cups import cups_installed, list_queues
+from printers.detect import receipt_candidates
 from printers.escpos import escpos_installed
 from printers.receipt import Language, Receipt, ReceiptPrinter, format_time
 
@@ -70,12 +71,16 @@ class SupervisorDesk:
         cfg = self._config()
         roles = {t.role.value: t.uri for t in cfg.printers}
         virtual = ("virtual",) if cfg.allow_virtual_printers else ()  # folders: demo/test only
+        queues = list_queues()
         return SettingsView(
             language=cfg.language,
             printers={"a4": roles.get("a4"), "receipt": roles.get("receipt")},
-            queues=tuple(list_queues()),
+            queues=tuple(queues),
             backends={"a4": ("cups", *virtual), "receipt": ("escpos", *virtual)},
             missing=missing_drivers(),
+            receipt_choices=tuple(
+                receipt_candidates(a4_uri=roles.get("a4"), queues=lambda: queues)
+            ),
         )
 
     def change_settings(self, operator: Operator, *, language: str | None,

@@ -72,7 +72,9 @@ def settings_json(view: SettingsView) -> dict[str, Any]:
             "backends": {role: list(names) for role, names in view.backends.items()},
             "missing": [{"code": code, "message_id": printer_text(code, "id"),
                          "message_en": printer_text(code, "en")}
-                        for code in view.missing]}  # fmt: skip
+                        for code in view.missing],
+            "receipt_choices": [{"uri": p.uri, "label": p.label, "source": p.source}
+                                for p in view.receipt_choices]}  # fmt: skip
 
 
 def history_json(history: History) -> dict[str, Any]:

@@ -3,9 +3,13 @@ install without the ``printers`` extra (:mod:`tests.without_printers.sitecustomi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agent.operators import PIN_POLICY
+from printers import detect
+from tests.printers.fake_sysfs import fake_sysfs
 from tests.ui.conftest import STAFF, SUPERVISOR, Api
 from tests.without_printers.sitecustomize import refuse_printer_drivers
 
@@ -103,3 +107,19 @@ def test_the_test_receipt_is_marked_test(api: Api) -> None:
     lines = printed.read_text().splitlines()
     assert "STRUK UJI / TEST" in lines[0] and "STRUK UJI / TEST" in lines[-2]  # [-1]: the QR
     assert "TANDA TERIMA DOKUMEN" not in printed.read_text()
+
+
+def test_the_settings_offer_the_receipt_printers_found(
+    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 16: the receipt printer was free text on a touch screen with no keyboard."""
+    monkeypatch.setattr(detect, "SYSFS_USB", fake_sysfs(tmp_path / "sys"))
+    headers = _unlocked(api)
+    body = api.call("GET", "/api/settings", headers=headers).json()
+    assert body["receipt_choices"][:2] == [
+        {"uri": "escpos:usb:04b8:0e15", "label": "EPSON TM-T82", "source": "usb"},
+        {"uri": "escpos:usb:0416:5011", "label": "USB 0416:5011", "source": "usb"},
+    ]
+    picked = api.call("POST", "/api/settings", headers=headers,
+                      json={"printers": {"receipt": "escpos:usb:04b8:0e15"}})  # fmt: skip
+    assert picked.json()["printers"]["receipt"] == "escpos:usb:04b8:0e15"

@@ -69,7 +69,7 @@ function supervisorPinScreen(supervisor, first, picked) {
 function settingsScreen(ticket, data, supervisor, picked) {
   const headers = { "X-Cedoka-Settings": ticket };
   const s = {
-    name: "settings-main", note: null, data,
+    name: "settings-main", note: null, data, typing: false,
     save(body, okKey = "saved") {
       act(async () => {
         try {
@@ -87,6 +87,17 @@ function settingsScreen(ticket, data, supervisor, picked) {
       } else {
         throw error;
       }
+    },
+    // Look for receipt printers again (one was just plugged in).
+    rescan() {
+      act(async () => {
+        try {
+          s.data = await api.get("/api/settings", headers);
+          paint();
+        } catch (error) {
+          s.expired(error);
+        }
+      });
     },
     testPage(role) {
       act(async () => {
@@ -115,18 +126,40 @@ function settingsScreen(ticket, data, supervisor, picked) {
             testid: `queue-${q}`, extra: { "aria-pressed": String(printers.a4 === `cups:${q}`) } })))
           : h("p", { class: "sub" }, t("settings_no_queues"))),
         button(t("test_page_a4"), () => s.testPage("a4"), { kind: "secondary", testid: "test-a4" }));
+      // The receipt printers this PC sees (USB, CUPS queues), to tap; typing an address is
+      // for district IT with a keyboard.
+      const found = s.data.receipt_choices || [];
+      const pick = (uri) => s.save({ printers: { receipt: uri } });
+      const choices = found.map((p) => button([h("span", { class: "name" }, p.label),
+        h("small", {}, t(p.source === "usb" ? "settings_found_usb" : "settings_found_cups"))],
+      () => pick(p.uri), { kind: "choice", testid: `receipt-choice-${p.uri}`,
+        extra: { "aria-pressed": String(printers.receipt === p.uri) } }));
+      if (printers.receipt) {
+        choices.push(button(t("settings_no_receipt"), () => pick(""),
+          { kind: "choice", testid: "receipt-none" }));
+      }
       const input = h("input", { type: "text", value: printers.receipt || "", testid: "receipt-uri",
         "aria-label": t("settings_receipt"), placeholder: t("settings_receipt_hint"),
         autocomplete: "off", spellcheck: "false" });
+      const typed = s.typing
+        ? h("div", { class: "row" }, input, button(t("save"),
+          () => s.save({ printers: { receipt: input.value.trim() } }),
+          { kind: "primary", testid: "save-receipt" }))
+        : button(t("settings_type_address"), () => { s.typing = true; paint(); },
+          { kind: "quiet", testid: "receipt-type" });
       const receipt = h("div", { class: "setting" },
         h("h2", {}, t("settings_receipt")),
         h("p", { class: "sub", testid: "receipt-current" }, current(printers.receipt)),
         missing("escpos_missing"),
-        h("div", { class: "row" }, input, button(t("save"),
-          () => s.save({ printers: { receipt: input.value.trim() } }),
-          { kind: "primary", testid: "save-receipt" })),
-        button(t("test_page_receipt"), () => s.testPage("receipt"),
-          { kind: "secondary", testid: "test-receipt" }));
+        found.length ? h("p", { class: "sub" }, t("settings_found"))
+          : h("p", { class: "sub", testid: "receipt-none-found" }, t("settings_none_found")),
+        choices.length ? h("div", { class: "choices small", testid: "receipt-choices" }, choices)
+          : null,
+        h("div", { class: "row" },
+          button(t("settings_rescan"), () => s.rescan(), { kind: "secondary", testid: "rescan" }),
+          button(t("test_page_receipt"), () => s.testPage("receipt"),
+            { kind: "secondary", testid: "test-receipt" })),
+        typed);
       const language = h("div", { class: "setting" },
         h("h2", {}, t("settings_language")),
         h("div", { class: "choices small" }, [["id", "Bahasa Indonesia"], ["en", "English"]].map(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
+from printers import detect
+from tests.printers.fake_sysfs import fake_sysfs
 from tests.ui.browser.conftest import STAFF, SUPERVISOR, Ui
 from tests.without_printers.sitecustomize import refuse_printer_drivers
 
@@ -53,3 +57,31 @@ def test_a_supervisor_opens_the_settings_at_a_staff_members_counter(ui: Ui) -> N
     ui.shot("42-settings-opened-by-supervisor")
     ui.by("back-to-queue").tap()
     expect(ui.screen("queue")).to_be_visible()
+
+
+def test_the_receipt_printer_is_picked_from_the_printers_found(
+    ui: Ui, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 16: the receipt printer was free text on a touch screen with no keyboard."""
+    monkeypatch.setattr(detect, "SYSFS_USB", tmp_path / "sys")  # nothing plugged in yet
+    ui.open()
+    ui.sign_in(SUPERVISOR)
+    _open_settings(ui)
+    expect(ui.by("receipt-none-found")).to_contain_text("Tidak ada printer struk")
+    expect(ui.by("receipt-uri")).to_have_count(0)  # typing is for district IT, on request
+    fake_sysfs(tmp_path / "sys")  # the printer is plugged in
+    ui.by("rescan").tap()
+    choice = ui.by("receipt-choice-escpos:usb:04b8:0e15")
+    expect(choice).to_contain_text("EPSON TM-T82")
+    expect(choice).to_contain_text("USB")
+    ui.shot("43-settings-receipt-printers-found")
+    choice.tap()
+    expect(ui.by("message")).to_have_text("Tersimpan.")
+    expect(ui.by("receipt-current")).to_have_text("Sekarang: escpos:usb:04b8:0e15")
+    expect(choice).to_have_attribute("aria-pressed", "true")
+    ui.by("receipt-type").tap()
+    ui.by("receipt-uri").fill("escpos:tcp://192.168.1.50:9100")
+    ui.by("save-receipt").tap()
+    expect(ui.by("receipt-current")).to_have_text("Sekarang: escpos:tcp://192.168.1.50:9100")
+    ui.by("receipt-none").tap()
+    expect(ui.by("receipt-current")).to_have_text("Sekarang: belum diatur")
