@@ -49,6 +49,8 @@ def test_settings_without_the_printer_drivers_say_so_and_keep_working(
     state = api.call("GET", "/api/state").json()
     [a4] = [p for p in state["printers"] if p["role"] == "a4"]
     assert a4["state"] == "unknown" and a4["reasons"] == ["cups-not-installed"]
+    enable = api.call("POST", "/api/printers/a4/enable", json={})
+    assert enable.status_code == 409 and enable.json()["error"]["code"] == "cups_missing"
 
 
 def test_settings_with_the_printer_drivers_miss_nothing(api: Api) -> None:
