@@ -289,6 +289,8 @@ def _release(args: argparse.Namespace, home: Path) -> int:
             agent.reporter.deliver()
     finally:
         agent.close()
+    if result["error"] and result["error"]["code"] in MISSING_DRIVER:
+        code = EXIT_NOT_INSTALLED  # released; it prints once the driver is installed
     return _answer(args, result, code)
 
 

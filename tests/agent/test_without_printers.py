@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.agent.harness import Kiosk, enrol
+from kiosk.model import ReleaseMode
+from tests.agent.harness import Kiosk, enrol, push, wait_for
 from tests.district.conftest import Server
 from tests.without_printers.sitecustomize import env_without_printers
 
@@ -61,3 +62,22 @@ def test_a_cups_printer_without_pycups_is_one_line_and_exit_4(
     doctor = kiosk.cli("doctor", "--json", env=env_without_printers())
     assert "Traceback" not in doctor.stderr
     assert "CUPS tidak terpasang" in doctor.stdout and "printers extra" in doctor.stdout
+
+
+def test_release_on_a_cups_printer_without_pycups_says_so_with_exit_4(
+    server: Server, tmp_path: Path
+) -> None:
+    kiosk = enrol(server, tmp_path)
+    job_id, code, _ = push(server, ReleaseMode.CLAIM)
+    assert code is not None
+    kiosk.start()  # fetch the job (printers are not involved)
+    try:
+        wait_for("job fetched", lambda: kiosk.local_state(job_id) == "held")
+    finally:
+        kiosk.stop_all()
+    _configure(kiosk, "cups:Kantor_A4")
+    done = kiosk.cli("release", "--claim", code, env=env_without_printers())
+    assert done.returncode == 4, done.stderr  # agent.commands.EXIT_NOT_INSTALLED
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("cedoka: cups_missing: CUPS is not installed on this PC")
+    assert f"job {job_id}: released" in done.stdout  # it prints once CUPS is installed
