@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.home import HomeLayout
+from kiosk.config import office_utc_offset_s
+from kiosk.doctor import duration, when
 from kiosk.errors import (
     CedokaError,
     ClaimError,
@@ -31,6 +33,7 @@ from kiosk.errors import (
 )
 from kiosk.messages import busy_text, printer_text
 from kiosk.messages import text as reason_text
+from kiosk.verify import TrustState
 
 PROG = "cedoka"
 EXIT_OK, EXIT_FAILED, EXIT_REVOKED = 0, 1, 3
@@ -39,6 +42,10 @@ EXIT_PRINTER_WAIT = 5  # release: released, not printed yet: the printer is busy
 # A printed job the district cancelled (protocol §13): never handed over.
 CANCELLED_ID = "Dibatalkan oleh Disdukcapil — jangan diserahkan; hancurkan lembarnya."
 CANCELLED_EN = "Cancelled by Disdukcapil — do not hand it over; destroy the sheets."
+EXIT_NOT_INSTALLED = 4  # a configured printer's driver is missing (the printers extra)
+MISSING_DRIVER = ("cups_missing", "escpos_missing")
+INSTALL_PRINTERS = ("install the printers extra: sudo ./install.sh, or in a development tree "
+                    ".venv/bin/pip install -e '.[printers]'")  # fmt: skip
 
 
 def _print_json(value: object) -> None:
@@ -202,6 +209,7 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     if args.json:
         _print_json(value)
         return EXIT_OK
+    offset, now_s = office_utc_offset_s(config), int(time.time())
     print(f"device {value['device_id']}  office {value['office_code']}  {value['server_url']}")
     counts = spool_counts
     jobs = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
@@ -213,12 +221,13 @@ def _status(args: argparse.Namespace, home: Path) -> int:
         print("link: this kiosk was revoked by the district: re-enrol needed "
               "(perangkat dicabut: daftarkan ulang)")  # fmt: skip
     elif link["error"] and link["error"] != seen.refused:
-        print(f"link: down ({link['error']}); last contact at {link['last_ok_s'] or 'never'}")
+        print(f"link: down ({link['error']}); last contact {_at(link['last_ok_s'], offset, now_s)}")
     else:
-        print(f"link: ok, last contact at {link['last_ok_s']}")
+        print(f"link: ok, last contact {_at(link['last_ok_s'], offset, now_s)}")
+    print(_trust_line(trust, offset, now_s))
     if link["frozen"]:
-        since = _local_time(seen.confirmed_s) if seen.confirmed_s else "enrolment"
-        since_id = _local_time(seen.confirmed_s) if seen.confirmed_s else "pendaftaran"
+        since = when(seen.confirmed_s, offset) if seen.confirmed_s else "enrolment"
+        since_id = when(seen.confirmed_s, offset) if seen.confirmed_s else "pendaftaran"
         why = f" (head refused: {seen.refused})" if seen.refused else ""
         print(f"feed: frozen — no confirmation from the district since {since}{why}; only "
               f"documents received before can print (belum ada konfirmasi dari kabupaten "
@@ -226,8 +235,26 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     return EXIT_OK
 
 
-def _local_time(at_s: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(at_s))
+def _at(at_s: int | None, offset: int, now_s: int) -> str:
+    """A time on the office's clock and how long ago it was (``never`` for None)."""
+    if at_s is None:
+        return "never"
+    if at_s > now_s:
+        return when(at_s, offset)
+    return f"{when(at_s, offset)} ({duration(now_s - at_s)[1]} ago)"
+
+
+def _trust_line(trust: TrustState, offset: int, now_s: int) -> str:
+    """What this kiosk trusts: the district's signing keys, the last verified feed head
+    (how long it confirms the feed) and the trusted clock's floor."""
+    if trust.head is None:
+        feed = "no feed head verified yet (it comes with the first contact after enrolment)"
+    else:
+        feed = (f"feed head #{trust.head.seq} signed {_at(trust.head.issued_at_s, offset, now_s)}"
+                f", confirms until {when(trust.head.expires_at_s, offset)}")  # fmt: skip
+    floor = when(trust.time_floor_s, offset) if trust.time_floor_s else "none yet"
+    return (f"trust: district {trust.district_code}, signing keys version "
+            f"{trust.keyring.version}; {feed}; trusted clock not before {floor}")  # fmt: skip
 
 
 def _release(args: argparse.Namespace, home: Path) -> int:
@@ -283,15 +310,18 @@ def _release(args: argparse.Namespace, home: Path) -> int:
     finally:
         agent.close()
     code = EXIT_FAILED if failed else EXIT_PRINTER_WAIT if waiting else EXIT_OK
+    if result["error"] and result["error"]["code"] in MISSING_DRIVER:
+        code = EXIT_NOT_INSTALLED  # released; it prints once the driver is installed
     return _answer(args, result, code)
 
 
 def _printers(args: argparse.Namespace, home: Path) -> int:
     """Each configured role: its backend, health and pre-flight verdict; and the CUPS
-    queues this PC has (to choose from when setting up)."""
+    queues this PC has (to choose from when setting up). Exit status 4 when a configured
+    role's driver is not installed."""
     from agent.settings import load_config
     from printers.base import PrinterNotReadyError
-    from printers.cups import list_queues
+    from printers.cups import cups_installed, list_queues
     from printers.factory import open_any
 
     config = load_config(home)
@@ -317,8 +347,8 @@ def _printers(args: argparse.Namespace, home: Path) -> int:
                          message_id=printer_text(error.reason, "id"),
                          message_en=printer_text(error.reason, "en"))  # fmt: skip
         roles.append(entry)
-    queues = list_queues()
-    value = {"roles": roles, "cups_queues": queues}
+    queues, has_cups = list_queues(), cups_installed()
+    value = {"roles": roles, "cups_queues": queues, "cups_installed": has_cups}
     if args.json:
         _print_json(value)
     else:
@@ -327,7 +357,14 @@ def _printers(args: argparse.Namespace, home: Path) -> int:
             print(f"{entry['role']:<8} {entry['uri']:<40} {entry.get('state', '?'):<10} {verdict}")
             if entry.get("message_en"):
                 print(f"         {entry['message_id']}\n         {entry['message_en']}")
-        print(f"CUPS queues: {', '.join(queues) or '(none)'}")
+        if has_cups:
+            print(f"CUPS queues: {', '.join(queues) or '(none)'}")
+        else:
+            print("CUPS queues: CUPS tidak terpasang / CUPS is not installed (no pycups)")
+    missing = sorted({e["problem"] for e in roles} & set(MISSING_DRIVER))
+    if missing:
+        return _fail(f"{', '.join(missing)}: a printer's driver is not installed; "
+                     f"{INSTALL_PRINTERS}", EXIT_NOT_INSTALLED)  # fmt: skip
     return EXIT_OK if all(e["ready"] for e in roles) else EXIT_FAILED
 
 

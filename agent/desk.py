@@ -111,8 +111,8 @@ class Desk:
         self._printer_checked: tuple[float, str | None] = (float("-inf"), None)
         self._pages: dict[str, int] = {}  # doc id -> page count (see _page_count)
         self.supervisor = SupervisorDesk(
-            audit=audit, check_pin=self.check_pin, config=config, printers=printers,
-            receipt=receipt, now_s=now_s, update_settings=update_settings,
+            audit=audit, check_pin=self.check_pin, lookup=self.operator, config=config,
+            printers=printers, receipt=receipt, now_s=now_s, update_settings=update_settings,
         )  # fmt: skip
 
     # --- views ------------------------------------------------------------------------
@@ -494,14 +494,18 @@ class Desk:
         """Resume the A4 queue (CUPS); returns the printer's state.
 
         Raises:
-            DeskError: kind ``printer`` ``no_printer``.
+            DeskError: kind ``printer``: ``no_printer``, or why CUPS could not do it
+                (``cups_unavailable``, ``cups_missing``).
         """
         printer = self._printers.get(PrinterRole.A4)
         if printer is None:
             raise DeskError("printer", "no_printer", role="a4")
         enable_queue = getattr(printer, "enable", None)
         if callable(enable_queue):
-            enable_queue()
+            try:
+                enable_queue()
+            except PrinterNotReadyError as error:
+                raise DeskError("printer", error.reason, role="a4") from None
         self._audit.record("printer_enable", operator=operator.operator_id, printer="a4")
         return printer.health().state
 

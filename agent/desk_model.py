@@ -14,6 +14,7 @@ from kiosk.errors import CedokaError
 from kiosk.freshness import Freshness
 from kiosk.lifecycle import JobState
 from kiosk.report import PrinterHealth
+from printers.detect import DetectedPrinter
 
 
 class DeskError(CedokaError):
@@ -112,6 +113,8 @@ class SettingsView:
     printers: dict[str, str | None]  # role -> URI
     queues: tuple[str, ...]  # the local CUPS queues
     backends: dict[str, tuple[str, ...]]  # role -> backends the screen may offer
+    missing: tuple[str, ...] = ()  # printer drivers not installed: cups_missing, escpos_missing
+    receipt_choices: tuple[DetectedPrinter, ...] = ()  # receipt printers found on this PC
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
-"""The supervisor's part of the staff's desk: unlock the settings with a PIN, read and
-change them (language, printer roles), print test pages. Every change and refusal is
-audited; the one error is :class:`~agent.desk_model.DeskError`."""
+"""The supervisor's part of the staff's desk: unlock the settings with a supervisor's PIN,
+read and change them (language, printer roles), print test pages. Every change and refusal
+is audited under the supervisor whose PIN opened the settings; the one error is
+:class:`~agent.desk_model.DeskError`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ from kiosk.config import AgentConfig, PrinterRole, office_utc_offset_s
 from kiosk.errors import ConfigError, PrinterNotAllowedError
 from kiosk.model import PrintTicket
 from kiosk.testpage import make_test_page
-from printers.base import Printer, PrinterNotReadyError, PrintSubmitError
+from printers.base import (
+    CUPS_MISSING,
+    ESCPOS_MISSING,
+    Printer,
+    PrinterNotReadyError,
+    PrintSubmitError,
+)
+from printers.cups import cups_installed, list_queues
+from printers.detect import receipt_candidates
+from printers.escpos import escpos_installed
 from printers.receipt import Language, Receipt, ReceiptPrinter, format_time
 
 TestRole = Literal["a4", "receipt"]
@@ -25,32 +35,52 @@ class SupervisorDesk:
 
     def __init__(
         self, *, audit: AuditLog, check_pin: Callable[..., Operator],
-        config: Callable[[], AgentConfig], printers: Mapping[PrinterRole, Printer],
+        lookup: Callable[[str], Operator | None], config: Callable[[], AgentConfig],
+        printers: Mapping[PrinterRole, Printer],
         receipt: Callable[[], ReceiptPrinter | None], now_s: Callable[[], int],
         update_settings: Callable[..., AgentConfig],
     ) -> None:  # fmt: skip
-        """``check_pin``: :meth:`agent.desk.Desk.check_pin`; the others as for the desk."""
+        """``check_pin``: :meth:`agent.desk.Desk.check_pin`; ``lookup``: the operator as
+        stored now (:meth:`agent.desk.Desk.operator`); the others as for the desk."""
         self._audit, self._check_pin, self._config = audit, check_pin, config
+        self._lookup = lookup
         self._printers, self._receipt, self._now_s = printers, receipt, now_s
         self._update_settings = update_settings
 
-    def unlock_settings(self, operator: Operator, pin: str) -> None:
-        """Raises: DeskError (see :meth:`agent.desk.Desk.check_pin`), ``not_supervisor``."""
-        checked = self._check_pin(operator.operator_id, pin, action="settings")
-        if not checked.is_supervisor:
-            self._audit.record("settings", "refused", operator=operator.operator_id,
-                               reason="not_supervisor")  # fmt: skip
+    def unlock_settings(self, operator: Operator, pin: str, *,
+                        supervisor_id: str | None = None) -> Operator:  # fmt: skip
+        """Open the settings on ``operator``'s session with the PIN of the supervisor
+        ``supervisor_id`` (default: ``operator`` themself), who came to the counter while a
+        staff member is signed in. The PIN is checked, counted and audited against the
+        supervisor whose PIN it is, never against the signed-in staff member; a person who
+        is no supervisor is refused before any PIN is checked.
+
+        Returns: the supervisor (the settings' changes are recorded under them).
+
+        Raises:
+            DeskError: ``not_supervisor`` (audited), or see :meth:`agent.desk.Desk.check_pin`.
+        """
+        who = supervisor_id or operator.operator_id
+        chosen = self._lookup(who)
+        if chosen is not None and not chosen.is_supervisor:
+            self._audit.record("settings", "refused", operator=who, reason="not_supervisor")
             raise DeskError("staff", "not_supervisor")
+        return self._check_pin(who, pin, action="settings")
 
     def settings(self) -> SettingsView:
         cfg = self._config()
         roles = {t.role.value: t.uri for t in cfg.printers}
         virtual = ("virtual",) if cfg.allow_virtual_printers else ()  # folders: demo/test only
+        queues = list_queues()
         return SettingsView(
             language=cfg.language,
             printers={"a4": roles.get("a4"), "receipt": roles.get("receipt")},
-            queues=tuple(_cups_queues()),
+            queues=tuple(queues),
             backends={"a4": ("cups", *virtual), "receipt": ("escpos", *virtual)},
+            missing=missing_drivers(),
+            receipt_choices=tuple(
+                receipt_candidates(a4_uri=roles.get("a4"), queues=lambda: queues)
+            ),
         )
 
     def change_settings(self, operator: Operator, *, language: str | None,
@@ -110,7 +140,7 @@ class SupervisorDesk:
                     office_name=cfg.office_name or cfg.office_code,
                     printed_at_s=self._now_s(), utc_offset_s=offset,
                     documents=("Halaman uji / Test page",), job_ref="TEST",
-                    operator=operator.name, language=receipt_language(cfg),
+                    operator=operator.name, language=receipt_language(cfg), test=True,
                 ))  # fmt: skip
         except (PrinterNotReadyError, PrintSubmitError) as error:
             self._audit.record("test_page", "refused", operator=operator.operator_id,
@@ -127,10 +157,8 @@ def receipt_language(cfg: AgentConfig) -> Language:
     return "en" if cfg.language == "en" else "id"  # validated as one of the two
 
 
-def _cups_queues() -> list[str]:
-    """The local CUPS queues a supervisor may choose for the A4 role (empty without CUPS)."""
-    try:
-        from printers.cups import list_queues
-    except ImportError:  # pycups not installed (a virtual-printer demo)
-        return []
-    return list_queues()
+def missing_drivers() -> tuple[str, ...]:
+    """The printer drivers this installation lacks (the ``printers`` extra), as printer
+    reasons: the settings screen says so instead of failing."""
+    drivers = ((CUPS_MISSING, cups_installed()), (ESCPOS_MISSING, escpos_installed()))
+    return tuple(code for code, present in drivers if not present)

@@ -246,6 +246,14 @@ def _server_url(name: str, value: object) -> str:
     return url
 
 
+def parse_server_url(url: str) -> str:
+    """The district server's URL as ``agent.toml`` keeps it (``server_url``).
+
+    Raises: ConfigError (field ``server_url``).
+    """
+    return _server_url("server_url", url)
+
+
 def _queue(name: str, text: str) -> CupsQueue:
     if not 1 <= len(text) <= _MAX_QUEUE_CHARS:
         raise ConfigError(name, "CUPS queue name must be 1..127 characters")

@@ -158,6 +158,12 @@ DEFAULT_MAX_REPRINTS = 3
 _REASON_RE = re.compile(r"[a-z][a-z0-9_]{0,47}\Z")
 _OPERATOR_RE = re.compile(r"[A-Za-z0-9._-]{1,32}\Z")
 
+
+def is_operator_id(text: str) -> bool:
+    """Whether ``text`` may be an event's ``operator`` (an opaque staff id, never a name)."""
+    return _OPERATOR_RE.match(text) is not None
+
+
 _ALLOWED: Mapping[JobState, frozenset[JobEvent]] = types.MappingProxyType(
     {state: frozenset(event for (src, event) in TRANSITIONS if src is state) for state in JobState}
 )
@@ -242,7 +248,7 @@ def advance(
     operator = transition.operator
     if operator is None and event in OPERATOR_REQUIRED:
         raise TransitionError(f"{where}: an operator is required")
-    if operator is not None and not _OPERATOR_RE.match(operator):
+    if operator is not None and not is_operator_id(operator):
         raise TransitionError(f"{where}: malformed operator id")
 
     reprints = status.reprints

@@ -182,6 +182,16 @@ PRINTER_MESSAGES: Final = MappingProxyType(
             "The PC's print service is not running — restart the PC; if it persists, call the "
             "district IT staff.",
         ),
+        "cups_missing": (
+            "CUPS tidak terpasang di komputer ini — printer A4 tidak bisa dipakai. Hubungi "
+            "petugas IT kabupaten.",
+            "CUPS is not installed on this PC — the A4 printer cannot be used. Call the "
+            "district IT staff.",
+        ),
+        "escpos_missing": (
+            "Program printer struk tidak terpasang di komputer ini — hubungi petugas IT kabupaten.",
+            "The receipt printer program is not installed on this PC — call the district IT staff.",
+        ),
         "no_printer": (
             "Belum ada printer untuk dokumen ini — hubungi petugas IT kabupaten.",
             "No printer is set up for this document — call the district IT staff.",

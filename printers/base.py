@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from kiosk.config import PrinterTarget
 from kiosk.errors import PrinterError
@@ -54,7 +54,22 @@ class PrintSubmitError(PrinterError):
 class PrinterUnreachableError(PrinterError):
     """The printer system did not answer: the CUPS scheduler is down, or the receipt
     printer's device cannot be opened. The drivers turn it into an ``offline`` health or a
-    :class:`PrinterNotReadyError` before it reaches a caller."""
+    :class:`PrinterNotReadyError` before it reaches a caller.
+
+    ``missing``: set when the driver itself is not installed (the ``printers`` extra brings
+    pycups, python-escpos, pyusb and pyserial): the printer reason to report instead,
+    :data:`CUPS_MISSING` or :data:`ESCPOS_MISSING`."""
+
+    def __init__(self, detail: str = "", *, missing: str | None = None) -> None:
+        super().__init__(detail)
+        self.missing = missing
+
+
+# The printer reasons of a driver that is not installed, and their health reasons.
+CUPS_MISSING: Final = "cups_missing"  # pycups: no CUPS printing at all
+ESCPOS_MISSING: Final = "escpos_missing"  # python-escpos (or its pyusb / pyserial)
+MISSING_HEALTH_REASON: Final = {CUPS_MISSING: "cups-not-installed",
+                                ESCPOS_MISSING: "escpos-not-installed"}  # fmt: skip
 
 
 class Printer(Protocol):

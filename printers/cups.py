@@ -16,7 +16,10 @@
   media, so for an IPP printer ``media-ready`` is asked of the device itself: F4/Folio or
   Letter paper in the tray blocks the release.
 
-pycups is imported lazily; every pycups error is translated here.
+pycups is imported lazily; every pycups error is translated here. Without pycups (an
+install without the ``printers`` extra) nothing fails loudly: health says
+``cups-not-installed``, the pre-flight and a submission refuse with ``cups_missing``, and
+:func:`list_queues` is empty (:func:`cups_installed` tells why).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from kiosk.config import CupsQueue, PrinterTarget
 from kiosk.model import MEDIA_A4, PrintTicket
 from kiosk.report import Marker, PrinterHealth
 from printers.base import (
+    CUPS_MISSING,
+    MISSING_HEALTH_REASON,
     Phase,
     PrinterNotReadyError,
     PrinterUnreachableError,
@@ -58,10 +63,36 @@ _A4_MEDIA = "iso_a4_210x297mm"
 _lock = threading.Lock()  # pycups connections are not thread-safe
 
 
+def _cups() -> Any:
+    """The pycups module.
+
+    Raises:
+        PrinterUnreachableError: pycups is not installed (``missing`` is ``cups_missing``).
+    """
+    try:
+        import cups
+    except ImportError:
+        raise PrinterUnreachableError("pycups is not installed (the printers extra)",
+                                      missing=CUPS_MISSING) from None  # fmt: skip
+    return cups
+
+
+def cups_installed() -> bool:
+    """Whether pycups can be imported (without it this PC cannot print through CUPS)."""
+    try:
+        _cups()
+    except PrinterUnreachableError:
+        return False
+    return True
+
+
+def _unavailable(error: PrinterUnreachableError) -> str:
+    return error.missing or "cups_unavailable"
+
+
 @contextlib.contextmanager
 def _connection() -> Iterator[Any]:
-    import cups
-
+    cups = _cups()
     with _lock:
         try:
             conn = cups.Connection()
@@ -82,7 +113,8 @@ def _has(reasons: tuple[str, ...], prefixes: tuple[str, ...]) -> bool:
 
 
 def list_queues() -> list[str]:
-    """The CUPS queues on this machine (for settings and ``cedoka printers``)."""
+    """The CUPS queues on this machine (for settings and ``cedoka printers``); empty when
+    CUPS does not answer or pycups is not installed (see :func:`cups_installed`)."""
     try:
         with _connection() as conn:
             return sorted(conn.getPrinters())
@@ -107,9 +139,12 @@ class CupsPrinter:
     # --- health -----------------------------------------------------------------------
 
     def _attributes(self) -> dict[str, Any] | None:
-        """The queue's attributes; None if the queue does not exist."""
-        import cups
+        """The queue's attributes; None if the queue does not exist.
 
+        Raises:
+            PrinterUnreachableError: CUPS does not answer, or pycups is not installed.
+        """
+        cups = _cups()
         with _connection() as conn:
             try:
                 attrs: dict[str, Any] = conn.getPrinterAttributes(
@@ -159,13 +194,15 @@ class CupsPrinter:
         return attrs
 
     def health(self) -> PrinterHealth:
+        unavailable = "cups-unavailable"
         try:
             attrs = self._attributes()
-        except PrinterUnreachableError:
+        except PrinterUnreachableError as error:
             attrs = None
+            unavailable = MISSING_HEALTH_REASON.get(_unavailable(error), unavailable)
         if attrs is None:
             return PrinterHealth(role=self._target.role.value, backend="cups", state="unknown",
-                                 accepting=False, reasons=("cups-unavailable",), markers=(),
+                                 accepting=False, reasons=(unavailable,), markers=(),
                                  media=None)  # fmt: skip
         device = self._device_attributes(attrs.get("device-uri"))
         reasons = tuple(dict.fromkeys((*_reasons(attrs), *_reasons(device))))
@@ -193,13 +230,13 @@ class CupsPrinter:
         """Block a print that would fail or come out wrong, with the reason.
 
         Raises:
-            PrinterNotReadyError: ``cups_unavailable``, ``no_queue``, ``offline``, ``stopped``,
-                ``not_accepting``, ``media_empty``, ``media_not_a4``.
+            PrinterNotReadyError: ``cups_missing``, ``cups_unavailable``, ``no_queue``,
+                ``offline``, ``stopped``, ``not_accepting``, ``media_empty``, ``media_not_a4``.
         """
         try:
             attrs = self._attributes()
         except PrinterUnreachableError as error:
-            raise PrinterNotReadyError("cups_unavailable", str(error)) from None
+            raise PrinterNotReadyError(_unavailable(error), str(error)) from None
         if attrs is None:
             raise PrinterNotReadyError("no_queue", f"CUPS has no queue {self.queue!r}")
         if self._device_answers(attrs.get("device-uri")) is False:  # first: nothing else counts
@@ -225,8 +262,10 @@ class CupsPrinter:
 
     def enable(self) -> None:
         """Re-enable a stopped queue and make it accept jobs (the screen offers this)."""
-        import cups
-
+        try:
+            cups = _cups()
+        except PrinterUnreachableError as error:
+            raise PrinterNotReadyError(_unavailable(error), str(error)) from None
         try:
             with _connection() as conn:
                 conn.enablePrinter(self.queue)
@@ -237,8 +276,10 @@ class CupsPrinter:
     # --- printing ---------------------------------------------------------------------
 
     def submit(self, document: bytes, *, title: str, copies: int, ticket: PrintTicket) -> None:
-        import cups
-
+        try:
+            cups = _cups()
+        except PrinterUnreachableError as error:
+            raise PrintSubmitError(_unavailable(error), str(error)) from None
         if ticket.media != MEDIA_A4:
             raise PrintSubmitError("media_not_a4", "v1 prints on A4 only")
         options = {
@@ -269,8 +310,10 @@ class CupsPrinter:
         log.info("event=cups_submitted title=%s cups_job=%d", title, job_id)
 
     def status(self, title: str) -> PrintStatus:
-        import cups
-
+        try:
+            cups = _cups()
+        except PrinterUnreachableError as error:
+            return PrintStatus(Phase.UNKNOWN, _unavailable(error))
         try:
             with _connection() as conn:
                 jobs: dict[int, dict[str, Any]] = conn.getJobs(

@@ -13,6 +13,9 @@ Nothing here may hang the agent: every connect, write and read has a timeout of 
 seconds (pycups has none: a local cupsd is trusted to answer). Nothing foreign escapes:
 every error of the driver, the socket, pyusb, pyserial or pycups becomes
 :class:`~printers.base.PrinterNotReadyError` or :class:`~printers.base.PrintSubmitError` here.
+A driver that is not installed (the ``printers`` extra) is the reason ``escpos_missing``
+(``cups_missing`` for pycups behind an ``escpos:cups:`` queue), never ``offline``: no
+switching on of the printer will help.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from typing import Any, Final, Protocol
 
 from kiosk.config import CupsQueue, PrinterRole, PrinterTarget, SerialDevice, TcpEndpoint, UsbDevice
 from kiosk.report import PrinterHealth
-from printers.base import PrinterNotReadyError, PrinterUnreachableError, PrintSubmitError
+from printers.base import (
+    CUPS_MISSING,
+    ESCPOS_MISSING,
+    MISSING_HEALTH_REASON,
+    PrinterNotReadyError,
+    PrinterUnreachableError,
+    PrintSubmitError,
+)
 from printers.receipt import MAX_WIDTH, MIN_WIDTH, PaperStatus, Receipt, receipt_bytes
 
 DLE_EOT_PAPER: Final = b"\x10\x04\x04"  # DLE EOT 4: transmit roll paper sensor status
@@ -52,6 +62,15 @@ def decode_paper_status(reply: bytes) -> PaperStatus:
     if reply[0] & _NEAR_END:
         return "near_end"
     return "ok"
+
+
+def escpos_installed() -> bool:
+    """Whether python-escpos can be imported (without it no receipt prints over ESC/POS)."""
+    try:
+        import escpos.printer  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _detail(error: BaseException) -> str:
@@ -190,7 +209,8 @@ class EscposPrinter:
 
     def preflight(self) -> None:
         """Raise :class:`PrinterNotReadyError` (``offline``, ``media_empty``; for a CUPS queue also
-        ``stopped``, ``not_accepting``) when a receipt printed now would not come out."""
+        ``stopped``, ``not_accepting``; ``escpos_missing`` / ``cups_missing`` without the
+        driver) when a receipt printed now would not come out."""
         probe = self._probe()
         if probe.fault is not None:
             raise PrinterNotReadyError(probe.fault, probe.detail)
@@ -207,12 +227,13 @@ class EscposPrinter:
                 (the printer says it has no paper; nothing sent), ``stopped`` /
                 ``not_accepting`` (a CUPS queue that would hold the receipt; nothing sent),
                 ``send_failed`` (the connection broke while sending: part of the receipt
-                may have printed).
+                may have printed), ``escpos_missing`` / ``cups_missing`` (the driver is not
+                installed; nothing sent).
         """
         try:
             data = receipt_bytes(receipt, width=self._width)
         except ImportError as error:  # python-escpos missing: nothing can print
-            raise PrintSubmitError("offline", _detail(error)) from None
+            raise PrintSubmitError(ESCPOS_MISSING, _detail(error)) from None
         if isinstance(self._endpoint, CupsQueue):
             # CUPS would queue a receipt for a paused queue and print it whenever: refuse.
             probe = self._probe_cups(self._endpoint)
@@ -222,7 +243,7 @@ class EscposPrinter:
             try:
                 link = self._open(job_name=f"receipt-{receipt.job_ref}")
             except PrinterUnreachableError as error:
-                raise PrintSubmitError("offline", str(error)) from None
+                raise PrintSubmitError(error.missing or "offline", str(error)) from None
             try:
                 if link.paper() == "out":
                     raise PrintSubmitError("media_empty", "the printer reports no paper")
@@ -243,6 +264,9 @@ class EscposPrinter:
             try:
                 link = self._open(job_name="status")
             except PrinterUnreachableError as error:
+                if error.missing:  # no driver: nothing is known about the printer
+                    return _Probe("unknown", False, (MISSING_HEALTH_REASON[error.missing],),
+                                  "unknown", error.missing, str(error))  # fmt: skip
                 return _Probe("offline", False, (), "unknown", "offline", str(error))
             try:
                 paper = link.paper()
@@ -257,7 +281,10 @@ class EscposPrinter:
         wanted = ["printer-state", "printer-state-reasons", "printer-is-accepting-jobs"]
         try:
             import cups
-
+        except ImportError as error:
+            return _Probe("unknown", False, (MISSING_HEALTH_REASON[CUPS_MISSING],), "unknown",
+                          CUPS_MISSING, _detail(error))  # fmt: skip
+        try:
             attrs = dict(
                 cups.Connection().getPrinterAttributes(queue.name, requested_attributes=wanted)
             )
@@ -298,6 +325,9 @@ class EscposPrinter:
             return self._open_cups(endpoint, job_name)
         except PrinterUnreachableError:
             raise
+        except ImportError as error:  # the printers extra is not installed
+            missing = CUPS_MISSING if error.name == "cups" else ESCPOS_MISSING
+            raise PrinterUnreachableError(_detail(error), missing=missing) from None
         except Exception as error:
             raise PrinterUnreachableError(_detail(error)) from None
 
@@ -321,7 +351,8 @@ class EscposPrinter:
         from escpos.printer import Usb
 
         if not Usb.is_usable():  # checked first: Usb.close() (run by __del__) raises without it
-            raise PrinterUnreachableError("USB printing needs pyusb, which is not installed")
+            raise PrinterUnreachableError("USB printing needs pyusb, which is not installed",
+                                          missing=ESCPOS_MISSING)  # fmt: skip
         driver = Usb(
             usb_args={"idVendor": endpoint.vendor_id, "idProduct": endpoint.product_id},
             timeout=int(self._timeout_s * 1000),  # milliseconds, for writes (0 = for ever)
@@ -335,7 +366,9 @@ class EscposPrinter:
         from escpos.printer import Serial
 
         if not Serial.is_usable():
-            raise PrinterUnreachableError("serial printing needs pyserial, which is not installed")
+            raise PrinterUnreachableError(
+                "serial printing needs pyserial, which is not installed", missing=ESCPOS_MISSING
+            )
         driver = Serial(
             devfile=endpoint.device, baudrate=endpoint.baud, timeout=self._status_timeout_s
         )

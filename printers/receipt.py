@@ -45,6 +45,8 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "documents": "Dokumen yang diserahkan:",
         "operator": "Petugas",
         "closing": "Simpan tanda terima ini sebagai bukti penyerahan dokumen.",
+        "test_title": "*** STRUK UJI / TEST ***",
+        "test_closing": "Struk uji printer: BUKAN tanda terima, tidak ada dokumen diserahkan.",
     },
     "en": {
         "title": "DOCUMENT RECEIPT",
@@ -52,6 +54,8 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "documents": "Documents handed over:",
         "operator": "Officer",
         "closing": "Keep this receipt as proof of the documents handed over.",
+        "test_title": "*** TEST RECEIPT ***",
+        "test_closing": "A printer test: NOT a receipt, no documents were handed over.",
     },
 }
 
@@ -125,6 +129,7 @@ class Receipt:
     job_ref: str  # short job reference as given, e.g. the job id's last 8 chars, uppercase
     operator: str  # the staff member who handed the documents over
     language: Language  # "id" (Bahasa Indonesia) or "en"
+    test: bool = False  # a printer test from the settings: marked TEST, top and bottom
 
     def __post_init__(self) -> None:
         for name in ("office_name", "operator"):
@@ -193,7 +198,8 @@ def _layout(r: Receipt, width: int) -> list[tuple[str, bool]]:
         raise ValueError(f"receipt width must be {MIN_WIDTH}..{MAX_WIDTH} columns")
     t = _TEXTS[r.language]
     rule = "-" * width
-    lines: list[tuple[str, bool]] = [(t["title"].center(width).rstrip(), True)]
+    title = t["test_title"] if r.test else t["title"]
+    lines: list[tuple[str, bool]] = [(x.center(width).rstrip(), True) for x in _wrap(title, width)]
     lines += [(x.center(width).rstrip(), False) for x in _wrap(_clean(r.office_name), width)]
     lines.append((rule, False))
     date_label = f"{t['date']}: "
@@ -215,7 +221,9 @@ def _layout(r: Receipt, width: int) -> list[tuple[str, bool]]:
         )
     ]
     lines.append((rule, False))
-    lines += [(x, False) for x in _wrap(t["closing"], width)]
+    lines += [(x, False) for x in _wrap(t["test_closing" if r.test else "closing"], width)]
+    if r.test:
+        lines += [(x.center(width).rstrip(), True) for x in _wrap(t["test_title"], width)]
     return [(ascii_safe(line), title) for line, title in lines]
 
 

@@ -35,7 +35,7 @@ from kiosk.limits import MAX_DOCUMENTS_PER_JOB
 from ui.errors import ApiError, desk_error
 from ui.guard import SECRET_HEADER, Guard
 from ui.preview import first_page_png, page_png
-from ui.sessions import Credentials, Ticket
+from ui.sessions import Credentials, SettingsGrant, Ticket
 from ui.views import (
     handed_over_json,
     history_json,
@@ -88,8 +88,9 @@ class SpoilBody(_Body):
     docs: DocIndexes | None = None  # the spoiled documents; absent: every one of the job
 
 
-class PinBody(_Body):
+class UnlockBody(_Body):
     pin: Pin
+    supervisor: OperatorId | None = None  # whose PIN it is; default: the signed-in operator
 
 
 class PrinterRoles(_Body):
@@ -117,11 +118,9 @@ Session = Annotated[Operator, Depends(_session)]
 
 def _supervisor(request: Request, operator: Session,
                 x_cedoka_settings: Annotated[str | None, Header()] = None) -> Operator:  # fmt: skip
+    """The supervisor whose PIN opened the settings on this session."""
     creds: Credentials = request.app.state.creds
-    if creds.settings.get(x_cedoka_settings) != operator.operator_id:
-        raise ApiError(401, "settings_locked", "Masukkan PIN supervisor.",
-                       "Enter the supervisor PIN.")  # fmt: skip
-    return operator
+    return creds.settings_supervisor(x_cedoka_settings, operator)
 
 
 Supervisor = Annotated[Operator, Depends(_supervisor)]
@@ -278,9 +277,12 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
     # --- settings (supervisor) --------------------------------------------------------
 
     @app.post("/api/settings/unlock")
-    def unlock(body: PinBody, operator: Session) -> dict[str, Any]:
-        desk.supervisor.unlock_settings(operator, body.pin)
-        return {"settings_ticket": creds.settings.issue(operator.operator_id)}
+    def unlock(body: UnlockBody, operator: Session) -> dict[str, Any]:
+        supervisor = desk.supervisor.unlock_settings(operator, body.pin,
+                                                     supervisor_id=body.supervisor)  # fmt: skip
+        grant = SettingsGrant(operator.operator_id, supervisor)
+        return {"settings_ticket": creds.settings.issue(grant),
+                "supervisor": operator_json(supervisor)}  # fmt: skip
 
     @app.get("/api/settings")
     def get_settings(operator: Supervisor) -> dict[str, Any]:

@@ -16,15 +16,21 @@ as on a village PC. It enrols and adds the operators in-process (agent API).
 The demo directory (``--dir``) holds everything: ``district/`` and ``kiosk/`` homes, the
 virtual printers' output (``printed/``, ``receipts/``) and ``logs/``. It is wiped at the next
 start, and only if it carries the demo's marker file, so ``--dir`` cannot wipe anything else.
+One demo per directory: the running one holds an exclusive ``flock`` on ``.cedoka-demo.lock``
+in it (released by the kernel when that demo ends, however it ends), and a second ``cedoka
+demo`` on the same directory is refused with exit status 6 before it touches anything. The
+lock file itself is never wiped, so the lock a running demo holds stays the one others see.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -48,6 +54,8 @@ from kiosk.errors import CedokaError, OperatorError
 from ui import window
 
 MARKER = ".cedoka-demo"
+LOCK = ".cedoka-demo.lock"  # held (flock) by the demo running in the directory
+EXIT_DEMO_RUNNING = 6
 DISTRICT_NAME, DISTRICT_CODE = "Disdukcapil Kolaka Utara (demo)", "74.08"
 OFFICE_CODE, OFFICE_NAME = "74.08.01.2002", "Desa Pitulua"
 # (id, name, PIN, supervisor): fake staff of the demo office; the PINs are printed on purpose.
@@ -61,7 +69,12 @@ _PR_SET_PDEATHSIG = 1
 
 
 class DemoError(OperatorError):
-    """The demo cannot start or a part of it failed (the message says which and why)."""
+    """The demo cannot start or a part of it failed (the message says which and why);
+    ``exit_status``: the demo's exit status for it (1, or 5: a demo runs in the directory)."""
+
+    def __init__(self, message: str, *, exit_status: int = 1) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
 
 
 @dataclass
@@ -90,6 +103,7 @@ class Demo:
     stop: threading.Event
     say: Callable[[str], None] = lambda line: print(line, flush=True)
     parts: list[Part] = field(default_factory=list)
+    lock_fd: int | None = field(default=None, repr=False)  # the directory's lock, once held
 
     @property
     def district_home(self) -> Path:
@@ -102,17 +116,31 @@ class Demo:
     # --- start ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Wipe the previous demo in ``root`` (only a demo directory) and recreate it."""
+        """Take the directory's lock, then wipe the previous demo in ``root`` (only a demo
+        directory; never the lock file) and recreate it.
+
+        Raises:
+            DemoError: ``root`` is not a directory, not the demo's, or another demo runs in
+                it (``exit_status`` 5; nothing is touched).
+        """
         if self.root.exists():
             if not self.root.is_dir():
                 raise DemoError(f"{self.root} is not a directory: choose another --dir")
-            if any(self.root.iterdir()) and not (self.root / MARKER).exists():
+            others = [p for p in self.root.iterdir() if p.name != LOCK]
+            if others and not (self.root / MARKER).exists():
                 raise DemoError(
                     f"{self.root} is not empty and was not made by 'cedoka demo': "
                     "choose another --dir (the demo wipes its directory at each start)"
                 )
-            shutil.rmtree(self.root)
         private_dir(self.root)
+        self.lock_fd = take_lock(self.root / LOCK)
+        for old in self.root.iterdir():
+            if old.name == LOCK:
+                continue
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
         (self.root / MARKER).write_text("made by cedoka demo: wiped at its next start\n")
         for sub in ("logs", "printed", "receipts"):
             private_dir(self.root / sub)
@@ -250,6 +278,30 @@ class DemoStoppedError(CedokaError):
     """Ctrl-C while the demo was starting."""
 
 
+def take_lock(path: Path) -> int:
+    """Hold an exclusive ``flock`` on ``path`` for the rest of this process (the kernel lets
+    it go when the process ends, even by SIGKILL; children do not inherit it); the file
+    says which process holds it.
+
+    Raises:
+        DemoError: another process holds it (``exit_status`` 5).
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise DemoError(
+            f"another cedoka demo is running in {path.parent} (process {holder}): stop it "
+            "first (Ctrl-C in its terminal), or give this one another --dir",
+            exit_status=EXIT_DEMO_RUNNING,
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: get SIGTERM when the demo dies, even by SIGKILL."""
     with contextlib.suppress(OSError, AttributeError):
@@ -327,7 +379,8 @@ def banner(demo: Demo, *, server_url: str, device_id: str, screen: str,
         "",
         "Cedoka demo is running (fake data only).",
         f"  District server  {server_url}  (home {demo.district_home})",
-        f"  Kiosk agent      device {device_id}, office {OFFICE_CODE} {OFFICE_NAME}",
+        f"  Kiosk agent      device {device_id}, office {OFFICE_CODE} {OFFICE_NAME}  "
+        f"(home {demo.kiosk_home})",
         f"  Kiosk screen     {screen}",
         f"  A4 printer       {a4}",
         f"  Receipt printer  {receipt}",
@@ -346,6 +399,10 @@ def banner(demo: Demo, *, server_url: str, device_id: str, screen: str,
         "  then confirm the hand-over. The printed PDFs appear in the A4 printer's folder.",
         f"  More jobs:  {' '.join(district_command())} --home {demo.district_home} "
         f"push-samples --office {OFFICE_CODE}",
+        f"  Look in:    {shlex.join([*agent_command(), '--home', str(demo.kiosk_home)])} "
+        "status  (or doctor, printers)",
+        f"              {shlex.join([*district_command(), '--home', str(demo.district_home)])}"
+        " jobs  (or audit)",
         f"  Logs:       {demo.root / 'logs'}",
         "  Press Ctrl-C to stop everything.",
         "",
@@ -370,10 +427,17 @@ def run_demo(root: Path | None, printers: Sequence[str], no_window: bool) -> int
         print(f"cedoka demo: {error}", file=sys.stderr)
         return 2
     demo = Demo(root, chosen, want_window=not no_window, stop=stop)
+    try:
+        demo.prepare()  # first: a demo running in root is refused before anything is touched
+    except DemoError as error:
+        print(f"cedoka demo: {error}", file=sys.stderr)
+        return error.exit_status
+    except OSError as error:
+        print(f"cedoka demo: {error}", file=sys.stderr)
+        return 1
     code = 1
     try:
         demo.say(f"Starting the Cedoka demo in {root} …")
-        demo.prepare()
         server_url = demo.start_district()
         device_id = demo.enrol(server_url)
         screen_url = demo.start_agent()

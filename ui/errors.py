@@ -39,7 +39,7 @@ STAFF_TEXTS: dict[str, tuple[int, str, str]] = {
     "pin_wrong": (403, "PIN salah — coba lagi.", "Wrong PIN — try again."),
     "operator_locked": (423, "Terlalu banyak PIN salah — tunggu sebentar.",
                         "Too many wrong PINs — please wait."),
-    "not_supervisor": (403, "Hanya supervisor yang boleh mengubah pengaturan.",
+    "not_supervisor": (403, "Hanya penyelia yang boleh mengubah pengaturan.",
                        "Only a supervisor may change the settings."),
     "not_allowed": (409, "Tidak bisa dilakukan sekarang.", "Not possible in this state."),
     "changed": (409, "Status berubah — muat ulang.", "The job changed meanwhile — reload."),

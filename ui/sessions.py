@@ -1,6 +1,7 @@
 """The kiosk API's short-lived, in-memory credentials: operator sessions (after a PIN),
 release tickets (after a claim code or a staff release), settings tickets (after a
-supervisor's PIN). All die with the process; none is ever written to disk or logged.
+supervisor's PIN, on the session of whoever is signed in). All die with the process; none
+is ever written to disk or logged.
 
 A session is only as good as its operator: every check asks the operator store (``lookup``,
 a quick SQLite read) whether they still exist, so ``cedoka operator remove`` — another
@@ -74,13 +75,23 @@ class Ticket:
     reason: str | None = None  # staff release: no_phone, lost_code, staff_job, other
 
 
+@dataclass(frozen=True)
+class SettingsGrant:
+    """Open settings: on ``session_operator``'s session, by ``supervisor``'s PIN."""
+
+    session_operator: str
+    supervisor: Operator
+
+
 @dataclass
 class Credentials:
     """``lookup``: the operator as stored now (None once removed); None checks nothing."""
 
     sessions: _Store[Operator] = field(default_factory=lambda: _Store(SESSION_IDLE_S, sliding=True))
     tickets: _Store[Ticket] = field(default_factory=lambda: _Store(TICKET_TTL_S, sliding=False))
-    settings: _Store[str] = field(default_factory=lambda: _Store(TICKET_TTL_S, sliding=False))
+    settings: _Store[SettingsGrant] = field(
+        default_factory=lambda: _Store(TICKET_TTL_S, sliding=False)
+    )
     lookup: Callable[[str], Operator | None] | None = None
 
     def operator(self, token: str | None, *, activity: bool = True) -> Operator:
@@ -117,6 +128,28 @@ class Credentials:
                            "Time is up — enter the code again.")  # fmt: skip
         return ticket
 
+    def settings_supervisor(self, token: str | None, operator: Operator) -> Operator:
+        """The supervisor whose PIN opened the settings on ``operator``'s session, as stored
+        now.
+
+        Raises:
+            ApiError: 401 ``settings_locked`` (no such ticket, another session's, expired,
+                or its supervisor removed or no longer a supervisor).
+        """
+        grant = self.settings.get(token)
+        if grant is not None and grant.session_operator == operator.operator_id:
+            held = grant.supervisor
+            current = held if self.lookup is None else self.lookup(held.operator_id)
+            if (
+                current is not None
+                and current.created_s == held.created_s
+                and (current.is_supervisor)
+            ):
+                return current
+            self.settings.drop(token)
+        raise ApiError(401, "settings_locked", "Masukkan PIN penyelia.",
+                       "Enter the supervisor PIN.")  # fmt: skip
+
     def allows(self, token: str | None, job_id: str) -> bool:
         ticket = self.tickets.get(token)
         return ticket is not None and job_id in ticket.job_ids
@@ -124,4 +157,4 @@ class Credentials:
     def sign_out(self, token: str | None, operator: Operator) -> None:
         self.sessions.drop(token)
         self.tickets.drop_where(lambda t: t.operator == operator.operator_id)
-        self.settings.drop_where(lambda op: op == operator.operator_id)
+        self.settings.drop_where(lambda grant: grant.session_operator == operator.operator_id)

@@ -75,7 +75,12 @@ def state_json(state: KioskState, operator: Operator | None) -> dict[str, Any]:
 def settings_json(view: SettingsView) -> dict[str, Any]:
     return {"language": view.language, "printers": dict(view.printers),
             "queues": list(view.queues),
-            "backends": {role: list(names) for role, names in view.backends.items()}}  # fmt: skip
+            "backends": {role: list(names) for role, names in view.backends.items()},
+            "missing": [{"code": code, "message_id": printer_text(code, "id"),
+                         "message_en": printer_text(code, "en")}
+                        for code in view.missing],
+            "receipt_choices": [{"uri": p.uri, "label": p.label, "source": p.source}
+                                for p in view.receipt_choices]}  # fmt: skip
 
 
 def history_json(history: History) -> dict[str, Any]:

@@ -32,8 +32,14 @@ _REASON_PROBLEMS: Final = (
 MARKER_LOW_PERCENT: Final = 10
 A4_MEDIA: Final = "iso_a4_210x297mm"
 # The pre-flight codes (printers.base.PrinterNotReadyError.reason) that mean "cannot print now".
-_PREFLIGHT_FAIL: Final = frozenset({"cups_unavailable", "no_queue", "offline", "stopped",
-                                    "not_accepting", "media_empty"})  # fmt: skip
+_PREFLIGHT_FAIL: Final = frozenset({"cups_missing", "escpos_missing", "cups_unavailable",
+                                    "no_queue", "offline", "stopped", "not_accepting",
+                                    "media_empty"})  # fmt: skip
+# Nothing else is known of a printer without its driver or its queue.
+_PREFLIGHT_ONLY: Final = frozenset({"cups_missing", "escpos_missing", "cups_unavailable",
+                                    "no_queue"})  # fmt: skip
+_INSTALL_PRINTERS: Final = ("sudo ./install.sh (or, in a development tree: .venv/bin/pip "
+                            "install -e '.[printers]')")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,18 @@ def _printer_problem(code: str, f: PrinterFacts, *, command: str, extra: str = "
     )
     fail, warn = Status.FAIL, Status.WARN
     table: dict[str, tuple[Status, Pair, Pair]] = {
+        "cups_missing": (fail, ("CUPS tidak terpasang: program pycups (extra printers) tidak "
+                                "ada di instalasi ini.",
+                                "CUPS is not installed: pycups (the printers extra) is not in "
+                                "this installation."),
+                         (f"Pasang extra printers: {_INSTALL_PRINTERS}.",
+                          f"Install the printers extra: {_INSTALL_PRINTERS}.")),
+        "escpos_missing": (fail, ("Program printer struk (python-escpos, extra printers) tidak "
+                                  "terpasang.",
+                                  "The receipt printer driver (python-escpos, the printers "
+                                  "extra) is not installed."),
+                           (f"Pasang extra printers: {_INSTALL_PRINTERS}.",
+                            f"Install the printers extra: {_INSTALL_PRINTERS}.")),
         "cups_unavailable": (fail, ("Layanan cetak komputer (CUPS) tidak berjalan.",
                                     "The computer's print service (CUPS) is not running."),
                              ("Nyalakan layanan cetak: sudo systemctl restart cups (atau nyalakan "
@@ -119,8 +137,8 @@ def _problems_of(f: PrinterFacts) -> dict[str, str]:
     found: dict[str, str] = {}
     if f.preflight in _PREFLIGHT_FAIL:
         found[f.preflight] = ""
-        if f.preflight in ("cups_unavailable", "no_queue"):
-            return found  # nothing else is known without the queue
+        if f.preflight in _PREFLIGHT_ONLY:
+            return found  # nothing else is known without the driver or the queue
     elif f.preflight == "media_not_a4":
         media = f.health.media if f.health and f.health.media else ""
         found["media_not_a4"] = f": {media}" if media else ""

@@ -70,9 +70,11 @@ def test_claim_job_waits_then_the_code_releases_it(server: Server, tmp_path: Pat
         assert claim is not None
         wait_for("held", lambda: kiosk.local_state(job_id) == "held")
         assert kiosk.printed() == []
-        wrong = kiosk.cli("release", "--claim", "1234-5678-9012", "--json")
+        malformed = kiosk.cli("release", "--claim", "1234-5678-9012", "--json")  # check digit
+        assert malformed.returncode == 2 and "argument --claim" in malformed.stderr
+        wrong = kiosk.cli("release", "--claim", "1234-5678-9018", "--json")  # well-formed
         assert wrong.returncode == 1
-        assert json.loads(wrong.stdout)["error"]["code"] in {"claim_wrong", "claim_malformed"}
+        assert json.loads(wrong.stdout)["error"]["code"] == "claim_wrong"
         done = kiosk.cli("release", "--claim", format_claim_code(claim), "--operator", "siti.s",
                          "--json")  # fmt: skip
         assert done.returncode == 0, done.stderr
@@ -220,7 +222,7 @@ def test_enrolment_without_an_a4_printer_is_refused_before_the_code_is_spent(
     assert refused.returncode == 1 and "printers.a4: required" in refused.stderr
     bad = kiosk.cli("enroll", "--server", server.base_url, "--code", code,
                     "--printer", "a4=lpt1")  # fmt: skip
-    assert bad.returncode == 1 and "printers.a4" in bad.stderr
+    assert bad.returncode == 2 and "printers.a4" in bad.stderr  # a usage error, code unspent
     assert not (kiosk.home / "agent.toml").exists()
     done = kiosk.cli("enroll", "--server", server.base_url, "--code", code,
                      "--printer", f"a4=virtual:{kiosk.out}")  # fmt: skip

@@ -29,7 +29,8 @@ def test_operators_are_added_listed_repinned_and_removed(server: Server, tmp_pat
     for pin, why in (("1234", "run"), ("7777", "repeat"), ("12", "4 to 8"), ("12ab", "4 to 8")):
         weak = _cli(home, "add", "siti", "--name", "Siti", "--pin-stdin", stdin=pin + "\n")
         assert weak.returncode == 1 and "bad_pin" in weak.stderr and why in weak.stderr
-    assert _cli(home, "add", "Siti!", "--name", "x", "--pin-stdin", stdin="4826\n").returncode == 1
+    bad_id = _cli(home, "add", "Siti!", "--name", "x", "--pin-stdin", stdin="4826\n")
+    assert bad_id.returncode == 2 and "not an operator id" in bad_id.stderr  # before the PIN
     taken = _cli(home, "add", "budi", "--name", "Other", "--pin-stdin", stdin="4826\n")
     assert "taken" in taken.stderr
     no_tty = _cli(home, "add", "ani", "--name", "Ani")

@@ -465,7 +465,8 @@ def test_without_python_escpos_nothing_foreign_escapes(
     printer = escpos(printer9100.uri)
     with pytest.raises(PrinterNotReadyError) as not_ready:
         printer.preflight()
-    assert not_ready.value.reason == "offline"
+    assert not_ready.value.reason == "escpos_missing"  # not "offline": a missing driver
+    assert printer.health().reasons == ("escpos-not-installed",)
     with pytest.raises(PrintSubmitError) as failed:
         printer.print_receipt(SAMPLE)
-    assert failed.value.reason == "offline"
+    assert failed.value.reason == "escpos_missing"

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from printers.receipt import Receipt, ascii_safe, format_time, receipt_lines, zone_label
+from printers.receipt import (
+    MIN_WIDTH,
+    Receipt,
+    ascii_safe,
+    format_time,
+    receipt_lines,
+    zone_label,
+)
 
 WITA = 8 * 3600
 T_2025_03_05_0630_UTC = 1741156200  # 05-03-2025 14:30 WITA
@@ -246,7 +253,7 @@ def test_a_receipt_has_no_place_for_personal_data() -> None:
     names = {f.name for f in dataclasses.fields(Receipt)}
     assert names == {
         "office_name", "printed_at_s", "utc_offset_s", "documents", "job_ref", "operator",
-        "language",
+        "language", "test",
     }  # fmt: skip
 
 
@@ -283,3 +290,22 @@ def test_python_escpos_is_imported_lazily(module: str) -> None:
     code = f"import sys, {module}; sys.exit('escpos' in sys.modules or 'cups' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("width", [MIN_WIDTH, 32, 48])
+@pytest.mark.parametrize(("language", "mark", "not_a_receipt"), [
+    ("id", "*** STRUK UJI / TEST ***", "BUKAN tanda terima"),
+    ("en", "*** TEST RECEIPT ***", "NOT a receipt"),
+])  # fmt: skip
+def test_a_test_receipt_is_marked_test_top_and_bottom(
+    width: int, language: str, mark: str, not_a_receipt: str
+) -> None:
+    """Issue 16: the settings' test receipt looked like a real hand-over receipt."""
+    test = dataclasses.replace(SAMPLE, language=language, test=True)
+    lines = receipt_lines(test, width=width)
+    text = " ".join(" ".join(lines).split())
+    assert text.startswith(mark) and text.endswith(mark)
+    assert "TEST" in lines[0] and "TEST" in lines[-1]
+    assert not_a_receipt in text
+    assert "TANDA TERIMA DOKUMEN" not in text and "DOCUMENT RECEIPT" not in text
+    assert all(len(line) <= width for line in lines)

@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -226,3 +227,33 @@ def test_a_part_that_dies_stops_the_demo_with_its_log(tmp_path: Path) -> None:
     out = run.output()
     assert "The agent stopped on its own (exit status -9)" in out
     assert left_behind(root) == {}
+
+
+def test_a_second_demo_in_the_same_directory_is_refused_and_wipes_nothing(tmp_path: Path) -> None:
+    """Issue 16: a second ``cedoka demo`` wiped the running one's directory. And the banner
+    names the kiosk's and the district's homes, so that ``cedoka status`` can be run."""
+    root = tmp_path / "demo"
+    with running([str(CEDOKA), "demo", "--dir", str(root), "--no-window"], root,
+                 headless_env()) as run:  # fmt: skip
+        run.wait_ready(timeout_s=120)
+        out = run.output()
+        assert f"(home {root / 'kiosk'})" in out and f"(home {root / 'district'})" in out
+        look = re.search(r"Look in: +(.+) status  \(or doctor, printers\)$", out, re.MULTILINE)
+        assert look is not None, out
+        status = subprocess.run([*shlex.split(look[1]), "status"], capture_output=True,
+                                text=True, stdin=subprocess.DEVNULL, env=headless_env(),
+                                timeout=60, check=False)  # fmt: skip
+        assert status.returncode == 0 and "office 74.08.01.2002" in status.stdout, status.stderr
+        config = (root / "kiosk" / "agent.toml").read_bytes()
+        second = subprocess.run(
+            [str(CEDOKA), "demo", "--dir", str(root), "--no-window"], capture_output=True,
+            text=True, stdin=subprocess.DEVNULL, env=headless_env(), timeout=60, check=False,
+        )  # fmt: skip
+        assert second.returncode == 6, second.stderr
+        assert second.stderr.strip() == (
+            f"cedoka demo: another cedoka demo is running in {root} (process {run.proc.pid}): "
+            "stop it first (Ctrl-C in its terminal), or give this one another --dir"
+        )
+        assert (root / "kiosk" / "agent.toml").read_bytes() == config
+        assert run.proc.poll() is None
+        assert run.ctrl_c() == 0

@@ -74,6 +74,8 @@ function printerWords(p) {
     else if (r === "offline") add(bad, "pr_off");
     else if (r === "paused") add(bad, "pr_stopped");
     else if (r === "cups-unavailable") add(bad, "pr_no_service");
+    else if (r === "cups-not-installed") add(bad, "pr_not_installed");
+    else if (r === "escpos-not-installed") add(bad, "pr_receipt_not_installed");
     else if (raw.endsWith("-error")) add(bad, "pr_problem");
   }
   for (const m of p.markers || []) {

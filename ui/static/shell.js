@@ -8,7 +8,8 @@ import { showSignIn } from "./signin.js";
 
 const SESSION_IDLE_S = 900;
 const PRINTER_REASONS = new Set(["offline", "stopped", "not_accepting", "media_empty",
-  "media_not_a4", "no_queue", "no_printer", "cups_unavailable"]);
+  "media_not_a4", "no_queue", "no_printer", "cups_unavailable", "cups_missing",
+  "escpos_missing"]);
 
 const app = { state: null, operator: null, operators: [], offsetS: 0, busy: false,
   idleS: SESSION_IDLE_S };
