@@ -420,8 +420,17 @@ function two(n) {
   return String(n).padStart(2, "0");
 }
 
+// The office's offset from UTC in seconds (WIB/WITA/WIT, from the agent's settings or its
+// district code: /api/state's utc_offset_s); every time on every screen is in this zone,
+// as on the history and the receipts, whatever zone the computer's clock is set to.
+let officeOffsetS = null;
+
+export function setOfficeOffset(offsetS) {
+  if (typeof offsetS === "number") officeOffsetS = offsetS;
+}
+
 // Calendar parts of a moment: in the office's time zone when its UTC offset is known,
-// else in the computer's.
+// else in the computer's (only before the first /api/state answer).
 function parts(epochS, offsetS) {
   if (typeof offsetS === "number") {
     const d = new Date((epochS + offsetS) * 1000);
@@ -434,7 +443,7 @@ function parts(epochS, offsetS) {
 }
 
 // "14:05", with "kemarin" or a date for older moments.
-export function clock(thenS, nowS, offsetS = null) {
+export function clock(thenS, nowS, offsetS = officeOffsetS) {
   const then = parts(thenS, offsetS);
   const hm = `${two(then.h)}:${two(then.min)}`;
   const same = (a, b) => a.y === b.y && a.m === b.m && a.d === b.d;

@@ -3,7 +3,7 @@
 
 import * as api from "./api.js";
 import { button, h, noteBox } from "./dom.js";
-import { lang, msg, setLang, t } from "./i18n.js";
+import { lang, msg, setLang, setOfficeOffset, t } from "./i18n.js";
 import { showSignIn } from "./signin.js";
 
 const SESSION_IDLE_S = 900;
@@ -174,6 +174,7 @@ async function loadState() {
   const state = await api.get("/api/state");
   app.state = state;
   if (typeof state.now_s === "number") app.offsetS = state.now_s - Date.now() / 1000;
+  setOfficeOffset(state.utc_offset_s);
   return state;
 }
 
