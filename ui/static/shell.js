@@ -25,10 +25,11 @@ function nowS() {
   return Date.now() / 1000 + app.offsetS;
 }
 
-// The session ended (the API already sent the screen back to sign-in).
+// The session ended (the API already sent the screen back to sign-in), or the window's
+// secret is from an earlier start of Cedoka (the API already showed what to do).
 function lostSession(error) {
-  return error instanceof api.ApiError && error.status === 401
-    && /^(session|operator_removed$)/.test(error.code);
+  return api.isStale(error) || (error instanceof api.ApiError && error.status === 401
+    && /^(session|operator_removed$)/.test(error.code));
 }
 
 // {kind, key, params} or {kind, pair} → {kind, text} in the current language.

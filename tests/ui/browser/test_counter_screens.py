@@ -7,11 +7,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from playwright.sync_api import Response, expect
+from playwright.sync_api import Response, Route, expect
 
+from kiosk.claim import generate_claim_code
 from tests.ui.browser.conftest import Ui, push_job
 
+WRONG = generate_claim_code(lambda n: bytes(range(7, 7 + n)))  # well-formed, matches nothing
+
 pytestmark = [pytest.mark.system, pytest.mark.loopback]
+
+
+def digits(code: str) -> str:
+    return "".join(c for c in code if c.isdigit())
 
 
 def office_time(ui: Ui, epoch_s: int) -> str:
@@ -46,3 +53,37 @@ def test_no_request_of_the_window_is_missing(ui: Ui) -> None:
     answer = ui.api.session.get(icon, timeout=10)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("image/")
     assert missing == []
+
+
+def test_a_window_on_an_old_secret_says_to_open_cedoka_again(ui: Ui) -> None:
+    ui.page.goto(f"{ui.api.url}/#k=the-secret-of-an-earlier-start")
+    expect(ui.screen("stale")).to_contain_text("Tutup jendela ini, lalu buka Cedoka lagi")
+    expect(ui.screen("stale").get_by_role("button")).to_have_count(0)  # a retry cannot work
+    ui.by("lang-en").tap()
+    expect(ui.screen("stale")).to_contain_text("open Cedoka again from the computer's menu")
+    ui.shot("30-stale-window")
+
+
+def test_cedoka_started_again_under_a_signed_in_window(ui: Ui) -> None:
+    ui.open()
+    ui.sign_in()
+
+    def old_secret(route: Route) -> None:  # the server now has another secret
+        route.continue_(headers={**route.request.headers, "x-cedoka-secret": "earlier"})
+
+    ui.page.route("**/api/**", old_secret)
+    ui.by("enter-code").tap()
+    ui.tap_keys(digits(WRONG))
+    ui.by("open-code").tap()
+    expect(ui.screen("stale")).to_contain_text("Cedoka dijalankan ulang")
+
+
+def test_a_service_not_answering_yet_is_asked_again_without_a_reload(ui: Ui) -> None:
+    ui.page.route("**/api/state", lambda route: route.abort())
+    ui.page.goto(ui.api.guard.window_url())
+    expect(ui.screen("unreachable")).to_contain_text("Cedoka belum menjawab")
+    ui.shot("31-unreachable")
+    ui.page.unroute("**/api/state")
+    ui.by("retry").tap()
+    expect(ui.screen("signin")).to_be_visible()
+    ui.sign_in()
