@@ -206,12 +206,18 @@ class Desk:
 
     # --- releasing and printing -------------------------------------------------------
 
+    def claim_locked_for_s(self) -> int:
+        """Seconds until a claim code may be tried again (0: now), for the code screen."""
+        return self._releaser.locked_for_s()
+
     def match_code(self, code: str, operator: Operator) -> list[JobView]:
         """The held jobs a resident's claim code opens (nothing released yet).
 
         Raises:
             DeskError: kind ``claim``: ``claim_locked`` (``retry_after_s``),
-                ``claim_malformed``, ``claim_wrong`` (the last two audited but the first).
+                ``claim_malformed``, ``claim_wrong``, and for a code whose job is no longer
+                held ``claim_used``, ``claim_cancelled``, ``claim_expired`` (all audited as
+                ``claim_wrong`` with that reason, but ``claim_malformed``).
         """
         try:
             matched = self._releaser.match(code)

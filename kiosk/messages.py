@@ -135,6 +135,22 @@ MESSAGES: Final = MappingProxyType(
             "Terlalu banyak kode salah. Pengambilan dikunci sementara; coba lagi nanti.",
             "Too many wrong codes. Release is locked for a while; try again later.",
         ),
+        _R.CLAIM_USED: (
+            "Kode sudah dipakai: dokumennya sudah dicetak atau sudah diserahkan. "
+            "Lihat antrean dan riwayat hari ini.",
+            "This code was used already: its documents were printed or handed over. "
+            "See the queue and today's history.",
+        ),
+        _R.CLAIM_CANCELLED: (
+            "Kode ini untuk dokumen yang dibatalkan oleh Disdukcapil. Tidak ada yang dicetak.",
+            "This code is for documents Disdukcapil cancelled. Nothing is printed.",
+        ),
+        _R.CLAIM_EXPIRED: (
+            "Masa berlaku kode ini sudah habis; dokumennya tidak dicetak. "
+            "Warga perlu mengajukan ulang.",
+            "This code's printing period has ended; its documents were not printed. "
+            "The resident needs to apply again.",
+        ),
     }
 )
 

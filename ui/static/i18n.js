@@ -89,6 +89,7 @@ const ID = {
   delete: "Hapus",
   claim_malformed: "Kode salah ketik — periksa lagi.",
   claim_locked_wait: "Tunggu {t} sebelum mencoba lagi.",
+  claim_locked_now: "Terlalu banyak kode salah. Pengambilan dikunci sementara.",
   checking: "Memeriksa…",
   idle_back: "Tidak ada kegiatan — kembali ke antrean.",
   // bundle
@@ -251,6 +252,7 @@ const EN = {
   delete: "Delete",
   claim_malformed: "Code mistyped — check it again.",
   claim_locked_wait: "Wait {t} before trying again.",
+  claim_locked_now: "Too many wrong codes. Release is locked for a while.",
   checking: "Checking…",
   idle_back: "No activity — back to the queue.",
   bundle_title: "Documents for {name}",

@@ -4,6 +4,7 @@ what to do; the lockout's countdown; spent codes; the queue at 1024x768; the his
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -72,9 +73,7 @@ def test_cedoka_started_again_under_a_signed_in_window(ui: Ui) -> None:
         route.continue_(headers={**route.request.headers, "x-cedoka-secret": "earlier"})
 
     ui.page.route("**/api/**", old_secret)
-    ui.by("enter-code").tap()
-    ui.tap_keys(digits(WRONG))
-    ui.by("open-code").tap()
+    ui.by("history").tap()  # the next call to the service
     expect(ui.screen("stale")).to_contain_text("Cedoka dijalankan ulang")
 
 
@@ -87,3 +86,46 @@ def test_a_service_not_answering_yet_is_asked_again_without_a_reload(ui: Ui) -> 
     ui.by("retry").tap()
     expect(ui.screen("signin")).to_be_visible()
     ui.sign_in()
+
+
+def lock_out(ui: Ui) -> None:
+    """Wrong codes until the lockout, on the code screen (the one that sets the lock is
+    still checked: the next one is refused as locked)."""
+    for _ in range(ui.api.agent.config.lockout.max_failures + 1):
+        ui.page.keyboard.type(digits(WRONG))
+        expect(ui.by("code-display")).to_have_attribute("data-value", digits(WRONG))
+        ui.page.keyboard.press("Enter")
+        expect(ui.by("message")).not_to_have_text("Memeriksa…")
+    expect(ui.by("message")).to_contain_text("Terlalu banyak kode salah")
+
+
+def test_the_code_screen_opens_on_the_lockouts_countdown(ui: Ui) -> None:
+    ui.open()
+    ui.sign_in()
+    ui.by("enter-code").tap()
+    lock_out(ui)
+    ui.by("cancel").tap()
+    ui.by("enter-code").tap()  # reopened: the countdown at once, not a silently dead keypad
+    expect(ui.by("message")).to_contain_text("Terlalu banyak kode salah")
+    expect(ui.by("message")).to_contain_text(re.compile(r"Tunggu [45]:\d\d"))
+    for key in ui.by("keypad").get_by_role("button").all():
+        expect(key).to_be_disabled()
+    ui.by("lang-en").tap()
+    expect(ui.by("message")).to_contain_text(re.compile(r"Too many wrong codes.*Wait \d:\d\d"))
+    ui.shot("32-claim-reopened-locked")
+
+
+def test_a_used_code_says_so_on_the_screen(ui: Ui) -> None:
+    job_id, code, _ = push_job(ui.api)
+    ticket = ui.api.call("POST", "/api/claim", json={"code": code}).json()["ticket"]
+    ui.api.call("POST", "/api/release", json={"ticket": ticket})
+    ui.api.call("POST", f"/api/jobs/{job_id}/handover", json={})
+    ui.open()
+    ui.sign_in()
+    ui.by("enter-code").tap()
+    ui.tap_keys(digits(code))
+    ui.by("open-code").tap()
+    expect(ui.by("message")).to_contain_text("Kode sudah dipakai")
+    expect(ui.by("message")).to_have_class(re.compile(r"\bwarn\b"))
+    expect(ui.by("open-code")).to_be_enabled()  # not locked, not counted
+    ui.shot("33-claim-used")
