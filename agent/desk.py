@@ -118,7 +118,7 @@ class Desk:
         view = JobView(job_id=job_id, state=status.state, release=row.release,
                        received_s=row.received_s, updated_s=status.updated_at_s,
                        reason=status.reason, reprints=status.reprints,
-                       actions=actions)  # fmt: skip
+                       actions=actions, expires_s=row.expires_s)  # fmt: skip
         if row.manifest is None:
             return view
         job = self._stored.reopen(row)
@@ -138,7 +138,7 @@ class Desk:
                        received_s=view.received_s, updated_s=view.updated_s,
                        reason=view.reason, reprints=view.reprints, actions=view.actions,
                        resident_masked=job.display.resident_masked,
-                       documents=documents)  # fmt: skip
+                       documents=documents, expires_s=view.expires_s)  # fmt: skip
 
     def queue(self) -> list[JobView]:
         """The jobs staff may act on or watch (held, released, printing, printed, failed)."""

@@ -58,6 +58,7 @@ class JobView:
     actions: tuple[str, ...]  # the staff actions its state allows (STAFF_ACTIONS values)
     resident_masked: str | None = None
     documents: tuple[DocView, ...] | None = None
+    expires_s: int | None = None  # the signed ``exp``: not printed after it
 
 
 @dataclass(frozen=True, slots=True)

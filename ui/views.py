@@ -21,7 +21,7 @@ def job_json(view: JobView) -> dict[str, Any]:
     out: dict[str, Any] = {
         "job_id": view.job_id, "state": view.state.value, "release": view.release,
         "received_s": view.received_s, "updated_s": view.updated_s, "reason": view.reason,
-        "reprints": view.reprints, "actions": list(view.actions),
+        "reprints": view.reprints, "actions": list(view.actions), "expires_s": view.expires_s,
     }  # fmt: skip
     if view.documents is not None:
         out["resident_masked"] = view.resident_masked

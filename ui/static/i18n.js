@@ -67,6 +67,9 @@ const ID = {
   settings: "Pengaturan",
   queue_empty: "Belum ada dokumen untuk dicetak.",
   arrived: "Tiba {when}",
+  expires: "Batas cetak {when}",
+  queue_count: "{n} berkas",
+  tomorrow: "besok",
   st_held_claim: "Menunggu kode warga",
   st_held: "Menunggu petugas",
   st_released: "Siap dicetak",
@@ -231,6 +234,9 @@ const EN = {
   settings: "Settings",
   queue_empty: "No documents to print yet.",
   arrived: "Arrived {when}",
+  expires: "Print by {when}",
+  queue_count: "{n} in the queue",
+  tomorrow: "tomorrow",
   st_held_claim: "Waiting for the resident's code",
   st_held: "Waiting for staff",
   st_released: "Ready to print",
@@ -452,13 +458,14 @@ function parts(epochS, offsetS) {
     min: d.getMinutes() };
 }
 
-// "14:05", with "kemarin" or a date for older moments.
+// "14:05", with "kemarin" / "besok" or a date for other days.
 export function clock(thenS, nowS, offsetS = officeOffsetS) {
   const then = parts(thenS, offsetS);
   const hm = `${two(then.h)}:${two(then.min)}`;
   const same = (a, b) => a.y === b.y && a.m === b.m && a.d === b.d;
   if (same(then, parts(nowS, offsetS))) return hm;
   if (same(then, parts(nowS - 86400, offsetS))) return `${t("yesterday")} ${hm}`;
+  if (same(then, parts(nowS + 86400, offsetS))) return `${t("tomorrow")} ${hm}`;
   return `${two(then.d)}/${two(then.m + 1)} ${hm}`;
 }
 

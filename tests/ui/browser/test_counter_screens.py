@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Response, Route, expect
 
 from kiosk.claim import generate_claim_code
+from kiosk.model import ReleaseMode
 from tests.ui.browser.conftest import Ui, push_job
 
 WRONG = generate_claim_code(lambda n: bytes(range(7, 7 + n)))  # well-formed, matches nothing
@@ -129,3 +130,30 @@ def test_a_used_code_says_so_on_the_screen(ui: Ui) -> None:
     expect(ui.by("message")).to_have_class(re.compile(r"\bwarn\b"))
     expect(ui.by("open-code")).to_be_enabled()  # not locked, not counted
     ui.shot("33-claim-used")
+
+
+@pytest.mark.parametrize("width", [1024, 1366])
+def test_the_queue_at_768_lines_shows_five_jobs_their_count_and_expiry(ui: Ui, width: int) -> None:
+    ui.page.set_viewport_size({"width": width, "height": 768})
+    jobs = [push_job(ui.api)[0] for _ in range(5)] + [push_job(ui.api, ReleaseMode.STAFF)[0]]
+    ui.open()
+    ui.sign_in()
+    expect(ui.by("queue-count")).to_have_text("6 berkas")
+    cards = ui.by("job")
+    expect(cards).to_have_count(6)
+    visible = [
+        box
+        for i in range(6)
+        if (box := cards.nth(i).bounding_box()) is not None and box["y"] + box["height"] <= 768
+    ]
+    assert len(visible) >= 5, f"only {len(visible)} whole jobs fit at {width}x768"
+    ui.overflow_free()
+    expires = ui.api.call("GET", f"/api/jobs/{jobs[0]}").json()["expires_s"]
+    shown = ui.page.locator(f'[data-job="{jobs[0]}"]').get_by_test_id("job-expires")
+    expect(shown).to_contain_text("Batas cetak")
+    expect(shown).to_contain_text(office_time(ui, expires))  # 72 h ahead: a date and time
+    ui.shot(f"34-queue-six-jobs-{width}")
+    ui.by("lang-en").tap()
+    expect(ui.by("queue-count")).to_have_text("6 in the queue")
+    expect(shown).to_contain_text("Print by")
+    ui.shot(f"35-queue-six-jobs-{width}-en")
