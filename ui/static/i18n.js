@@ -142,9 +142,9 @@ const ID = {
   staff_help: "Pilih alasan mengapa dokumen dicetak tanpa kode warga. Alasan ini dicatat.",
   rs_no_phone: "Warga tidak punya HP",
   rs_lost_code: "Kode hilang",
-  rs_staff_job: "Pekerjaan petugas",
+  rs_staff_job: "Dokumen memang dikirim tanpa kode",
   rs_other: "Lainnya",
-  staff_pin_help: "Pelepasan tanpa kode dicatat atas nama Anda.",
+  staff_pin_help: "Cetak tanpa kode dicatat atas nama Anda.",
   confirm_pin: "Lanjut",
   // history
   history_title: "Riwayat hari ini",
@@ -301,9 +301,9 @@ const EN = {
   staff_help: "Choose why the document is printed without the resident's code. The reason is recorded.",
   rs_no_phone: "Resident has no phone",
   rs_lost_code: "Code lost",
-  rs_staff_job: "Staff job",
+  rs_staff_job: "The document came without a code",
   rs_other: "Other",
-  staff_pin_help: "A release without code is recorded in your name.",
+  staff_pin_help: "Printing without a code is recorded in your name.",
   confirm_pin: "Continue",
   history_title: "Today's history",
   history_empty: "No activity today yet.",
@@ -334,18 +334,43 @@ const EN = {
 const ACTIONS = {
   id: {
     login: "Masuk", login_failed: "PIN salah", logout: "Keluar", claim_wrong: "Kode salah",
-    release_code: "Dilepas dengan kode", release_staff: "Dilepas tanpa kode", print: "Dicetak",
+    release_code: "Kode warga cocok", release_staff: "Cetak tanpa kode", print: "Dicetak",
     handover: "Diserahkan", spoil: "Rusak, dicetak ulang", retry: "Dicetak lagi",
     printer_enable: "Printer diaktifkan", settings: "Pengaturan diubah", test_page: "Halaman uji",
     receipt: "Tanda terima",
   },
   en: {
     login: "Signed in", login_failed: "Wrong PIN", logout: "Signed out", claim_wrong: "Wrong code",
-    release_code: "Released with code", release_staff: "Released without code", print: "Printed",
+    release_code: "Resident's code accepted", release_staff: "Print without code", print: "Printed",
     handover: "Handed over", spoil: "Spoiled, reprinted", retry: "Printed again",
     printer_enable: "Printer enabled", settings: "Settings changed", test_page: "Test page",
     receipt: "Receipt",
   },
+};
+// A refused step in words that do not read as done ("Pengaturan diubah" + "Ditolak" read
+// as a change); a refused claim code by what was wrong with it.
+const REFUSED = {
+  id: {
+    settings: "Pengaturan ditolak", print: "Cetak ditolak", test_page: "Halaman uji ditolak",
+    release_staff: "Cetak tanpa kode ditolak", claim_used: "Kode sudah dipakai",
+    claim_cancelled: "Dokumen kode ini dibatalkan", claim_expired: "Kode kedaluwarsa",
+    claim_locked: "Kode ditolak: sedang dikunci",
+  },
+  en: {
+    settings: "Settings refused", print: "Printing refused", test_page: "Test page refused",
+    release_staff: "Print without code refused", claim_used: "Code used already",
+    claim_cancelled: "This code's documents were cancelled", claim_expired: "Code expired",
+    claim_locked: "Code refused: locked",
+  },
+};
+// Sign-ins and sign-outs that follow one another are one row of the history.
+const SIGN_GROUP = {
+  id: "Masuk dan keluar ({n}×)",
+  en: "Sign-ins and sign-outs ({n}×)",
+};
+const SIGN_GROUP_TOGGLE = {
+  id: ["Rincian", "Ringkas"],
+  en: ["Details", "Fold"],
 };
 const OUTCOMES = {
   id: { ok: "Berhasil", refused: "Ditolak", failed: "Gagal", locked: "Dikunci", printed: "Tercetak",
@@ -355,7 +380,7 @@ const OUTCOMES = {
 };
 const REASONS = {
   id: {
-    no_phone: "warga tidak punya HP", lost_code: "kode hilang", staff_job: "pekerjaan petugas",
+    no_phone: "warga tidak punya HP", lost_code: "kode hilang", staff_job: "dokumen memang tanpa kode",
     other: "lainnya", spoiled_blank: "kertas kosong", spoiled_jammed: "kertas macet",
     spoiled_spoiled: "cetakan rusak", spoiled_cut_off: "terpotong", media_empty: "kertas habis",
     offline: "printer mati", stopped: "antrean dihentikan", not_accepting: "printer menolak",
@@ -365,7 +390,7 @@ const REASONS = {
     printers: "printer", language: "bahasa",
   },
   en: {
-    no_phone: "resident has no phone", lost_code: "code lost", staff_job: "staff job",
+    no_phone: "resident has no phone", lost_code: "code lost", staff_job: "came without a code",
     other: "other", spoiled_blank: "blank sheet", spoiled_jammed: "paper jammed",
     spoiled_spoiled: "damaged print", spoiled_cut_off: "cut off", media_empty: "out of paper",
     offline: "printer off", stopped: "queue stopped", not_accepting: "printer refuses",
@@ -407,8 +432,21 @@ export function msg(pair) {
   return (current === "en" ? pair.message_en : pair.message_id) || pair.message_id || "";
 }
 
-export function actionText(action) {
+// An audit record's action in words; a refused one as refused.
+export function actionText(action, outcome = null, reason = null) {
+  if (outcome === "refused") {
+    const refused = action === "claim_wrong" ? REFUSED[current][reason] : REFUSED[current][action];
+    if (refused) return refused;
+  }
   return ACTIONS[current][action] ?? action;
+}
+
+export function signGroupText(n) {
+  return SIGN_GROUP[current].replace("{n}", String(n));
+}
+
+export function signGroupToggle(open) {
+  return SIGN_GROUP_TOGGLE[current][open ? 1 : 0];
 }
 
 export function outcomeText(outcome) {

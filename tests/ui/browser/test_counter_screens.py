@@ -12,7 +12,7 @@ from playwright.sync_api import Response, Route, expect
 
 from kiosk.claim import generate_claim_code
 from kiosk.model import ReleaseMode
-from tests.ui.browser.conftest import Ui, push_job
+from tests.ui.browser.conftest import STAFF, Ui, push_job
 
 WRONG = generate_claim_code(lambda n: bytes(range(7, 7 + n)))  # well-formed, matches nothing
 
@@ -157,3 +157,37 @@ def test_the_queue_at_768_lines_shows_five_jobs_their_count_and_expiry(ui: Ui, w
     expect(ui.by("queue-count")).to_have_text("6 in the queue")
     expect(shown).to_contain_text("Print by")
     ui.shot(f"35-queue-six-jobs-{width}-en")
+
+
+def test_history_folds_sign_ins_and_says_refused_settings_were_refused(ui: Ui) -> None:
+    ui.open()
+    ui.sign_in()  # the API's own sign-in was first: two
+    ui.by("logout").tap()
+    ui.sign_in()  # three sign-ins, one sign-out
+    wrong = ui.api.call("POST", "/api/settings/unlock", json={"pin": "9999"})
+    assert wrong.json()["error"]["code"] == "pin_wrong"
+    staff = ui.api.call("POST", "/api/settings/unlock", json={"pin": STAFF[2]})
+    assert staff.json()["error"]["code"] == "not_supervisor"
+    ui.by("history").tap()
+    group = ui.by("history-group")
+    expect(group).to_have_count(1)
+    expect(group).to_contain_text("Masuk dan keluar (4\u00d7)")
+    expect(group).to_contain_text(STAFF[1])
+    rows = ui.page.locator("[data-testid=history-row]")
+    expect(rows.filter(has_text="Masuk")).to_have_count(0)  # folded
+    refused = ui.page.locator('[data-testid=history-row][data-action="settings"]')
+    expect(refused).to_have_count(2)
+    for row in refused.all():
+        expect(row).to_contain_text("Pengaturan ditolak")
+        expect(row).to_contain_text("Ditolak")
+        expect(row).not_to_contain_text("diubah")
+    expect(refused.first).to_contain_text("bukan penyelia")
+    expect(refused.last).to_contain_text("PIN salah")
+    ui.overflow_free()
+    ui.shot("36-history-folded")
+    ui.by("history-group-toggle").tap()
+    expect(ui.page.locator("[data-testid=history-row].in-group")).to_have_count(4)
+    ui.by("lang-en").tap()
+    expect(group).to_contain_text("Sign-ins and sign-outs (4\u00d7)")
+    expect(refused.first).to_contain_text("Settings refused")
+    ui.shot("37-history-unfolded-en")
