@@ -176,7 +176,7 @@ PRINTER_MESSAGES: Final = MappingProxyType(
             "The printer queue is stopped — press Enable printer, then Try again.",
         ),
         "not_accepting": (
-            "Printer menolak pekerjaan baru — tekan Aktifkan printer, lalu Coba lagi.",
+            "Printer tidak menerima cetakan baru — tekan Aktifkan printer, lalu Coba lagi.",
             "The printer refuses new jobs — press Enable printer, then Try again.",
         ),
         "media_empty": (

@@ -47,7 +47,7 @@ const ID = {
   pr_busy: "Sedang mencetak",
   pr_off: "Printer mati atau tidak tersambung",
   pr_stopped: "Antrean printer dihentikan",
-  pr_not_accepting: "Printer menolak pekerjaan",
+  pr_not_accepting: "Printer tidak menerima cetakan",
   pr_unknown: "Keadaan tidak diketahui",
   pr_no_paper: "Kertas habis",
   pr_low_paper: "Kertas hampir habis",
