@@ -5,6 +5,8 @@ counted towards the lockout; nor does it wipe the wrong codes counted before it 
 
 from __future__ import annotations
 
+import sqlite3
+
 from kiosk.claim import generate_claim_code
 from kiosk.model import ReleaseMode
 from tests.agent.harness import push
@@ -87,3 +89,12 @@ def test_the_claim_lock_is_told_before_a_code_is_typed(api: Api, server: Server)
     assert api.call("GET", "/api/claim").json()["retry_after_s"] > 0
     api.token = None
     assert api.call("GET", "/api/claim").status_code == 401  # staff only
+
+
+def test_an_expired_jobs_code_says_expired(api: Api, server: Server) -> None:
+    job_id, code = handed_over(api, server)
+    with sqlite3.connect(api.agent.spool.path) as conn:  # as if it had expired unprinted
+        conn.execute("UPDATE spent_claims SET outcome = 'expired' WHERE job_id = ?", (job_id,))
+    status, reason, body = claim(api, code)
+    assert (status, reason) == (409, "claim_expired")
+    assert "Masa berlaku kode ini sudah habis" in str(body)
