@@ -191,3 +191,38 @@ def test_history_folds_sign_ins_and_says_refused_settings_were_refused(ui: Ui) -
     expect(group).to_contain_text("Sign-ins and sign-outs (4\u00d7)")
     expect(refused.first).to_contain_text("Settings refused")
     ui.shot("37-history-unfolded-en")
+
+
+@pytest.mark.parametrize("width", [1024, 1366])
+def test_these_screens_fit_the_counters_display(ui: Ui, width: int) -> None:
+    ui.page.set_viewport_size({"width": width, "height": 768})
+    job_id, code, _ = push_job(ui.api)
+    ticket = ui.api.call("POST", "/api/claim", json={"code": code}).json()["ticket"]
+    ui.api.call("POST", "/api/release", json={"ticket": ticket})
+    ui.api.call("POST", f"/api/jobs/{job_id}/handover", json={})
+    ui.open()
+    ui.sign_in()
+    ui.by("enter-code").tap()
+    ui.tap_keys(digits(code))
+    ui.by("open-code").tap()
+    expect(ui.by("message")).to_contain_text("Kode sudah dipakai")
+    ui.overflow_free()
+    ui.shot(f"38-claim-used-{width}")
+    ui.by("key-clear").tap()
+    lock_out(ui)
+    ui.by("cancel").tap()
+    ui.by("enter-code").tap()
+    expect(ui.by("message")).to_contain_text(re.compile(r"Tunggu \d:\d\d"))
+    for name in ("cancel", "open-code", "key-0"):  # nothing below the fold
+        box = ui.by(name).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 768, name
+    ui.shot(f"39-claim-locked-{width}")
+    ui.by("cancel").tap()
+    ui.by("history").tap()
+    expect(ui.by("history-table")).to_contain_text("Kode sudah dipakai")
+    ui.overflow_free()
+    ui.shot(f"40-history-{width}")
+    ui.page.goto("about:blank")  # a new window on an address of an earlier start
+    ui.page.goto(f"{ui.api.url}/#k=earlier")
+    expect(ui.screen("stale")).to_be_visible()
+    ui.shot(f"41-stale-{width}")
