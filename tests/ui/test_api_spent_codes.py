@@ -5,6 +5,7 @@ counted towards the lockout; nor does it wipe the wrong codes counted before it 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from kiosk.claim import generate_claim_code
@@ -98,3 +99,14 @@ def test_an_expired_jobs_code_says_expired(api: Api, server: Server) -> None:
     status, reason, body = claim(api, code)
     assert (status, reason) == (409, "claim_expired")
     assert "Masa berlaku kode ini sudah habis" in str(body)
+
+
+def test_cedoka_release_says_a_used_code_was_used(api: Api, server: Server) -> None:
+    _, code = handed_over(api, server)
+    done = api.kiosk.cli("release", "--claim", code, "--operator", "siti", "--json")
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["error"]["code"] == "claim_used"
+    plain = api.kiosk.cli("release", "--claim", code, "--operator", "siti")
+    assert plain.returncode == 1
+    assert "Kode sudah dipakai" in plain.stdout + plain.stderr
+    assert "Traceback" not in plain.stderr
