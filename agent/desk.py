@@ -136,7 +136,8 @@ class Desk:
         view = JobView(job_id=job_id, state=status.state, release=row.release,
                        received_s=row.received_s, updated_s=status.updated_at_s,
                        reason=status.reason, reprints=status.reprints,
-                       actions=actions, district_cancelled=paper_cancelled)  # fmt: skip
+                       actions=actions, district_cancelled=paper_cancelled,
+                       expires_s=row.expires_s)  # fmt: skip
         if row.manifest is None:
             return view
         job = self._stored.reopen(row)
@@ -165,7 +166,8 @@ class Desk:
                        reason=view.reason, reprints=view.reprints, actions=view.actions,
                        resident_masked=job.display.resident_masked,
                        documents=tuple(documents), held_up=held_up, behind=behind,
-                       district_cancelled=view.district_cancelled)  # fmt: skip
+                       district_cancelled=view.district_cancelled,
+                       expires_s=view.expires_s)  # fmt: skip
 
     def _held_up(self, job_id: str, state: JobState) -> tuple[str | None, str | None]:
         """Why a job that should be coming out is not: while it prints, the A4 printer's
@@ -307,13 +309,19 @@ class Desk:
 
     # --- releasing and printing -------------------------------------------------------
 
+    def claim_locked_for_s(self) -> int:
+        """Seconds until a claim code may be tried again (0: now), for the code screen."""
+        return self._releaser.locked_for_s()
+
     def match_code(self, code: str, operator: Operator) -> list[JobView]:
         """The held jobs a resident's claim code opens (nothing released yet; each
         opening audited as ``preview`` with reason ``claim_code``).
 
         Raises:
             DeskError: kind ``claim``: ``claim_locked`` (``retry_after_s``),
-                ``claim_malformed``, ``claim_wrong`` (the last two audited but the first).
+                ``claim_malformed``, ``claim_wrong``, and for a code whose job is no longer
+                held ``claim_used``, ``claim_cancelled``, ``claim_expired`` (all audited as
+                ``claim_wrong`` with that reason, but ``claim_malformed``).
         """
         try:
             matched = self._releaser.match(code)

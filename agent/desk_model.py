@@ -71,6 +71,7 @@ class JobView:
     # the job the printer is on, when this one waits released behind it.
     held_up: str | None = None
     behind: str | None = None
+    expires_s: int | None = None  # the signed ``exp``: not printed after it
 
 
 @dataclass(frozen=True, slots=True)

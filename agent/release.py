@@ -16,15 +16,25 @@ from kiosk.claim import (
     LockoutState,
     begin_attempt,
     check_unlocked,
+    forgive_attempt,
     match_claim,
     normalize_claim_code,
     record_success,
+    seconds_locked,
 )
 from kiosk.clock import trusted_now
 from kiosk.errors import ClaimError, Reason
 from kiosk.lifecycle import JobEvent, JobState
 
 log = logging.getLogger("cedoka.agent.release")
+
+# The states whose claim code the kiosk still knows, from the spool (a purged job's from
+# ``spent_claims``): a held job is released; any other answers what became of it.
+_SPENDABLE = (JobState.HELD, JobState.RELEASED, JobState.PRINTING, JobState.PRINTED,
+              JobState.FAILED, JobState.HANDED_OVER, JobState.CANCELLED,
+              JobState.EXPIRED)  # fmt: skip
+_SPENT_REASON = {JobState.CANCELLED: Reason.CLAIM_CANCELLED,
+                 JobState.EXPIRED: Reason.CLAIM_EXPIRED}  # fmt: skip  # others: claim_used
 
 
 class Releaser:
@@ -49,8 +59,11 @@ class Releaser:
 
         Raises:
             ClaimLockedError: too many wrong codes lately (nothing counted).
-            ClaimError: CLAIM_MALFORMED (does not count as a wrong code) or CLAIM_WRONG
-                (counted towards the lockout).
+            ClaimError: CLAIM_MALFORMED (does not count as a wrong code), CLAIM_WRONG
+                (counted towards the lockout), or CLAIM_USED, CLAIM_CANCELLED,
+                CLAIM_EXPIRED: the code opens a job no longer held (released, printed,
+                handed over; cancelled; expired): no guess, so this attempt is taken back
+                (:func:`kiosk.claim.forgive_attempt`), the other failures stay.
         """
         now = self._now()
 
@@ -60,21 +73,38 @@ class Releaser:
             return begin_attempt(state, self._policy, now_s=now)
 
         trust_store.change_lockout(self._spool, count)
-        candidates = {}
-        for row in self._spool.jobs([JobState.HELD]):
-            if row.release != "claim":
+        candidates, states = {}, {}
+        for row in self._spool.jobs(_SPENDABLE):
+            if row.release != "claim" or row.manifest is None:
                 continue
             claim = self._stored.reopen(row).display.claim
             if claim is not None:
                 candidates[row.status.job_id] = claim
+                states[row.status.job_id] = row.status.state
+        for job_id, outcome, claim in self._spool.spent_claims():
+            candidates.setdefault(job_id, claim)
+            states.setdefault(job_id, outcome)
+        # One constant-time pass over held and spent jobs alike (protocol 10.3).
         matched = match_claim(code_text, device_id=self._device_id, candidates=candidates)
-        if not matched:
-            log.info("event=claim_wrong")
-            raise ClaimError(Reason.CLAIM_WRONG, "no held job for this code")
-        trust_store.change_lockout(
-            self._spool, lambda state: record_success(state, self._policy, now_s=now)
-        )
-        return matched
+        held = [j for j in matched if states[j] is JobState.HELD]
+        if held:
+            trust_store.change_lockout(
+                self._spool, lambda state: record_success(state, self._policy, now_s=now)
+            )
+            return held
+        if matched:  # it opened a job that is no longer held: no guess, but no reset either
+            trust_store.change_lockout(
+                self._spool, lambda state: forgive_attempt(state, self._policy, now_s=now)
+            )
+            reason = _SPENT_REASON.get(states[matched[-1]], Reason.CLAIM_USED)
+            log.info("event=claim_spent job=%s reason=%s", matched[-1], reason.value)
+            raise ClaimError(reason, "the code's job is no longer held")
+        log.info("event=claim_wrong")
+        raise ClaimError(Reason.CLAIM_WRONG, "no held job for this code")
+
+    def locked_for_s(self) -> int:
+        """Seconds until a claim code may be tried again (0: now)."""
+        return seconds_locked(trust_store.load_lockout(self._spool), now_s=self._now())
 
     def by_claim(self, code_text: str, *, operator: str) -> list[str]:
         """Release every held job the code opens; returns their ids (see :meth:`match`)."""

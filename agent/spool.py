@@ -17,6 +17,9 @@ codes and times only. What the rows hold:
 - ``outbox``: signed job events and audit records in order, until the district has them;
 - ``operators``: the village staff who may sign in (id, display name, role, scrypt PIN
   hash, PIN lockout state) — staff data, not residents';
+- ``spent_claims``: the claim verifier (Argon2id digest, no personal data) of each purged
+  claim job, with its state then, for 90 days: its code is then answered ``claim_used``,
+  ``claim_cancelled`` or ``claim_expired`` instead of counting as a guess;
 - ``audit``: the hash-chained audit trail (:mod:`kiosk.audit`), one row per record, each
   also in the outbox as a signed ``cedoka-audit+jwt``.
 
@@ -35,11 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from cedoka_io.sqlite import NewerSchemaError, SqliteFile, sqlite_errors_as
+from kiosk.claim import ClaimParams, ClaimVerifier
 from kiosk.errors import StoreError
 from kiosk.lifecycle import JobState, JobStatus
 from kiosk.model import VerifiedJob
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+_SCHEMA_V4 = """
+CREATE TABLE spent_claims (
+    job_id TEXT PRIMARY KEY REFERENCES jobs (job_id), outcome TEXT NOT NULL,
+    m_kib INTEGER NOT NULL, t INTEGER NOT NULL, p INTEGER NOT NULL, digest BLOB NOT NULL,
+    spent_s INTEGER NOT NULL);
+CREATE INDEX spent_claims_by_time ON spent_claims (spent_s);
+"""
 _SCHEMA_V3 = """
 ALTER TABLE jobs ADD COLUMN manifest_sha256 BLOB;
 """
@@ -147,9 +158,10 @@ class Spool:
         self.path = path
         self._db = SqliteFile(path)
         migrations = {  # forward only: from each older version to this one
-            0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3,
-            1: _SCHEMA_V2 + _SCHEMA_V3,  # 0.1.0 spools: add the staff tables
-            2: _SCHEMA_V3,  # the manifest digest of every tombstone
+            0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4,
+            1: _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4,  # 0.1.0 spools: add the staff tables
+            2: _SCHEMA_V3 + _SCHEMA_V4,  # the manifest digest of every tombstone
+            3: _SCHEMA_V4,  # the claim verifiers of purged jobs (protocol 10.3)
         }
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
@@ -332,6 +344,33 @@ class Spool:
             .fetchone()
         )
         return None if row is None or row[0] is None else bytes(row[0])
+
+    def keep_spent_claim(self, job_id: str, outcome: JobState, verifier: ClaimVerifier, *,
+                         spent_s: int, keep_s: int) -> None:  # fmt: skip
+        """Keep the claim verifier of a job about to be purged (``outcome``: its state
+        then), so its code is later recognised as spent, not counted as a guess; forget
+        those spent more than ``keep_s`` seconds before ``spent_s``."""
+        params = verifier.params
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO spent_claims VALUES (?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
+                (job_id, outcome.value, params.m_kib, params.t, params.p, verifier.digest,
+                 spent_s),
+            )  # fmt: skip
+            conn.execute("DELETE FROM spent_claims WHERE spent_s < ?", (spent_s - keep_s,))
+
+    def spent_claims(self) -> list[tuple[str, JobState, ClaimVerifier]]:
+        """The kept verifiers of purged jobs: (job id, its state when purged, verifier)."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT job_id, outcome, m_kib, t, p, digest FROM spent_claims ORDER BY spent_s"
+            )
+            .fetchall()
+        )
+        return [(str(job_id), JobState(outcome),
+                 ClaimVerifier(ClaimParams(int(m), int(t), int(p)), bytes(digest)))
+                for job_id, outcome, m, t, p, digest in rows]  # fmt: skip
 
     def forget_manifest(self, job_id: str) -> None:
         """Drop the manifest token of a purged job (the tombstone stays)."""

@@ -16,6 +16,9 @@ from kiosk.model import OpenedDocument, VerifiedJob
 from kiosk.strictjson import loads_object
 from kiosk.verify import reopen_job, verify_document
 
+# How long a purged job's claim code is still recognised as spent (protocol 10.3).
+SPENT_CLAIM_KEEP_S = 90 * 86400
+
 
 class StoredJobs:
     def __init__(
@@ -57,8 +60,24 @@ class StoredJobs:
         if row is None or row.status.state not in PURGEABLE | {JobState.PURGED}:
             return
         if row.status.state is not JobState.PURGED:
+            self._keep_spent_claim(row)
             self._book.step(job_id, Step(JobEvent.PURGE))
         self._spool.forget_manifest(job_id)
+
+    def _keep_spent_claim(self, row: JobRow) -> None:
+        """Before the manifest goes: keep a claim job's verifier, so its code is known as
+        spent (protocol 10.3). A manifest that no longer opens (a shredded seal key) has
+        nothing to keep."""
+        if row.release != "claim" or row.manifest is None:
+            return
+        try:
+            claim = self.reopen(row).display.claim
+        except RejectedError:
+            return
+        if claim is not None:
+            self._spool.keep_spent_claim(row.status.job_id, row.status.state, claim,
+                                         spent_s=row.status.updated_at_s,
+                                         keep_s=SPENT_CLAIM_KEEP_S)  # fmt: skip
 
     def sweep(self) -> None:
         """Start-up: finish interrupted purges and delete sealed files no kept job needs."""

@@ -347,6 +347,33 @@ def begin_attempt(state: LockoutState, policy: LockoutPolicy, *, now_s: int) -> 
     return record_failure(state, policy, now_s=now_s)
 
 
+def forgive_attempt(state: LockoutState, policy: LockoutPolicy, *, now_s: int) -> LockoutState:
+    """Take back one attempt :func:`begin_attempt` counted at ``now_s``: its code matched a
+    job that is no longer held (used, cancelled, expired), so it was no guess.
+
+    Only that one attempt is taken back — the other failures stay, unlike
+    :func:`record_success` — so a spent code (a guesser's own old one) cannot be used to
+    wipe the count between guesses. When that attempt was the one that set the lock, the
+    lock is lifted again and the failures before it are kept as if made at ``now_s`` (they
+    are then forgotten a little later than they would have been: never sooner). When the
+    state changed otherwise meanwhile, nothing is taken back.
+    """
+    if now_s in state.failures_s:
+        failures = list(state.failures_s)
+        failures.remove(now_s)  # one of them: all are the same moment
+        return LockoutState(tuple(failures), state.locked_until_s, state.lockouts)
+    if not state.failures_s and state.lockouts > 0:
+        doublings = min(state.lockouts - 1, _MAX_DOUBLINGS)
+        if state.locked_until_s == now_s + min(policy.lock_s << doublings, policy.max_lock_s):
+            return LockoutState((now_s,) * (policy.max_failures - 1), 0, state.lockouts - 1)
+    return state
+
+
+def seconds_locked(state: LockoutState, *, now_s: int) -> int:
+    """Seconds until a code may be tried again (0: now)."""
+    return max(0, state.locked_until_s - now_s)
+
+
 def record_success(state: LockoutState, policy: LockoutPolicy, *, now_s: int) -> LockoutState:
     """Record a matching code: forget failures, reset the lock doubling, and lift the lock.
 

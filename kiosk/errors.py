@@ -110,6 +110,10 @@ class Reason(enum.StrEnum):
     CLAIM_MALFORMED = "claim_malformed"
     CLAIM_WRONG = "claim_wrong"
     CLAIM_LOCKED = "claim_locked"
+    # a code that opened a job which is no longer held: not a guess (protocol 10.3)
+    CLAIM_USED = "claim_used"  # released, printed or handed over already
+    CLAIM_CANCELLED = "claim_cancelled"  # its job was cancelled
+    CLAIM_EXPIRED = "claim_expired"  # its job expired unprinted
 
 
 class CedokaError(Exception):

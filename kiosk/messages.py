@@ -135,6 +135,22 @@ MESSAGES: Final = MappingProxyType(
             "Terlalu banyak kode salah. Pengambilan dikunci sementara; coba lagi nanti.",
             "Too many wrong codes. Release is locked for a while; try again later.",
         ),
+        _R.CLAIM_USED: (
+            "Kode sudah dipakai: dokumennya sudah dicetak atau sudah diserahkan. "
+            "Lihat antrean dan riwayat hari ini.",
+            "This code was used already: its documents were printed or handed over. "
+            "See the queue and today's history.",
+        ),
+        _R.CLAIM_CANCELLED: (
+            "Kode ini untuk dokumen yang dibatalkan oleh Disdukcapil. Tidak ada yang dicetak.",
+            "This code is for documents Disdukcapil cancelled. Nothing is printed.",
+        ),
+        _R.CLAIM_EXPIRED: (
+            "Masa berlaku kode ini sudah habis; dokumennya tidak dicetak. "
+            "Warga perlu mengajukan ulang.",
+            "This code's printing period has ended; its documents were not printed. "
+            "The resident needs to apply again.",
+        ),
     }
 )
 
@@ -160,7 +176,7 @@ PRINTER_MESSAGES: Final = MappingProxyType(
             "The printer queue is stopped — press Enable printer, then Try again.",
         ),
         "not_accepting": (
-            "Printer menolak pekerjaan baru — tekan Aktifkan printer, lalu Coba lagi.",
+            "Printer tidak menerima cetakan baru — tekan Aktifkan printer, lalu Coba lagi.",
             "The printer refuses new jobs — press Enable printer, then Try again.",
         ),
         "media_empty": (
@@ -208,7 +224,7 @@ PRINTER_MESSAGES: Final = MappingProxyType(
 # A job released while the printer is stuck on another one (agent.dispatch.PrinterBusyError
 # with the printer's reason): said before the printer's own message.
 STUCK_ON_ANOTHER: Final = (
-    "Printer tertahan pada dokumen lain; dokumen ini sudah dilepas dan dicetak otomatis "
+    "Printer tertahan pada dokumen lain; dokumen ini sudah siap dan akan dicetak otomatis "
     "setelah printer jalan lagi.",
     "The printer is stuck on another job; this one is released and prints by itself once "
     "the printer runs again.",

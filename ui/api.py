@@ -203,6 +203,10 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
     def job(job_id: str, operator: Session) -> dict[str, Any]:
         return job_json(desk.job(job_id))
 
+    @app.get("/api/claim")
+    def claim_lock(operator: Session) -> dict[str, Any]:
+        return {"retry_after_s": desk.claim_locked_for_s()}
+
     @app.post("/api/claim")
     def claim(body: ClaimBody, operator: Session) -> dict[str, Any]:
         matched = desk.match_code(body.code, operator)

@@ -64,8 +64,11 @@ def staff_error(code: str, **extra: Any) -> ApiError:
                     **extra)  # fmt: skip
 
 
-# A refused claim code: its HTTP status (a malformed code is a bad request, not a guess).
-CLAIM_STATUS: dict[Reason, int] = {Reason.CLAIM_LOCKED: 423, Reason.CLAIM_MALFORMED: 400}
+# A refused claim code: its HTTP status (a malformed code is a bad request, not a guess; a
+# spent one opened a job that is no longer held).
+CLAIM_STATUS: dict[Reason, int] = {Reason.CLAIM_LOCKED: 423, Reason.CLAIM_MALFORMED: 400,
+                                   Reason.CLAIM_USED: 409, Reason.CLAIM_CANCELLED: 409,
+                                   Reason.CLAIM_EXPIRED: 409}  # fmt: skip
 
 
 def desk_error(error: DeskError) -> ApiError:

@@ -23,7 +23,7 @@ def job_json(view: JobView) -> dict[str, Any]:
         "job_id": view.job_id, "state": view.state.value, "release": view.release,
         "received_s": view.received_s, "updated_s": view.updated_s, "reason": view.reason,
         "reprints": view.reprints, "actions": list(view.actions), "held_up": None,
-        "district_cancelled": view.district_cancelled,
+        "district_cancelled": view.district_cancelled, "expires_s": view.expires_s,
     }  # fmt: skip
     if view.held_up is not None:  # the printer's words: what is wrong and what to do
         text = busy_text if view.behind else printer_text

@@ -265,7 +265,7 @@ def judge_trust(f: TrustFacts, *, command: str, home: str) -> Check:
             return _frozen(f, ("pendaftaran", "enrolment"))
         return check("trust", Status.OK, (
             f"{keys[0]}; belum ada jawaban dari kabupaten sejak pendaftaran (layanan belum "
-            "mengambil pekerjaan).",
+            "mengambil data).",
             f"{keys[1]}; no answer from the district yet since enrolment (the service has not "
             "fetched yet).",
         ))  # fmt: skip

@@ -4,6 +4,7 @@
 let secret = null;
 let session = null;
 let onSessionLost = () => {};
+let onStale = () => {};
 
 export class ApiError extends Error {
   constructor(status, error) {
@@ -38,6 +39,16 @@ export function whenSessionLost(callback) {
   onSessionLost = callback;
 }
 
+// The server no longer knows this window's secret: Cedoka was started again (a new secret,
+// perhaps a new port) and this window still shows the old address. Retrying cannot help.
+export function whenStale(callback) {
+  onStale = callback;
+}
+
+export function isStale(error) {
+  return error instanceof ApiError && error.status === 401 && error.code === "no_secret";
+}
+
 function headers(extra) {
   const h = { "X-Cedoka-Secret": secret, ...extra };
   if (session) h["X-Cedoka-Session"] = session;
@@ -68,6 +79,8 @@ async function send(method, path, body, extra) {
   if (answer.status === 401 && /^(session|operator_removed$)/.test(failure.code)) {
     session = null;
     onSessionLost(failure);
+  } else if (isStale(failure)) {
+    onStale(failure);
   }
   throw failure;
 }

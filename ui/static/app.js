@@ -29,18 +29,30 @@ async function start() {
     app.operator = null;
     showSignIn(note("warn", "session_over"));
   });
+  api.whenStale(() => {
+    if (!screen || screen.name !== "stale") show(staleScreen());
+  });
   if (!api.takeSecret()) {
     show(noSecretScreen());
     return;
   }
   show({ name: "loading", signedIn: false, render: () => page("loading", t("loading"), null) });
+  await begin();
+}
+
+// The first answer of the service, then sign-in. A service that does not answer (yet:
+// it may be starting) is asked again, on a tap and every few seconds, without reloading
+// the page: a reload would lose the secret, which the address bar no longer holds.
+async function begin() {
   try {
     const state = await loadState();
     setLang(state.language);
   } catch (error) {
-    show(fatalScreen(error));
+    if (api.isStale(error)) show(staleScreen());
+    else show(unreachableScreen(error));
     return;
   }
+  app.operator = null;
   await showSignIn();
 }
 
@@ -64,14 +76,46 @@ function noSecretScreen() {
   };
 }
 
-function fatalScreen(error) {
+// The window's address is from an earlier start of Cedoka: only a new window helps.
+function staleScreen() {
   return {
-    name: "fatal", signedIn: false, note: errorNote(error),
+    name: "stale", signedIn: false,
+    render: () => h("section", { class: "page fullmsg", testid: "screen-stale" },
+      h("h1", { testid: "title" }, t("stale_title")),
+      h("p", { class: "lead" }, t("stale_body"))),
+  };
+}
+
+// The service does not answer at this address: say what to do, and keep asking.
+function unreachableScreen(error) {
+  const s = {
+    name: "unreachable", signedIn: false,
+    note: error instanceof api.ApiError && error.status === 0 ? null : errorNote(error, "warn"),
+    enter() {
+      s.timer = setInterval(retry, 5000);
+    },
+    leave() {
+      clearInterval(s.timer);
+    },
     render() {
-      return page("fatal", t("app_name"), noteEl(this.note),
-        { footer: button(t("retry"), () => location.reload(), { kind: "primary" }) });
+      return h("section", { class: "page fullmsg", testid: "screen-unreachable" },
+        h("h1", { testid: "title" }, t("unreachable_title")),
+        h("p", { class: "lead" }, t("unreachable_body")),
+        noteEl(s.note),
+        button(t("retry"), retry, { kind: "primary big", testid: "retry" }));
     },
   };
+  let asking = false;
+  async function retry() {
+    if (asking || screen !== s) return;
+    asking = true;
+    try {
+      await begin();
+    } finally {
+      asking = false;
+    }
+  }
+  return s;
 }
 
 start();

@@ -9,6 +9,8 @@ import { showQueue } from "./queue.js";
 import { bundleScreen } from "./bundle.js";
 
 const CODE_DIGITS = 12;
+// The code opened a job that is no longer held (protocol 10.3): said as it is, not a guess.
+const SPENT = new Set(["claim_used", "claim_cancelled", "claim_expired"]);
 
 // --- release by code -------------------------------------------------------------------
 
@@ -53,14 +55,30 @@ function claimScreen(first = null) {
           if (error.code === "claim_malformed") {
             setNote(note("error", "claim_malformed"));
           } else if (error.code === "claim_locked") {
-            s.lockedUntil = Date.now() + (error.error.retry_after_s || 60) * 1000;
-            s.lockNote = errorNote(error);
-            s.tickLock();
+            s.lock(error.error.retry_after_s || 60, errorNote(error));
+          } else if (SPENT.has(error.code)) {
+            setNote(errorNote(error, "warn"));  // no guess: its job is no longer held
           } else {
             setNote(errorNote(error));
           }
         }
       });
+    },
+    // Locked for `seconds`: the keypad is off and the note counts down.
+    lock(seconds, lockNote) {
+      s.lockedUntil = Date.now() + seconds * 1000;
+      s.lockNote = lockNote;
+      s.tickLock();
+    },
+    enter() {
+      // A lock set earlier (on this screen, another one, or by `cedoka release`) shows
+      // as the screen opens, not after a whole code was typed in vain.
+      // Only a hint: POST /api/claim enforces the lock, so a failed look is not shown.
+      api.get("/api/claim").then((answer) => {
+        if (answer.retry_after_s > 0 && screen === s && !s.locked()) {
+          s.lock(answer.retry_after_s, note("error", "claim_locked_now"));
+        }
+      }, () => {});
     },
     tickLock() {
       if (s.locked()) {

@@ -9,6 +9,10 @@ const ID = {
   loading: "Memuat…",
   network_error: "Aplikasi Cedoka di komputer ini tidak menjawab. Tunggu sebentar lalu coba lagi; jika tetap, nyalakan ulang komputer.",
   unknown_error: "Terjadi kesalahan. Coba lagi.",
+  stale_title: "Alamat jendela ini sudah tidak berlaku",
+  stale_body: "Cedoka dijalankan ulang setelah jendela ini dibuka. Tutup jendela ini, lalu buka Cedoka lagi dari menu komputer. Jika tetap muncul, nyalakan ulang komputer.",
+  unreachable_title: "Cedoka belum menjawab",
+  unreachable_body: "Layanan Cedoka di komputer ini belum menjawab — mungkin baru dinyalakan. Layar ini mencoba lagi sendiri. Jika lebih dari 2 menit, tutup jendela ini lalu buka Cedoka lagi dari menu; jika tetap, nyalakan ulang komputer.",
   // sign-in
   signin_title: "Masuk",
   signin_pick: "Sentuh nama Anda",
@@ -43,7 +47,7 @@ const ID = {
   pr_busy: "Sedang mencetak",
   pr_off: "Printer mati atau tidak tersambung",
   pr_stopped: "Antrean printer dihentikan",
-  pr_not_accepting: "Printer menolak pekerjaan",
+  pr_not_accepting: "Printer tidak menerima cetakan",
   pr_unknown: "Keadaan tidak diketahui",
   pr_no_paper: "Kertas habis",
   pr_low_paper: "Kertas hampir habis",
@@ -65,6 +69,9 @@ const ID = {
   settings: "Pengaturan",
   queue_empty: "Belum ada dokumen untuk dicetak.",
   arrived: "Tiba {when}",
+  expires: "Batas cetak {when}",
+  queue_count: "{n} berkas",
+  tomorrow: "besok",
   st_held_claim: "Menunggu kode warga",
   st_held: "Menunggu petugas",
   st_released: "Siap dicetak",
@@ -91,6 +98,7 @@ const ID = {
   delete: "Hapus",
   claim_malformed: "Kode salah ketik — periksa lagi.",
   claim_locked_wait: "Tunggu {t} sebelum mencoba lagi.",
+  claim_locked_now: "Terlalu banyak kode salah. Pengambilan dikunci sementara.",
   checking: "Memeriksa…",
   idle_back: "Tidak ada kegiatan — kembali ke antrean.",
   // bundle
@@ -169,9 +177,9 @@ const ID = {
   staff_help: "Pilih alasan mengapa dokumen dicetak tanpa kode warga. Alasan ini dicatat.",
   rs_no_phone: "Warga tidak punya HP",
   rs_lost_code: "Kode hilang",
-  rs_staff_job: "Pekerjaan petugas",
+  rs_staff_job: "Dokumen memang dikirim tanpa kode",
   rs_other: "Lainnya",
-  staff_pin_help: "Pelepasan tanpa kode dicatat atas nama Anda.",
+  staff_pin_help: "Cetak tanpa kode dicatat atas nama Anda.",
   confirm_pin: "Lanjut",
   // history
   history_title: "Riwayat hari ini",
@@ -219,6 +227,10 @@ const EN = {
   loading: "Loading…",
   network_error: "The Cedoka application on this computer does not answer. Wait a moment and try again; if it persists, restart the computer.",
   unknown_error: "Something went wrong. Try again.",
+  stale_title: "This window's address is out of date",
+  stale_body: "Cedoka was started again after this window was opened. Close this window, then open Cedoka again from the computer's menu. If this keeps appearing, restart the computer.",
+  unreachable_title: "Cedoka does not answer yet",
+  unreachable_body: "The Cedoka service on this computer does not answer yet — it may just be starting. This screen keeps trying by itself. If it takes more than 2 minutes, close this window and open Cedoka again from the menu; if it persists, restart the computer.",
   signin_title: "Sign in",
   signin_pick: "Touch your name",
   no_operators: "No staff are registered on this computer yet. Ask the district IT staff to add staff.",
@@ -270,6 +282,9 @@ const EN = {
   settings: "Settings",
   queue_empty: "No documents to print yet.",
   arrived: "Arrived {when}",
+  expires: "Print by {when}",
+  queue_count: "{n} in the queue",
+  tomorrow: "tomorrow",
   st_held_claim: "Waiting for the resident's code",
   st_held: "Waiting for staff",
   st_released: "Ready to print",
@@ -295,6 +310,7 @@ const EN = {
   delete: "Delete",
   claim_malformed: "Code mistyped — check it again.",
   claim_locked_wait: "Wait {t} before trying again.",
+  claim_locked_now: "Too many wrong codes. Release is locked for a while.",
   checking: "Checking…",
   idle_back: "No activity — back to the queue.",
   bundle_title: "Documents for {name}",
@@ -365,9 +381,9 @@ const EN = {
   staff_help: "Choose why the document is printed without the resident's code. The reason is recorded.",
   rs_no_phone: "Resident has no phone",
   rs_lost_code: "Code lost",
-  rs_staff_job: "Staff job",
+  rs_staff_job: "The document came without a code",
   rs_other: "Other",
-  staff_pin_help: "A release without code is recorded in your name.",
+  staff_pin_help: "Printing without a code is recorded in your name.",
   confirm_pin: "Continue",
   history_title: "Today's history",
   history_empty: "No activity today yet.",
@@ -409,18 +425,43 @@ const EN = {
 const ACTIONS = {
   id: {
     login: "Masuk", login_failed: "PIN salah", logout: "Keluar", claim_wrong: "Kode salah",
-    release_code: "Dilepas dengan kode", release_staff: "Dilepas tanpa kode", print: "Dicetak",
+    release_code: "Kode warga cocok", release_staff: "Cetak tanpa kode", print: "Dicetak",
     handover: "Diserahkan", spoil: "Rusak, dicetak ulang", retry: "Dicetak lagi",
     printer_enable: "Printer diaktifkan", settings: "Pengaturan diubah", test_page: "Halaman uji",
     receipt: "Tanda terima", preview: "Dokumen dibuka",
   },
   en: {
     login: "Signed in", login_failed: "Wrong PIN", logout: "Signed out", claim_wrong: "Wrong code",
-    release_code: "Released with code", release_staff: "Released without code", print: "Printed",
+    release_code: "Resident's code accepted", release_staff: "Print without code", print: "Printed",
     handover: "Handed over", spoil: "Spoiled, reprinted", retry: "Printed again",
     printer_enable: "Printer enabled", settings: "Settings changed", test_page: "Test page",
     receipt: "Receipt", preview: "Documents opened",
   },
+};
+// A refused step in words that do not read as done ("Pengaturan diubah" + "Ditolak" read
+// as a change); a refused claim code by what was wrong with it.
+const REFUSED = {
+  id: {
+    settings: "Pengaturan ditolak", print: "Cetak ditolak", test_page: "Halaman uji ditolak",
+    release_staff: "Cetak tanpa kode ditolak", claim_used: "Kode sudah dipakai",
+    claim_cancelled: "Dokumen kode ini dibatalkan", claim_expired: "Kode kedaluwarsa",
+    claim_locked: "Kode ditolak: sedang dikunci",
+  },
+  en: {
+    settings: "Settings refused", print: "Printing refused", test_page: "Test page refused",
+    release_staff: "Print without code refused", claim_used: "Code used already",
+    claim_cancelled: "This code's documents were cancelled", claim_expired: "Code expired",
+    claim_locked: "Code refused: locked",
+  },
+};
+// Sign-ins and sign-outs that follow one another are one row of the history.
+const SIGN_GROUP = {
+  id: "Masuk dan keluar ({n}×)",
+  en: "Sign-ins and sign-outs ({n}×)",
+};
+const SIGN_GROUP_TOGGLE = {
+  id: ["Rincian", "Ringkas"],
+  en: ["Details", "Fold"],
 };
 const OUTCOMES = {
   id: { ok: "Berhasil", refused: "Ditolak", failed: "Gagal", locked: "Dikunci", printed: "Tercetak",
@@ -430,7 +471,7 @@ const OUTCOMES = {
 };
 const REASONS = {
   id: {
-    no_phone: "warga tidak punya HP", lost_code: "kode hilang", staff_job: "pekerjaan petugas",
+    no_phone: "warga tidak punya HP", lost_code: "kode hilang", staff_job: "dokumen memang tanpa kode",
     other: "lainnya", spoiled_blank: "kertas kosong", spoiled_jammed: "kertas macet",
     spoiled_spoiled: "cetakan rusak", spoiled_cut_off: "terpotong",
     spoiled_cancelled: "dibatalkan Disdukcapil, lembar dihancurkan", media_empty: "kertas habis",
@@ -441,7 +482,7 @@ const REASONS = {
     printers: "printer", language: "bahasa", claim_code: "dengan kode warga",
   },
   en: {
-    no_phone: "resident has no phone", lost_code: "code lost", staff_job: "staff job",
+    no_phone: "resident has no phone", lost_code: "code lost", staff_job: "came without a code",
     other: "other", spoiled_blank: "blank sheet", spoiled_jammed: "paper jammed",
     spoiled_spoiled: "damaged print", spoiled_cut_off: "cut off",
     spoiled_cancelled: "cancelled by Disdukcapil, sheets destroyed", media_empty: "out of paper",
@@ -484,8 +525,21 @@ export function msg(pair) {
   return (current === "en" ? pair.message_en : pair.message_id) || pair.message_id || "";
 }
 
-export function actionText(action) {
+// An audit record's action in words; a refused one as refused.
+export function actionText(action, outcome = null, reason = null) {
+  if (outcome === "refused") {
+    const refused = action === "claim_wrong" ? REFUSED[current][reason] : REFUSED[current][action];
+    if (refused) return refused;
+  }
   return ACTIONS[current][action] ?? action;
+}
+
+export function signGroupText(n) {
+  return SIGN_GROUP[current].replace("{n}", String(n));
+}
+
+export function signGroupToggle(open) {
+  return SIGN_GROUP_TOGGLE[current][open ? 1 : 0];
 }
 
 export function outcomeText(outcome) {
@@ -513,8 +567,17 @@ function two(n) {
   return String(n).padStart(2, "0");
 }
 
+// The office's offset from UTC in seconds (WIB/WITA/WIT, from the agent's settings or its
+// district code: /api/state's utc_offset_s); every time on every screen is in this zone,
+// as on the history and the receipts, whatever zone the computer's clock is set to.
+let officeOffsetS = null;
+
+export function setOfficeOffset(offsetS) {
+  if (typeof offsetS === "number") officeOffsetS = offsetS;
+}
+
 // Calendar parts of a moment: in the office's time zone when its UTC offset is known,
-// else in the computer's.
+// else in the computer's (only before the first /api/state answer).
 function parts(epochS, offsetS) {
   if (typeof offsetS === "number") {
     const d = new Date((epochS + offsetS) * 1000);
@@ -526,13 +589,14 @@ function parts(epochS, offsetS) {
     min: d.getMinutes() };
 }
 
-// "14:05", with "kemarin" or a date for older moments.
-export function clock(thenS, nowS, offsetS = null) {
+// "14:05", with "kemarin" / "besok" or a date for other days.
+export function clock(thenS, nowS, offsetS = officeOffsetS) {
   const then = parts(thenS, offsetS);
   const hm = `${two(then.h)}:${two(then.min)}`;
   const same = (a, b) => a.y === b.y && a.m === b.m && a.d === b.d;
   if (same(then, parts(nowS, offsetS))) return hm;
   if (same(then, parts(nowS - 86400, offsetS))) return `${t("yesterday")} ${hm}`;
+  if (same(then, parts(nowS + 86400, offsetS))) return `${t("tomorrow")} ${hm}`;
   return `${two(then.d)}/${two(then.m + 1)} ${hm}`;
 }
 

@@ -16,6 +16,8 @@ const INK_LOW = 10;
 const LINK_FRESH_S = 180;
 const STATE_EVERY_MS = 6000;
 const JOBS_EVERY_MS = 3000;
+const EXPIRY_SOON_S = 86400;
+const TO_PRINT = new Set(["held", "released", "failed"]);
 
 // --- queue -----------------------------------------------------------------------------
 
@@ -37,17 +39,19 @@ function linkBanner(state) {
     text = t("link_revoked");
   } else if (frozen && !down) {
     kind = !link.confirmed_s || nowS() - link.confirmed_s > 86400 ? "bad" : "warn";
-    text = `${since}. ${t("link_offline_note")}`;
+    text = `${since}.`;
+    sub = t("link_offline_note");
   } else if (link.last_ok_s && !down && nowS() - link.last_ok_s < LINK_FRESH_S) {
     text = t("link_ok");
   } else if (link.last_ok_s) {
     const old = nowS() - link.last_ok_s;
     kind = old > 86400 ? "bad" : "warn";
-    text = `${t("link_down", { when: ago(link.last_ok_s, nowS()) })}. ${t("link_offline_note")}`;
-    if (frozen) sub = since;
+    text = `${t("link_down", { when: ago(link.last_ok_s, nowS()) })}.`;
+    sub = frozen ? `${since}. ${t("link_offline_note")}` : t("link_offline_note");
   } else {
     kind = "warn";
-    text = `${t("link_never")}. ${t("link_offline_note")}`;
+    text = `${t("link_never")}.`;
+    sub = t("link_offline_note");
   }
   return h("div", { class: `link ${kind}`, testid: "link", "data-kind": kind,
     "data-frozen": frozen ? "1" : "0" },
@@ -183,6 +187,12 @@ function jobCard(job, s) {
   if (job.reprints) meta.push(t("reprints", { n: job.reprints }));
   // paper was out when the district cancelled it: never handed over
   const paperOut = job.district_cancelled && job.state !== "cancelled";
+  // Not printed after its signed expiry: said on every job still to print, marked when
+  // under a day away.
+  const expiry = typeof job.expires_s === "number" && TO_PRINT.has(job.state) && !paperOut
+    ? h("span", { class: `expires${job.expires_s - nowS() < EXPIRY_SOON_S ? " soon" : ""}`,
+      testid: "job-expires" }, t("expires", { when: clock(job.expires_s, nowS()) }))
+    : null;
   const why = paperOut ? t("cancelled_paper_help")
     : job.state === "failed" ? reasonText(job.reason) : "";
   const look = job.district_cancelled ? "cancelled" : job.state;
@@ -191,7 +201,7 @@ function jobCard(job, s) {
   h("div", { class: "info" },
     h("div", { class: "resident", testid: "job-resident" }, job.resident_masked || "—"),
     h("div", { class: "docs", testid: "job-docs" }, jobTitles(job)),
-    h("div", { class: "meta" }, meta.join(" · "))),
+    h("div", { class: "meta" }, meta.join(" · "), expiry ? " · " : null, expiry)),
   h("div", { class: `state ${look}`, testid: "job-state" }, jobState(job),
     why ? h("small", {}, why) : null),
   h("div", { class: "actions" }, actions),
@@ -230,11 +240,14 @@ async function showQueue(first = null) {
         button(t("history"), () => show(historyScreen()), { kind: "secondary", testid: "history" }),
         button(t("settings"), () => show(settingsPinScreen()),
           { kind: "secondary", testid: "settings" }));
+      const count = s.jobs === null ? null
+        : h("span", { class: "count", testid: "queue-count", "data-count": s.jobs.length },
+          t("queue_count", { n: s.jobs.length }));
       return page("queue", null, [
         h("div", { class: "status" }, linkBanner(state), printerChips(state, s)),
         tools,
         noteEl(s.note),
-        h("h2", {}, t("queue_title")),
+        h("h2", {}, t("queue_title"), count),
         h("div", { class: "scroll" }, list),
       ]);
     },

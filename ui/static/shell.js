@@ -3,7 +3,7 @@
 
 import * as api from "./api.js";
 import { button, h, noteBox } from "./dom.js";
-import { lang, msg, setLang, t } from "./i18n.js";
+import { lang, msg, setLang, setOfficeOffset, t } from "./i18n.js";
 import { showSignIn } from "./signin.js";
 
 const SESSION_IDLE_S = 900;
@@ -26,10 +26,11 @@ function nowS() {
   return Date.now() / 1000 + app.offsetS;
 }
 
-// The session ended (the API already sent the screen back to sign-in).
+// The session ended (the API already sent the screen back to sign-in), or the window's
+// secret is from an earlier start of Cedoka (the API already showed what to do).
 function lostSession(error) {
-  return error instanceof api.ApiError && error.status === 401
-    && /^(session|operator_removed$)/.test(error.code);
+  return api.isStale(error) || (error instanceof api.ApiError && error.status === 401
+    && /^(session|operator_removed$)/.test(error.code));
 }
 
 // {kind, key, params} or {kind, pair} → {kind, text} in the current language.
@@ -175,6 +176,7 @@ async function loadState() {
   const state = await api.get("/api/state");
   app.state = state;
   if (typeof state.now_s === "number") app.offsetS = state.now_s - Date.now() / 1000;
+  setOfficeOffset(state.utc_offset_s);
   return state;
 }
 

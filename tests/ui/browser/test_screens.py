@@ -255,7 +255,7 @@ def test_staff_release_with_reason_and_pin_then_history(ui: Ui) -> None:
     rows = ui.page.locator('[data-testid=history-row][data-action="release_staff"]')
     expect(rows.filter(has_text="Ditolak")).to_contain_text("PIN salah")  # the wrong PIN
     row = rows.filter(has_text="Berhasil")
-    expect(row).to_contain_text("Dilepas tanpa kode")
+    expect(row).to_contain_text("Cetak tanpa kode")
     expect(row).to_contain_text("Siti Aminah")
     expect(row).to_contain_text("warga tidak punya HP")
     expect(row).to_contain_text("KK, Akta Lahir")
