@@ -5,8 +5,9 @@ has no keyboard to type ``escpos:usb:04b8:0e15``).
   (``/sys/bus/usb/devices``: ``bInterfaceClass`` of each interface, ``idVendor``,
   ``idProduct``, ``manufacturer`` and ``product`` of its device). Nothing is opened and
   neither pyusb nor python-escpos is needed: this works on an install without the printers
-  extra, and the kernel's ``usblp`` driver (``/dev/usb/lp*``) may keep the device meanwhile.
-  Each becomes ``escpos:usb:VVVV:PPPP``, which python-escpos opens through pyusb. A receipt
+  extra, and while the kernel's ``usblp`` driver (``/dev/usb/lp*``) holds the device. Each
+  becomes ``escpos:usb:VVVV:PPPP``, which python-escpos opens through pyusb (detaching
+  ``usblp``; the installer's udev rule gives the printer class to group ``lp``). A receipt
   printer that does not call itself a printer (vendor class 255) is not found: district IT
   types its ids (``lsusb``) instead.
 - **CUPS**: the local queues (pycups, :func:`printers.cups.list_queues`), each as

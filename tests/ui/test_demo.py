@@ -27,6 +27,7 @@ import requests
 from district.samples import sample_jobs
 from tests.agent.harness import CEDOKA, wait_for
 from tests.ui.xdisplay import display
+from tests.without_printers.sitecustomize import env_without_printers
 from ui.guard import SECRET_HEADER
 
 __all__ = ["display"]  # a fixture
@@ -256,4 +257,27 @@ def test_a_second_demo_in_the_same_directory_is_refused_and_wipes_nothing(tmp_pa
         )
         assert (root / "kiosk" / "agent.toml").read_bytes() == config
         assert run.proc.poll() is None
+        assert run.ctrl_c() == 0
+
+
+def test_the_default_demo_without_the_printers_extra_opens_its_settings(tmp_path: Path) -> None:
+    """Issue 16: install.sh --demo leaves the printers extra out when CUPS has no queue, and
+    the settings then failed with HTTP 500 (tests.without_printers: as without the extra)."""
+    root = tmp_path / "demo"
+    env = env_without_printers(headless_env())
+    with running([str(CEDOKA), "demo", "--dir", str(root), "--no-window"], root, env) as run:
+        run.wait_ready(timeout_s=120)
+        url_match = _URL.search(run.output())
+        assert url_match is not None
+        screen = Screen(url_match[1], url_match[2])
+        screen.login("budi", "1470")  # the demo's supervisor
+        unlocked = screen.call("POST", "/api/settings/unlock", {"pin": "1470"})
+        assert unlocked.status_code == 200, unlocked.text
+        settings = screen.session.get(
+            screen.url + "/api/settings", timeout=60,
+            headers={"x-cedoka-settings": unlocked.json()["settings_ticket"]},
+        )  # fmt: skip
+        assert settings.status_code == 200, settings.text
+        missing = [m["code"] for m in settings.json()["missing"]]
+        assert missing == ["cups_missing", "escpos_missing"]
         assert run.ctrl_c() == 0
