@@ -30,6 +30,7 @@ import fcntl
 import importlib.util
 import json
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -59,6 +60,7 @@ EXIT_DEMO_RUNNING = 6
 DISTRICT_NAME, DISTRICT_CODE = "Disdukcapil Kolaka Utara (demo)", "74.08"
 OFFICE_CODE, OFFICE_NAME = "74.08.01.2002", "Desa Pitulua"
 # (id, name, PIN, supervisor): fake staff of the demo office; the PINs are printed on purpose.
+DEMO_ADMIN = "admin.demo"  # district IT's user in the demo (its password is made per run)
 OPERATORS = (("siti", "Siti Aminah", "2580", False), ("budi", "Budi Santoso", "1470", True))
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = {"window": 10.0, "agent": 30.0, "district": 10.0}
@@ -104,6 +106,8 @@ class Demo:
     say: Callable[[str], None] = lambda line: print(line, flush=True)
     parts: list[Part] = field(default_factory=list)
     lock_fd: int | None = field(default=None, repr=False)  # the directory's lock, once held
+    admin_password: str = field(default_factory=lambda: "demo-" + secrets.token_urlsafe(12),
+                                repr=False)  # fmt: skip
 
     @property
     def district_home(self) -> Path:
@@ -151,6 +155,10 @@ class Demo:
         the server's own (a forwarder in front of it); its proofs are checked against it."""
         self._district("init", "--name", DISTRICT_NAME, "--code", DISTRICT_CODE)
         self._district("office", "add", OFFICE_CODE, "--name", OFFICE_NAME)
+        # District IT's demo login for the web console and the admin API: a fresh password
+        # each run, printed in the banner (never a fixed secret in the code)
+        self._district("user", "add", DEMO_ADMIN, "--name", "Admin Demo", "--role", "admin",
+                       "--password-stdin", stdin=self.admin_password + "\n")  # fmt: skip
         port = free_port() if port is None else port
         url = f"http://127.0.0.1:{port}"
         public = [] if public_url is None else ["--public-url", public_url]
@@ -248,11 +256,13 @@ class Demo:
             )  # fmt: skip
         self.parts.append(Part(name, proc, log))
 
-    def _district(self, *argv: str) -> str:
-        """Run one ``cedoka-district`` command on the demo's district; return its stdout."""
+    def _district(self, *argv: str, stdin: str | None = None) -> str:
+        """Run one ``cedoka-district`` command on the demo's district (``stdin``: what to
+        write to it); return its stdout."""
         done = subprocess.run(
             [*district_command(), "--home", str(self.district_home), *argv],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=child_env(),
+            capture_output=True, text=True, env=child_env(), input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
             timeout=120, check=False, start_new_session=True,
         )  # fmt: skip
         if done.returncode != 0:
@@ -388,6 +398,8 @@ def banner(demo: Demo, *, server_url: str, device_id: str, screen: str,
             f"{name} ({'supervisor' if sup else 'staff'}) PIN {pin}"
             for _, name, pin, sup in OPERATORS
         ),
+        f"  District IT      console {server_url}/console/  ·  admin API {server_url}/admin/v1/",
+        f"                   sign in: {DEMO_ADMIN} / {demo.admin_password}",
         "  Jobs pushed to the kiosk:",
     ]  # fmt: skip
     for n, job in enumerate(jobs, 1):

@@ -169,6 +169,7 @@ def test_install_sh_demo_comes_up_prints_a_released_job_and_stops_on_ctrl_c(
         out = run.output()
         assert "open in a browser: http://127.0.0.1:" in out and "(no display: no window)" in out
         assert "Siti Aminah (staff) PIN 2580" in out
+        signs_in_as_district_it(out)
         job_id = release_one_and_hand_over(run)
         wait_for("the district to hear of the hand-over",
                  lambda: district_jobs(root)[job_id] == "purged", 60)  # fmt: skip
@@ -281,3 +282,17 @@ def test_the_default_demo_without_the_printers_extra_opens_its_settings(tmp_path
         missing = [m["code"] for m in settings.json()["missing"]]
         assert missing == ["cups_missing", "escpos_missing"]
         assert run.ctrl_c() == 0
+
+
+def signs_in_as_district_it(out: str) -> None:
+    """The banner's district IT login opens a console session on the admin API (issue 17)."""
+    found = re.search(
+        r"console (http://127\.0\.0\.1:\d+)/console/ .*\n\s+sign in: (\S+) / (\S+)", out
+    )
+    assert found, out
+    base, user, password = found.groups()
+    answer = requests.post(
+        f"{base}/admin/v1/session", json={"user_id": user, "password": password}, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["role"] == "admin"
