@@ -28,6 +28,7 @@ from kiosk.model import ReleaseMode
 TOKEN_ENV = "CEDOKA_DISTRICT_TOKEN"
 TIMEOUT_S = 120  # a push of seven documents over a village-grade link
 PREFIX = "/admin/v1"
+_CONSOLE_ONLY = frozenset({"heartbeat", "clock_offset_s"})
 
 
 def check_server_url(url: str) -> str:
@@ -83,7 +84,9 @@ class RemoteDistrict:
 
     def devices(self) -> list[dict[str, Any]]:
         devices = self._call("GET", "/devices")["devices"]
-        return [{k: v for k, v in d.items() if k != "heartbeat"} for d in devices]
+        # The API adds what the console shows (the raw heartbeat, the clock offset); the
+        # command line prints what it prints at home.
+        return [{k: v for k, v in d.items() if k not in _CONSOLE_ONLY} for d in devices]
 
     def audit(self, kiosk: str) -> tuple[dict[str, Any], str | None]:
         report = self._call("GET", f"/devices/{quote(kiosk, safe='')}/audit")

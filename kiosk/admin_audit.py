@@ -16,15 +16,14 @@ Pure: no I/O; the caller stores records and passes the time.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from kiosk.b64 import b64u_encode
+from kiosk import hashchain
 from kiosk.strictjson import canonical_dumps
 
 GENESIS_PREFIX: Final = b"cedoka/1|admin-audit|"
@@ -76,7 +75,7 @@ class AdminRecord:
 
 def genesis(district_code: str) -> str:
     """The ``prev`` of a district's first record."""
-    return b64u_encode(hashlib.sha256(GENESIS_PREFIX + district_code.encode("ascii")).digest())
+    return hashchain.genesis(GENESIS_PREFIX, district_code)
 
 
 def members(seq: int, prev: str, entry: AdminEntry) -> dict[str, object]:
@@ -91,30 +90,21 @@ def members(seq: int, prev: str, entry: AdminEntry) -> dict[str, object]:
     return out
 
 
-def _hash(values: Mapping[str, object]) -> str:
-    return b64u_encode(hashlib.sha256(canonical_dumps(values)).digest())
-
-
 def append(prev: AdminRecord | None, entry: AdminEntry, *, district_code: str) -> AdminRecord:
     """The record that follows ``prev`` (None: the first one)."""
     seq = 1 if prev is None else prev.seq + 1
     prev_hash = genesis(district_code) if prev is None else prev.hash
-    return AdminRecord(seq, prev_hash, _hash(members(seq, prev_hash, entry)), entry)
+    return AdminRecord(seq, prev_hash, hashchain.content_hash(members(seq, prev_hash, entry)),
+                       entry)  # fmt: skip
 
 
 def check_chain(records: Iterable[AdminRecord], *, district_code: str) -> list[str]:
-    """Problems in the chain, in order (empty: intact from seq 1)."""
-    problems: list[str] = []
-    expected_seq, expected_prev = 1, genesis(district_code)
-    for record in records:
-        if record.seq != expected_seq:
-            problems.append(f"seq {record.seq}: expected {expected_seq}")
-        if record.prev != expected_prev:
-            problems.append(f"seq {record.seq}: prev does not match the record before")
-        if record.hash != _hash(members(record.seq, record.prev, record.entry)):
-            problems.append(f"seq {record.seq}: hash does not match its content")
-        expected_seq, expected_prev = record.seq + 1, record.hash
-    return problems
+    """Problems in the chain, in seq order (empty: intact from seq 1), as
+    :func:`kiosk.hashchain.chain_problems` words them."""
+    return hashchain.chain_problems(
+        records, first_prev=genesis(district_code),
+        rehash=lambda r: hashchain.content_hash(members(r.seq, r.prev, r.entry)),
+    )  # fmt: skip
 
 
 def record_bytes(record: AdminRecord) -> bytes:

@@ -17,16 +17,14 @@ Pure: no I/O; the caller stores records and passes the time.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from kiosk import PROTOCOL_VERSION
-from kiosk.b64 import b64u_encode
+from kiosk import PROTOCOL_VERSION, hashchain
 from kiosk.config import MAX_PRINTER_URI_CHARS, PrinterRole, parse_printer_target
 from kiosk.errors import ConfigError, Reason, RejectedError
 from kiosk.fields import Fields
@@ -105,7 +103,7 @@ class AuditRecord:
 
 def genesis(device_id: str) -> str:
     """The ``prev`` of a device's first record."""
-    return b64u_encode(hashlib.sha256(GENESIS_PREFIX + device_id.encode("ascii")).digest())
+    return hashchain.genesis(GENESIS_PREFIX, device_id)
 
 
 def _members(seq: int, prev: str, device_id: str, entry: AuditEntry) -> dict[str, object]:
@@ -119,15 +117,12 @@ def _members(seq: int, prev: str, device_id: str, entry: AuditEntry) -> dict[str
     return members
 
 
-def _hash(members: Mapping[str, object]) -> str:
-    return b64u_encode(hashlib.sha256(canonical_dumps(members)).digest())
-
-
 def append(prev: AuditRecord | None, entry: AuditEntry, *, device_id: str) -> AuditRecord:
     """The record that follows ``prev`` (None: the first one)."""
     seq = 1 if prev is None else prev.seq + 1
     prev_hash = genesis(device_id) if prev is None else prev.hash
-    return AuditRecord(seq, prev_hash, _hash(_members(seq, prev_hash, device_id, entry)), entry)
+    members = _members(seq, prev_hash, device_id, entry)
+    return AuditRecord(seq, prev_hash, hashchain.content_hash(members), entry)
 
 
 def check_chain(records: Iterable[AuditRecord], *, device_id: str) -> list[str]:
@@ -136,17 +131,10 @@ def check_chain(records: Iterable[AuditRecord], *, device_id: str) -> list[str]:
     Each problem is a short English sentence naming the seq: a gap, a broken link, or a
     record whose hash does not match its content.
     """
-    problems: list[str] = []
-    expected_seq, expected_prev = 1, genesis(device_id)
-    for record in sorted(records, key=lambda r: r.seq):
-        if record.seq != expected_seq:
-            problems.append(f"records {expected_seq}..{record.seq - 1} are missing")
-        elif record.prev != expected_prev:
-            problems.append(f"record {record.seq} does not follow record {record.seq - 1}")
-        if _hash(_members(record.seq, record.prev, device_id, record.entry)) != record.hash:
-            problems.append(f"record {record.seq} was altered")
-        expected_seq, expected_prev = record.seq + 1, record.hash
-    return problems
+    return hashchain.chain_problems(
+        records, first_prev=genesis(device_id),
+        rehash=lambda r: hashchain.content_hash(_members(r.seq, r.prev, device_id, r.entry)),
+    )  # fmt: skip
 
 
 def sign_record(record: AuditRecord, *, event_id: str, device_id: str, district_code: str,
@@ -202,7 +190,11 @@ def _from_fields(f: Fields, hash_: str, *, device_id: str, check: bool = True) -
         raise RejectedError(Reason.BAD_CLAIM, "audit.docs: expected strings")
     record = AuditRecord(f.integer("seq", low=1), f.text("prev", pattern=_HASH, max_len=43),
                          hash_, entry)  # fmt: skip
-    if check and _hash(_members(record.seq, record.prev, device_id, entry)) != record.hash:
+    if (
+        check
+        and hashchain.content_hash(_members(record.seq, record.prev, device_id, entry))
+        != record.hash
+    ):
         raise RejectedError(Reason.BAD_CLAIM, "audit record hash does not match its content")
     return record
 

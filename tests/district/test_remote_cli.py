@@ -6,6 +6,7 @@ verified (``--cacert``), and every refusal is one line with the local command's 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -200,21 +201,18 @@ def test_a_push_from_afar_and_the_same_listings_as_at_home(remote: Remote) -> No
     assert audited.returncode == 0 and "chain: intact" in audited.stderr
 
 
+def push_one(remote: Remote, doc: Path) -> str:
+    """Push one document from afar; its job id."""
+    done = _ok(remote.remote("push", "--office", OFFICE, "--resident", "Test Resident",
+                             "--doc", f"KK={doc}", "--json"))  # fmt: skip
+    job_id: str = json.loads(done.stdout)["job_id"]
+    return job_id
+
+
 def test_cancel_from_afar_refuses_like_at_home(remote: Remote) -> None:
     doc = remote.tmp / "one.pdf"
     doc.write_bytes(make_pdf(1))
-    job_id = _ok(
-        remote.remote(
-            "push",
-            "--office",
-            OFFICE,
-            "--resident",
-            "Test Resident",
-            "--doc",
-            f"KK={doc}",
-            "--json",
-        )
-    ).stdout.split('"job_id": "')[1][:30]
+    job_id = push_one(remote, doc)
     done = _ok(remote.remote("cancel", job_id, "--reason", "duplicate"))
     assert f"job {job_id} cancelled (duplicate)" in done.stdout
     again = remote.remote("cancel", job_id, "--reason", "duplicate")
@@ -223,18 +221,7 @@ def test_cancel_from_afar_refuses_like_at_home(remote: Remote) -> None:
         f"cedoka-district: error: job {job_id} is cancelled already",
     )
 
-    printed = _ok(
-        remote.remote(
-            "push",
-            "--office",
-            OFFICE,
-            "--resident",
-            "Test Resident",
-            "--doc",
-            f"KK={doc}",
-            "--json",
-        )
-    ).stdout.split('"job_id": "')[1][:30]
+    printed = push_one(remote, doc)
     kiosk = remote.kiosk
     report = JobReport(
         event_id="evt_01JD0000000000000000000077",
