@@ -3,7 +3,7 @@
 // kept in memory (api.js) and fetched again from GET /admin/v1/session after a reload.
 
 import { ApiError, call, get, setCsrf, whenSessionLost } from "./api.js";
-import { button, clear, field, h, note } from "./dom.js";
+import { button, clear, field, h, note, fill } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 import { auditView } from "./audit.js";
 import { dashboardView } from "./dashboard.js";
@@ -63,7 +63,7 @@ function signInView(message) {
       submit.disabled = false;
     }
   });
-  clear(main).append(form);
+  fill(main, form);
   user.focus();
 }
 
@@ -108,13 +108,14 @@ async function route() {
   const [name, arg] = location.hash.slice(1).split("/");
   const view = VIEWS.find((v) => v.name === name && can(v.scope)) || VIEWS[0];
   const page = h("section", { class: "page", testid: `screen-${view.name}` }, h("p", {}, t("loading")));
-  clear(main).append(page);
+  fill(main, page);
   try {
     if (name === "job" && arg) await jobView(page, decodeURIComponent(arg));
     else await view.show(page);
+    page.dataset.ready = "true"; // loaded (tests wait for it)
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return;
-    clear(page).append(note("error", problemText(error)));
+    fill(page, note("error", problemText(error)));
   }
 }
 

@@ -1,7 +1,7 @@
 // The district's admin audit log (hash-chained, append-only), oldest first, in pages.
 
 import { get } from "./api.js";
-import { button, clear, h, table } from "./dom.js";
+import { button, h, table, fill } from "./dom.js";
 import { t, when } from "./i18n.js";
 
 export async function auditView(page) {
@@ -23,6 +23,6 @@ export async function auditView(page) {
 
   const grid = table(["#", t("when"), t("actor"), t("action"), t("outcome"), t("targets"), t("address")], [], "audit-table");
   grid.querySelector("tbody").replaceWith(body);
-  clear(page).append(h("h1", {}, t("audit_title")), grid, more);
+  fill(page, h("h1", {}, t("audit_title")), grid, more);
   await load();
 }

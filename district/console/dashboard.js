@@ -3,7 +3,7 @@
 
 import { get } from "./api.js";
 import { histogram, stackedBars } from "./charts.js";
-import { clear, h } from "./dom.js";
+import { h, fill } from "./dom.js";
 import { stateText, t } from "./i18n.js";
 
 export const OFFLINE_AFTER_S = 5 * 60;
@@ -79,7 +79,7 @@ export async function dashboardView(page) {
   const buckets = edges.map(([lo, hi, label]) => ({ label: t("hours", { n: label }),
     value: handed.filter((j) => j.state_s - j.created_s >= lo && j.state_s - j.created_s < hi).length }));
 
-  clear(page).append(
+  fill(page, 
     h("h1", {}, t("dash_title")),
     h("div", { class: "stats" },
       card(t("dash_today"), todays.length, "dash-today", stateList),

@@ -51,3 +51,12 @@ export function confirmBox(question, yes, no) {
     dialog.showModal();
   });
 }
+
+// Empty `el` and put `children` in (null and false are skipped, as in h()).
+export function fill(el, ...children) {
+  clear(el);
+  for (const child of children.flat(3)) {
+    if (child !== null && child !== undefined && child !== false) el.append(child);
+  }
+  return el;
+}

@@ -2,7 +2,7 @@
 // job's history, and cancelling a job that is not printed yet.
 
 import { call, get } from "./api.js";
-import { button, clear, confirmBox, field, h, note, table } from "./dom.js";
+import { button, confirmBox, field, h, note, table, fill } from "./dom.js";
 import { eventText, stateText, t, when } from "./i18n.js";
 import { can, go, problemText } from "./session.js";
 
@@ -36,10 +36,10 @@ export async function jobsView(page) {
       query.set("since_s", String(start));
       query.set("until_s", String(start + 86400));
     }
-    clear(results).append(h("p", {}, t("loading")));
+    fill(results, h("p", {}, t("loading")));
     try {
       const answer = await get(`/jobs?${query}`);
-      clear(results).append(h("p", { class: "muted", testid: "jobs-total" }, t("total", { n: answer.total })));
+      fill(results, h("p", { class: "muted", testid: "jobs-total" }, t("total", { n: answer.total })));
       if (!answer.jobs.length) { results.append(h("p", { class: "lead" }, t("no_jobs"))); return; }
       results.append(table([t("job_id"), t("office"), t("state"), t("when"), t("expires")],
         answer.jobs.map((j) => h("tr", { testid: `job-row-${j.job_id}` },
@@ -47,7 +47,7 @@ export async function jobsView(page) {
           h("td", {}, j.office_code), h("td", {}, stateText(rowState(j))),
           h("td", {}, when(j.created_s)), h("td", {}, when(j.expires_s)))), "jobs-table"));
     } catch (error) {
-      clear(results).append(note("error", problemText(error)));
+      fill(results, note("error", problemText(error)));
     }
   }
 
@@ -55,7 +55,7 @@ export async function jobsView(page) {
     field(t("office"), office), field(t("state"), state), field(t("date"), date),
     field(t("job_id"), jobId), h("button", { type: "submit", class: "primary", testid: "filter-go" }, t("filter")));
   form.addEventListener("submit", (e) => { e.preventDefault(); load(); });
-  clear(page).append(h("h1", {}, t("jobs_title")), form, results);
+  fill(page, h("h1", {}, t("jobs_title")), form, results);
   await load();
 }
 
@@ -79,7 +79,7 @@ export async function jobView(page, jobId) {
       }
     }, { kind: "bad", testid: "job-cancel" })
     : null;
-  clear(page).append(
+  fill(page, 
     h("h1", {}, `${t("job_id")} ${job.job_id}`),
     h("dl", { class: "facts" },
       h("dt", {}, t("office")), h("dd", {}, job.office_code),

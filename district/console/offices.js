@@ -4,7 +4,7 @@
 
 import { call, get } from "./api.js";
 import { OFFLINE_AFTER_S, printerNeeds } from "./dashboard.js";
-import { button, clear, confirmBox, field, h, note, table } from "./dom.js";
+import { button, confirmBox, field, h, note, table, fill } from "./dom.js";
 import { ago, t, when } from "./i18n.js";
 import { can, problemText } from "./session.js";
 
@@ -27,7 +27,7 @@ export async function officesView(page) {
   const nowS = Math.floor(Date.now() / 1000);
   const [offices, devices] = await Promise.all([get("/offices"), get("/devices")]);
   const message = h("div", { class: "message-slot", testid: "offices-message" });
-  const say = (kind, text) => clear(message).append(note(kind, text));
+  const say = (kind, text) => fill(message, note(kind, text));
 
   const officeRows = offices.offices.map((o) => h("tr", { testid: `office-${o.code}` },
     h("td", {}, o.code), h("td", {}, o.name),
@@ -82,7 +82,7 @@ export async function officesView(page) {
     }
   }, { kind: "quiet", testid: "rotate-key" }) : null;
 
-  clear(page).append(h("h1", {}, t("offices_title")), message,
+  fill(page, h("h1", {}, t("offices_title")), message,
     table([t("office_code"), t("office_name"), ""], officeRows, "offices-table"), addForm,
     h("h2", {}, t("kiosks")),
     table([t("device"), t("office"), t("health"), t("last_seen"), t("version"), t("printers"), ""],
@@ -95,7 +95,7 @@ async function enrollSheet(page, office) {
   const until = Math.floor(Date.now() / 1000) + answer.valid_s;
   const qr = h("img", { class: "qr", testid: "enroll-qr", alt: `QR ${answer.enroll_code}`,
     src: `data:image/svg+xml;base64,${btoa(answer.qr_svg)}` });
-  clear(page).append(h("article", { class: "sheet", testid: "enroll-sheet" },
+  fill(page, h("article", { class: "sheet", testid: "enroll-sheet" },
     h("h1", {}, t("enroll_title")),
     h("p", { class: "office-name", testid: "enroll-office" }, `${office.name} (${office.code})`),
     h("div", { class: "code", testid: "enroll-code" }, answer.enroll_code), qr,

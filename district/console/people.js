@@ -2,7 +2,7 @@
 // webhooks (add — its secret shown once —, disable, deliveries).
 
 import { call, get } from "./api.js";
-import { button, clear, confirmBox, field, h, note, table } from "./dom.js";
+import { button, confirmBox, field, h, note, table, fill } from "./dom.js";
 import { t, when } from "./i18n.js";
 import { problemText } from "./session.js";
 
@@ -14,7 +14,7 @@ function onceBox(text, secret, testid) {
 export async function peopleView(page, shown = null) {
   const [users, tokens, hooks] = await Promise.all([get("/users"), get("/tokens"), get("/webhooks")]);
   const message = h("div", { class: "message-slot", testid: "people-message" }, shown);
-  const fail = (error) => clear(message).append(note("error", problemText(error)));
+  const fail = (error) => fill(message, note("error", problemText(error)));
   const redraw = (extra) => peopleView(page, extra).catch(fail);
   const ask = async (question, yes, action) => {
     if (!(await confirmBox(question, yes, t("no_back")))) return;
@@ -82,7 +82,7 @@ export async function peopleView(page, shown = null) {
       button(t("deliveries"), async () => {
         try {
           const answer = await get(`/webhooks/${encodeURIComponent(w.webhook_id)}/deliveries`);
-          clear(deliveries).append(h("h3", {}, `${t("deliveries")} · ${w.url}`),
+          fill(deliveries, h("h3", {}, `${t("deliveries")} · ${w.url}`),
             table(["#", t("action"), t("job_id"), t("when"), t("outcome")], answer.deliveries.map((m) =>
               h("tr", {}, h("td", {}, m.message_id), h("td", {}, m.type), h("td", {}, m.job_id || ""),
                 h("td", {}, when(m.created_s)),
@@ -111,7 +111,7 @@ export async function peopleView(page, shown = null) {
     }
   });
 
-  clear(page).append(h("h1", {}, t("people_title")), message,
+  fill(page, h("h1", {}, t("people_title")), message,
     h("h2", {}, t("users")), table([t("user_id"), t("name"), t("role"), t("state"), ""], userRows, "users-table"), userForm,
     h("h2", {}, t("tokens")), table(["#", t("user_id"), t("label"), t("expires"), t("state"), ""], tokenRows, "tokens-table"), tokenForm,
     h("h2", {}, t("webhooks")), table(["#", t("url"), t("user_id"), "", t("state"), ""], hookRows, "webhooks-table"), hookForm,

@@ -5,7 +5,7 @@
 
 import { call, get } from "./api.js";
 import { go, problemText } from "./session.js";
-import { button, clear, field, h, note } from "./dom.js";
+import { button, clear, field, h, note, fill } from "./dom.js";
 import { lang, t } from "./i18n.js";
 
 const MAX_PDF_BYTES = 10 * 1024 * 1024;
@@ -105,19 +105,23 @@ export async function pushView(page) {
     }
   }, { kind: "primary big", testid: "push-send" });
 
-  clear(page).append(h("h1", {}, t("push_title")),
+  fill(page, h("h1", {}, t("push_title")),
     h("div", { class: "form-grid" },
       field(t("office"), office), field(t("resident"), resident), field(t("release"), release),
       field(t("copies"), copies), field(t("expiry"), expiry)),
     drop, list, h("p", { class: "muted" }, t("check_after")), message, send);
 }
 
+function groupDigits(code) {
+  return /^\d+$/.test(code) ? code.replace(/(\d{4})(?=\d)/g, "$1 ") : code;
+}
+
 function pushed(page, result) {
-  clear(page).append(h("h1", {}, t("pushed_title")),
+  fill(page, h("h1", {}, t("pushed_title")),
     result.claim_code
       ? h("div", { class: "claim" },
         h("p", { class: "lead" }, t("claim_code_help")),
-        h("div", { class: "code", testid: "claim-code" }, result.claim_code))
+        h("div", { class: "code", testid: "claim-code" }, groupDigits(result.claim_code)))
       : h("p", { class: "lead", testid: "no-claim-code" }, t("no_claim_code")),
     h("p", {}, `${t("job_id")}: `, h("strong", { testid: "pushed-job-id" }, result.job_id)),
     result.warnings.length

@@ -69,12 +69,16 @@ class Console:
     def signed_in(self, role: str = "admin") -> None:
         self.open()
         self.sign_in(role)
-        expect(self.by("screen-dashboard")).to_be_visible()
+        self.ready("dashboard")
         expect(self.by("who-user")).to_have_text(f"{role}.user")
 
     def nav(self, name: str) -> None:
         self.by(f"nav-{name}").click()
-        expect(self.by(f"screen-{name}")).to_be_visible()
+        self.ready(name)
+
+    def ready(self, name: str) -> None:
+        """The screen ``name`` is shown and its data loaded."""
+        expect(self.by(f"screen-{name}")).to_have_attribute("data-ready", "true")
 
     def shot(self, name: str) -> Path:
         SHOTS.mkdir(parents=True, exist_ok=True)
