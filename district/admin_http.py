@@ -38,9 +38,18 @@ from district.store import DeviceRow, DistrictStore, JobRow, OutboxRow, WebhookR
 from district.webhooks import Webhooks
 from kiosk.access import Scope
 from kiosk.admin_audit import AdminRecord
-from kiosk.errors import AccessError, CedokaError, OperatorError, RateLimitedError, WireError
+from kiosk.audit import check_chain, record_from_bytes
+from kiosk.errors import (
+    AccessError,
+    CedokaError,
+    OperatorError,
+    RateLimitedError,
+    RejectedError,
+    WireError,
+)
 from kiosk.limits import MAX_DOCUMENTS_PER_JOB
 from kiosk.model import ReleaseMode
+from kiosk.report import parse_heartbeat
 
 log = logging.getLogger("cedoka.district.admin_http")
 PREFIX = "/admin/v1"
@@ -575,6 +584,15 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
             return Response(status_code=204, headers={"Cache-Control": "no-store"})
         return JSONResponse({**_me(who), "csrf": csrf}, headers={"Cache-Control": "no-store"})
 
+    @app.get("/devices/{device_id}/audit", summary="A kiosk's audit trail, its chain checked")
+    async def device_audit(request: Request, device_id: str) -> dict[str, Any]:
+        await principal(request, Scope.AUDIT_READ)
+        device = await run_in_threadpool(store.device, device_id)
+        if device is None:
+            raise AdminHttpError(404, "not_found", f"no device {device_id}")
+        rows = await run_in_threadpool(store.audit, device_id)
+        return _device_audit(device, rows)
+
     @app.middleware("http")
     async def no_store(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
@@ -688,6 +706,42 @@ def _record(record: AdminRecord) -> dict[str, Any]:
         "outcome": e.outcome,
         "targets": [list(t) for t in e.targets],
         "remote": e.remote,
+    }
+
+
+def _device_audit(device: DeviceRow, rows: list[tuple[int, bytes, str]]) -> dict[str, Any]:
+    """A kiosk's audit records and the problems of their chain (``cedoka-district audit``)."""
+    records, problems = [], []
+    for seq, data, hash_ in rows:
+        try:
+            records.append(record_from_bytes(data, hash_, device_id=device.device_id, check=False))
+        except RejectedError:
+            problems.append(f"record {seq} is unreadable (altered)")
+    problems += check_chain(records, device_id=device.device_id)
+    try:
+        head = None if device.heartbeat is None else parse_heartbeat(device.heartbeat).journal_head
+    except RejectedError:
+        head = None
+    if head is not None and records and records[-1].hash != head:
+        problems.append("the kiosk's last heartbeat reports records not received yet")
+    return {
+        "device_id": device.device_id,
+        "problems": problems,
+        "records": [
+            {
+                "seq": r.seq,
+                "at_s": r.entry.at_s,
+                "operator": r.entry.operator,
+                "action": r.entry.action,
+                "outcome": r.entry.outcome,
+                "job_id": r.entry.job_id,
+                "doc_types": list(r.entry.doc_types),
+                "printer": r.entry.printer,
+                "reason": r.entry.reason,
+                "hash": r.hash,
+            }
+            for r in records
+        ],
     }
 
 

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from kiosk.report import Heartbeat, Marker, PrinterHealth, heartbeat_body
 from tests.district.adminlab import OFFICE, Admin
 from tests.district.console.conftest import Console
+from tests.district.console.test_device_audit_api import chain, store_records
 from tests.sim.district import make_pdf
 
 
@@ -194,3 +195,16 @@ def test_a_viewer_sees_no_push_or_revoke_and_the_api_refuses_anyway(console: Con
         device,
     )
     assert status == 403
+
+
+def test_the_audit_viewer_shows_the_district_log_and_a_kiosks_checked_chain(
+    console: Console,
+) -> None:
+    store_records(console.admin, chain(console.admin, 3))
+    console.signed_in("viewer")
+    console.nav("audit")
+    expect(console.by("audit-table")).to_contain_text("session.open")
+    console.by("kiosk-audit-show").click()
+    expect(console.by("chain-ok")).to_be_visible()
+    expect(console.by("kiosk-audit-table").locator("tbody tr")).to_have_count(3)
+    console.shot("audit")
