@@ -4,6 +4,7 @@ tokens, webhooks, and what a viewer sees."""
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -208,3 +209,25 @@ def test_the_audit_viewer_shows_the_district_log_and_a_kiosks_checked_chain(
     expect(console.by("chain-ok")).to_be_visible()
     expect(console.by("kiosk-audit-table").locator("tbody tr")).to_have_count(3)
     console.shot("audit")
+
+
+def test_files_dropped_on_the_push_screen_are_listed_and_a_non_pdf_is_refused(
+    console: Console,
+) -> None:
+    console.signed_in("operator")
+    console.nav("push")
+    transfer = console.page.evaluate_handle(
+        """pdf => {
+            const dt = new DataTransfer();
+            const bytes = Uint8Array.from(atob(pdf), c => c.charCodeAt(0));
+            dt.items.add(new File([bytes], 'kk.pdf', {type: 'application/pdf'}));
+            dt.items.add(new File(['halo'], 'catatan.txt', {type: 'text/plain'}));
+            return dt;
+        }""",
+        base64.b64encode(make_pdf(1)).decode(),
+    )
+    console.by("push-drop").dispatch_event("dragover", {"dataTransfer": transfer})
+    console.by("push-drop").dispatch_event("drop", {"dataTransfer": transfer})
+    expect(console.by("push-files").locator("li")).to_have_count(1)
+    expect(console.by("push-file-0")).to_contain_text("kk.pdf")
+    expect(console.by("message")).to_have_text("catatan.txt bukan berkas PDF.")

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import time
+
+from cryptography.hazmat.primitives.hashes import SHA1
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from playwright.sync_api import expect
 
+from district.identity import CLI
 from tests.district.console.conftest import Console
+
+
+def totp_code(secret_text: str) -> str:
+    secret = base64.b32decode(secret_text + "=" * (-len(secret_text) % 8))
+    return TOTP(secret, 6, SHA1(), 30, enforce_key_length=False).generate(time.time()).decode()
 
 
 def test_sign_in_shows_the_dashboard_and_survives_a_reload(console: Console) -> None:
@@ -45,3 +56,16 @@ def test_an_ended_session_goes_back_to_sign_in_with_a_message(console: Console) 
     expect(console.by("screen-signin")).to_be_visible()
     expect(console.by("message")).to_contain_text("Sesi Anda sudah berakhir")
     console.shot("session-over")
+
+
+def test_an_account_with_an_authenticator_is_asked_for_its_code(console: Console) -> None:
+    console.allowed = {401}  # the first answer: totp_required
+    new = console.admin.identity.enable_totp(CLI, "admin.user")
+    console.open()
+    console.sign_in("admin")
+    expect(console.by("signin-totp")).to_be_visible()
+    expect(console.by("message")).to_contain_text("kode 6 angka")
+    console.shot("signin-totp")
+    console.by("signin-totp").fill(totp_code(new.secret))
+    console.by("signin-submit").click()
+    console.ready("dashboard")
