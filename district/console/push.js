@@ -1,12 +1,13 @@
 // Send documents: office, resident, release rule, copies, expiry and the PDFs (dropped or
-// picked), each with its document type. The server checks page count and A4 and answers
-// with warnings (ADR 0023: no PDF renderer in the browser); the claim code is shown large,
-// once.
+// picked), each with its document type, its first page, page count and A4 check (pdf.js,
+// preview.js); the server checks again and answers with warnings; the claim code is shown
+// large, once.
 
 import { call, get } from "./api.js";
 import { go, problemText } from "./session.js";
 import { button, clear, field, h, note, fill } from "./dom.js";
 import { lang, t } from "./i18n.js";
+import { MAX_PDF_PAGES, inspect } from "./preview.js";
 
 const MAX_PDF_BYTES = 10 * 1024 * 1024;
 export const DOC_TYPES = {
@@ -53,10 +54,34 @@ export async function pushView(page) {
       } else if (file.size > MAX_PDF_BYTES) {
         message.append(note("error", t("too_big", { name: file.name })));
       } else {
-        files.push({ file, type: "KK" });
+        const item = { file, type: "KK", facts: null };
+        files.push(item);
+        inspect(file).then((facts) => { item.facts = facts; drawFiles(); });
       }
     }
     drawFiles();
+  }
+
+  function problem(item) {
+    if (item.facts === null) return "checking";
+    if (item.facts.error) return "unreadable";
+    if (item.facts.pages > MAX_PDF_PAGES) return "too_many_pages";
+    return null;
+  }
+
+  function factsBox(item, i) {
+    const f = item.facts;
+    const testid = `push-check-${i}`;
+    if (f === null) return h("p", { class: "check muted", testid }, t("checking"));
+    if (f.error) return h("p", { class: "check bad", testid }, t("unreadable"));
+    if (f.pages > MAX_PDF_PAGES) {
+      return h("p", { class: "check bad", testid }, t("too_many_pages", { n: f.pages, max: MAX_PDF_PAGES }));
+    }
+    if (!f.a4) {
+      const sizes = [...new Set(f.sizesMm)].join(", ");
+      return h("p", { class: "check warn", testid, "data-a4": "false" }, t("not_a4", { n: f.pages, sizes }));
+    }
+    return h("p", { class: "check ok", testid, "data-a4": "true" }, t("pages_a4", { n: f.pages }));
   }
 
   function drawFiles() {
@@ -66,7 +91,9 @@ export async function pushView(page) {
         [code, lang() === "en" ? names[1] : names[0]]), `push-type-${i}`, item.type);
       type.addEventListener("change", () => { item.type = type.value; });
       list.append(h("li", { testid: `push-file-${i}` },
-        h("span", { class: "filename" }, `${item.file.name} · ${Math.ceil(item.file.size / 1024)} KB`),
+        h("div", { class: "thumb" }, item.facts && item.facts.canvas ? item.facts.canvas : null),
+        h("div", { class: "filename" }, h("strong", {}, `${item.file.name} · ${Math.ceil(item.file.size / 1024)} KB`),
+          factsBox(item, i)),
         field(t("doc_type"), type),
         button(t("remove"), () => { files.splice(i, 1); drawFiles(); }, { kind: "quiet", testid: `push-remove-${i}` })));
     });
@@ -85,6 +112,8 @@ export async function pushView(page) {
     clear(message);
     if (!resident.value.trim()) { message.append(note("error", t("no_resident"))); return; }
     if (!files.length) { message.append(note("error", t("no_files"))); return; }
+    if (files.some((f) => problem(f) === "checking")) { message.append(note("warn", t("wait_check"))); return; }
+    if (files.some((f) => problem(f) !== null)) { message.append(note("error", t("fix_files"))); return; }
     const form = new FormData();
     form.append("office", office.value);
     form.append("resident", resident.value.trim());

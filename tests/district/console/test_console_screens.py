@@ -61,6 +61,12 @@ def test_push_three_pdfs_by_upload_shows_the_claim_code_then_the_job(
     console.by("push-resident").fill("Warga Uji")
     console.by("push-pick").set_input_files(files)
     expect(console.by("push-files").locator("li")).to_have_count(3)
+    for i in range(3):  # pdf.js in the browser: the page count and A4, the first page drawn
+        expect(console.by(f"push-check-{i}")).to_have_text(f"{i + 1} halaman · ukuran A4")
+    console.page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas[data-testid=preview]')]"
+        ".filter(c => c.width > 0 && c.height > c.width).length === 3"
+    )
     console.by("push-type-1").select_option("AKTA_LAHIR")
     console.by("push-type-2").select_option("BIODATA")
     console.shot("push-form")
@@ -231,3 +237,29 @@ def test_files_dropped_on_the_push_screen_are_listed_and_a_non_pdf_is_refused(
     expect(console.by("push-files").locator("li")).to_have_count(1)
     expect(console.by("push-file-0")).to_contain_text("kk.pdf")
     expect(console.by("message")).to_have_text("catatan.txt bukan berkas PDF.")
+
+
+def test_a_letter_page_is_flagged_before_sending_and_a_broken_pdf_blocks_the_send(
+    console: Console, tmp_path: Path
+) -> None:
+    letter = tmp_path / "surat.pdf"
+    letter.write_bytes(make_pdf(2, width_pt=612, height_pt=792))
+    broken = tmp_path / "rusak.pdf"
+    broken.write_bytes(b"%PDF-1.7 this is not really a PDF")
+    console.signed_in("operator")
+    console.nav("push")
+    console.by("push-resident").fill("Warga Uji")
+    console.by("push-pick").set_input_files([letter, broken])
+    expect(console.by("push-check-0")).to_contain_text(
+        "2 halaman · tidak semua A4 (216\u00d7279 mm)"
+    )
+    expect(console.by("push-check-1")).to_have_text(
+        "Berkas ini tidak bisa dibuka sebagai PDF. Periksa berkasnya."
+    )
+    console.shot("push-checks")
+    console.by("push-send").click()
+    expect(console.by("message")).to_have_text("Perbaiki atau hapus dulu berkas yang bermasalah.")
+    console.by("push-remove-1").click()
+    console.by("push-send").click()
+    expect(console.by("claim-code")).to_be_visible()
+    expect(console.by("push-warnings")).to_contain_text("not every page is A4")

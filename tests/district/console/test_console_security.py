@@ -3,6 +3,7 @@ nothing from another site, no secret in the browser's storage; GET /admin/v1/ses
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -89,3 +90,18 @@ def test_an_enrolment_code_comes_with_its_qr_as_svg(admin: Admin) -> None:
     assert answer.status_code == 201
     svg = answer.json()["qr_svg"]
     assert svg.startswith("<svg") and "<script" not in svg and "<path" in svg
+
+
+def test_the_vendored_pdfjs_is_the_recorded_release_and_is_served_as_script(
+    admin: Admin,
+) -> None:
+    vendor = FILES / "vendor" / "pdfjs"
+    readme = (vendor / "README.md").read_text()
+    assert "Apache" in (vendor / "LICENSE").read_text()
+    for name in ("pdf.min.mjs", "pdf.worker.min.mjs"):
+        digest = hashlib.sha256((vendor / name).read_bytes()).hexdigest()
+        assert f"`{name}` {digest}" in readme, name
+        answer = requests.get(f"{admin.url}/console/vendor/pdfjs/{name}", timeout=10)
+        assert answer.status_code == 200
+        assert "javascript" in answer.headers["Content-Type"]
+        assert answer.headers["Content-Security-Policy"] == EXPECTED_CSP
