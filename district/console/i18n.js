@@ -57,7 +57,7 @@ const ID = {
   st_rejected: "Ditolak kiosk",
   st_expired: "Kedaluwarsa",
   st_cancelled: "Dibatalkan",
-  st_purged: "Dihapus",
+  st_purged: "Selesai (dokumen dihapus dari kiosk)",
   ev_pushed: "Dikirim oleh kabupaten",
   ev_cancelled_by_district: "Dibatalkan oleh kabupaten",
   // push
@@ -237,7 +237,7 @@ const EN = {
   st_rejected: "Refused by kiosk",
   st_expired: "Expired",
   st_cancelled: "Cancelled",
-  st_purged: "Deleted",
+  st_purged: "Done (documents deleted from the kiosk)",
   ev_pushed: "Sent by the district",
   ev_cancelled_by_district: "Cancelled by the district",
   push_title: "Send documents to a village office",
