@@ -435,7 +435,12 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         who = await principal(request, Scope.OFFICES_WRITE)
         text = await run_in_threadpool(lambda: admin.new_enroll_code(code, valid_s=body.valid_s))
         await audited(request, who, "office.enroll_code", targets=(("office", code),))
-        return {"office": code, "enroll_code": text, "valid_s": body.valid_s}
+        return {
+            "office": code,
+            "enroll_code": text,
+            "valid_s": body.valid_s,
+            "qr_svg": _qr_svg(text),
+        }
 
     # --- devices ----------------------------------------------------------------------------
     @app.get("/devices", summary="Kiosks: enrolment, last contact, version, printers")
@@ -451,7 +456,10 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         await principal(request, Scope.AUDIT_READ)
 
         def report() -> dict[str, Any]:
-            device, note = audit_device(store, kiosk)
+            try:
+                device, note = audit_device(store, kiosk)
+            except OperatorError as error:  # no such device or office
+                raise AdminHttpError(404, "not_found", str(error)) from None
             return {**audit_report(store, device), "note": note}
 
         return await run_in_threadpool(report)
@@ -634,6 +642,19 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         )
         return {"records": [_record(r) for r in records]}
 
+    @app.get(
+        "/session",
+        summary="The live session's caller and anti-CSRF token (the console after a reload); "
+        "204 when there is none",
+    )
+    async def session(request: Request) -> Response:
+        sid = request.cookies.get(cookie)
+        try:
+            who, csrf = await run_in_threadpool(identity.session_principal, sid or "")
+        except AccessError:
+            return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        return JSONResponse({**_me(who), "csrf": csrf}, headers={"Cache-Control": "no-store"})
+
     @app.middleware("http")
     async def no_store(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
@@ -732,3 +753,14 @@ def _record(record: AdminRecord) -> dict[str, Any]:
         "targets": [list(t) for t in e.targets],
         "remote": e.remote,
     }
+
+
+def _qr_svg(text: str) -> str:
+    """``text`` as a QR code, an SVG document (for the console's printable enrolment sheet;
+    ADR 0023). qrcode's SVG path image is pure Python."""
+    import qrcode  # lazy: only the enrolment sheet needs it
+    import qrcode.image.svg
+
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
+    svg: str = image.to_string(encoding="unicode")
+    return svg

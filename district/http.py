@@ -29,6 +29,8 @@ from district.admin import DistrictAdmin
 from district.admin_http import MAX_PUSH_BYTES, AdminParts, build_admin_app
 from district.admin_http import PREFIX as ADMIN_PREFIX
 from district.connections import ConnectionLimits, protocol_class
+from district.console_http import PREFIX as CONSOLE_PREFIX
+from district.console_http import console_app
 from district.edge import RequestFraming
 from district.identity import Identity
 from district.keyring import Keys
@@ -308,6 +310,7 @@ def build_app(  # noqa: PLR0915 (the route table)
     if admin is not None:  # district IT's API (ADR 0022), with its own OpenAPI and errors
         app.mount(ADMIN_PREFIX, build_admin_app(admin, public_url=public_url,
                                                 trusted_proxies=trusted_proxies))  # fmt: skip
+        app.mount(CONSOLE_PREFIX, console_app())  # the web console over it (ADR 0023)
     return app
 
 
