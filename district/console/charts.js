@@ -21,7 +21,8 @@ export function stackedBars(days, keys, { title, testid }) {
   const width = 1200, height = 300, left = 48, bottom = 40, top = 16;
   const right = 220;
   const plotW = width - left - right, plotH = height - top - bottom;
-  const max = Math.max(1, ...days.map((d) => d.parts.reduce((s, p) => s + p.value, 0)));
+  // a multiple of 4, so the four gridlines fall on whole numbers (counts are whole)
+  const max = 4 * Math.ceil(Math.max(1, ...days.map((d) => d.parts.reduce((s, p) => s + p.value, 0))) / 4);
   const step = plotW / Math.max(1, days.length);
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", class: "chart", "data-testid": testid });
   const label = svg("title");
