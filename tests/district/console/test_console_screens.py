@@ -81,6 +81,7 @@ def test_push_three_pdfs_by_upload_shows_the_claim_code_then_the_job(
     assert job["office_code"] == OFFICE and job["state"] is None
 
     console.by("pushed-see-job").click()
+    console.ready("job")
     expect(console.by("job-timeline")).to_contain_text("Dikirim oleh kabupaten")
     console.by("job-back").click()
     expect(console.by(f"job-row-{job_id}")).to_be_visible()
