@@ -77,7 +77,8 @@ function signedIn(answer) {
 function drawChrome() {
   clear(nav);
   nav.hidden = false;
-  const current = (location.hash.slice(1).split("/")[0]) || "dashboard";
+  const first = location.hash.slice(1).split("/")[0] || "dashboard";
+  const current = first === "job" ? "jobs" : first;
   for (const view of VIEWS) {
     if (!can(view.scope)) continue;
     nav.append(h("a", { href: `#${view.name}`, testid: `nav-${view.name}`,
@@ -107,10 +108,12 @@ async function route() {
   drawChrome();
   const [name, arg] = location.hash.slice(1).split("/");
   const view = VIEWS.find((v) => v.name === name && can(v.scope)) || VIEWS[0];
-  const page = h("section", { class: "page", testid: `screen-${view.name}` }, h("p", {}, t("loading")));
+  const isJob = name === "job" && arg && can("jobs:read");
+  const page = h("section", { class: "page", testid: `screen-${isJob ? "job" : view.name}` },
+    h("p", {}, t("loading")));
   fill(main, page);
   try {
-    if (name === "job" && arg) await jobView(page, decodeURIComponent(arg));
+    if (isJob) await jobView(page, decodeURIComponent(arg));
     else await view.show(page);
     page.dataset.ready = "true"; // loaded (tests wait for it)
   } catch (error) {

@@ -5,12 +5,15 @@ tokens, webhooks, and what a viewer sees."""
 from __future__ import annotations
 
 import base64
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import requests
 from playwright.sync_api import expect
 
+from district.keyring import DATABASE
 from kiosk.report import Heartbeat, Marker, PrinterHealth, heartbeat_body
 from tests.district.adminlab import OFFICE, Admin
 from tests.district.console.conftest import Console
@@ -43,6 +46,7 @@ def test_the_dashboard_numbers_match_the_api(console: Console) -> None:
     expect(console.by("dash-printers-value")).to_have_text("1")
     expect(console.by("dash-printers-list")).to_contain_text("kertas, tinta")
     expect(console.by("dash-waiting-value")).to_have_text("0")
+    expect(console.by("chart-handover-empty")).to_be_visible()  # nothing handed over yet
     expect(console.by("chart-per-day").locator("rect.series")).not_to_have_count(0)
     console.shot("dashboard")
     console.fits()
@@ -81,6 +85,7 @@ def test_push_three_pdfs_by_upload_shows_the_claim_code_then_the_job(
     assert job["office_code"] == OFFICE and job["state"] is None
 
     console.by("pushed-see-job").click()
+    console.ready("job")
     expect(console.by("job-timeline")).to_contain_text("Dikirim oleh kabupaten")
     console.by("job-back").click()
     expect(console.by(f"job-row-{job_id}")).to_be_visible()
@@ -266,3 +271,16 @@ def test_a_letter_page_is_flagged_before_sending_and_a_broken_pdf_blocks_the_sen
     console.by("push-send").click()
     expect(console.by("claim-code")).to_be_visible()
     expect(console.by("push-warnings")).to_contain_text("not every page is A4")
+
+
+def test_the_dashboard_counts_jobs_waiting_too_long(console: Console, tmp_path: Path) -> None:
+    old, held, fresh = (str(console.admin.push()["job_id"]) for _ in range(3))
+    now = int(time.time())
+    with closing(sqlite3.connect(tmp_path / "district" / DATABASE)) as db, db:  # long ago
+        db.execute("UPDATE jobs SET created_s = ? WHERE job_id = ?", (now - 2 * 3600, old))
+        db.execute("UPDATE jobs SET state = 'held', state_s = ? WHERE job_id = ?",
+                   (now - 25 * 3600, held))  # fmt: skip
+    console.signed_in("viewer")
+    expect(console.by("dash-waiting-value")).to_have_text("2")
+    expect(console.by("dash-state-held")).to_contain_text("1")
+    assert fresh

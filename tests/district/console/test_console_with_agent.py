@@ -48,6 +48,7 @@ def test_a_job_pushed_in_the_console_is_printed_by_the_agent_and_shown_handed_ov
         state = lambda: admin.call("GET", f"/jobs/{job_id}", "viewer").json()["state"]  # noqa: E731
         wait_for("hand-over reported", lambda: state() == "purged")
         console.by("pushed-see-job").click()
+        console.ready("job")
         timeline = console.by("job-timeline")
         for said in ("Dikirim oleh kabupaten", "Menunggu warga", "Tercetak", "Diserahkan"):
             expect(timeline).to_contain_text(said)
