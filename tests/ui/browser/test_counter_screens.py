@@ -13,6 +13,7 @@ from playwright.sync_api import Response, Route, expect
 from kiosk.claim import generate_claim_code
 from kiosk.model import ReleaseMode
 from tests.ui.browser.conftest import STAFF, Ui, push_job
+from tests.ui.conftest import SUPERVISOR
 
 WRONG = generate_claim_code(lambda n: bytes(range(7, 7 + n)))  # well-formed, matches nothing
 
@@ -164,7 +165,9 @@ def test_history_folds_sign_ins_and_says_refused_settings_were_refused(ui: Ui) -
     ui.sign_in()  # the API's own sign-in was first: two
     ui.by("logout").tap()
     ui.sign_in()  # three sign-ins, one sign-out
-    wrong = ui.api.call("POST", "/api/settings/unlock", json={"pin": "9999"})
+    wrong = ui.api.call(
+        "POST", "/api/settings/unlock", json={"pin": "9999", "supervisor": SUPERVISOR[0]}
+    )
     assert wrong.json()["error"]["code"] == "pin_wrong"
     staff = ui.api.call("POST", "/api/settings/unlock", json={"pin": STAFF[2]})
     assert staff.json()["error"]["code"] == "not_supervisor"
