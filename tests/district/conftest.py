@@ -35,6 +35,7 @@ from kiosk.feed import parse_feed
 from kiosk.keys import thumbprint
 from kiosk.proof import AUTH_SCHEME, RequestFacts, make_proof
 from kiosk.verify import TrustState, verify_head, verify_keyring
+from tests.district import pglab
 
 
 @dataclass
@@ -74,6 +75,21 @@ def serving(make_app: Callable[[int], FastAPI]) -> Iterator[str]:
         thread.join(timeout=10)
         loop.close()
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pglab.PgLab]:
+    """One private PostgreSQL cluster for the session (skipped without its binaries)."""
+    if (reason := pglab.missing()) is not None:
+        pytest.skip(reason)
+    with pglab.pg_lab() as lab:
+        yield lab
+
+
+@pytest.fixture
+def pg_url(pg_cluster: pglab.PgLab) -> str:
+    """The URL of a fresh, empty database in the session's cluster."""
+    return pg_cluster.new_database()
 
 
 def new_district(home: Path) -> tuple[Keys, DistrictAdmin]:
