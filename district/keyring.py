@@ -30,6 +30,12 @@ CLOCK_SKEW_S = 300
 DATABASE = "district.sqlite"
 
 
+def check_db_url(db_url: str) -> None:
+    """Raises OperatorError unless ``db_url`` names a PostgreSQL database."""
+    if not db_url.startswith(("postgresql://", "postgres://")):
+        raise OperatorError("--db: give a PostgreSQL URL, e.g. postgresql://cedoka@dbhost/cedoka")
+
+
 def open_store(home: Path, db_url: str | None) -> DistrictStore:
     """The home's SQLite store, or the PostgreSQL store at ``db_url``.
 
@@ -39,8 +45,7 @@ def open_store(home: Path, db_url: str | None) -> DistrictStore:
     """
     if db_url is None:
         return SqliteStore(home / DATABASE)
-    if not db_url.startswith(("postgresql://", "postgres://")):
-        raise OperatorError("--db: give a PostgreSQL URL, e.g. postgresql://cedoka@dbhost/cedoka")
+    check_db_url(db_url)
     try:
         from district.pg_store import PostgresStore
     except ImportError:
@@ -74,6 +79,8 @@ class Keys:
                 raise OperatorError(f"{home} holds keys but no district database: its "
                                     "store is on PostgreSQL? give --db postgresql://…")  # fmt: skip
             raise OperatorError(f"{home} holds no district: run 'cedoka-district init' first")
+        if db_url is not None:
+            check_db_url(db_url)
         if db_url is not None and not (home / "keys").is_dir():
             raise OperatorError(f"{home} holds no district keys: run 'cedoka-district init' "
                                 "with this --db first")  # fmt: skip

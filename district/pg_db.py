@@ -88,13 +88,11 @@ class PgDatabase:
     def migrate(self, *, schema_version: int, migrations: Mapping[int, str]) -> int:
         """Bring the database to ``schema_version`` and return the version it had.
 
-        ``migrations`` maps every older version (0 = an empty database) to the SQL that
-        takes it to ``schema_version``. Raises :class:`NewerSchemaError` (nothing changed),
-        ``ValueError`` when a script is missing, ``psycopg.Error`` when one fails (rolled
-        back).
+        ``migrations`` maps each older version a database can be at (0 = an empty
+        database) to the SQL that takes it to ``schema_version``. Raises
+        :class:`NewerSchemaError` (nothing changed), ``ValueError`` when the database is at
+        a version with no script, ``psycopg.Error`` when one fails (rolled back).
         """
-        if missing := set(range(schema_version)) - set(migrations):
-            raise ValueError(f"no migration from schema version(s) {sorted(missing)}")
         with self.write() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             conn.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE")
@@ -103,6 +101,8 @@ class PgDatabase:
             if found > schema_version:
                 raise NewerSchemaError(found=found, supported=schema_version)
             if found < schema_version:
+                if found not in migrations:
+                    raise ValueError(f"no migration from schema version {found}")
                 conn.execute(migrations[found].encode())
                 conn.execute("DELETE FROM schema_version")
                 conn.execute("INSERT INTO schema_version VALUES (%s)", (schema_version,))

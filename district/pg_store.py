@@ -129,16 +129,20 @@ class PostgresStore:
         """Connect and migrate; raises :class:`StoreError` when the database cannot be
         reached or its schema is newer than this program's."""
         self._db = PgDatabase(url)
-        self.url = url
         try:
             self._db.migrate(
                 schema_version=SCHEMA_VERSION,
-                migrations={0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4, 1: "", 2: "", 3: ""},
+                # PostgreSQL starts at 4: no database was ever at 1 to 3
+                migrations={0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4},
             )
         except NewerSchemaError as err:
+            self._db.close_all()
             raise StoreError(
                 f"{redact(url)}: schema {err.found} is newer than this program"
             ) from err
+        except BaseException:
+            self._db.close_all()
+            raise
         self.identity = PgIdentityStore(self._db)
         self.webhooks = PgWebhookStore(self._db)
 
