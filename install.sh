@@ -32,11 +32,12 @@ SRC_DIR=$PWD
 # The kiosk screens are tested in Debian's Chromium through Playwright (never
 # `playwright install`), and the real pywebview (Qt) window once under Xvfb with a window
 # manager; Qt WebEngine needs the xcb libraries beyond the base image. systemd brings
-# systemd-analyze, which checks the installed units (tests/install).
+# systemd-analyze, which checks the installed units (tests/install). postgresql brings the
+# server binaries for the district store's private test cluster (tests/district/pglab.py).
 TEST_APT_PACKAGES=(python3-venv python3-dev build-essential
     cups cups-client cups-ipp-utils libcups2-dev dbus-daemon
     chromium xvfb matchbox-window-manager libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
-    systemd)
+    systemd postgresql)
 # Debian packages the demo needs; with a display, the window's; with a CUPS queue, pycups'.
 DEMO_APT_PACKAGES=(python3-venv)
 WINDOW_APT_PACKAGES=(libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0)

@@ -86,7 +86,7 @@ class DistrictAdmin:
         self._store = keys.store
 
     @staticmethod
-    def init(home: Path, *, name: str, code: str) -> str:
+    def init(home: Path, *, name: str, code: str, db_url: str | None = None) -> str:
         """Create a district home; returns the root key's fingerprint.
 
         Raises:
@@ -96,7 +96,9 @@ class DistrictAdmin:
             raise OperatorError(f"--code {code!r}: a regency code looks like 74.08")
         if not 1 <= len(name.strip()) <= MAX_NAME_CHARS:
             raise OperatorError("--name: 1 to 80 characters")
-        keys = Keys.create(home, district_code=code, district_name=name.strip(), now_s=_now())
+        keys = Keys.create(home, district_code=code, district_name=name.strip(), now_s=_now(),
+                           db_url=db_url)  # fmt: skip
+        keys.store.close()
         return fingerprint_code(keys.root_public())
 
     def add_office(self, code: str, name: str) -> None:

@@ -1,7 +1,8 @@
 """The ``cedoka-district`` command line: district IT's tool and the reference server.
 
 Every command but ``selftest`` and ``samples`` works on a district home (``--home DIR``, else
-$CEDOKA_DISTRICT_HOME). The operations are in :mod:`district.admin`; this module parses
+$CEDOKA_DISTRICT_HOME), whose data is in SQLite there or, with ``--db postgresql://…`` (else
+$CEDOKA_DISTRICT_DB), in PostgreSQL. The operations are in :mod:`district.admin`; this module parses
 arguments, reads the PDFs and prints. It never prints a resident's name.
 
 Exit status: 0 success; 1 refused (one line ``cedoka-district: error: …`` on stderr) or a
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # imported when serving only: uvicorn is slow to import
 
 PROG = "cedoka-district"
 HOME_ENV = "CEDOKA_DISTRICT_HOME"
+DB_ENV = "CEDOKA_DISTRICT_DB"  # a postgresql:// URL: the store on PostgreSQL (ADR 0026)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PAST_PRINTING = 0, 1, 2, 3
 
 _DURATION = re.compile(r"([0-9]{1,6})([mhd])")
@@ -169,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--home", metavar="DIR", type=Path, default=Path(env_home) if env_home else None,
         help=f"the district's state directory (default: ${HOME_ENV})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--db", metavar="URL", default=os.environ.get(DB_ENV) or None,
+        help="keep the district's data in this PostgreSQL database, e.g. "
+        f"postgresql://cedoka@dbhost/cedoka (default: ${DB_ENV}, else SQLite in --home; "
+        "the keys stay in --home)",
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     parser.add_argument(
@@ -316,7 +324,8 @@ def run_selftest() -> int:
 
 
 def _init(args: argparse.Namespace, home: _Home) -> None:
-    fingerprint = DistrictAdmin.init(home.path, name=args.name, code=args.code)
+    fingerprint = DistrictAdmin.init(home.path, name=args.name, code=args.code,
+                                     db_url=home.db_url)  # fmt: skip
     if args.json:
         _print_json({"fingerprint": fingerprint})
     else:
@@ -351,7 +360,8 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
         home.close()  # the server opens the store itself, and closes it at a clean stop
         run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key,
                    public_url=public_url, trusted_proxies=trusted,
-                   connection_limits=_connection_limits(args, host))  # fmt: skip
+                   connection_limits=_connection_limits(args, host),
+                   db_url=home.db_url)  # fmt: skip
 
 
 def _connection_limits(args: argparse.Namespace, host: str) -> ConnectionLimits:
@@ -624,6 +634,9 @@ def _push_samples(args: argparse.Namespace, home: _Home) -> None:
 def _backup(args: argparse.Namespace, home: _Home) -> None:
     from district.backup import backup_home
 
+    if home.db_url is not None:
+        raise OperatorError("backup copies a SQLite home only: with --db, back up the "
+                            "database with pg_dump, and the home's keys folder")  # fmt: skip
     copy = backup_home(home.path, args.to)
     print(f"backed up to {copy}  (it holds the root key: keep it as safe as the server)")
 
@@ -645,14 +658,14 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
 class _Home:
     """The district home of this run: opened on first use, closed by ``main``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, db_url: str | None = None) -> None:
+        self.path, self.db_url = path, db_url
         self._keys: Keys | None = None
         self._identity: Identity | None = None
 
     def keys(self) -> Keys:
         if self._keys is None:
-            self._keys = Keys.open(self.path)
+            self._keys = Keys.open(self.path, self.db_url)
         return self._keys
 
     def admin(self) -> DistrictAdmin:
@@ -773,7 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.home is None:
         print(f"{PROG}: error: give --home DIR or set ${HOME_ENV}", file=sys.stderr)
         return EXIT_USAGE
-    home = _Home(args.home)
+    home = _Home(args.home, args.db)
     umask = os.umask(0o077)  # what the district writes (database, keys, backups) is private
     run = BOTH.get(command) or LOCAL[command]
     try:

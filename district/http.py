@@ -394,11 +394,12 @@ def _raise_fd_limit() -> None:
 def run_server(
     home: Path, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None,
     public_url: PublicUrl, trusted_proxies: Sequence[Network] = LOOPBACK,
-    connection_limits: ConnectionLimits | None = None,
+    connection_limits: ConnectionLimits | None = None, db_url: str | None = None,
 ) -> None:  # fmt: skip
     """Serve the district in ``home`` until interrupted (the ``serve`` command): the
     composition root of the server. Refuses to start if the crypto self-test fails. The
     proof replay cache is handed from a clean stop to the next start (``district.replay``).
+    With ``db_url`` the store is that PostgreSQL database (the keys stay in ``home``).
     """
     import uvicorn
 
@@ -408,7 +409,7 @@ def run_server(
     require_selftest()
     configure_logging()
     _raise_fd_limit()
-    keys = Keys.open(home)
+    keys = Keys.open(home, db_url)
     replay_state = home / REPLAY_STATE_FILE
     replays = open_replay_cache(replay_state, now_s=int(time.time()))
     service = DistrictService(keys, replays=replays)

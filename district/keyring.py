@@ -1,7 +1,9 @@
 """The district's trust data: root key, job-signing keys with overlap, the signed keyring.
 
 ``Keys`` ties the key files (``KeyStore``) to the store's ``signers`` table and the
-``meta`` entries ``keyring_version`` / ``keyring_token`` / ``active_kid``. Rotation adds a
+``meta`` entries ``keyring_version`` / ``keyring_token`` / ``active_kid``. The home always
+holds the key files; the store is the home's SQLite file, or the PostgreSQL database named
+by a ``postgresql://`` URL (``--db``, ADR 0026). Rotation adds a
 new signer and makes it active; the previous one stays in the keyring for
 ``ROTATION_OVERLAP_S`` (longer than any job's lifetime), after which the next keyring
 (version + 1) drops it. Kiosks take keyrings from the feed.
@@ -28,6 +30,30 @@ CLOCK_SKEW_S = 300
 DATABASE = "district.sqlite"
 
 
+def check_db_url(db_url: str) -> None:
+    """Raises OperatorError unless ``db_url`` names a PostgreSQL database."""
+    if not db_url.startswith(("postgresql://", "postgres://")):
+        raise OperatorError("--db: give a PostgreSQL URL, e.g. postgresql://cedoka@dbhost/cedoka")
+
+
+def open_store(home: Path, db_url: str | None) -> DistrictStore:
+    """The home's SQLite store, or the PostgreSQL store at ``db_url``.
+
+    Raises:
+        OperatorError: ``db_url`` is not a PostgreSQL URL, or psycopg is not installed.
+        StoreError: the database cannot be reached or its schema is too new.
+    """
+    if db_url is None:
+        return SqliteStore(home / DATABASE)
+    check_db_url(db_url)
+    try:
+        from district.pg_store import PostgresStore
+    except ImportError:
+        raise OperatorError("--db postgresql://… needs psycopg: pip install "
+                            "'cedoka[district]'") from None  # fmt: skip
+    return PostgresStore(db_url)
+
+
 class Keys:
     """Root, signers and keyring of one district home."""
 
@@ -41,25 +67,40 @@ class Keys:
         self.district_name = name
 
     @classmethod
-    def open(cls, home: Path) -> Keys:
-        """Open an existing district home.
+    def open(cls, home: Path, db_url: str | None = None) -> Keys:
+        """Open an existing district home (its store on PostgreSQL when ``db_url``).
 
         Raises:
             OperatorError: no district there.
+            StoreError: the database cannot be reached or is too new.
         """
-        if not (home / DATABASE).exists():
+        if db_url is None and not (home / DATABASE).exists():
+            if (home / "keys").is_dir():
+                raise OperatorError(f"{home} holds keys but no district database: its "
+                                    "store is on PostgreSQL? give --db postgresql://…")  # fmt: skip
             raise OperatorError(f"{home} holds no district: run 'cedoka-district init' first")
-        return cls(SqliteStore(home / DATABASE), KeyStore(home / "keys"))
+        if db_url is not None:
+            check_db_url(db_url)
+        if db_url is not None and not (home / "keys").is_dir():
+            raise OperatorError(f"{home} holds no district keys: run 'cedoka-district init' "
+                                "with this --db first")  # fmt: skip
+        return cls(open_store(home, db_url), KeyStore(home / "keys"))
 
     @classmethod
-    def create(cls, home: Path, *, district_code: str, district_name: str, now_s: int) -> Keys:
-        """Set up a new district home: root key, first signer, keyring version 1."""
-        if (home / DATABASE).exists():
+    def create(cls, home: Path, *, district_code: str, district_name: str, now_s: int,
+               db_url: str | None = None) -> Keys:  # fmt: skip
+        """Set up a new district home: root key, first signer, keyring version 1 (the
+        store on PostgreSQL when ``db_url``: the database must hold no district yet)."""
+        if (home / DATABASE).exists() or (db_url is not None and (home / "keys").exists()):
             raise OperatorError(f"{home} holds a district already")
+        store = open_store(home, db_url) if db_url is not None else None
+        if store is not None and store.get_meta("district_code") is not None:
+            store.close()
+            raise OperatorError("the database given with --db holds a district already")
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         keystore = KeyStore(home / "keys")
         keystore.create("root")
-        store = SqliteStore(home / DATABASE)
+        store = store or SqliteStore(home / DATABASE)
         store.set_meta("district_code", district_code)
         store.set_meta("district_name", district_name)
         keys = cls(store, keystore)

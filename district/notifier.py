@@ -1,10 +1,11 @@
 """Wake long-polling kiosks within tens of milliseconds of a change to their feed.
 
 A push is written by another process (the command line) straight into the database, so the
-server cannot be told in-process. It polls SQLite's ``PRAGMA data_version`` — which changes
-only when another connection commits — every ``poll_s`` and, on a change, reads each
-device's ``feed_version`` and wakes the waiters whose version moved. With PostgreSQL this
-becomes LISTEN/NOTIFY behind the same ``wait`` interface.
+server cannot be told in-process. It polls the store's ``data_version()`` (SQLite's
+``PRAGMA data_version``, which changes only when another connection commits; on PostgreSQL
+the devices' summed feed versions, ADR 0026) every ``poll_s`` and, on a change, reads each
+device's ``feed_version`` and wakes the waiters whose version moved. LISTEN/NOTIFY can
+replace the poll on PostgreSQL behind the same ``wait`` interface.
 """
 
 from __future__ import annotations

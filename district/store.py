@@ -2,7 +2,8 @@
 
 One ``DistrictStore`` Protocol; ``district.sqlite_store.SqliteStore`` implements it on one
 SQLite file in the district's home (WAL, so the long-polling server and the command line
-can use it at once). A later issue puts it on PostgreSQL for several server instances.
+can use it at once), ``district.pg_store.PostgresStore`` on a PostgreSQL database named by
+``--db postgresql://…`` (ADR 0026). ``district.keyring.open_store`` picks one.
 Rows are returned as the frozen records below; nothing here holds a plaintext document or a
 resident's name (documents are sealed before they are stored; names only in sealed form).
 """

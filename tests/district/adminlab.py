@@ -70,9 +70,9 @@ def push_form(
 
 
 @contextmanager
-def admin_server(tmp_path: Path) -> Iterator[Admin]:
+def admin_server(tmp_path: Path, db_url: str | None = None) -> Iterator[Admin]:
     home = tmp_path / "district"
-    keys, district_admin = new_district(home)
+    keys, district_admin = new_district(home, db_url)
     identity = Identity(keys.store.identity, district_code="74.08", cost=FAST)
     tokens = {}
     for role in ("viewer", "operator", "admin"):
@@ -83,9 +83,14 @@ def admin_server(tmp_path: Path) -> Iterator[Admin]:
         ).text
     webhooks = Webhooks(keys.store.webhooks, identity)
     parts = AdminParts(identity=identity, admin=district_admin, store=keys.store, webhooks=webhooks)
-    service = DistrictService(Keys.open(home))
-    app = build_app(service, FeedNotifier(Keys.open(home).store), admin=parts)
-    with serving(lambda _port: app) as url:
-        kiosk = Kiosk(url)
-        assert kiosk.enroll(district_admin.new_enroll_code(OFFICE, valid_s=3600)).ok
-        yield Admin(url, keys, identity, webhooks, kiosk, tokens)
+    served = [Keys.open(home, db_url), Keys.open(home, db_url)]
+    service = DistrictService(served[0])
+    app = build_app(service, FeedNotifier(served[1].store), admin=parts)
+    try:
+        with serving(lambda _port: app) as url:
+            kiosk = Kiosk(url)
+            assert kiosk.enroll(district_admin.new_enroll_code(OFFICE, valid_s=3600)).ok
+            yield Admin(url, keys, identity, webhooks, kiosk, tokens)
+    finally:
+        for opened in (keys, *served):
+            opened.store.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +37,7 @@ from kiosk.feed import parse_feed
 from kiosk.keys import thumbprint
 from kiosk.proof import AUTH_SCHEME, RequestFacts, make_proof
 from kiosk.verify import TrustState, verify_head, verify_keyring
+from tests.district import pglab
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Server:
     admin: DistrictAdmin
     notifier: FeedNotifier
     app: FastAPI | None = None  # app.state.public_url: set it to serve behind a forwarder
+    db_url: str | None = None  # the store's PostgreSQL database; None: SQLite in the home
 
 
 @contextmanager
@@ -76,23 +80,86 @@ def serving(make_app: Callable[[int], FastAPI]) -> Iterator[str]:
         sock.close()
 
 
-def new_district(home: Path) -> tuple[Keys, DistrictAdmin]:
-    """A district with one office (74.08.01.2002) in ``home``: its keys and its admin."""
-    DistrictAdmin.init(home, name="Disdukcapil Kolaka Utara", code="74.08")
-    keys = Keys.open(home)
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pglab.PgLab]:
+    """One private PostgreSQL cluster for the session (skipped without its binaries)."""
+    if (reason := pglab.missing()) is not None:
+        pytest.skip(reason)
+    with pglab.pg_lab() as lab:
+        yield lab
+
+
+@pytest.fixture
+def pg_url(pg_cluster: pglab.PgLab) -> str:
+    """The URL of a fresh, empty database in the session's cluster."""
+    return pg_cluster.new_database()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets ``STORES = ("sqlite", "postgresql")`` runs each test using the
+    ``server`` or ``db_url`` fixture once per store."""
+    stores = getattr(metafunc.module, "STORES", None)
+    if stores is None:
+        return
+    for name in ("server", "db_url"):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, stores, indirect=True)
+            return
+
+
+def _db_url_for(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite in the home) unless the test is parametrized with "postgresql"."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        return None
+    assert kind == "postgresql", kind
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest) -> str | None:
+    """Where the district's store lives: None for SQLite in the home, else a URL."""
+    return _db_url_for(request)
+
+
+def new_district(home: Path, db_url: str | None = None) -> tuple[Keys, DistrictAdmin]:
+    """A district with one office (74.08.01.2002) in ``home`` (its store at ``db_url``
+    when given): its keys and its admin."""
+    DistrictAdmin.init(home, name="Disdukcapil Kolaka Utara", code="74.08", db_url=db_url)
+    keys = Keys.open(home, db_url)
     admin = DistrictAdmin(keys)
     admin.add_office("74.08.01.2002", "Desa Pitulua")
     return keys, admin
 
 
+def execute_raw(server: Server, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Run one statement (``?`` placeholders) straight on the district's database, either
+    store: the tests' way to age a row or flip a bit behind the server's back."""
+    if server.db_url is None:
+        with contextlib.closing(sqlite3.connect(server.home / "district.sqlite")) as db, db:
+            db.execute(sql, params)
+        return
+    import psycopg
+
+    with psycopg.connect(server.db_url) as conn:
+        conn.execute(sql.replace("?", "%s").encode(), params)
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    db_url = _db_url_for(request)
     home = tmp_path / "district"
-    keys, admin = new_district(home)
-    notifier = FeedNotifier(Keys.open(home).store)
-    app = build_app(DistrictService(Keys.open(home)), notifier)
-    with serving(lambda _port: app) as base_url:
-        yield Server(base_url, home, keys, admin, notifier, app)
+    keys, admin = new_district(home, db_url)
+    served = [Keys.open(home, db_url), Keys.open(home, db_url)]
+    notifier = FeedNotifier(served[0].store)
+    app = build_app(DistrictService(served[1]), notifier)
+    try:
+        with serving(lambda _port: app) as base_url:
+            yield Server(base_url, home, keys, admin, notifier, app, db_url)
+    finally:
+        for opened in (keys, *served):
+            opened.store.close()
 
 
 @dataclass

@@ -13,10 +13,12 @@ import requests
 from district.identity import CLI
 from tests.district.adminlab import OFFICE, PASSWORD, Admin, admin_server, push_form
 
+STORES = ("sqlite", "postgresql")  # every test runs on both stores (conftest)
+
 
 @pytest.fixture
-def admin(tmp_path: Path) -> Iterator[Admin]:
-    with admin_server(tmp_path) as server:
+def admin(tmp_path: Path, db_url: str | None) -> Iterator[Admin]:
+    with admin_server(tmp_path, db_url) as server:
         yield server
 
 

@@ -47,6 +47,7 @@ from tests.sim.district import RESIDENT, make_pdf
 
 OFFICE = "74.08.01.2002"
 CLI = Path(sys.executable).with_name("cedoka-district")
+STORES = ("sqlite", "postgresql")  # every test runs on both stores (conftest)
 
 
 @dataclass
@@ -107,9 +108,13 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture(params=["http", "https"])
-def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]:
+def running(
+    request: pytest.FixtureRequest, tmp_path: Path, db_url: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Running]:  # fmt: skip
     assert CLI.exists(), f"{CLI} missing: the package is not installed in this venv"
     home = tmp_path / "district"
+    monkeypatch.setenv("CEDOKA_DISTRICT_DB", db_url or "")  # every command's store
     env = {**os.environ, "CEDOKA_DISTRICT_HOME": ""}
     init = subprocess.run(
         [str(CLI), "--home", str(home), "init", "--name", "Disdukcapil Kolaka Utara",
@@ -117,6 +122,7 @@ def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]
         capture_output=True, text=True, timeout=60, env=env, check=True,
     )  # fmt: skip
     assert "root key fingerprint" in init.stdout
+    assert (home / "district.sqlite").exists() == (db_url is None)
     port = _free_port()
     tls: list[str] = []
     verify: str | bool = True

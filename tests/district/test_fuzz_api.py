@@ -50,6 +50,7 @@ from tests.sim.district import RESIDENT, make_pdf
 pytestmark = pytest.mark.loopback
 
 # per operation and generation mode; CEDOKA_FUZZ_EXAMPLES=500 for a longer run by hand
+STORES = ("sqlite", "postgresql")  # the fuzzing runs against both stores (conftest)
 EXAMPLES = int(os.environ.get("CEDOKA_FUZZ_EXAMPLES", "25"))
 _ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 # Explicit, so no schemathesis.toml found on the way is read. A schema-violating request

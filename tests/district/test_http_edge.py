@@ -33,6 +33,7 @@ from district.service import DistrictService
 from tests.district.conftest import Kiosk, Server, enrolled
 
 OFFICE = "74.08.01.2002"
+STORES = ("sqlite", "postgresql")  # every test using the server runs on both stores
 POST_PATHS = ["/v1/enroll", "/v1/events", "/v1/heartbeat", "/v1/device/seal-key"]
 CHUNK = b"x" * 65536
 

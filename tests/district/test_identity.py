@@ -1,5 +1,6 @@
-"""District IT's identity (issue 17 item 2, ADR 0022) on a real SQLite district store:
-users and roles, Argon2id passwords, lockout, TOTP, API tokens, the append-only audit log."""
+"""District IT's identity (issue 17 item 2, ADR 0022) on a real district store, SQLite and
+PostgreSQL: users and roles, Argon2id passwords, lockout, TOTP, API tokens, the append-only
+audit log."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
 from district.identity import CLI, Identity, Principal
-from district.sqlite_store import SqliteStore
+from district.keyring import open_store
+from district.store import DistrictStore
 from kiosk import access
 from kiosk.access import Argon2Cost, Role, Scope
 from kiosk.admin_audit import check_chain
@@ -21,6 +23,7 @@ from kiosk.errors import AccessError, OperatorError
 T0 = 1_790_000_000
 FAST = Argon2Cost(memory_kib=1024, passes=1, lanes=1)  # the rules, not the cost, are tested here
 PASSWORD = "kolaka-utara-2026"
+STORES = ("sqlite", "postgresql")  # every test runs on both stores (conftest)
 
 
 class Clock:
@@ -32,10 +35,43 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    db = SqliteStore(tmp_path / "district.sqlite")
+def store(tmp_path: Path, db_url: str | None) -> Iterator[DistrictStore]:
+    db = open_store(tmp_path, db_url)
     yield db
     db.close()
+
+
+def stored_bytes(tmp_path: Path, db_url: str | None) -> bytes:
+    """Everything the store holds on disk (SQLite's files) or in its tables (PostgreSQL)."""
+    if db_url is None:
+        return b"".join(path.read_bytes() for path in tmp_path.glob("district.sqlite*"))
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'public'")]  # fmt: skip
+        return b"".join(
+            str(row[0]).encode() for table in tables
+            for row in conn.execute(f'SELECT t::text FROM "{table}" t'.encode())
+        )  # fmt: skip
+
+
+def raw_refused(tmp_path: Path, db_url: str | None, sql: str) -> str:
+    """Run ``sql`` straight on the database; return the database's refusal."""
+    if db_url is None:
+        raw = sqlite3.connect(tmp_path / "district.sqlite")
+        try:
+            with pytest.raises(sqlite3.IntegrityError) as refused:
+                raw.execute(sql)
+            return str(refused.value)
+        finally:
+            raw.close()
+    import psycopg
+
+    with psycopg.connect(db_url) as conn, pytest.raises(psycopg.Error) as caught:
+        conn.execute(sql.encode())
+    return str(caught.value)
 
 
 @pytest.fixture
@@ -44,7 +80,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def identity(store: SqliteStore, clock: Clock) -> Identity:
+def identity(store: DistrictStore, clock: Clock) -> Identity:
     ident = Identity(store.identity, district_code="74.08", now_s=clock, cost=FAST)
     ident.add_user(CLI, user_id="andi.admin", name="Andi", role="admin", password=PASSWORD)
     return ident
@@ -63,15 +99,14 @@ def test_a_user_signs_in_with_the_rights_of_their_role(identity: Identity) -> No
 
 
 def test_passwords_are_argon2id_with_rfc_9106_costs_and_never_stored_plain(
-    store: SqliteStore, clock: Clock, tmp_path: Path
+    store: DistrictStore, clock: Clock, tmp_path: Path, db_url: str | None
 ) -> None:
     ident = Identity(store.identity, district_code="74.08", now_s=clock)  # production cost
     ident.add_user(CLI, user_id="andi.admin", name="Andi", role="admin", password=PASSWORD)
     row = store.identity.user("andi.admin")
     assert row is not None and row.password.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     store.close()
-    for path in tmp_path.glob("district.sqlite*"):
-        assert PASSWORD.encode() not in path.read_bytes()
+    assert PASSWORD.encode() not in stored_bytes(tmp_path, db_url)
     assert ident.sign_in("andi.admin", PASSWORD).role is Role.ADMIN
 
 
@@ -114,7 +149,7 @@ def test_five_wrong_passwords_lock_the_user_and_locks_double(
 
 
 def test_unknown_and_disabled_users_get_the_same_answer_and_the_typed_id_is_not_kept(
-    identity: Identity, store: SqliteStore
+    identity: Identity, store: DistrictStore
 ) -> None:
     identity.add_user(CLI, user_id="budi", name="Budi", role="operator", password=PASSWORD)
     identity.disable_user(CLI, "budi")
@@ -164,7 +199,7 @@ def test_totp_is_required_once_enabled_and_a_code_works_once(
 
 
 def test_tokens_act_with_their_scopes_until_revoked_expired_or_their_user_is_disabled(
-    identity: Identity, store: SqliteStore, clock: Clock, tmp_path: Path
+    identity: Identity, store: DistrictStore, clock: Clock, tmp_path: Path, db_url: str | None
 ) -> None:
     identity.add_user(CLI, user_id="sila", name="Si Laku", role="operator", password=PASSWORD)
     with pytest.raises(OperatorError, match="cannot give the scope users:admin"):
@@ -182,8 +217,7 @@ def test_tokens_act_with_their_scopes_until_revoked_expired_or_their_user_is_dis
         who.require(Scope.JOBS_CANCEL)
     secret = new.text.rsplit("_", 1)[1]
     store.close()
-    for path in tmp_path.glob("district.sqlite*"):
-        assert secret.encode() not in path.read_bytes()  # only its digest is stored
+    assert secret.encode() not in stored_bytes(tmp_path, db_url)  # only its digest is stored
     wrong = new.text[:-4] + ("AAAA" if not new.text.endswith("AAAA") else "BBBB")
     for presented in (wrong, "cdk_nonsense", "Bearer " + new.text, ""):
         with pytest.raises(AccessError):
@@ -209,7 +243,7 @@ def test_tokens_act_with_their_scopes_until_revoked_expired_or_their_user_is_dis
 
 
 def test_the_admin_audit_log_is_chained_and_append_only(
-    identity: Identity, store: SqliteStore, tmp_path: Path
+    identity: Identity, store: DistrictStore, tmp_path: Path, db_url: str | None
 ) -> None:
     identity.add_user(CLI, user_id="budi", name="Budi", role="operator", password=PASSWORD)
     identity.sign_in("budi", PASSWORD, remote="10.0.0.7")
@@ -219,11 +253,7 @@ def test_the_admin_audit_log_is_chained_and_append_only(
     ]  # fmt: skip
     assert records[2].entry.remote == "10.0.0.7"
     assert check_chain(records, district_code="74.08") == []
-    raw = sqlite3.connect(tmp_path / "district.sqlite")
-    try:
-        for sql in ("UPDATE admin_audit SET record = x'00' WHERE seq = 1",
-                    "DELETE FROM admin_audit WHERE seq = 2"):  # fmt: skip
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-                raw.execute(sql)
-    finally:
-        raw.close()
+    for sql in ("UPDATE admin_audit SET hash = 'forged' WHERE seq = 1",
+                "DELETE FROM admin_audit WHERE seq = 2"):  # fmt: skip
+        assert "append-only" in raw_refused(tmp_path, db_url, sql)
+    assert identity.audit_log(CLI) == records  # nothing changed

@@ -15,6 +15,7 @@ from tests.district.conftest import Server, enrolled
 from tests.sim.district import make_pdf
 
 OFFICE = "74.08.01.2002"
+STORES = ("sqlite", "postgresql")  # every test using the server runs on both stores
 
 
 def scrape(server: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

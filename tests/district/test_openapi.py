@@ -18,6 +18,7 @@ from kiosk.report import JobReport, event_batch_body, sign_report
 from tests.district.conftest import Kiosk, Server
 from tests.sim.district import RESIDENT, make_pdf
 
+STORES = ("sqlite", "postgresql")  # every test using the server runs on both stores
 PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 ROUTES = {
     ("post", "/v1/enroll"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -22,10 +21,11 @@ from kiosk.model import ReleaseMode
 from kiosk.report import JobReport, event_batch_body, sign_report
 from kiosk.strictjson import canonical_dumps, loads_object
 from kiosk.verify import verify_document, verify_keyring, verify_manifest
-from tests.district.conftest import Kiosk, Server, enrolled
+from tests.district.conftest import Kiosk, Server, enrolled, execute_raw
 from tests.sim.district import FAKE_NIK, RESIDENT, make_pdf
 
 OFFICE = "74.08.01.2002"
+STORES = ("sqlite", "postgresql")  # every test runs on both stores (conftest)
 
 
 def _push(
@@ -78,11 +78,8 @@ def test_expired_code(server: Server) -> None:
     code = parse_enroll_code(server.admin.new_enroll_code(OFFICE, valid_s=3600))
     row = server.keys.store.enroll_code(code.code_id)
     assert row is not None
-    with sqlite3.connect(server.home / "district.sqlite") as db:
-        db.execute(
-            "UPDATE enroll_codes SET expires_s = ? WHERE code_id = ?",
-            (int(time.time()) - 1, code.code_id),
-        )
+    execute_raw(server, "UPDATE enroll_codes SET expires_s = ? WHERE code_id = ?",
+                (int(time.time()) - 1, code.code_id))  # fmt: skip
     answer = Kiosk(server.base_url).enroll(code.text())
     assert answer.status_code == 403 and _error(answer) == "enroll_code_invalid"
     assert isinstance(row, EnrollCodeRow)

@@ -23,6 +23,8 @@ from kiosk.lifecycle import JobEvent, JobState
 from kiosk.report import JobReport, event_batch_body, sign_report
 from tests.district.adminlab import Admin, admin_server
 
+STORES = ("sqlite", "postgresql")  # every test runs on both stores (conftest)
+
 
 class Receiver:
     """An HTTP receiver on 127.0.0.1 that records what arrives and answers ``status``."""
@@ -62,8 +64,8 @@ class Clock:
 
 
 @pytest.fixture
-def admin(tmp_path: Path) -> Iterator[Admin]:
-    with admin_server(tmp_path) as server:
+def admin(tmp_path: Path, db_url: str | None) -> Iterator[Admin]:
+    with admin_server(tmp_path, db_url) as server:
         yield server
 
 
