@@ -329,22 +329,20 @@ class SqliteStore:
         """The feed versions changed since cursor ``after`` (-1: none seen yet): every
         device's version instead when ``after`` is -1 or older than the changes kept."""
         conn = self._conn()
-        low, high = conn.execute("SELECT MIN(id), MAX(id) FROM feed_changes").fetchone()
-        if after < 0 or (low is not None and after < low - 1):
-            # the cursor first: a change committed meanwhile is read again next time
-            cursor = int(high or 0)
-            if cursor == 0:  # empty: the table's sequence, so no id is ever taken twice
-                seq = conn.execute(
-                    "SELECT seq FROM sqlite_sequence WHERE name = 'feed_changes'"
-                ).fetchone()
-                cursor = 0 if seq is None else int(seq[0])
-            return FeedChanges(cursor, self.feed_versions(), complete=True)
-        rows = conn.execute(
-            "SELECT id, device_id, feed_version FROM feed_changes WHERE id > ? ORDER BY id",
-            (after,),
-        ).fetchall()
-        versions = {str(device_id): int(version) for _, device_id, version in rows}
-        return FeedChanges(int(rows[-1][0]) if rows else after, versions, complete=False)
+        if after >= 0:
+            rows = conn.execute(
+                "SELECT id, device_id, feed_version FROM feed_changes WHERE id > ? ORDER BY id",
+                (after,),
+            ).fetchall()
+            # ids are consecutive (one writer; a rollback takes its ids back), and pruning
+            # deletes the oldest: a first row past after + 1 means rows were pruned unread
+            if not rows or int(rows[0][0]) == after + 1:
+                versions = {str(device_id): int(version) for _, device_id, version in rows}
+                return FeedChanges(int(rows[-1][0]) if rows else after, versions, complete=False)
+        # the cursor first: a change committed meanwhile is read again next time
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'feed_changes'")
+        row = seq.fetchone()
+        return FeedChanges(0 if row is None else int(row[0]), self.feed_versions(), complete=True)
 
     # --- jobs and blobs -----------------------------------------------------------------
     def next_seq(self, device_id: str) -> int:

@@ -18,6 +18,7 @@ import pytest
 from district.keyring import open_store
 from district.notifier import APPLICATION_NAME, FeedNotifier
 from district.pg_store import NOTIFY_EACH_MAX
+from district.sqlite_store import FEED_CHANGES_KEPT
 from district.store import DeviceRow, DistrictStore, EnrollCodeRow, OfficeRow
 
 OFFICE = "74.08.01.2002"
@@ -158,6 +159,27 @@ def test_sqlite_feed_changes_are_read_from_a_cursor(tmp_path: Path) -> None:
         behind = store.feed_changes(start.cursor)
         assert behind.complete and behind.versions == {first: 1, second: 2}
         assert behind.cursor == later.cursor
+    finally:
+        store.close()
+
+
+def test_sqlite_keeps_the_newest_feed_changes_only(tmp_path: Path) -> None:
+    store = open_store(tmp_path, None)
+    try:
+        store.add_office(OfficeRow(OFFICE, "Desa Pitulua", 1))
+        devices = _add_devices(store, 2)
+        start = store.feed_changes(-1)
+        with contextlib.closing(sqlite3.connect(tmp_path / "district.sqlite")) as db, db:
+            for _ in range(FEED_CHANGES_KEPT // 2 + 10):  # two rows each
+                db.execute("UPDATE devices SET feed_version = feed_version + 1")
+            low, high, count = db.execute(
+                "SELECT MIN(id), MAX(id), COUNT(*) FROM feed_changes"
+            ).fetchone()
+        assert count == FEED_CHANGES_KEPT and high - low + 1 == FEED_CHANGES_KEPT
+        behind = store.feed_changes(start.cursor)  # its rows are gone: a full read
+        version = FEED_CHANGES_KEPT // 2 + 10
+        assert behind.complete and behind.versions == dict.fromkeys(devices, version)
+        assert behind.cursor == high
     finally:
         store.close()
 
