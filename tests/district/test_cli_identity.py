@@ -118,7 +118,7 @@ def test_a_token_is_printed_once_and_works_until_revoked(home: Path) -> None:
     text = made.stdout.strip()
     assert text.startswith("cdk_") and "not shown again" in made.stderr
     listed = run(home, "token", "list", "--json")
-    assert text not in listed.stdout and text.rsplit("_", 1)[1] not in listed.stdout
+    assert text not in listed.stdout and text[len("cdk_") + 13 :] not in listed.stdout
     (row,) = [t for t in json.loads(listed.stdout) if t["user_id"] == "sila"]
     assert row["scopes"] == ["jobs:push", "jobs:read"]
 
