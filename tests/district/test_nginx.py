@@ -21,10 +21,12 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,6 +483,30 @@ def test_header_limits_metrics_and_plain_http(stack: Stack) -> None:
 
     plain = session.get(stack.http_url + "/console/", allow_redirects=False, timeout=10)
     assert plain.status_code == 308 and plain.headers["location"] == stack.url + "/console/"
+
+
+def test_tls_1_2_and_1_3_only(stack: Stack) -> None:
+    port = int(stack.url.rsplit(":", 1)[1])
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        context = ssl.create_default_context(cafile=str(stack.cert))
+        context.minimum_version = context.maximum_version = version
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.version() == version.name.replace("_", ".")
+    # TLS 1.1 refused (a client that would still speak it, however it is built)
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.load_verify_locations(cafile=str(stack.cert))
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # what is tested is deprecated
+        old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            pytest.raises(ssl.SSLError),
+        ):
+            old.wrap_socket(raw, server_hostname="127.0.0.1")
 
 
 def test_the_enrolment_limit_keys_on_the_real_client_not_on_x_forwarded_for(
