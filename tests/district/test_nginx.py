@@ -28,7 +28,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 
+from district.admin_http import MAX_PUSH_BYTES
+from district.http import MAX_BODY_BYTES, MAX_WAIT_S
 from district.identity import CLI as BY_CLI
 from district.identity import Identity
 from district.keyring import Keys
+from district.regions import MAX_CSV_BYTES
 from kiosk.access import Argon2Cost
 from kiosk.feed import parse_feed
 from kiosk.verify import verify_document, verify_manifest
@@ -349,6 +352,37 @@ def stack(
             _stop(up.proc)
 
 
+def _directives(text: str, name: str) -> list[str]:
+    return re.findall(rf"^\s*{name}\s+([^;]+);", text, re.MULTILINE)
+
+
+def _bytes(size: str) -> int:
+    units = {"k": 1024, "m": MIB, "g": 1024 * MIB}
+    return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+
+
+def test_the_site_s_limits_are_the_server_s() -> None:
+    """No nginx needed: the shipped numbers agree with the code's (a cap changed in the
+    server and not in the site would refuse real pushes, or let bigger bodies through)."""
+    site = SITE.read_text()
+    locations = dict(re.findall(r"location\s+(?:=\s+)?(\S+)\s*\{([^}]*)\}", site))
+    server_cap = {_bytes(v) for v in _directives(site, "client_max_body_size")} - {
+        _bytes(v) for body in locations.values() for v in _directives(body, "client_max_body_size")
+    }
+    assert server_cap == {MAX_BODY_BYTES}
+    assert _directives(locations["/admin/v1/jobs"], "client_max_body_size") == [str(MAX_PUSH_BYTES)]
+    [csv_cap] = _directives(locations["/admin/v1/offices/import"], "client_max_body_size")
+    assert _bytes(csv_cap) == MAX_CSV_BYTES
+    # a feed is held up to 60 s before its first byte; idle upstream connections are closed
+    # by nginx before uvicorn's keep-alive timeout closes them under a request
+    [read_timeout] = _directives(site, "proxy_read_timeout")
+    assert int(read_timeout.removesuffix("s")) > MAX_WAIT_S
+    upstream = re.search(r"upstream cedoka_district \{([^}]*)\}", site)
+    assert upstream is not None
+    [upstream_idle] = _directives(upstream.group(1), "keepalive_timeout")
+    assert int(upstream_idle.removesuffix("s")) < 75  # run_server's timeout_keep_alive
+
+
 def _error_code(answer: requests.Response) -> str:
     assert answer.headers["content-type"].startswith("application/json"), answer.text
     return str(answer.json()["error"]["code"])
@@ -531,21 +565,35 @@ def test_the_enrolment_limit_keys_on_the_real_client_not_on_x_forwarded_for(
 
 
 def test_a_killed_process_loses_its_kiosks_to_the_other(stack: Stack) -> None:
+    """A process dies with a GET and a POST of its kiosk in its hands: nginx passes the GET
+    to the other process, never the POST (it answers 503); the next polls go to the other."""
     kiosk = stack.kiosk("127.0.0.12")
     assert kiosk.feed(wait=0).status_code == 200
     [home] = stack.serving(kiosk.device_id)
-    answers: list[requests.Response] = []
-    waiting = threading.Thread(target=lambda: answers.append(kiosk.feed(wait=5)))
-    waiting.start()
-    time.sleep(0.5)
-    _stop(stack.upstreams[home].proc, signal.SIGKILL)
-    waiting.join(timeout=40)
-    # the held poll: answered by the other process (nginx passed the GET on at once), or a
-    # 503 with the protocol's error body; either way the agent goes on
-    [held] = answers
-    assert held.status_code in (200, 409, 503), held.text
-    if held.status_code != 200:
-        assert _error_code(held) in ("replayed", "unavailable")
+    process = stack.upstreams[home].proc
+    assert process is not None
+    answers: dict[str, requests.Response] = {}
+    held = threading.Thread(target=lambda: answers.update(get=kiosk.feed(wait=5)))
+    held.start()
+    time.sleep(0.5)  # held by its process
+    process.send_signal(signal.SIGSTOP)  # the kernel still takes connections and bytes for it
+    events_before = stack.reached("/v1/events")
+    sender = replace(kiosk, session=session_from("127.0.0.12", stack.cert))
+    posting = threading.Thread(
+        target=lambda: answers.update(post=sender.call("POST", "/v1/events", b"{}"))
+    )
+    posting.start()
+    time.sleep(0.5)  # sent to the stopped process
+    _stop(process, signal.SIGKILL)
+    for thread in (held, posting):
+        thread.join(timeout=40)
+    sender.session.close()
+    # the GET: answered by the other process (or, once the replay cache is shared, 409 for a
+    # proof the dead process had accepted: the agent signs a new one)
+    assert answers["get"].status_code in (200, 409), answers["get"].text
+    # the POST: never sent to a second process
+    assert answers["post"].status_code == 503 and _error_code(answers["post"]) == "unavailable"
+    assert stack.reached("/v1/events") == events_before
     for _ in range(3):  # the next polls: the other process
         answer = kiosk.feed(wait=0)
         assert answer.status_code == 200, answer.text
