@@ -519,6 +519,39 @@ def test_header_limits_metrics_and_plain_http(stack: Stack) -> None:
     assert plain.status_code == 308 and plain.headers["location"] == stack.url + "/console/"
 
 
+def test_the_console_signs_in_through_nginx_and_its_session_works_on_either_process(
+    stack: Stack,
+) -> None:
+    page = stack.session("127.0.0.7").get(stack.url + "/console/", timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    first, second = stack.source_for(0), stack.source_for(1)
+    signed_in = stack.session(first).post(
+        stack.url + "/admin/v1/session", timeout=30, headers={"Origin": stack.url},
+        json={"user_id": "operator.user", "password": "kolaka-utara-2026"},
+    )  # fmt: skip
+    assert signed_in.status_code == 200, signed_in.text
+    cookie = signed_in.headers["set-cookie"]
+    assert cookie.startswith("__Host-cedoka_session=") and "Secure" in cookie  # https origin
+    session_id = cookie.split(";", 1)[0]
+    change = stack.session(second).post(
+        stack.url + f"/admin/v1/offices/{OFFICE}/enroll-codes", json={"valid_s": 3600},
+        headers={"Cookie": session_id, "X-CSRF-Token": signed_in.json()["csrf"],
+                 "Origin": stack.url},
+        timeout=30,
+    )  # fmt: skip
+    assert change.status_code == 201, change.text
+    assert stack.upstreams[0].lines("path=/admin/v1/session status=200")
+    assert stack.upstreams[1].lines(rf"path=/admin/v1/offices/{re.escape(OFFICE)}/enroll-codes")
+    # another origin is refused, whatever Host nginx passes
+    forged = stack.session(second).post(
+        stack.url + f"/admin/v1/offices/{OFFICE}/enroll-codes", json={"valid_s": 3600},
+        headers={"Cookie": session_id, "X-CSRF-Token": signed_in.json()["csrf"],
+                 "Origin": "https://evil.example"},
+        timeout=30,
+    )  # fmt: skip
+    assert forged.status_code == 403, forged.text
+
+
 def test_tls_1_2_and_1_3_only(stack: Stack) -> None:
     port = int(stack.url.rsplit(":", 1)[1])
     for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
