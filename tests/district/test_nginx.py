@@ -383,6 +383,37 @@ def test_the_site_s_limits_are_the_server_s() -> None:
     assert int(upstream_idle.removesuffix("s")) < 75  # run_server's timeout_keep_alive
 
 
+def test_the_site_passes_nginx_t_inside_debian_s_own_nginx_conf(tmp_path: Path) -> None:
+    """Installed as the operations guide says, into Debian's nginx.conf (its http-level
+    gzip, ssl_protocols, log paths): ``nginx -t`` accepts it. Only the certificate and the
+    log and pid paths are replaced (the check opens them)."""
+    nginx, debian = _nginx(), Path("/etc/nginx/nginx.conf")
+    if nginx is None or not debian.is_file():
+        pytest.skip("nginx from Debian is not installed (apt-get install nginx)")
+    cert, key = _self_signed(tmp_path)
+    site = tmp_path / "cedoka-district"
+    site.write_text(
+        SITE.read_text()
+        .replace("/etc/cedoka/tls/fullchain.pem", str(cert))
+        .replace("/etc/cedoka/tls/privkey.pem", str(key))
+        .replace("/var/log/nginx/", f"{tmp_path}/")
+    )
+    main = debian.read_text()
+    assert "include /etc/nginx/sites-enabled/*;" in main
+    main = main.replace("include /etc/nginx/sites-enabled/*;", f"include {site};")
+    main = re.sub(r"(?m)^pid .*$", f"pid {tmp_path}/nginx.pid;", main)
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(main.replace("/var/log/nginx/", f"{tmp_path}/"))
+    check = subprocess.run(
+        [nginx, "-t", "-c", str(conf), "-e", str(tmp_path / "error.log")],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    warnings = [line for line in check.stderr.splitlines()
+                if "[warn]" in line and '"user" directive' not in line]  # fmt: skip
+    assert warnings == [], check.stderr  # e.g. a duplicate or conflicting setting
+
+
 def _error_code(answer: requests.Response) -> str:
     assert answer.headers["content-type"].startswith("application/json"), answer.text
     return str(answer.json()["error"]["code"])
