@@ -216,10 +216,12 @@ class Stack:
         for last in range(100, 140):
             source = f"127.0.0.{last}"
             assert self.session(source).get(self.url + "/healthz", timeout=10).ok
-            time.sleep(0.05)  # the access log line is written after the answer
             pattern = rf"^{re.escape(source)} .*GET /healthz.* upstream=127\.0\.0\.1:(\d+) "
-            [*_, seen] = re.findall(pattern, self.access_log.read_text(), re.MULTILINE)
-            if int(seen) == port:
+            deadline = time.monotonic() + 5
+            while not (seen := re.findall(pattern, self.access_log.read_text(), re.MULTILINE)):
+                assert time.monotonic() < deadline, f"no access log line for {source}"
+                time.sleep(0.02)  # the line is written just after the answer
+            if int(seen[-1]) == port:
                 return source
         raise AssertionError(f"no client address of 40 hashed to upstream {upstream}")
 
