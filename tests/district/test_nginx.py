@@ -14,6 +14,7 @@ limits, the client address the server sees, and a process killed under a kiosk.
 from __future__ import annotations
 
 import datetime
+import io
 import ipaddress
 import os
 import re
@@ -38,6 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from pypdf import PdfWriter
 from requests.adapters import HTTPAdapter
 
 from district.admin_http import MAX_PUSH_BYTES
@@ -48,6 +50,7 @@ from district.keyring import Keys
 from district.regions import MAX_CSV_BYTES
 from kiosk.access import Argon2Cost
 from kiosk.feed import parse_feed
+from kiosk.model import VerifiedJob
 from kiosk.verify import verify_document, verify_manifest
 from tests.district import pglab
 from tests.district.adminlab import push_form
@@ -421,6 +424,16 @@ def _error_code(answer: requests.Response) -> str:
     return str(answer.json()["error"]["code"])
 
 
+def _big_pdf() -> bytes:
+    """A one-page A4 PDF of about 3 MiB (random metadata: nothing compresses it)."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595.28, height=841.89)
+    writer.add_metadata({"/Title": "TEST DOCUMENT", "/Keywords": secrets.token_hex(MIB + MIB // 2)})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
 def test_a_kiosk_enrols_and_a_push_through_the_admin_api_wakes_its_long_poll(
     stack: Stack,
 ) -> None:
@@ -443,6 +456,8 @@ def test_a_kiosk_enrols_and_a_push_through_the_admin_api_wakes_its_long_poll(
     # pushed through the other process: its change reaches the held poll through the database
     source = stack.source_for(1 - held_on)
     data, files = push_form(2)
+    big = _big_pdf()  # over 1 MiB: the push's own body cap; its blob streams in 13 chunks
+    files[0] = ("document", ("big.pdf", big, "application/pdf"))
     pushed = stack.admin("POST", "/jobs", source, data=data, files=files)
     pushed_at = time.monotonic()
     assert pushed.status_code == 201, pushed.text
@@ -460,27 +475,32 @@ def test_a_kiosk_enrols_and_a_push_through_the_admin_api_wakes_its_long_poll(
     )  # fmt: skip
     assert job.manifest.job_id == pushed.json()["job_id"]
 
-    # the blob streams through whole, then a resumed download gets exactly the rest
     doc = job.manifest.documents[0]
-    target = f"/v1/blobs/{job.manifest.job_id}/{doc.doc_id}"
+    assert doc.sealed_size > len(big) > 3 * MIB
+    _check_blob_through_nginx(kiosk, job, doc.doc_id, doc.sealed_size)
+    # neither the 3 MiB push (a resident's PDF) nor the blob touched nginx's temporary files
+    errors = stack.access_log.with_name("cedoka-district.error.log")
+    assert "temporary file" not in (errors.read_text() if errors.exists() else "")
+
+
+def _check_blob_through_nginx(kiosk: Kiosk, job: VerifiedJob, doc_id: str, size: int) -> None:
+    """The blob streams through whole, then a resumed download gets exactly the rest."""
+    target = f"/v1/blobs/{job.manifest.job_id}/{doc_id}"
     whole = kiosk.call("GET", target)
     assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
     assert "content-encoding" not in whole.headers
-    assert int(whole.headers["content-length"]) == len(whole.content) == doc.sealed_size
-    assert verify_document(job, doc.doc_id, whole.content, seal_keys=kiosk.seal_keys)
+    assert int(whole.headers["content-length"]) == len(whole.content) == size
+    assert verify_document(job, doc_id, whole.content, seal_keys=kiosk.seal_keys)
     etag, start = whole.headers["etag"], len(whole.content) // 3
     rest = kiosk.call("GET", target, Range=f"bytes={start}-", **{"If-Range": etag})
     assert rest.status_code == 206, rest.text
-    assert rest.headers["content-range"] == f"bytes {start}-{doc.sealed_size - 1}/{doc.sealed_size}"
+    assert rest.headers["content-range"] == f"bytes {start}-{size - 1}/{size}"
     assert rest.headers["etag"] == etag
     assert rest.content == whole.content[start:]
     changed = kiosk.call("GET", target, Range=f"bytes={start}-", **{"If-Range": '"other"'})
     assert changed.status_code == 200 and changed.content == whole.content
-    beyond = kiosk.call("GET", target, Range=f"bytes={doc.sealed_size}-")
-    assert (
-        beyond.status_code == 416
-        and beyond.headers["content-range"] == f"bytes */{doc.sealed_size}"
-    )
+    beyond = kiosk.call("GET", target, Range=f"bytes={size}-")
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
 
 
 def test_kiosks_spread_over_both_processes_and_each_stays_on_one(stack: Stack) -> None:
