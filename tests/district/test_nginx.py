@@ -492,12 +492,12 @@ def _check_blob_through_nginx(kiosk: Kiosk, job: VerifiedJob, doc_id: str, size:
     assert int(whole.headers["content-length"]) == len(whole.content) == size
     assert verify_document(job, doc_id, whole.content, seal_keys=kiosk.seal_keys)
     etag, start = whole.headers["etag"], len(whole.content) // 3
-    rest = kiosk.call("GET", target, Range=f"bytes={start}-", **{"If-Range": etag})
+    rest = kiosk.call("GET", target, b"", Range=f"bytes={start}-", **{"If-Range": etag})
     assert rest.status_code == 206, rest.text
     assert rest.headers["content-range"] == f"bytes {start}-{size - 1}/{size}"
     assert rest.headers["etag"] == etag
     assert rest.content == whole.content[start:]
-    changed = kiosk.call("GET", target, Range=f"bytes={start}-", **{"If-Range": '"other"'})
+    changed = kiosk.call("GET", target, b"", Range=f"bytes={start}-", **{"If-Range": '"other"'})
     assert changed.status_code == 200 and changed.content == whole.content
     beyond = kiosk.call("GET", target, Range=f"bytes={size}-")
     assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
