@@ -503,6 +503,19 @@ def _check_blob_through_nginx(kiosk: Kiosk, job: VerifiedJob, doc_id: str, size:
     assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
 
 
+def test_proofs_are_checked_against_the_public_url_whatever_host_says(stack: Stack) -> None:
+    kiosk = stack.kiosk("127.0.0.8")
+    assert kiosk.call("GET", "/v1/feed?after=0&kr=1&wait=0", Host="other.example").ok
+    # a proof signed for another origin is refused, even with that origin as Host
+    elsewhere = replace(kiosk, base_url="https://other.example")
+    proof = elsewhere.proof("GET", "/v1/feed?after=0&kr=1&wait=0")
+    answer = kiosk.session.get(
+        stack.url + "/v1/feed?after=0&kr=1&wait=0", timeout=10,
+        headers={"Authorization": proof, "Host": "other.example"},
+    )  # fmt: skip
+    assert answer.status_code == 401 and _error_code(answer) == "proof_invalid"
+
+
 def test_kiosks_spread_over_both_processes_and_each_stays_on_one(stack: Stack) -> None:
     seen: dict[str, list[int]] = {}
     for i in range(24):  # hashed on the device: all on one process has odds 2^-23
