@@ -45,8 +45,9 @@ PostgreSQL's CPU (the postmaster and its backends) is reported apart, with its o
 baseline (the PostgreSQL CPU of ``wait=0`` requests). One load-generator process holds at
 most ``min(PER_SOURCE, its fd limit - 2,048)`` kiosks (one socket each); beyond that the
 kiosks are split over more generator processes (spawned; pushes and probes go to the first
-one's kiosks, which poll every server). Each server process needs N/P fds, so the level cap
-is P x its fd limit.
+one's kiosks, which poll every server; a script calling :func:`measure` needs the
+``if __name__ == "__main__":`` guard of multiprocessing's spawn). Each server process needs
+N/P fds, so the level cap is P x its fd limit.
 
 The PostgreSQL run ends with a **paper estimate** for a national roll-out (83,762 kiosks),
 from the largest level that held: server and PostgreSQL CPU per answered poll above idle in
@@ -421,15 +422,19 @@ class Shard:
         child.close()
 
     async def ask(self, command: str) -> Any:
-        await asyncio.to_thread(self.conn.send, command)
-        return await asyncio.to_thread(self.conn.recv)
+        try:
+            await asyncio.to_thread(self.conn.send, command)
+            return await asyncio.to_thread(self.conn.recv)
+        except (OSError, EOFError) as error:
+            raise RuntimeError(f"a load-generator process ended (exit code "
+                               f"{self.proc.exitcode}): {error}") from None  # fmt: skip
 
     async def stop(self) -> None:
         try:
             afters = await asyncio.wait_for(self.ask("stop"), 60)
             for kiosk, after in zip(self.kiosks, afters, strict=True):
                 kiosk.after = after
-        except (OSError, EOFError, TimeoutError):
+        except (RuntimeError, TimeoutError):
             pass
         await asyncio.to_thread(self.proc.join, 10)
         if self.proc.is_alive():
