@@ -84,8 +84,8 @@ def _wait_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         try:
             if requests.get(base + "/readyz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # with --workers the port is bound before a child accepts: a timeout
         assert proc.poll() is None, log.read_text(errors="replace")
         assert time.monotonic() < deadline, "serve did not come up"
         time.sleep(0.05)
