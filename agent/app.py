@@ -49,6 +49,9 @@ from printers.factory import open_printer, open_receipt_printer
 from printers.receipt import ReceiptPrinter
 
 log = logging.getLogger("cedoka.agent")
+# A successful round stores the time in the spool's ``link_ok_s`` after a failure, else at
+# most this often (the in-memory link state, which the screen reads, is always current).
+LINK_OK_STORE_S = 60
 
 
 def agent_version() -> str:
@@ -102,6 +105,7 @@ class Agent:
         sweep_temporaries(self.blobs.directory)
         self.errors = RecentErrors()
         self.link = LinkState()
+        self._link_ok_stored_s = 0  # when this process last stored link_ok_s
         trust = trust_store.load(self.spool)
         cfg = self.config
         self.book = JobBook(
@@ -315,13 +319,19 @@ class Agent:
             else:
                 log.warning("event=sync_refused reason=%s", error.reason.value)
             raise
+        now = self.local_now_s()
         with self.link.lock:
-            self.link.last_ok_s, self.link.error, self.link.revoked = (
-                self.local_now_s(),
-                None,
-                False,
-            )
-        self.spool.set_meta({"link_ok_s": str(self.local_now_s()).encode(), "link_error": b""})
+            was_failing = self.link.error is not None or self.link.revoked
+            self.link.last_ok_s, self.link.error, self.link.revoked = now, None, False
+        # Durably (for status, doctor, the heartbeat) after a failure, else at most once a
+        # minute: not one more fsync for every round while jobs flow.
+        if (
+            was_failing
+            or now - self._link_ok_stored_s >= LINK_OK_STORE_S
+            or now < (self._link_ok_stored_s)
+        ):
+            self.spool.set_meta({"link_ok_s": str(now).encode(), "link_error": b""})
+            self._link_ok_stored_s = now
 
     def _note_link(self, kind: str) -> None:
         with self.link.lock:

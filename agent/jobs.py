@@ -93,9 +93,13 @@ class JobBook:
                      status.state.value, status.reason)  # fmt: skip
         return added
 
-    def step(self, job_id: str, *steps: Step, spoiled: tuple[str, ...] = ()) -> JobStatus | None:
+    def step(
+        self, job_id: str, *steps: Step, spoiled: tuple[str, ...] = (),
+        stored: tuple[str, ...] = (),
+    ) -> JobStatus | None:  # fmt: skip
         """Take ``steps`` from the job's current state, atomically with their events (and,
-        for a spoil, the marks on the ``spoiled`` print journal titles: :meth:`Spool.change`).
+        for a spoil, the marks on the ``spoiled`` print journal titles; for VERIFY_OK, the
+        ``stored`` marks of the job's documents: :meth:`Spool.change`).
 
         Raises:
             TransitionError: a step is not allowed from the state the job is in.
@@ -106,7 +110,7 @@ class JobBook:
         new, events = self._walk(row.status, list(steps))
         new_round = any(step.event is JobEvent.SUBMIT for step in steps)
         if not self.spool.change(row.status, new, events=events, new_round=new_round,
-                                 spoiled=spoiled):  # fmt: skip
+                                 spoiled=spoiled, stored=stored):  # fmt: skip
             return None
         log.info("event=job_state job=%s state=%s reason=%s", job_id, new.state.value,
                  new.reason or "-")  # fmt: skip

@@ -315,12 +315,14 @@ class Spool:
 
     def change(
         self, old: JobStatus, new: JobStatus, *, events: Iterable[tuple[str, bytes]] = (),
-        new_round: bool = False, spoiled: Iterable[str] = (),
+        new_round: bool = False, spoiled: Iterable[str] = (), stored: Iterable[str] = (),
     ) -> bool:  # fmt: skip
         """Guarded state update + its events, atomically. False when the job is no longer
         in ``old.state`` (another thread or process moved it first). ``spoiled``: print
         journal titles of ``done`` rows whose sheets staff found spoiled; they get the new
-        reason in the same transaction (a spoil reprints exactly those documents)."""
+        reason in the same transaction (a spoil reprints exactly those documents).
+        ``stored``: document ids marked stored in the same transaction (VERIFY_OK: one
+        commit per job, not one more per document)."""
         with self._write() as conn:
             changed = conn.execute(
                 "UPDATE jobs SET state = ?, reason = ?, reprints = ?, updated_s = ?, "
@@ -335,6 +337,8 @@ class Spool:
                     "WHERE title = ? AND job_id = ? AND state = 'done'",
                     [(new.reason, title, old.job_id) for title in spoiled],
                 )
+                conn.executemany("UPDATE docs SET stored = 1 WHERE doc_id = ? AND job_id = ?",
+                                 [(doc_id, old.job_id) for doc_id in stored])  # fmt: skip
             return bool(changed)
 
     def signer_jwk(self, job_id: str) -> bytes | None:
