@@ -78,6 +78,20 @@ class JobBook:
                      job.manifest.seq, len(job.manifest.documents))  # fmt: skip
         return status if added else None
 
+    def accept_all(self, jobs: list[tuple[VerifiedJob, bytes]]) -> list[JobStatus | None]:
+        """Tombstone accepted jobs (job, signer JWK) in one transaction, in order; for each,
+        its status, or None if it was known."""
+        now = self._now_s()
+        statuses = [JobStatus.received(job.manifest.job_id, now_s=now) for job, _ in jobs]
+        added = self.spool.add_jobs(
+            (job, status, jwk) for (job, jwk), status in zip(jobs, statuses, strict=True)
+        )
+        for (job, _), new in zip(jobs, added, strict=True):
+            if new:
+                log.info("event=job_received job=%s seq=%d docs=%d", job.manifest.job_id,
+                         job.manifest.seq, len(job.manifest.documents))  # fmt: skip
+        return [s if new else None for s, new in zip(statuses, added, strict=True)]
+
     def refuse(
         self, job_id: str, seq: int, steps: list[Step], *, manifest_sha256: bytes | None = None
     ) -> bool:

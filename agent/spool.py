@@ -220,24 +220,38 @@ class Spool:
         events: Iterable[tuple[str, bytes]],
     ) -> bool:  # fmt: skip
         """Record an accepted job, its documents and its first events; False if known."""
-        m = job.manifest
         with self._write() as conn:
-            inserted = conn.execute(
-                f"INSERT INTO jobs ({_JOB}, received_s, signer_jwk, manifest_sha256) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
-                (m.job_id, m.seq, m.release.value, m.expires_at_s, job.token, status.state.value,
-                 status.reason, status.reprints, status.updated_at_s, status.operator,
-                 status.updated_at_s, signer_jwk, hashlib.sha256(job.token).digest()),
-            ).rowcount  # fmt: skip
-            if not inserted:
-                return False
-            conn.executemany(
-                "INSERT INTO docs (job_id, idx, doc_id, doc_type, copies, size, sha256) "
-                "VALUES (?,?,?,?,?,?,?)",
-                [(m.job_id, i, d.doc_id, d.doc_type, d.copies, d.sealed_size, d.sealed_sha256)
-                 for i, d in enumerate(m.documents)],
-            )  # fmt: skip
-            self._queue(conn, m.job_id, events)
+            inserted = self._insert_job(conn, job, status, signer_jwk)
+            if inserted:
+                self._queue(conn, job.manifest.job_id, events)
+            return inserted
+
+    def add_jobs(self, jobs: Iterable[tuple[VerifiedJob, JobStatus, bytes]]) -> list[bool]:
+        """Record accepted jobs (job, status, signer JWK) and their documents in one
+        transaction (one commit for a whole feed answer); for each, False if it was known."""
+        with self._write() as conn:
+            return [self._insert_job(conn, job, status, jwk) for job, status, jwk in jobs]
+
+    @staticmethod
+    def _insert_job(
+        conn: sqlite3.Connection, job: VerifiedJob, status: JobStatus, signer_jwk: bytes
+    ) -> bool:
+        m = job.manifest
+        inserted = conn.execute(
+            f"INSERT INTO jobs ({_JOB}, received_s, signer_jwk, manifest_sha256) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
+            (m.job_id, m.seq, m.release.value, m.expires_at_s, job.token, status.state.value,
+             status.reason, status.reprints, status.updated_at_s, status.operator,
+             status.updated_at_s, signer_jwk, hashlib.sha256(job.token).digest()),
+        ).rowcount  # fmt: skip
+        if not inserted:
+            return False
+        conn.executemany(
+            "INSERT INTO docs (job_id, idx, doc_id, doc_type, copies, size, sha256) "
+            "VALUES (?,?,?,?,?,?,?)",
+            [(m.job_id, i, d.doc_id, d.doc_type, d.copies, d.sealed_size, d.sealed_sha256)
+             for i, d in enumerate(m.documents)],
+        )  # fmt: skip
         return True
 
     def add_rejected(

@@ -178,18 +178,30 @@ class Syncer:
         for reason in out.envelope_refused:  # an item of the envelope that is not a string
             self._errors.note(now, reason.value)
             log.warning("event=manifest_ignored reason=%s", reason.value)
+        accepted: list[tuple[VerifiedJob, bytes]] = []
         for outcome in out.tokens:
-            self._record(outcome, now)
+            if isinstance(outcome, Accepted):
+                accepted.append((outcome.job, outcome.signer_jwk))
+            else:
+                self._record(outcome, now)
+        self._accept_all(accepted)
         self._cancel(out.cancelled)
         trust_store.set_feed_after(self._spool, self._after_gaps(out.after, out.head.seq, now))
+
+    def _accept_all(self, accepted: list[tuple[VerifiedJob, bytes]]) -> None:
+        """Tombstone the answer's new jobs (``received``) in one transaction."""
+        if not accepted:
+            return
+        for (job, _), status in zip(accepted, self._book.accept_all(accepted), strict=True):
+            if status is not None:
+                self._accepted[job.manifest.job_id] = job
+        failpoints.reach("sync.after_accept")
 
     def _record(self, outcome: TokenOutcome, now: int) -> None:
         """Persist (or note) what ``apply_feed`` decided for one manifest."""
         match outcome:
             case Accepted(job=job, signer_jwk=signer_jwk):
-                if self._book.accept(job, signer_jwk) is not None:
-                    self._accepted[job.manifest.job_id] = job
-                failpoints.reach("sync.after_accept")
+                self._accept_all([(job, signer_jwk)])
             case Refused(job_id=job_id, seq=seq, reason=reason):
                 if outcome.docs_of_another_job:
                     log.warning("event=manifest_refused job=%s docs_of_another_job=%d", job_id,
