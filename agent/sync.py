@@ -303,7 +303,8 @@ class Syncer:
                 def start_next(index: int = index) -> None:
                     nonlocal ahead
                     if index + 1 < len(due):
-                        ahead = _Prefetch(self._download_docs, due[index + 1])
+                        job_id = due[index + 1].status.job_id
+                        ahead = _Prefetch(self._download_docs, job_id, self._spool.docs(job_id))
 
                 try:
                     self._fetch(row, pending, start_next)
@@ -341,7 +342,7 @@ class Syncer:
             if pending is not None:
                 pending.result()
             else:
-                self._download_docs(row)
+                self._download_docs(job_id, docs)
             start_next()
             self._store_docs(job, docs)
         except GoneError as gone:  # unsigned: never a cancellation by itself (§13, §15.1)
@@ -360,12 +361,13 @@ class Syncer:
             failpoints.reach("sync.after_verify")
             self._on_ready()
 
-    def _download_docs(self, row: JobRow) -> None:
-        """Download each document of the job that has no sealed file yet into its part file
-        (resuming what is there). Touches no spool row: the helper thread may run it."""
-        for doc in self._spool.docs(row.status.job_id):
+    def _download_docs(self, job_id: str, docs: list[DocRow]) -> None:
+        """Download each of the job's documents that has no sealed file yet into its part
+        file (resuming what is there). Never opens the spool (each thread would get its own
+        SQLite connection): the helper thread may run it."""
+        for doc in docs:
             if not self._blobs.has(doc.doc_id):
-                self._download(row.status.job_id, doc.doc_id, doc.size, doc.sha256)
+                self._download(job_id, doc.doc_id, doc.size, doc.sha256)
 
     def _blob_unavailable(self, job_id: str, code: str) -> None:
         """A blob of the job answered 404 ``not_found`` or 410 ``job_cancelled`` /
@@ -443,18 +445,22 @@ class Syncer:
 
 
 class _Prefetch:
-    """``work(row)`` in a daemon thread (a download must never hold the process's exit);
-    :meth:`result` waits for it and raises what it raised."""
+    """``work(job_id, docs)`` in a daemon thread (a download must never hold the process's
+    exit); :meth:`result` waits for it and raises what it raised."""
 
-    def __init__(self, work: Callable[[JobRow], None], row: JobRow) -> None:
+    def __init__(
+        self, work: Callable[[str, list[DocRow]], None], job_id: str, docs: list[DocRow]
+    ) -> None:
         self._error: BaseException | None = None
         self._done = threading.Event()
-        threading.Thread(target=self._run, args=(work, row), name="prefetch",
+        threading.Thread(target=self._run, args=(work, job_id, docs), name="prefetch",
                          daemon=True).start()  # fmt: skip
 
-    def _run(self, work: Callable[[JobRow], None], row: JobRow) -> None:
+    def _run(
+        self, work: Callable[[str, list[DocRow]], None], job_id: str, docs: list[DocRow]
+    ) -> None:
         try:
-            work(row)
+            work(job_id, docs)
         except BaseException as error:  # handed to the sync thread by result()
             self._error = error
         finally:

@@ -6,6 +6,7 @@ stored). The agent's real parts against the district simulator over real HTTP.""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,28 @@ def kiosk(tmp_path: Path) -> Iterator[SimKiosk]:
             yield kiosk
         finally:
             kiosk.close()
+
+
+def _spool_fds(home: Path) -> int:
+    """How many file descriptors of this process are open on the spool's database."""
+    target = str(home / "spool.db")
+    links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+             if os.path.exists(f"/proc/self/fd/{fd}")]  # fmt: skip
+    return links.count(target)
+
+
+def test_the_download_helper_never_opens_the_spool(kiosk: SimKiosk) -> None:
+    """The helper thread of each job must not get its own SQLite connection (one per thread:
+    a connection, its cache and a file descriptor left behind for every job)."""
+    district, sim = kiosk.district, kiosk.district.sim
+    district.issue(sim.job())
+    kiosk.syncer.round(1)
+    before = _spool_fds(kiosk.home)
+    for _ in range(6):
+        district.issue(sim.job())
+    kiosk.syncer.round(1)
+    assert kiosk.spool.counts() == {"held": 7}
+    assert _spool_fds(kiosk.home) == before
 
 
 def test_the_next_job_is_downloaded_ahead_and_each_job_is_one_commit(
