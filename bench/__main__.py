@@ -29,6 +29,17 @@ BENCHMARKS: dict[str, str] = {
 }
 
 
+def _levels(text: str) -> tuple[int, ...]:
+    """``1000,5000``: kiosk counts, each 1 to 200,000."""
+    try:
+        levels = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: numbers separated by commas") from None
+    if not levels or not all(1 <= n <= 200_000 for n in levels):
+        raise argparse.ArgumentTypeError(f"{text!r}: each level 1 to 200000")
+    return levels
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("name", choices=["all", *BENCHMARKS], help="which benchmark")
@@ -43,9 +54,21 @@ def main(argv: list[str] | None = None) -> int:
                           "spread over P ports")  # fmt: skip
     district.add_argument("--workers", action="store_true",
                           help="one 'serve --workers P' on one port, not P ports")  # fmt: skip
+    district.add_argument("--levels", type=_levels, metavar="N,N,…",
+                          help="only these numbers of kiosks, in this order (default: the "
+                          "plan's levels, doubling until one breaks)")  # fmt: skip
     args = parser.parse_args(argv)
-    variant = {"db": args.db, "processes": args.processes, "workers": args.workers}
-    if variant != {"db": "sqlite", "processes": 1, "workers": False}:
+    variant: dict[str, object] = {"db": args.db, "processes": args.processes,
+                                  "workers": args.workers}  # fmt: skip
+    if args.levels:
+        if args.name != "district":
+            parser.error("--levels applies to the district benchmark only")
+        variant["levels"] = args.levels
+    if {k: variant[k] for k in ("db", "processes", "workers")} != {
+        "db": "sqlite",
+        "processes": 1,
+        "workers": False,
+    }:
         if args.name != "district":
             parser.error("--db, --processes and --workers apply to the district benchmark only")
         if args.processes < 1 or (args.processes > 1 and args.db != "postgresql"):

@@ -171,11 +171,13 @@ NATIONAL = National()
 
 
 def run(
-    quick: bool, *, db: str = "sqlite", processes: int = 1, workers: bool = False
-) -> list[Figure]:
+    quick: bool, *, db: str = "sqlite", processes: int = 1, workers: bool = False,
+    levels: tuple[int, ...] | None = None,
+) -> list[Figure]:  # fmt: skip
     """The single-process SQLite run by default; ``db="postgresql"`` and/or ``processes``
     > 1 (which needs PostgreSQL) for the multi-process variant; ``workers``: one
-    ``serve --workers P`` on one port instead of P ports."""
+    ``serve --workers P`` on one port instead of P ports; ``levels``: only these kiosk
+    counts, without the fd-limit demo (the run still stops at the first that breaks)."""
     if db not in DBS:
         raise ValueError(f"db must be one of {DBS}")
     if processes < 1 or (processes > 1 and db != "postgresql"):
@@ -183,9 +185,13 @@ def run(
     if workers and processes < 2:
         raise ValueError("--workers needs --processes 2 or more")
     if db == "sqlite" and not workers:
-        return measure(QUICK if quick else FULL)
-    base = QUICK_PG if quick else FULL_PG
-    return measure(replace(base, db=db, processes=processes, workers=workers))
+        plan = QUICK if quick else FULL
+    else:
+        base = QUICK_PG if quick else FULL_PG
+        plan = replace(base, db=db, processes=processes, workers=workers)
+    if levels:
+        plan = replace(plan, levels=levels, fd_demo=0)  # the fd-limit demo is a full run's
+    return measure(plan)
 
 
 # --- kiosks ----------------------------------------------------------------------------
