@@ -32,7 +32,9 @@ from district.admin import DistrictAdmin
 HOST = "127.0.0.1"
 
 
-async def _phases(server: Server, enroller: Enroller, kiosks: int, seconds: float) -> dict[str, float]:
+async def _phases(
+    server: Server, enroller: Enroller, kiosks: int, seconds: float
+) -> dict[str, float]:
     pid = server.pid
     await asyncio.sleep(2)
     t0, c0 = time.perf_counter(), _cpu_ticks(pid)
