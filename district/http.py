@@ -253,7 +253,7 @@ def build_app(  # noqa: PLR0915 (the route table)
         except HttpError as error:  # answered after the proof check, as it always was
             after = kr = wait_s = 0
             malformed = error
-        holds = wait_s > 0 and not notifier.closing
+        holds = wait_s > 0
 
         def start(device: DeviceRow) -> FeedState:
             if malformed is not None:
@@ -263,7 +263,7 @@ def build_app(  # noqa: PLR0915 (the route table)
 
         state = await authorized(request, b"", start)
         answer = state.answer
-        if answer is None:  # nothing new: hold the poll
+        if answer is None:  # nothing new: hold the poll (none when closing: 503 below)
             assert state.quiet is not None
             held_s = wait_s * random.uniform(WAIT_JITTER, 1)  # spread the waves
             woken = await notifier.wait(state.quiet.device_id, state.feed_version,
