@@ -34,10 +34,13 @@ SRC_DIR=$PWD
 # manager; Qt WebEngine needs the xcb libraries beyond the base image. systemd brings
 # systemd-analyze, which checks the installed units (tests/install). postgresql brings the
 # server binaries for the district store's private test cluster (tests/district/pglab.py).
+# nginx: the shipped reverse-proxy site (deploy/nginx) runs in a private prefix in front of
+# two server processes (tests/district/test_nginx.py; never the system nginx that Debian
+# starts on port 80 when it installs the package, as it starts a postgresql cluster).
 TEST_APT_PACKAGES=(python3-venv python3-dev build-essential
     cups cups-client cups-ipp-utils libcups2-dev dbus-daemon
     chromium xvfb matchbox-window-manager libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
-    systemd postgresql)
+    systemd postgresql nginx)
 # Debian packages the demo needs; with a display, the window's; with a CUPS queue, pycups'.
 DEMO_APT_PACKAGES=(python3-venv)
 WINDOW_APT_PACKAGES=(libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0)

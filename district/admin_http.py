@@ -62,24 +62,27 @@ MAX_PUSH_BYTES = MAX_DOCUMENTS_PER_JOB * MAX_PDF_BYTES + 64 * 1024
 MAX_LIST = 1000
 MAX_JOBS_LISTED = 100_000  # the remote command line lists every job, as the local one does
 _MAX_DIGITS = 9
+# Text fields of a JSON body hold no NUL: PostgreSQL text cannot, and no name or code needs one.
+NO_NUL = r"^[^\x00]*$"
 
 
 class SignIn(BaseModel):
-    user_id: str = Field(max_length=64)
-    password: str = Field(max_length=256)
-    totp: str | None = Field(default=None, max_length=16)
+    user_id: str = Field(max_length=64, pattern=NO_NUL)
+    password: str = Field(max_length=256, pattern=NO_NUL)
+    totp: str | None = Field(default=None, max_length=16, pattern=NO_NUL)
 
 
 class CancelBody(BaseModel):
     reason: str = Field(
         max_length=32,
+        pattern=NO_NUL,
         description="one of the CANCEL_REASONS codes (cedoka-district cancel --help lists them)",
     )
 
 
 class OfficeBody(BaseModel):
-    code: str = Field(max_length=32)
-    name: str = Field(max_length=200)
+    code: str = Field(max_length=32, pattern=NO_NUL)
+    name: str = Field(max_length=200, pattern=NO_NUL)
 
 
 class EnrollCodeBody(BaseModel):
@@ -87,28 +90,28 @@ class EnrollCodeBody(BaseModel):
 
 
 class UserBody(BaseModel):
-    user_id: str = Field(max_length=64)
-    name: str = Field(max_length=200)
-    role: str = Field(max_length=16)
-    password: str = Field(max_length=256)
+    user_id: str = Field(max_length=64, pattern=NO_NUL)
+    name: str = Field(max_length=200, pattern=NO_NUL)
+    role: str = Field(max_length=16, pattern=NO_NUL)
+    password: str = Field(max_length=256, pattern=NO_NUL)
 
 
 class WebhookBody(BaseModel):
-    url: str = Field(max_length=500)
-    user_id: str = Field(max_length=64)
+    url: str = Field(max_length=500, pattern=NO_NUL)
+    user_id: str = Field(max_length=64, pattern=NO_NUL)
     events: list[str] = Field(default_factory=list, max_length=16)
     all_jobs: bool = False
 
 
 class PasswordBody(BaseModel):
-    password: str = Field(max_length=256)
+    password: str = Field(max_length=256, pattern=NO_NUL)
 
 
 class TokenBody(BaseModel):
-    label: str = Field(max_length=200)
+    label: str = Field(max_length=200, pattern=NO_NUL)
     scopes: list[str] = Field(default_factory=list, max_length=32)
     lifetime_s: int
-    user_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,10 @@ Before any route runs:
 * a declared ``Content-Length`` above the cap is answered 413 ``too_large`` at once;
 * a request head over 16 KiB (target and headers) is answered 400 ``malformed``: h11 caps
   only the part of a head it has to wait for, so a head that arrives in one read could be
-  as long as that read (256 KiB).
+  as long as that read (256 KiB);
+* a request target holding a NUL byte (``%00``) is answered 400 ``malformed``: no identifier
+  or filter value of the protocol or the admin API can hold one, and PostgreSQL cannot even
+  be asked for it (a text value with NUL is an error there, not a miss).
 
 While a route reads the body, its bytes are counted as each ``http.request`` message
 arrives; the message that passes the cap raises :class:`~kiosk.errors.WireError`
@@ -56,6 +59,8 @@ def framing_refusal(
     """The refusal of a request head (names in lower case, as ASGI gives them), or None."""
     if len(target) + sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEAD_BYTES:
         return Refusal(400, "malformed", "request head too large")
+    if b"%00" in target or b"\x00" in target:
+        return Refusal(400, "malformed", "NUL in the request target")
     names = {name for name, _ in headers}
     if b"content-length" in names and b"transfer-encoding" in names:
         return Refusal(400, "malformed", "Content-Length and Transfer-Encoding together")

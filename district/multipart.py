@@ -99,10 +99,17 @@ async def read_form(
         raise
     except Exception as error:  # python-multipart's MultipartParseError and kin
         raise OperatorError(f"the form does not parse: {type(error).__name__}") from None
+    return _form(parts)
+
+
+def _form(parts: list[Part]) -> Form:
+    """The parts as text fields (UTF-8, no NUL) and files."""
     fields: dict[str, list[str]] = {}
     files: list[Part] = []
     for part in parts:
         if part.filename is None:
+            if 0 in part.data:  # no field's text holds one; PostgreSQL text cannot
+                raise OperatorError(f"{part.name}: holds a NUL character")
             try:
                 fields.setdefault(part.name, []).append(part.data.decode("utf-8"))
             except UnicodeDecodeError:

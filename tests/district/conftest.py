@@ -146,6 +146,25 @@ def execute_raw(server: Server, sql: str, params: tuple[object, ...] = ()) -> No
         conn.execute(sql.replace("?", "%s").encode(), params)
 
 
+def stored_bytes(home: Path, db_url: str | None) -> bytes:
+    """Everything the store holds on disk (SQLite's files in ``home``, the WAL checkpointed
+    first) or in its tables (PostgreSQL)."""
+    if db_url is None:
+        with contextlib.closing(sqlite3.connect(home / "district.sqlite")) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return b"".join(path.read_bytes() for path in home.glob("district.sqlite*"))
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'public'")]  # fmt: skip
+        return b"".join(
+            str(row[0]).encode() for table in tables
+            for row in conn.execute(f'SELECT t::text FROM "{table}" t'.encode())
+        )  # fmt: skip
+
+
 @pytest.fixture
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     db_url = _db_url_for(request)

@@ -251,3 +251,39 @@ def test_kiosks_show_their_clock_offset(admin: Admin) -> None:
     (device,) = admin.call("GET", "/devices", "viewer").json()["devices"]
     assert 115 <= device["clock_offset_s"] <= 125
     assert device["agent"] == "cedoka/0.1.1"
+
+
+NUL_REQUESTS: list[tuple[str, str, dict[str, object] | None]] = [
+    ("GET", "/jobs?office=74.08%00", None),
+    ("GET", "/tokens?user_id=a%00", None),
+    ("GET", "/jobs/job_%00", None),
+    ("POST", "/offices", {"code": "74.08.01.2003", "name": "Desa\u0000Lain"}),
+    ("POST", "/users", {"user_id": "b\u0000", "name": "B", "role": "viewer", "password": PASSWORD}),
+    ("POST", "/jobs/job_01JD0000000000000000000009/cancel", {"reason": "dup\u0000"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), NUL_REQUESTS)
+def test_a_nul_anywhere_is_a_client_error_on_either_store(
+    admin: Admin, method: str, path: str, body: dict[str, object] | None
+) -> None:
+    """PostgreSQL text cannot hold NUL: asked for one it fails rather than finding nothing.
+    The edge refuses it in a target and the body models in a text field: 400 malformed."""
+    answer = admin.call(method, path, role="admin", json=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "malformed"
+
+
+NUL_FIELDS = [("office", OFFICE + "\x00"), ("resident", "A\x00B"), ("type", "KK\x00"),
+              ("release", "claim\x00")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "value"), NUL_FIELDS)
+def test_a_push_form_field_holding_nul_is_refused_on_either_store(
+    admin: Admin, field: str, value: str
+) -> None:
+    data, files = push_form(1)
+    data = [(name, value if name == field else text) for name, text in data]
+    answer = admin.call("POST", "/jobs", "operator", data=data, files=files)
+    assert answer.status_code == 400, answer.text
+    assert "NUL" in answer.json()["error"]["message"]

@@ -1,4 +1,5 @@
-"""``cedoka-district`` in-process on a temporary home: every command, its output and errors.
+"""``cedoka-district`` in-process on a temporary home: every command, its output and errors,
+on both stores (SQLite in the home; PostgreSQL with ``--db``).
 
 A kiosk is enrolled without HTTP through ``DistrictService.enroll`` (the server itself is
 tested in ``test_server.py``). PDFs are real (``make_pdf``); keys are fixed TEST-ONLY keys.
@@ -46,6 +47,7 @@ from kiosk.report import (
 )
 from tests.sim.district import RESIDENT, fixed_key, fixed_seal_key, make_pdf
 
+STORES = ("sqlite", "postgresql")  # every test on a district runs on both stores (conftest)
 OFFICE = "74.08.01.2002"
 CONSOLE = Path(sys.executable).parent / "cedoka-district"
 NONCE = "q2Xo7vK1bPp3dM9sT0wZ4g"
@@ -70,11 +72,13 @@ class District:
     tmp: Path
     capsys: pytest.CaptureFixture[str]
     outputs: list[str]
+    db_url: str | None = None  # the store's PostgreSQL database; None: SQLite in the home
 
     def run(self, *argv: str) -> Result:
         """Run the command line on this home; usage errors (SystemExit) give their status."""
+        db = ["--db", self.db_url] if self.db_url else []
         try:
-            code = cli.main(["--home", str(self.home), *argv])
+            code = cli.main(["--home", str(self.home), *db, *argv])
         except SystemExit as exit_info:
             code = int(exit_info.code or 0)
         captured = self.capsys.readouterr()
@@ -109,7 +113,7 @@ class District:
             code.code_id, fixed_key("device-auth").public_key(),
             fixed_seal_key("device-seal").public_key(), "cedoka/0.1.0", NONCE,
         )  # fmt: skip
-        with _keys(self.home) as keys:
+        with _keys(self.home, self.db_url) as keys:
             answer = DistrictService(keys).enroll(enroll_request_body(request, code), remote="test")
         return parse_enroll_response(answer, code=code, nonce=NONCE).device_id
 
@@ -122,7 +126,7 @@ class District:
     def report(self, job_id: str, steps: list[tuple[str, str]]) -> None:
         """The kiosk reports these (event, state) steps of a job, signed, in order."""
         now = int(time.time())
-        with _keys(self.home) as keys:
+        with _keys(self.home, self.db_url) as keys:
             job = keys.store.job(job_id)
             assert job is not None
             device = keys.store.device(job.device_id)
@@ -146,8 +150,8 @@ class District:
 class _keys:
     """``Keys.open`` that closes its store."""
 
-    def __init__(self, home: Path) -> None:
-        self.keys = Keys.open(home)
+    def __init__(self, home: Path, db_url: str | None = None) -> None:
+        self.keys = Keys.open(home, db_url)
 
     def __enter__(self) -> Keys:
         return self.keys
@@ -157,8 +161,8 @@ class _keys:
 
 
 @pytest.fixture
-def bare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> District:
-    return District(tmp_path / "district", tmp_path, capsys, [])
+def bare(tmp_path: Path, capsys: pytest.CaptureFixture[str], db_url: str | None) -> District:
+    return District(tmp_path / "district", tmp_path, capsys, [], db_url)
 
 
 @pytest.fixture
@@ -177,8 +181,8 @@ def device(district: District) -> Iterator[str]:
         assert not any(word in output for word in RESIDENT.split())
 
 
-def _root_fingerprint(home: Path) -> str:
-    with _keys(home) as keys:
+def _root_fingerprint(district: District) -> str:
+    with _keys(district.home, district.db_url) as keys:
         return fingerprint_code(keys.root_public())
 
 
@@ -189,12 +193,12 @@ def test_init_prints_the_root_fingerprint(bare: District) -> None:
     out = bare.ok("init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08").out
     match = re.fullmatch(r"root key fingerprint: (\w{5})-(\w{5})  \(kiosks check .*\)\n", out)
     assert match is not None, out
-    assert match[1] + match[2] == _root_fingerprint(bare.home)
+    assert match[1] + match[2] == _root_fingerprint(bare)
 
 
 def test_init_json(bare: District) -> None:
     out = bare.ok("init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08", "--json").out
-    assert json.loads(out) == {"fingerprint": _root_fingerprint(bare.home)}
+    assert json.loads(out) == {"fingerprint": _root_fingerprint(bare)}
 
 
 def test_init_twice_and_a_bad_code_are_refused(district: District, bare: District) -> None:
@@ -204,7 +208,7 @@ def test_init_twice_and_a_bad_code_are_refused(district: District, bare: Distric
 
 
 def test_commands_need_an_initialised_home(bare: District) -> None:
-    assert "run 'cedoka-district init' first" in bare.refused("jobs")
+    assert "run 'cedoka-district init'" in bare.refused("jobs")
 
 
 def test_without_a_home_it_is_a_usage_error(
@@ -236,7 +240,7 @@ def test_enroll_code_prints_one_code_with_the_root_fingerprint(district: Distric
     result = district.ok("enroll-code", OFFICE, "--valid", "90m")
     assert len(result.out.splitlines()) == 1
     code = parse_enroll_code(result.out)
-    assert code.root_fingerprint == _root_fingerprint(district.home)
+    assert code.root_fingerprint == _root_fingerprint(district)
 
 
 def test_enroll_code_refused(district: District) -> None:
@@ -414,7 +418,7 @@ def test_the_console_script_refuses_in_one_line_with_distinct_statuses(
     (1), each one line on stderr, never a traceback."""
     job_id = str(district.push()["job_id"])
     district.report(job_id, PRINTED)
-    home = ["--home", str(district.home)]
+    home = ["--home", str(district.home), *(["--db", district.db_url] if district.db_url else [])]
     cases = [
         (["cancel", job_id, "--reason", "duplicate"], 3, "is past printing"),
         (["cancel", job_id], 2, "the following arguments are required: --reason"),
@@ -481,7 +485,7 @@ def _audit_records(district: District, device: str, entries: list[AuditEntry]) -
         event_id = new_id("evt", now_ms=(entry.at_s + n) * 1000, random_bytes=secrets.token_bytes)
         tokens.append(sign_record(record, event_id=event_id, device_id=device,
                                   district_code="74.08", key=fixed_key("device-auth")))  # fmt: skip
-    with _keys(district.home) as keys:
+    with _keys(district.home, district.db_url) as keys:
         row = keys.store.device(device)
         assert row is not None
         answer = DistrictService(keys).events(row, event_batch_body(tokens))
@@ -535,7 +539,7 @@ def test_devices_show_the_printers_of_the_last_heartbeat(district: District, dev
     )  # fmt: skip
     receipt = PrinterHealth("receipt", "escpos", "idle", True, ("none",), (), None)
     beat = Heartbeat("cedoka/0.1.1", 0, 0, 0, 1, {}, (a4, receipt), None, ())
-    with _keys(district.home) as keys:
+    with _keys(district.home, district.db_url) as keys:
         keys.store.store_heartbeat(
             device, heartbeat_body(beat), agent="cedoka/0.1.1", at_s=int(time.time()) - 300
         )

@@ -29,13 +29,14 @@ from tests.district.adminlab import Admin, admin_server
 
 pytestmark = pytest.mark.loopback
 
+STORES = ("sqlite", "postgresql")  # the fuzzing runs against both stores (conftest)
 EXAMPLES = int(os.environ.get("CEDOKA_FUZZ_EXAMPLES", "10"))
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 
 
 @pytest.fixture
-def admin(tmp_path: Path) -> Iterator[Admin]:
-    with admin_server(tmp_path) as server:
+def admin(tmp_path: Path, db_url: str | None) -> Iterator[Admin]:
+    with admin_server(tmp_path, db_url) as server:
         yield server
 
 

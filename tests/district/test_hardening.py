@@ -34,8 +34,16 @@ from kiosk.enroll import EnrollRequest, enroll_request_body, parse_enroll_code
 from kiosk.errors import RateLimitedError, Reason, RejectedError
 from kiosk.proof import RequestFacts, make_proof
 from kiosk.strictjson import canonical_dumps, loads_object
-from tests.district.conftest import Kiosk, Server, enrolled, new_district, serving
+from tests.district.conftest import (
+    Kiosk,
+    Server,
+    enrolled,
+    new_district,
+    serving,
+    stored_bytes,
+)
 
+STORES = ("sqlite", "postgresql")  # every test using the server runs on both stores
 OFFICE = "74.08.01.2002"
 FEED = "/v1/feed?after=0&kr=1&wait=0"
 T0 = 1_750_000_000
@@ -427,12 +435,9 @@ def test_an_enrolment_secret_is_erased_once_used_and_a_retry_still_answered(
     other = Kiosk(server.base_url)  # valid members, other keys: refused as before
     answer = other.enroll(code.text())
     assert answer.status_code == 403 and _code(answer) == "enroll_code_invalid"
-    # nowhere in the database's files either (freed space is zeroed, the WAL checkpointed)
-    conn = sqlite3.connect(server.home / "district.sqlite")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    for path in server.home.glob("district.sqlite*"):
-        assert code.secret.encode() not in path.read_bytes(), path
+    # nowhere in the database either (SQLite: its files, freed space zeroed, the WAL
+    # checkpointed; PostgreSQL: every table)
+    assert code.secret.encode() not in stored_bytes(server.home, server.db_url)
 
 
 def test_expired_enrolment_secrets_are_erased(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from kiosk import access
 from kiosk.access import Argon2Cost, Role, Scope
 from kiosk.admin_audit import check_chain
 from kiosk.errors import AccessError, OperatorError
+from tests.district.conftest import stored_bytes
 
 T0 = 1_790_000_000
 FAST = Argon2Cost(memory_kib=1024, passes=1, lanes=1)  # the rules, not the cost, are tested here
@@ -39,22 +40,6 @@ def store(tmp_path: Path, db_url: str | None) -> Iterator[DistrictStore]:
     db = open_store(tmp_path, db_url)
     yield db
     db.close()
-
-
-def stored_bytes(tmp_path: Path, db_url: str | None) -> bytes:
-    """Everything the store holds on disk (SQLite's files) or in its tables (PostgreSQL)."""
-    if db_url is None:
-        return b"".join(path.read_bytes() for path in tmp_path.glob("district.sqlite*"))
-    import psycopg
-
-    with psycopg.connect(db_url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'public'")]  # fmt: skip
-        return b"".join(
-            str(row[0]).encode() for table in tables
-            for row in conn.execute(f'SELECT t::text FROM "{table}" t'.encode())
-        )  # fmt: skip
 
 
 def raw_refused(tmp_path: Path, db_url: str | None, sql: str) -> str:
@@ -215,7 +200,8 @@ def test_tokens_act_with_their_scopes_until_revoked_expired_or_their_user_is_dis
                             frozenset({Scope.JOBS_PUSH, Scope.JOBS_READ}))  # fmt: skip
     with pytest.raises(AccessError):
         who.require(Scope.JOBS_CANCEL)
-    secret = new.text.rsplit("_", 1)[1]
+    secret = new.text[len("cdk_") + 12 + 1 :]  # cdk_<12-char id>_<secret, which may hold "_">
+    assert len(secret) == 43
     store.close()
     assert secret.encode() not in stored_bytes(tmp_path, db_url)  # only its digest is stored
     wrong = new.text[:-4] + ("AAAA" if not new.text.endswith("AAAA") else "BBBB")

@@ -36,9 +36,10 @@ class Remote:
     tokens: dict[str, str]
     kiosk: Kiosk
     tmp: Path
+    db: list[str]  # ["--db", URL] when the store is on PostgreSQL
 
     def local(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return _run(["--home", str(self.home), *argv])
+        return _run(["--home", str(self.home), *self.db, *argv])
 
     def remote(
         self, *argv: str, role: str = "operator", cacert: bool = True, server: str | None = None
@@ -71,14 +72,31 @@ def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[s
     return done
 
 
-@pytest.fixture(scope="module")
-def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def remote(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Remote]:
+    """A served district with a token per role; the module runs on both stores."""
     tmp = tmp_path_factory.mktemp("remote")
     home = tmp / "district"
+    db: list[str] = []
+    if request.param == "postgresql":
+        db = ["--db", request.getfixturevalue("pg_cluster").new_database()]
     _ok(
-        _run(["--home", str(home), "init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08"])
+        _run(
+            [
+                "--home",
+                str(home),
+                *db,
+                "init",
+                "--name",
+                "Disdukcapil Kolaka Utara",
+                "--code",
+                "74.08",
+            ]
+        )
     )
-    _ok(_run(["--home", str(home), "office", "add", OFFICE, "--name", "Desa Pitulua"]))
+    _ok(_run(["--home", str(home), *db, "office", "add", OFFICE, "--name", "Desa Pitulua"]))
     tokens = {}
     for role in ("viewer", "operator", "admin"):
         user = f"{role}.user"
@@ -87,6 +105,7 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
                 str(CLI),
                 "--home",
                 str(home),
+                *db,
                 "user",
                 "add",
                 user,
@@ -108,6 +127,8 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
                 [
                     "--home",
                     str(home),
+                    *db,
+                    *db,
                     "token",
                     "create",
                     "--user",
@@ -129,6 +150,7 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
             str(CLI),
             "--home",
             str(home),
+            *db,
             "serve",
             "--listen",
             f"127.0.0.1:{port}",
@@ -154,9 +176,9 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     try:
         kiosk = Kiosk(url)
         kiosk.session.verify, kiosk.session.trust_env = str(cert), False
-        code = _ok(_run(["--home", str(home), "enroll-code", OFFICE, "--valid", "1h"]))
+        code = _ok(_run(["--home", str(home), *db, "enroll-code", OFFICE, "--valid", "1h"]))
         assert kiosk.enroll(code.stdout.strip()).status_code == 200
-        yield Remote(home, url, cert, tokens, kiosk, tmp)
+        yield Remote(home, url, cert, tokens, kiosk, tmp, db)
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -35,7 +35,6 @@ import pytest
 from agent.commands import EXIT_REVOKED
 from agent.settings import CONFIG_NAME
 from district.cli import EXIT_USAGE
-from district.keyring import DATABASE
 
 pytestmark = pytest.mark.slow
 
@@ -313,8 +312,8 @@ def test_district_unit_matches_the_server_and_its_environment_file() -> None:
         "/opt/cedoka/current/bin/cedoka-district serve $CEDOKA_SERVE_ARGS"
     ]
     assert unit["Service.User"] == unit["Service.Group"] == ["cedoka-district"]
-    # What `cedoka-district init` creates and the server opens first.
-    assert unit["Unit.ConditionPathExists"] == [f"/var/lib/cedoka-district/{DATABASE}"]
+    # What `cedoka-district init` creates on either store (district.sqlite is SQLite's only).
+    assert unit["Unit.ConditionPathIsDirectory"] == ["/var/lib/cedoka-district/keys"]
     assert unit["Service.RestartPreventExitStatus"] == [str(EXIT_USAGE)]
     assert env["CEDOKA_DISTRICT_HOME"] == "/var/lib/" + unit["Service.StateDirectory"][0]
     assert env["CEDOKA_SERVE_ARGS"] == "--listen 127.0.0.1:8700"
@@ -637,15 +636,15 @@ def test_district_install_as_an_unprivileged_user(district: DistrictInstall) -> 
 def test_district_unit_starts_once_init_has_created_its_condition(
     district: DistrictInstall,
 ) -> None:
-    """ConditionPathExists= names the file `cedoka-district init` creates."""
+    """ConditionPathIsDirectory= names the directory `cedoka-district init` creates."""
     unit = unit_settings(district.stage.text(f"etc/systemd/system/{DISTRICT_UNIT}"))
-    condition = district.root / unit["Unit.ConditionPathExists"][0].lstrip("/")
+    condition = district.root / unit["Unit.ConditionPathIsDirectory"][0].lstrip("/")
     assert not condition.exists()
     home = district.root / "var/lib/cedoka-district"
     cli = district.root / "opt/cedoka/current/bin/cedoka-district"
     succeeded(run([cli, "--home", home, "init", "--name", "Disdukcapil Uji", "--code", "74.08"],
                   unprivileged=True, home=district.home))  # fmt: skip
-    assert condition.is_file()
+    assert condition.is_dir()
 
 
 @needs_systemd_analyze

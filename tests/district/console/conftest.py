@@ -39,8 +39,9 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 
 @pytest.fixture
-def admin(tmp_path: Path) -> Iterator[Admin]:
-    with admin_server(tmp_path) as live:
+def admin(tmp_path: Path, db_url: str | None) -> Iterator[Admin]:
+    """The live server; SQLite unless the test module sets ``STORES`` (tests/district)."""
+    with admin_server(tmp_path, db_url) as live:
         yield live
 
 

@@ -8,6 +8,8 @@ import time
 from kiosk.audit import AuditEntry, AuditRecord, append, record_bytes
 from tests.district.adminlab import Admin
 
+STORES = ("sqlite", "postgresql")  # every test runs on both stores (tests/district/conftest)
+
 
 def store_records(admin: Admin, records: list[AuditRecord]) -> None:
     device = admin.kiosk.device_id
