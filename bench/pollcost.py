@@ -37,14 +37,16 @@ async def _phases(
 ) -> dict[str, float]:
     pid = server.pid
     await asyncio.sleep(2)
-    t0, c0 = time.perf_counter(), _cpu_ticks(pid)
+    t0, c0 = time.perf_counter(), _cpu_ticks([pid])
     await asyncio.sleep(seconds / 3)
-    idle_per_s = (_cpu_ticks(pid) - c0) / CLK_TCK / (time.perf_counter() - t0)
+    idle_per_s = (_cpu_ticks([pid]) - c0) / CLK_TCK / (time.perf_counter() - t0)
 
-    fleet = Fleet(server.port, enroller.kiosks[:kiosks], wait_s=1, at_once=64)
+    for kiosk in enroller.kiosks:
+        kiosk.port = server.port
+    fleet = Fleet(enroller.kiosks[:kiosks], wait_s=1, at_once=64)
     reader, writer = await asyncio.open_connection(HOST, server.port, limit=1 << 20)
     count = 0
-    t0, c0 = time.perf_counter(), _cpu_ticks(pid)
+    t0, c0 = time.perf_counter(), _cpu_ticks([pid])
     deadline = t0 + seconds / 2
     while time.perf_counter() < deadline:
         for kiosk in enroller.kiosks[:50]:
@@ -52,16 +54,16 @@ async def _phases(
             assert status == 200, status
             count += 1
     took = time.perf_counter() - t0
-    immediate_ms = ((_cpu_ticks(pid) - c0) / CLK_TCK - idle_per_s * took) * 1000 / count
+    immediate_ms = ((_cpu_ticks([pid]) - c0) / CLK_TCK - idle_per_s * took) * 1000 / count
     writer.close()
 
     fleet.start()
     await asyncio.sleep(3)  # every kiosk connected and polling
-    t0, c0, p0 = time.perf_counter(), _cpu_ticks(pid), fleet.polls
+    t0, c0, p0 = time.perf_counter(), _cpu_ticks([pid]), fleet.polls
     await asyncio.sleep(seconds)
     took = time.perf_counter() - t0
     cycles = fleet.polls - p0
-    cycle_ms = ((_cpu_ticks(pid) - c0) / CLK_TCK - idle_per_s * took) * 1000 / max(cycles, 1)
+    cycle_ms = ((_cpu_ticks([pid]) - c0) / CLK_TCK - idle_per_s * took) * 1000 / max(cycles, 1)
     await fleet.stop()
     return {
         "idle_cpu_pct": idle_per_s * 100,
