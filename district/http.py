@@ -479,8 +479,9 @@ def run_server(
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         timeout_keep_alive=75, backlog=4096, timeout_graceful_shutdown=3,
-        # h11 with head/body timeouts and a cap per address (district/connections.py)
-        http=protocol_class(connection_limits or ConnectionLimits()),
+        # h11 with head/body timeouts and a cap per address (district/connections.py), on
+        # uvloop when installed (the district extra has it; ADR 0029), else asyncio
+        http=protocol_class(connection_limits or ConnectionLimits()), loop="auto",
         proxy_headers=False,  # X-Forwarded-*: trusted only from --trusted-proxy (reach.py)
     )  # fmt: skip
 
