@@ -5,6 +5,7 @@ written in batches, and caches that never hide a revocation or a rotation."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -174,3 +175,7 @@ def test_sigterm_answers_held_polls_503_with_a_short_retry_after(serve: Served) 
     # the agent's backoff takes Retry-After as a lower bound
     backoff = Backoff(initial_s=1, max_s=300).failed()
     assert backoff.delay_s(lambda low, high: low, error.retry_after_s) == error.retry_after_s
+    # the "last seen" noted by these polls was written at shutdown (not 5 s later, never)
+    devices = json.loads(serve.cli("devices", "--json"))
+    assert len(devices) == len(kiosks)
+    assert all(isinstance(d["last_seen_s"], int) for d in devices), devices
