@@ -35,10 +35,10 @@ private PostgreSQL cluster in a temporary directory (:mod:`bench.pgcluster`: Uni
 ``fsync`` on as in production, ``max_connections`` raised for P processes x their thread
 pools), a fresh database, and per level P ``cedoka-district serve --db postgresql://…``
 processes on P ports; kiosk *i* polls server *i mod P*, so each holds N/P kiosks (the same
-server cost as P workers behind one port; each with its own copy of the home until the
-replay cache is shared, see :data:`SHARED_HOME`). ``--workers`` switches to one
-``serve --workers P`` on one port instead (the kernel spreads the connections,
-SO_REUSEPORT). Levels: 1,000, 4,000, 8,000, 16,000 (the issue's target: wake p99 <= 1 s),
+server cost as P workers behind one port; all on the one home, see :data:`SHARED_HOME`).
+``--workers`` switches to one ``serve --workers P`` on one port instead (its parent binds
+the port once and its P children accept from that one socket, ADR 0027). Levels: 1,000,
+4,000, 8,000, 16,000 (the issue's target: wake p99 <= 1 s),
 24,000, 32,000, … until one breaks; quick: 100 kiosks on 2 processes. Server RSS and CPU are
 summed over every server process (the process trees, so ``--workers``' children count);
 PostgreSQL's CPU (the postmaster and its backends) is reported apart, with its own same-run
@@ -107,12 +107,11 @@ from ui.demo import child_env, district_command
 GROUP = "district"
 HOST = "127.0.0.1"
 PER_SOURCE = 16_000  # kiosks per source address: one address has ~28k ephemeral ports
-# P serve processes on P ports each get a copy of the district home (the same keys; the
-# database is the shared PostgreSQL): main's replay cache lives in memory with a state file
-# in the home, which a second process on the same home reads as "lost after a crash" (it
-# refuses proofs issued within 60 s). Set to True once serve keeps the replay cache in
-# PostgreSQL (issue 18 item 2); --workers always shares the one home.
-SHARED_HOME = False
+# P serve processes on P ports share the one district home: on PostgreSQL the replay cache
+# is in the database (ADR 0027), not in the home's state file, which a second process on the
+# same home would read as "lost after a crash". False: a copy of the home per process (as
+# before the cache was shared); --workers always shares the one home.
+SHARED_HOME = True
 SYSTEMD_NOFILE = 1024  # systemd's default soft RLIMIT_NOFILE for services
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 AGENT_TIMEOUT_S = 30  # cedoka run's request_timeout_s: the feed's read timeout is wait + this

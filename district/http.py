@@ -20,6 +20,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import FrameType
@@ -32,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from district.admin import DistrictAdmin
-from district.admin_http import MAX_PUSH_BYTES, AdminParts, build_admin_app
+from district.admin_http import MAX_PUSH_BYTES, SIGN_INS_PER_MINUTE, AdminParts, build_admin_app
 from district.admin_http import PREFIX as ADMIN_PREFIX
 from district.connections import ConnectionLimits, protocol_class
 from district.console_http import PREFIX as CONSOLE_PREFIX
@@ -44,11 +45,12 @@ from district.metrics import CONTENT_TYPE as METRICS_TYPE
 from district.metrics import DistrictMetrics
 from district.notifier import FeedNotifier
 from district.openapi import ROUTE_DOCS, install_openapi
+from district.ratelimit import Limiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
 from district.regions import MAX_CSV_BYTES
 from district.replay import STATE_FILE as REPLAY_STATE_FILE
-from district.replay import open_replay_cache, save_replay_cache
-from district.service import TOUCH_FLUSH_S, DistrictService, FeedState
+from district.replay import ProofReplays, ReplayCache, open_replay_cache, save_replay_cache
+from district.service import ENROLL_ATTEMPTS_PER_MINUTE, TOUCH_FLUSH_S, DistrictService, FeedState
 from district.store import BlobReader, BlobRow, DeviceRow
 from district.webhooks import Deliverer, Webhooks
 from kiosk.b64 import b64u_encode
@@ -438,15 +440,56 @@ def _raise_fd_limit() -> None:
     log.info("event=fd_limit soft=%d", soft)
 
 
+@dataclass
+class _ProcessParts:
+    """What one server process holds that several processes must share (ADR 0027): on
+    PostgreSQL the shared replay cache and rate limits; on SQLite (one process) the replay
+    cache in memory, handed to the next start through a state file, and in-process limits.
+    """
+
+    replays: ProofReplays
+    enroll_limits: Limiter | None
+    sign_ins: Limiter | None
+    state_file: Path | None = None  # the replay cache's hand-over (SQLite)
+
+    @classmethod
+    def open(cls, keys: Keys, home: Path, db_url: str | None) -> _ProcessParts:
+        if db_url is not None:
+            from district.pg_store import PostgresStore
+
+            store = keys.store
+            assert isinstance(store, PostgresStore)
+            return cls(
+                replays=store.shared_replay_cache(),
+                enroll_limits=store.shared_rate_limiter(
+                    "enroll", per_minute=ENROLL_ATTEMPTS_PER_MINUTE
+                ),
+                sign_ins=store.shared_rate_limiter("sign_in", per_minute=SIGN_INS_PER_MINUTE),
+            )
+        state_file = home / REPLAY_STATE_FILE
+        replays = open_replay_cache(state_file, now_s=int(time.time()))
+        return cls(replays=replays, enroll_limits=None, sign_ins=None, state_file=state_file)
+
+    def save(self) -> None:
+        """At a stop: hand the in-memory cache to the next start (nothing on PostgreSQL)."""
+        if self.state_file is not None:
+            assert isinstance(self.replays, ReplayCache)
+            save_replay_cache(self.state_file, self.replays)
+
+
 def run_server(
     home: Path, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None,
     public_url: PublicUrl, trusted_proxies: Sequence[Network] = LOOPBACK,
     connection_limits: ConnectionLimits | None = None, db_url: str | None = None,
+    sock: socket.socket | None = None, worker: int | None = None,
 ) -> None:  # fmt: skip
     """Serve the district in ``home`` until interrupted (the ``serve`` command): the
     composition root of the server. Refuses to start if the crypto self-test fails. The
     proof replay cache is handed from a clean stop to the next start (``district.replay``).
-    With ``db_url`` the store is that PostgreSQL database (the keys stay in ``home``).
+    With ``db_url`` the store is that PostgreSQL database (the keys stay in ``home``), and
+    the replay cache and rate limits are shared with every other server process on it
+    (ADR 0027). ``sock``: an already listening socket to serve on instead of binding
+    ``host``:``port`` (``serve --workers``: ``worker`` is this process's index).
     """
     import uvicorn
 
@@ -457,10 +500,9 @@ def run_server(
     configure_logging()
     _raise_fd_limit()
     keys = Keys.open(home, db_url)
-    replay_state = home / REPLAY_STATE_FILE
-    replays = open_replay_cache(replay_state, now_s=int(time.time()))
-    service = DistrictService(keys, replays=replays)
-    notifier = FeedNotifier(keys.store)
+    shared = _ProcessParts.open(keys, home, db_url)
+    service = DistrictService(keys, replays=shared.replays, enroll_limits=shared.enroll_limits)
+    notifier = FeedNotifier(keys.store, listen_url=db_url)
     identity = Identity(keys.store.identity, district_code=keys.district_code,
                         district_name=keys.district_name)  # fmt: skip
     admin = AdminParts(
@@ -468,12 +510,14 @@ def run_server(
         admin=DistrictAdmin(keys),
         store=keys.store,
         webhooks=Webhooks(keys.store.webhooks, identity),
+        sign_ins=shared.sign_ins,
     )
     deliverer = Deliverer(keys.store.webhooks)
     app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies,
                     admin=admin)  # fmt: skip
-    log.info("event=serve public_url=%s trusted_proxies=%s", public_url,
-             ",".join(str(n) for n in trusted_proxies) or "-")  # fmt: skip
+    log.info("event=serve public_url=%s trusted_proxies=%s worker=%s", public_url,
+             ",".join(str(n) for n in trusted_proxies) or "-",
+             "-" if worker is None else worker)  # fmt: skip
     config = uvicorn.Config(
         app, host=host, port=port, access_log=False, log_level="info", log_config=None,
         ssl_certfile=str(tls_cert) if tls_cert else None,
@@ -495,15 +539,15 @@ def run_server(
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             await super().shutdown(sockets)
             # every request answered: hand the cache to the next start (it takes no more)
-            save_replay_cache(replay_state, replays)
+            shared.save()
             # and the WAL goes into the database: no -wal/-shm stays behind (this runs
             # before uvicorn re-raises SIGTERM, which ends the process without ``finally``)
             keys.store.close()
 
     deliverer.start()
     try:
-        Server(config).run()
+        Server(config).run(sockets=None if sock is None else [sock])
     finally:  # also when start-up failed (uvicorn re-raises SIGTERM after shutdown())
         deliverer.stop()
-        save_replay_cache(replay_state, replays)
+        shared.save()
         keys.store.close()

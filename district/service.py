@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from district.keyring import Keys
-from district.ratelimit import RateLimiter
-from district.replay import ReplayCache
+from district.ratelimit import Limiter, RateLimiter
+from district.replay import ProofReplays, ReplayCache
 from district.store import BlobReader, BlobRow, DeviceRow, DistrictStore
 from kiosk import PROTOCOL_VERSION
 from kiosk.audit import AuditRecord, record_bytes, verify_record
@@ -99,19 +99,21 @@ class DistrictService:
 
     def __init__(
         self, keys: Keys, *, now: Callable[[], float] = time.time,
-        replays: ReplayCache | None = None,
+        replays: ProofReplays | None = None, enroll_limits: Limiter | None = None,
     ) -> None:  # fmt: skip
         """``replays``: the proof replay cache (``district.replay.open_replay_cache`` for a
-        server process; by default an empty one that holds every proof, for tests)."""
+        server process, the shared one on PostgreSQL; by default an empty one that holds
+        every proof, for tests). ``enroll_limits``: the enrolment rate limit (by default
+        one in this process; on PostgreSQL the shared one, ADR 0027)."""
         self._keys = keys
         self._store = keys.store
         self._now = now
-        self._enroll_limits = RateLimiter(per_minute=ENROLL_ATTEMPTS_PER_MINUTE)
+        self._enroll_limits = enroll_limits or RateLimiter(per_minute=ENROLL_ATTEMPTS_PER_MINUTE)
         self._lock = threading.Lock()
         self._last_touch: dict[str, int] = {}  # device -> last "last seen" noted
         self._touches: dict[str, int] = {}  # noted, not yet written (flush_touches)
         self._auth_keys: dict[str, Ed25519PublicKey] = {}  # auth_jwk text -> parsed key
-        self._replays = replays if replays is not None else ReplayCache()
+        self._replays: ProofReplays = replays if replays is not None else ReplayCache()
         self._swept_s = 0
         self._sweep_enroll_secrets()
 

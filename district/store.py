@@ -106,6 +106,16 @@ class BlobReader(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class FeedChanges:
+    """What :meth:`DistrictStore.feed_changes` read: the cursor to pass next time, and the
+    new feed version of each device that changed (``complete``: of every device)."""
+
+    cursor: int
+    versions: dict[str, int]
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SignerRow:
     kid: str
     not_before_s: int
@@ -153,6 +163,7 @@ class DistrictStore(Protocol):
     def store_heartbeat(self, device_id: str, body: bytes, *, agent: str, at_s: int) -> None: ...
     def feed_versions(self) -> dict[str, int]: ...
     def data_version(self) -> int: ...
+    def feed_changes(self, after: int) -> FeedChanges: ...  # since cursor ``after``
 
     # --- jobs and blobs
     def next_seq(self, device_id: str) -> int: ...
