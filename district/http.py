@@ -1,24 +1,30 @@
 """The district server's HTTP layer (FastAPI on uvicorn): protocol v1 routes.
 
-Thin: each route authenticates the request proof, hands bytes to ``DistrictService`` in a
-worker thread (SQLite is blocking), and maps Cedoka errors to the error body of
+Thin: each route authenticates the request proof and hands bytes to ``DistrictService`` in
+one worker-thread hop (the store is blocking), and maps Cedoka errors to the error body of
 docs/protocol.md section 15. The long-poll waits in the event loop (``FeedNotifier``), so
-thousands of idle kiosks cost one coroutine each, not one thread. Logs carry ids only.
+thousands of idle kiosks cost one coroutine each, not one thread; a poll that times out with
+nothing new is answered on the event loop (a head signed then over the feed read when it
+arrived, no second hop), one that is woken takes a second hop for the new feed. The poll's
+timeout is jittered (3/4 to all of ``wait``) so polls that began together do not end
+together. Logs carry ids only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -32,7 +38,7 @@ from district.admin_http import PREFIX as ADMIN_PREFIX
 from district.connections import ConnectionLimits, protocol_class
 from district.console_http import PREFIX as CONSOLE_PREFIX
 from district.console_http import console_app
-from district.edge import RequestFraming
+from district.edge import RequestFraming, RequestLog
 from district.identity import Identity
 from district.keyring import Keys
 from district.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -44,8 +50,8 @@ from district.reach import LOOPBACK, Network, PublicUrl, client_address
 from district.regions import MAX_CSV_BYTES
 from district.replay import STATE_FILE as REPLAY_STATE_FILE
 from district.replay import ProofReplays, ReplayCache, open_replay_cache, save_replay_cache
-from district.service import ENROLL_ATTEMPTS_PER_MINUTE, DistrictService
-from district.store import BlobRow, DeviceRow
+from district.service import ENROLL_ATTEMPTS_PER_MINUTE, TOUCH_FLUSH_S, DistrictService, FeedState
+from district.store import BlobReader, BlobRow, DeviceRow
 from district.webhooks import Deliverer, Webhooks
 from kiosk.b64 import b64u_encode
 from kiosk.errors import (
@@ -64,10 +70,13 @@ JSON = "application/json; charset=utf-8"
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_WAIT_S = 55
 MAX_WAIT_S = 60
+WAIT_JITTER = 0.75  # a poll is held for wait * uniform(WAIT_JITTER, 1)
+CLOSING_RETRY_S = (1, 5)  # Retry-After of a poll ended by a shutdown: uniform, whole seconds
 BLOB_CHUNK_BYTES = 256 * 1024  # one thread-pool hop and one incremental blob read each
 _RANGE = re.compile(r"bytes=(\d{1,12})-(\d{0,12})")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 _MAX_INT_DIGITS = 16
+T = TypeVar("T")
 _PROOF_REASONS_SHOWN = {Reason.EXPIRED, Reason.ISSUED_IN_FUTURE, Reason.REPLAYED}
 
 
@@ -140,11 +149,28 @@ def build_app(  # noqa: PLR0915 (the route table)
     """
     silent_proxies: set[str] = set()  # warned about once each
 
+    async def flush_touches() -> None:
+        while True:
+            await asyncio.sleep(TOUCH_FLUSH_S)
+            try:
+                await run_in_threadpool(service.flush_touches)
+            except Exception as error:  # kept for the next flush; the loop must go on
+                log.warning("event=last_seen_write_failed error=%s", type(error).__name__)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         notifier.start()
-        yield
-        await notifier.stop()
+        flusher = asyncio.get_running_loop().create_task(flush_touches())
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+            await notifier.stop()
+            try:
+                await run_in_threadpool(service.flush_touches)
+            except Exception as error:
+                log.warning("event=last_seen_write_failed error=%s", type(error).__name__)
 
     app = FastAPI(
         title="Cedoka district server", version="1", lifespan=lifespan,
@@ -155,7 +181,7 @@ def build_app(  # noqa: PLR0915 (the route table)
     metrics = DistrictMetrics(service.store, held=lambda: notifier.waiting)
     app.state.metrics = metrics
     _install_error_handlers(app)
-    # Added before log_requests, so inside it: its refusals are logged like any answer.
+    # Added before RequestLog, so inside it: its refusals are logged like any answer.
     larger = (
         {
             ("POST", f"{ADMIN_PREFIX}/jobs"): MAX_PUSH_BYTES,
@@ -165,19 +191,7 @@ def build_app(  # noqa: PLR0915 (the route table)
         else {}
     )
     app.add_middleware(RequestFraming, max_body_bytes=MAX_BODY_BYTES, larger=larger)
-
-    @app.middleware("http")
-    async def log_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "event=request method=%s path=%s status=%d device=%s ms=%.1f",
-            request.method, request.url.path, response.status_code,
-            getattr(request.state, "device_id", "-"), (time.perf_counter() - started) * 1000,
-        )  # fmt: skip
-        return response
+    app.add_middleware(RequestLog, logger=log)
 
     async def body_of(request: Request) -> bytes:
         # RequestFraming counts the bytes as they arrive: past MAX_BODY_BYTES the read
@@ -187,7 +201,8 @@ def build_app(  # noqa: PLR0915 (the route table)
         except ClientDisconnect:  # gone mid-body (or closed by the body timeout)
             raise HttpError(400, "malformed", "the request body ended early") from None
 
-    async def device_of(request: Request, body: bytes) -> DeviceRow:
+    async def authorized(request: Request, body: bytes, then: Callable[[DeviceRow], T]) -> T:
+        """Check the request's proof and run ``then(device)``, both in one worker-thread hop."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme != AUTH_SCHEME or not token:
@@ -203,14 +218,20 @@ def build_app(  # noqa: PLR0915 (the route table)
             netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             origin = f"{request.scope.get('scheme', 'http')}://{netloc}"
         facts = RequestFacts(origin=origin, method=request.method, target=target, body=body)
-        try:
-            device = await run_in_threadpool(service.authenticate, token.encode("latin-1"), facts)
-        except RejectedError as error:  # the precise Reason, which the answer hides (15.1)
-            log.warning("event=proof_refused reason=%s detail=%s origin=%s", error.reason.value,
-                        str(error), origin)  # fmt: skip
-            raise
-        request.state.device_id = device.device_id
-        return device
+        proof = token.encode("latin-1")
+        state = request.state
+
+        def work() -> T:
+            try:
+                device = service.authenticate(proof, facts)
+            except RejectedError as error:  # the precise Reason, which the answer hides (15.1)
+                log.warning("event=proof_refused reason=%s detail=%s origin=%s",
+                            error.reason.value, str(error), origin)  # fmt: skip
+                raise
+            state.device_id = device.device_id  # for the request log line
+            return then(device)
+
+        return await run_in_threadpool(work)
 
     @app.post("/v1/enroll", **ROUTE_DOCS["enroll"])
     async def enroll(request: Request) -> Response:
@@ -226,30 +247,56 @@ def build_app(  # noqa: PLR0915 (the route table)
 
     @app.get("/v1/feed", **ROUTE_DOCS["feed"])
     async def feed(request: Request) -> Response:
-        device = await device_of(request, b"")
-        after = _int_param(request, "after", None, high=2**53 - 1)
-        kr = _int_param(request, "kr", None, high=2**53 - 1)
-        wait_s = min(_int_param(request, "wait", DEFAULT_WAIT_S, high=3600), MAX_WAIT_S)
-        state = await run_in_threadpool(service.feed_state, device, after=after, keyring_version=kr)
-        woken = False
-        if not state.has_news and wait_s > 0:
-            woken = await notifier.wait(device.device_id, state.feed_version, timeout_s=wait_s)
-        answer = await run_in_threadpool(
-            service.feed, device.device_id, after=after, keyring_version=kr
-        )
-        if woken:
-            metrics.wake.observe(time.monotonic() - notifier.changed_at)
+        try:
+            after = _int_param(request, "after", None, high=2**53 - 1)
+            kr = _int_param(request, "kr", None, high=2**53 - 1)
+            wait_s = min(_int_param(request, "wait", DEFAULT_WAIT_S, high=3600), MAX_WAIT_S)
+            malformed = None
+        except HttpError as error:  # answered after the proof check, as it always was
+            after = kr = wait_s = 0
+            malformed = error
+        holds = wait_s > 0
+
+        def start(device: DeviceRow) -> FeedState:
+            if malformed is not None:
+                raise malformed
+            return service.feed_state(device, after=after, keyring_version=kr,
+                                      answer_now=not holds)  # fmt: skip
+
+        state = await authorized(request, b"", start)
+        answer = state.answer
+        if answer is None:  # nothing new: hold the poll (none when closing: 503 below)
+            assert state.quiet is not None
+            held_s = wait_s * random.uniform(WAIT_JITTER, 1)  # spread the waves
+            woken = await notifier.wait(state.quiet.device_id, state.feed_version,
+                                        timeout_s=held_s)  # fmt: skip
+            if notifier.closing:  # shutting down: come back soon, not all at once
+                raise HttpError(503, "unavailable", "the server is restarting",
+                                retry_after_s=random.randint(*CLOSING_RETRY_S))  # fmt: skip
+            if woken:
+                answer = await run_in_threadpool(
+                    service.feed, state.quiet.device_id, after=after, keyring_version=kr
+                )
+                metrics.wake.observe(time.monotonic() - notifier.changed_at)
+            else:  # the feed as it was when the poll arrived, under a head signed now
+                answer = service.quiet_answer(state.quiet)
         return Response(answer, media_type=JSON, headers={"Cache-Control": "no-store"})
 
     @app.get("/v1/blobs/{job_id}/{doc_id}", **ROUTE_DOCS["blob"])
     async def blob(request: Request, job_id: str, doc_id: str) -> Response:
-        device = await device_of(request, b"")
-        row = await run_in_threadpool(service.blob, device.device_id, job_id, doc_id)
-        status, start, end, headers = _byte_range(
-            request.headers.get("range"), request.headers.get("if-range"), row
-        )
+        def allowed(device: DeviceRow) -> tuple[BlobRow, BlobReader | None]:
+            row = service.blob(device.device_id, job_id, doc_id)
+            return row, service.open_blob(job_id, doc_id)
 
-        reader = await run_in_threadpool(service.open_blob, job_id, doc_id)
+        row, reader = await authorized(request, b"", allowed)
+        try:
+            status, start, end, headers = _byte_range(
+                request.headers.get("range"), request.headers.get("if-range"), row
+            )
+        except HttpError:
+            if reader is not None:
+                reader.close()
+            raise
 
         async def chunks() -> AsyncIterator[bytes]:
             if reader is None:  # purged between the check and the read: the body ends short
@@ -273,21 +320,21 @@ def build_app(  # noqa: PLR0915 (the route table)
     @app.post("/v1/events", **ROUTE_DOCS["events"])
     async def events(request: Request) -> Response:
         body = await body_of(request)
-        device = await device_of(request, body)
-        return Response(await run_in_threadpool(service.events, device, body), media_type=JSON)
+        answer = await authorized(request, body, lambda device: service.events(device, body))
+        return Response(answer, media_type=JSON)
 
     @app.post("/v1/heartbeat", **ROUTE_DOCS["heartbeat"])
     async def heartbeat(request: Request) -> Response:
         body = await body_of(request)
-        device = await device_of(request, body)
-        answer = await run_in_threadpool(service.heartbeat, device, body)
+        answer = await authorized(request, body, lambda device: service.heartbeat(device, body))
         return Response(answer, media_type=JSON)
 
     @app.post("/v1/device/seal-key", **ROUTE_DOCS["seal_key"])
     async def seal_key(request: Request) -> Response:
         body = await body_of(request)
-        device = await device_of(request, body)
-        answer = await run_in_threadpool(service.rotate_seal_key, device, body)
+        answer = await authorized(
+            request, body, lambda device: service.rotate_seal_key(device, body)
+        )
         return Response(answer, media_type=JSON)
 
     @app.get("/metrics", include_in_schema=False)
@@ -476,14 +523,16 @@ def run_server(
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         timeout_keep_alive=75, backlog=4096, timeout_graceful_shutdown=3,
-        # h11 with head/body timeouts and a cap per address (district/connections.py)
-        http=protocol_class(connection_limits or ConnectionLimits()),
+        # h11 with head/body timeouts and a cap per address (district/connections.py), on
+        # uvloop when installed (the district extra has it; ADR 0029), else asyncio
+        http=protocol_class(connection_limits or ConnectionLimits()), loop="auto",
         proxy_headers=False,  # X-Forwarded-*: trusted only from --trusted-proxy (reach.py)
     )  # fmt: skip
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # SIGINT/SIGTERM: end the long-polls first, or shutdown waits for them
+            # SIGINT/SIGTERM: end the long-polls first (503 with a short Retry-After,
+            # protocol section 6.1), or shutdown waits for them
             asyncio.get_running_loop().call_soon_threadsafe(notifier.release_all)
             super().handle_exit(sig, frame)
 

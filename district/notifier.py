@@ -54,9 +54,10 @@ class FeedNotifier:
         return self._closing
 
     def release_all(self) -> None:
-        """The server is shutting down: end every long-poll now (each answers with the
-        feed as it is) and every later one at once, so connections drain in milliseconds,
-        not after the graceful-shutdown timeout. Call it on the event loop's thread."""
+        """The server is shutting down: end every long-poll now (the HTTP layer answers
+        each 503 with a short Retry-After) and every later one at once, so connections
+        drain in milliseconds, not after the graceful-shutdown timeout. Call it on the event
+        loop's thread."""
         self._closing = True
         for waiters in self._waiters.values():
             for event, _ in waiters:

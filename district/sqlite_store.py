@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import sqlite3
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -309,6 +310,14 @@ class SqliteStore:
                 "UPDATE devices SET last_seen_s = MAX(COALESCE(last_seen_s, 0), ?) "
                 "WHERE device_id = ?",
                 (at_s, device_id),
+            )
+
+    def touch_devices(self, touches: Mapping[str, int]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE devices SET last_seen_s = MAX(COALESCE(last_seen_s, 0), ?) "
+                "WHERE device_id = ?",
+                [(at_s, device_id) for device_id, at_s in sorted(touches.items())],
             )
 
     def store_heartbeat(self, device_id: str, body: bytes, *, agent: str, at_s: int) -> None:
