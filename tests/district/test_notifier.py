@@ -6,11 +6,13 @@ lost connection). A waiter wakes when its own device's feed moves, not for anoth
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -49,6 +51,17 @@ def stores(tmp_path: Path, db_url: str | None) -> Iterator[tuple[DistrictStore, 
     finally:
         reader.close()
         writer.close()
+
+
+T = TypeVar("T")
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own: once a console test has started Playwright's
+    session-wide sync API, this thread counts as running an event loop for the rest of the
+    session, and ``asyncio.run`` here would refuse."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _bump(store: DistrictStore, device_id: str) -> None:
@@ -91,7 +104,7 @@ def test_a_waiter_wakes_for_its_own_device_only(
         finally:
             await notifier.stop()
 
-    early, woken, latency_s = asyncio.run(run())
+    early, woken, latency_s = _run(run())
     print(f"{'sqlite' if db_url is None else 'postgresql'}: woken {latency_s * 1000:.1f} ms "
           "after the change was committed by another connection")  # fmt: skip
     assert not early, "woken by another device's change"
@@ -115,7 +128,7 @@ def test_a_change_processed_before_the_wait_is_not_slept_through(
         finally:
             await notifier.stop()
 
-    assert asyncio.run(run())
+    assert _run(run())
 
 
 def test_many_feeds_changed_at_once_wake_every_waiter(
@@ -138,7 +151,7 @@ def test_many_feeds_changed_at_once_wake_every_waiter(
         finally:
             await notifier.stop()
 
-    assert all(asyncio.run(run()))
+    assert all(_run(run()))
 
 
 def test_sqlite_feed_changes_are_read_from_a_cursor(tmp_path: Path) -> None:
@@ -215,7 +228,7 @@ def test_postgresql_listener_catches_up_after_a_lost_connection(
             await notifier.stop()
 
     try:
-        assert asyncio.run(run())
+        assert _run(run())
     finally:
         reader.close()
         writer.close()
@@ -231,6 +244,6 @@ def test_closing_is_true_once_all_are_released(tmp_path: Path) -> None:
             notifier.release_all()
             return await notifier.wait("dev_any", 0, timeout_s=5)
 
-        assert asyncio.run(run()) and notifier.closing
+        assert _run(run()) and notifier.closing
     finally:
         store.close()
