@@ -155,7 +155,8 @@ def build_app(  # noqa: PLR0915 (the route table)
             try:
                 await run_in_threadpool(service.flush_touches)
             except Exception as error:  # kept for the next flush; the loop must go on
-                log.warning("event=last_seen_write_failed error=%s", type(error).__name__)
+                log.warning("event=last_seen_write_failed error=%s message=%s",
+                            type(error).__name__, error)  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -170,7 +171,8 @@ def build_app(  # noqa: PLR0915 (the route table)
             try:
                 await run_in_threadpool(service.flush_touches)
             except Exception as error:
-                log.warning("event=last_seen_write_failed error=%s", type(error).__name__)
+                log.warning("event=last_seen_write_failed error=%s message=%s",
+                            type(error).__name__, error)  # fmt: skip
 
     app = FastAPI(
         title="Cedoka district server", version="1", lifespan=lifespan,
@@ -370,7 +372,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def on_cedoka_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, CedokaError)
-        return _error_response(_translate(error))
+        translated = _translate(error)
+        if translated.status >= HTTPStatus.INTERNAL_SERVER_ERROR:  # the log says which failure
+            log.error("event=internal_error path=%s error=%s message=%s", request.url.path,
+                      type(error).__name__, error)  # fmt: skip
+        return _error_response(translated)
 
     async def on_starlette_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
