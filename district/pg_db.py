@@ -4,6 +4,9 @@
 
 - one connection per thread, opened on first use from the URL, in autocommit mode (a read
   is one statement); a broken connection (the server restarted) is replaced on next use;
+  the connection of a thread that has ended (anyio's pool threads exit after 10 s idle and
+  new ones start under the next burst) is closed when the next connection is opened, so
+  connections never pile up past PostgreSQL's ``max_connections``;
   :meth:`PgDatabase.close_all` closes them all at a clean stop;
 - :meth:`PgDatabase.write`: one ``READ COMMITTED`` transaction, committed when the block
   ends and rolled back when it raises. Where the SQLite store relies on ``BEGIN IMMEDIATE``
@@ -60,7 +63,7 @@ class PgDatabase:
     def __init__(self, url: str) -> None:
         self.url = url
         self._local = threading.local()
-        self._opened: list[psycopg.Connection[Any]] = []
+        self._opened: list[tuple[threading.Thread, psycopg.Connection[Any]]] = []
         self._opened_lock = threading.Lock()
         self._generation = 0  # bumped by close_all: a thread's older connection is closed
 
@@ -72,11 +75,22 @@ class PgDatabase:
         ):
             conn = None
         if conn is None:
+            with self._opened_lock:  # the connections of threads that have ended
+                ended = [c for thread, c in self._opened if not thread.is_alive()]
+                self._opened = [(t, c) for t, c in self._opened if t.is_alive()]
+            for old in ended:
+                with contextlib.suppress(psycopg.Error):
+                    old.close()
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
             with self._opened_lock:
-                self._opened.append(conn)
+                self._opened.append((threading.current_thread(), conn))
                 self._local.conn, self._local.generation = conn, self._generation
         return conn
+
+    def open_connections(self) -> int:
+        """How many connections this database object holds open (for the tests)."""
+        with self._opened_lock:
+            return sum(1 for _, conn in self._opened if not conn.closed)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[psycopg.Connection[Any]]:
@@ -113,7 +127,7 @@ class PgDatabase:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is not None:
             with self._opened_lock:
-                self._opened = [c for c in self._opened if c is not conn]
+                self._opened = [(t, c) for t, c in self._opened if c is not conn]
             conn.close()
             self._local.conn = None
 
@@ -122,7 +136,7 @@ class PgDatabase:
         with self._opened_lock:
             opened, self._opened = self._opened, []
             self._generation += 1
-        for conn in opened:
+        for _, conn in opened:
             with contextlib.suppress(psycopg.Error):
                 conn.close()
 

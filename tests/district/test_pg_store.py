@@ -223,3 +223,31 @@ def test_a_bad_or_unreachable_database_is_one_line_and_no_password_is_shown(
     answer = _console(home, "jobs", db=url)
     _one_line_refusal(answer, "PostgresStore")
     assert "hunter2" not in answer.stderr
+
+
+def test_connections_of_ended_threads_are_closed(pg_url: str) -> None:
+    """anyio's pool threads end after 10 s idle and new ones take the next burst: their
+    connections must not pile up past max_connections (the bench's 16,000 kiosks on 4
+    processes hit "sorry, too many clients already" before this)."""
+    from district.pg_db import PgDatabase
+
+    db = PgDatabase(pg_url)
+
+    def one_query() -> None:
+        db.connection().execute("SELECT 1")
+
+    for _ in range(30):  # one after another: each thread has ended before the next starts
+        thread = threading.Thread(target=one_query)
+        thread.start()
+        thread.join()
+    one_query()  # this thread's own connection
+    try:
+        assert db.open_connections() <= 2, db.open_connections()
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert row is not None and row[0] <= 2, row
+    finally:
+        db.close_all()
