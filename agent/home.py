@@ -10,6 +10,9 @@
     server-ca.pem   the district's own CA, when 'cedoka enroll --ca' gave one
     kiosk-url       the kiosk window's URL with its secret (0600), unless
                     $CEDOKA_KIOSK_URL_FILE names another file (:mod:`ui.window`)
+    update/         the self-update's TUF metadata (trusted root, …) and downloads
+    running.json    written by ``cedoka run`` once started: version, pid, start time (the
+                    update's health check, :mod:`agent.update`)
 
 Every module that opens one of these asks :class:`HomeLayout` for its path; none spells a
 file name itself. No I/O here.
@@ -32,6 +35,8 @@ BLOBS_DIR = "blobs"
 PRINTING_LOCK_NAME = "printing.lock"
 SERVER_CA_NAME = "server-ca.pem"
 KIOSK_URL_NAME = "kiosk-url"
+UPDATE_DIR = "update"
+RUNNING_NAME = "running.json"
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,11 @@ class HomeLayout:
     @property
     def kiosk_url(self) -> Path:
         return self.root / KIOSK_URL_NAME
+
+    @property
+    def update(self) -> Path:
+        return self.root / UPDATE_DIR
+
+    @property
+    def running(self) -> Path:
+        return self.root / RUNNING_NAME

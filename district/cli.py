@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cedoka_io.version import package_version
-from district import cli_identity
+from district import cli_identity, cli_release
 from district.admin import (
     CANCEL_REASONS,
     MAX_CODE_VALID_S,
@@ -236,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     backup.add_argument("--to", required=True, type=Path, metavar="DIR")
     cli_identity.add_commands(commands, parse_duration)
+    cli_release.add_commands(commands)
     return parser
 
 
@@ -652,6 +653,7 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "init": _init, "serve": _serve, "push-samples": _push_samples, "backup": _backup,
     "user": lambda args, home: cli_identity.run_user(args, home.identity()),
     "token": lambda args, home: cli_identity.run_token(args, home.identity()),
+    "release": lambda args, home: cli_release.run(args, home.home_path()),
 }  # fmt: skip
 
 
@@ -662,6 +664,9 @@ class _Home:
         self.path, self.db_url = path, db_url
         self._keys: Keys | None = None
         self._identity: Identity | None = None
+
+    def home_path(self) -> Path:
+        return self.path
 
     def keys(self) -> Keys:
         if self._keys is None:

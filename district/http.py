@@ -40,6 +40,8 @@ from district.notifier import FeedNotifier
 from district.openapi import ROUTE_DOCS, install_openapi
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
 from district.regions import MAX_CSV_BYTES
+from district.releases import ReleaseRepo
+from district.releases_http import add_release_routes
 from district.replay import STATE_FILE as REPLAY_STATE_FILE
 from district.replay import open_replay_cache, save_replay_cache
 from district.service import DistrictService
@@ -125,6 +127,7 @@ def _translate(error: CedokaError) -> HttpError:
 def build_app(  # noqa: PLR0915 (the route table)
     service: DistrictService, notifier: FeedNotifier, *, public_url: PublicUrl | None = None,
     trusted_proxies: Sequence[Network] = LOOPBACK, admin: AdminParts | None = None,
+    releases: ReleaseRepo | None = None,
 ) -> FastAPI:  # fmt: skip
     """The FastAPI application for one district (the composition root passes the parts).
 
@@ -134,7 +137,8 @@ def build_app(  # noqa: PLR0915 (the route table)
     a test with its own forwarder in front may set once the forwarder's port is known).
     ``trusted_proxies``: peers whose ``X-Forwarded-For`` names the client for the enrolment
     rate limit. ``admin``: the admin API's parts, mounted at ``/admin/v1`` (None: no admin
-    API, as in the protocol's own tests).
+    API, as in the protocol's own tests). ``releases``: the TUF repository of agent releases,
+    served at ``/tuf/`` (ADR 0031; None: not served).
     """
     silent_proxies: set[str] = set()  # warned about once each
 
@@ -311,6 +315,8 @@ def build_app(  # noqa: PLR0915 (the route table)
         app.mount(ADMIN_PREFIX, build_admin_app(admin, public_url=public_url,
                                                 trusted_proxies=trusted_proxies))  # fmt: skip
         app.mount(CONSOLE_PREFIX, console_app())  # the web console over it (ADR 0023)
+    if releases is not None:  # agent releases, TUF (ADR 0031)
+        add_release_routes(app, releases)
     return app
 
 
@@ -424,7 +430,7 @@ def run_server(
     )
     deliverer = Deliverer(keys.store.webhooks)
     app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies,
-                    admin=admin)  # fmt: skip
+                    admin=admin, releases=ReleaseRepo.of_home(home))  # fmt: skip
     log.info("event=serve public_url=%s trusted_proxies=%s", public_url,
              ",".join(str(n) for n in trusted_proxies) or "-")  # fmt: skip
     config = uvicorn.Config(
