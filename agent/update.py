@@ -133,11 +133,8 @@ class ReleaseSource:
         ca = self.layout.server_ca
         self._verify = verify if verify is not None else (str(ca) if ca.exists() else True)
         self.metadata_url, self.targets_url = f"{base}/tuf/metadata/", f"{base}/tuf/targets/"
-        spool = Spool(self.layout.spool)
-        try:
+        with _spool(home) as spool:
             self._root_key = SSlibKey.from_crypto(load_trust(spool).root_key)
-        finally:
-            spool.close()
         self._metadata_dir = self.layout.update / "metadata"
         self._fetcher = _Fetcher(self._verify)
         self._updater: Updater | None = None
@@ -186,6 +183,7 @@ class ReleaseSource:
             self._updater = None  # an Updater refreshes once: a new one for each check
             updater = self.updater()
             updater.refresh()
+            give_back(self.layout.root)
             # the verified top-level targets, as the Updater stored them after its checks
             trusted: Metadata[Targets] = Metadata.from_bytes(
                 (self._metadata_dir / "targets.json").read_bytes()
@@ -211,7 +209,9 @@ class ReleaseSource:
         with _tuf_errors():
             updater = self.updater()
             cached = updater.find_cached_target(offer.target)
-            return Path(cached or updater.download_target(offer.target))
+            path = Path(cached or updater.download_target(offer.target))
+        give_back(self.layout.root)
+        return path
 
 
 @contextlib.contextmanager
@@ -225,6 +225,34 @@ def _tuf_errors() -> Iterator[None]:
         raise UpdateRefusedError(f"refused by TUF: {type(error).__name__}: {error}") from error
     except OSError as error:
         raise OperatorError(f"update files: {error}") from error
+
+
+@contextlib.contextmanager
+def _spool(home: Path) -> Iterator[Spool]:
+    """The kiosk's spool, opened by whoever runs the update. Run as root (it writes
+    ``/opt/cedoka`` and restarts the unit), what SQLite or TUF created in the home (the
+    spool's ``-wal``/``-shm``, ``update/``) is given back to the home's owner, so the agent,
+    which runs as that user, can still open them."""
+    spool = Spool(HomeLayout(home).spool)
+    try:
+        yield spool
+    finally:
+        spool.close()
+        give_back(home)
+
+
+def give_back(home: Path) -> None:
+    """As root: chown the spool's side files and ``update/`` to the owner of ``home``."""
+    if os.geteuid() != 0:
+        return
+    owner = home.stat()
+    layout = HomeLayout(home)
+    paths = [layout.spool.with_name(layout.spool.name + s) for s in ("-wal", "-shm")]
+    if layout.update.exists():
+        paths += [layout.update, *layout.update.rglob("*")]
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.lchown(path, owner.st_uid, owner.st_gid)
 
 
 # --- the release directories -----------------------------------------------------------
@@ -384,11 +412,8 @@ def busy_reason(home: Path) -> str | None:
     """Why an update must wait now (a job released or printing, the printing lock held),
     or None when the spool is idle."""
     layout = HomeLayout(home)
-    spool = Spool(layout.spool)
-    try:
+    with _spool(home) as spool:
         counts = spool.counts()
-    finally:
-        spool.close()
     busy = sum(counts.get(state.value, 0) for state in BUSY_STATES)
     if busy:
         return f"{busy} job(s) released or printing"
