@@ -219,6 +219,8 @@ def _tuf_errors() -> Iterator[None]:
     """TUF's and the network's failures as Cedoka errors (one line each for the CLI)."""
     try:
         yield
+    except tuf_errors.DownloadLengthMismatchError as error:  # endless data: not the network's
+        raise UpdateRefusedError(f"refused by TUF: {type(error).__name__}: {error}") from error
     except tuf_errors.DownloadError as error:
         raise TransportError(f"release download failed: {error}") from error
     except tuf_errors.RepositoryError as error:

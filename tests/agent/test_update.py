@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -251,6 +252,59 @@ def test_a_freeze_on_expired_metadata_is_refused(district: District, tmp_path: P
         with pytest.raises(UpdateRefusedError, match="ExpiredMetadataError"):
             check(home, base_url=frozen_url)
     assert check(home) == "0.2.0"  # the live server re-signs: no freeze from it
+
+
+def test_an_archive_longer_or_other_than_signed_is_refused(district: District,
+                                                           tmp_path: Path) -> None:  # fmt: skip
+    home = enrolled(district, tmp_path / "kiosk")
+    assert district.cli("release", "init") == 0
+    district.publish("0.2.0", tmp_path)
+    assert district.cli("release", "promote", "0.2.0", "--percent", "100") == 0
+    release = district.repo.releases()[0]
+    name = f"{release.sha256}.cedoka-0.2.0.tar.gz"
+    for case, change in (("endless", lambda b: b + b"\0" * 1_000_000),
+                         ("swapped", lambda b: bytes([b[0] ^ 1]) + b[1:])):  # fmt: skip
+        (tmp_path / case).mkdir()
+        with mirror(district.repo.dir, tmp_path / case) as url:
+            served = tmp_path / case / "tuf" / "targets" / name
+            served.write_bytes(change(served.read_bytes()))
+            source = ReleaseSource(home, base_url=url)
+            try:
+                found = source.check(CURRENT)
+                assert found.offer is not None
+                with pytest.raises(UpdateRefusedError, match="Mismatch"):
+                    source.download(found.offer)
+            finally:
+                source.close()
+        assert not list((HomeLayout(home).update / "downloads").glob("*")), case
+
+
+def test_publish_and_promote_on_a_signing_machine_with_the_offline_keys(
+    district: District, tmp_path: Path
+) -> None:
+    home = enrolled(district, tmp_path / "kiosk")
+    assert district.cli("release", "init") == 0
+    usb = tmp_path / "usb"
+    usb.mkdir(mode=0o700)
+    for name in ("root.pem", "tuf-targets.pem"):  # off the server
+        (district.home / "keys" / name).rename(usb / name)
+    signer = tmp_path / "signer"  # another machine: a copy of the repository, the stick
+    signer.mkdir()
+    shutil.copytree(district.repo.dir, signer / "tuf")
+    archive = tmp_path / "cedoka-0.2.0.tar.gz"
+    write_archive(archive, "0.2.0", [], [])
+
+    def on_signer(*argv: str) -> int:
+        return district_cli.main(["--home", str(signer), "release", "--keys", str(usb), *argv])
+
+    assert district.cli("release", "publish", str(archive), "--version", "0.2.0") == 1
+    assert on_signer("publish", str(archive), "--version", "0.2.0") == 0
+    assert on_signer("promote", "0.2.0", "--office", OFFICE) == 0
+    assert not (signer / "tuf" / "metadata" / "2.snapshot.json").exists()  # no key there
+    for sub in ("metadata", "targets"):  # carried to the server
+        shutil.copytree(signer / "tuf" / sub, district.repo.dir / sub, dirs_exist_ok=True)
+    assert check(home) == "0.2.0"  # the server signed snapshot and timestamp when asked
+    assert district.cli("release", "list") == 0
 
 
 def test_an_update_waits_while_a_job_prints(district: District, tmp_path: Path) -> None:
