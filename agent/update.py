@@ -147,7 +147,13 @@ class ReleaseSource:
         when it is the pinned root key's (no trust on first use)."""
         if (self._metadata_dir / "root.json").exists():
             return None
-        data = self._fetcher.download_bytes(self.metadata_url + ROOT_V1, 512_000)
+        try:
+            data = self._fetcher.download_bytes(self.metadata_url + ROOT_V1, 512_000)
+        except tuf_errors.DownloadHTTPError as error:
+            if error.status_code != requests.codes.not_found:
+                raise
+            raise OperatorError("the district publishes no releases yet (no repository at "
+                                f"{self.metadata_url})") from None  # fmt: skip
         try:
             root: Metadata[Root] = Metadata.from_bytes(data)
             role = root.signed.roles["root"]

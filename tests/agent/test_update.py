@@ -329,6 +329,7 @@ def test_cedoka_update_exit_status(district: District, tmp_path: Path) -> None:
 
     refused = update("--check")  # no repository yet on the server
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "publishes no releases yet" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert district.cli("release", "init") == 0
     district.publish("0.2.0", tmp_path)
