@@ -40,15 +40,19 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 
 def run_update(args: argparse.Namespace) -> int:
     """The ``update`` command (python-tuf is imported here, not by every ``cedoka`` run)."""
-    from agent.update import (
-        DEFAULT_RESTART,
-        Installer,
-        Releases,
-        ReleaseSource,
-        UpdateWaitingError,
-        apply,
-        restart_command,
-    )
+    try:
+        from agent.update import (
+            DEFAULT_RESTART,
+            Installer,
+            Releases,
+            ReleaseSource,
+            UpdateWaitingError,
+            apply,
+            restart_command,
+        )
+    except ImportError as error:  # python-tuf comes with the ui extra
+        return _fail(f"error: {error.name or error} is not installed: the self-update needs "
+                     "the ui extra (pip install 'cedoka[ui]')")  # fmt: skip
 
     current = package_version()
     try:

@@ -653,7 +653,7 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "init": _init, "serve": _serve, "push-samples": _push_samples, "backup": _backup,
     "user": lambda args, home: cli_identity.run_user(args, home.identity()),
     "token": lambda args, home: cli_identity.run_token(args, home.identity()),
-    "release": lambda args, home: cli_release.run(args, home.home_path()),
+    "release": lambda args, home: cli_release.run(args, home.home_path(), home.devices),
 }  # fmt: skip
 
 

@@ -1,9 +1,10 @@
 """``cedoka-district release …``: the agent releases in the district's TUF repository
 (:mod:`district.releases`, ADR 0031).
 
-``init`` creates the repository (root signed by the district root key); ``publish`` adds a
-release archive at stage 0 %; ``promote`` widens who may take it (a percentage of the kiosks,
-chosen offices); ``list`` shows the releases and their stages; ``refresh`` re-signs the
+``archive`` packs a folder of wheels as a release archive; ``init`` creates the repository
+(root signed by the district root key); ``publish`` adds a release archive at stage 0 %;
+``promote`` widens who may take it (a percentage of the kiosks, chosen offices); ``list``
+shows the releases, their stages and how many kiosks run each; ``refresh`` re-signs the
 snapshot and timestamp when due (the server does it by itself when kiosks ask).
 
 ``--keys DIR`` names a directory that holds the offline keys (``root.pem``,
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from district.releases import ReleaseRepo
-from kiosk.errors import OperatorError
+from district.releases import ReleaseRepo, write_archive
+from kiosk.errors import CedokaError, OperatorError
 from kiosk.rollout import BUCKETS, parse_version
 
 
@@ -51,6 +54,14 @@ def add_commands(commands: Any) -> None:
     )  # fmt: skip
     actions = release.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("init", help="create the repository (root signed by the district root)")
+    archive = actions.add_parser("archive", help="pack a folder of wheels as a release archive")
+    archive.add_argument("--version", required=True, type=_version, metavar="V")
+    archive.add_argument("--wheels", required=True, type=Path, metavar="DIR",
+                         help="every wheel the release needs, cedoka-V's included (e.g. from "
+                         "pip wheel '.[printers,ui,window]' -w DIR)")  # fmt: skip
+    archive.add_argument("--extras", default="printers,ui,window", metavar="LIST",
+                         help="the extras a kiosk installs (default: those three)")  # fmt: skip
+    archive.add_argument("--out", required=True, type=Path, metavar="FILE")
     publish = actions.add_parser("publish", help="add a release archive (stage 0%%: nobody "
                                  "takes it before 'promote')")  # fmt: skip
     publish.add_argument("archive", type=Path, metavar="ARCHIVE",
@@ -67,12 +78,32 @@ def add_commands(commands: Any) -> None:
     actions.add_parser("refresh", help="re-sign snapshot and timestamp when due")
 
 
-def run(args: argparse.Namespace, home: Path) -> None:
-    """Run one ``release`` action on the district home ``home``."""
+def _kiosks_by_version(devices: Callable[[], list[dict[str, Any]]]) -> dict[str, int] | None:
+    """How many kiosks (not revoked) last reported each agent version (``cedoka/<V>`` in
+    their heartbeats); None where there is no district database (a signing machine)."""
+    try:
+        listed = devices()
+    except CedokaError:
+        return None
+    counts: dict[str, int] = {}
+    for device in listed:
+        agent = device.get("agent") or ""
+        if device.get("revoked_s") is None and agent.startswith("cedoka/"):
+            version = agent.removeprefix("cedoka/")
+            counts[version] = counts.get(version, 0) + 1
+    return counts
+
+
+def run(args: argparse.Namespace, home: Path,
+        devices: Callable[[], list[dict[str, Any]]] = list) -> None:  # fmt: skip
+    """Run one ``release`` action on the district home ``home`` (``devices``: the district's
+    kiosks, for ``list``)."""
     repo = ReleaseRepo.of_home(home, args.keys)
     now_s = int(time.time())
     action: str = args.action
-    if action == "init":
+    if action == "archive":
+        _archive(args)
+    elif action == "init":
         keyid = repo.init(now_s=now_s)
         print(f"release repository created in {repo.dir} (root key {keyid[:16]}…)")
     elif action == "publish":
@@ -88,18 +119,47 @@ def run(args: argparse.Namespace, home: Path) -> None:
                             offices=tuple(args.office))  # fmt: skip
         print(f"{done.version}: stage {done.stage.describe()}")
     elif action == "list":
-        releases = repo.releases()
-        if args.json:
-            print(json.dumps([{"version": r.version, "percent": r.stage.percent,
-                               "offices": list(r.stage.offices), "length": r.length,
-                               "sha256": r.sha256} for r in releases], indent=2))  # fmt: skip
-        elif not releases:
-            print("(none)")
-        for r in [] if args.json else releases:
-            print(f"{r.version:<12} {r.stage.describe():<30} {r.length} bytes  "
-                  f"sha256 {r.sha256[:16]}…")  # fmt: skip
+        _list(repo, args.json, _kiosks_by_version(devices))
     elif action == "refresh":
         signed = repo.refresh(now_s=now_s)
         print("snapshot/timestamp re-signed" if signed else "nothing due")
     else:  # pragma: no cover - argparse allows no other
         raise AssertionError(action)
+
+
+def _list(repo: ReleaseRepo, as_json: bool, kiosks: dict[str, int] | None) -> None:
+    """The releases, their stages, and how many kiosks run each (``-``: not known here)."""
+    releases = repo.releases()
+    if as_json:
+        print(json.dumps([{"version": r.version, "percent": r.stage.percent,
+                           "offices": list(r.stage.offices), "length": r.length,
+                           "sha256": r.sha256,
+                           "kiosks": None if kiosks is None else kiosks.get(r.version, 0)}
+                          for r in releases], indent=2))  # fmt: skip
+        return
+    if not releases:
+        print("(none)")
+    for r in releases:
+        running = "-" if kiosks is None else str(kiosks.get(r.version, 0))
+        print(f"{r.version:<12} {r.stage.describe():<30} kiosks {running:<5} "
+              f"{r.length} bytes  sha256 {r.sha256[:16]}…")  # fmt: skip
+    if kiosks:
+        others = {v: n for v, n in kiosks.items() if v not in {r.version for r in releases}}
+        if others:
+            print("kiosks on other versions: "
+                  + ", ".join(f"{v}: {n}" for v, n in sorted(others.items())))  # fmt: skip
+
+
+def _archive(args: argparse.Namespace) -> None:
+    """``release archive``: ``release.json`` + ``wheels/``, checked to hold cedoka-V."""
+    version: str = args.version
+    wheels = sorted(args.wheels.glob("*.whl")) if args.wheels.is_dir() else []
+    if not any(w.name.startswith(f"cedoka-{version}-") for w in wheels):
+        raise OperatorError(f"{args.wheels} holds no cedoka-{version}-*.whl")
+    extras = [e for e in args.extras.split(",") if e]
+    if not all(re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", e) for e in extras):
+        raise OperatorError(f"--extras {args.extras!r}: names such as printers,ui,window")
+    if args.out.exists():
+        raise OperatorError(f"{args.out} exists already")
+    write_archive(args.out, version, wheels, extras)
+    print(f"{args.out}: release {version}, {len(wheels)} wheels, extras {','.join(extras)}")

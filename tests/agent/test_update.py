@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import shutil
 import subprocess
@@ -124,11 +125,22 @@ def test_release_commands(district: District, tmp_path: Path,
     capsys.readouterr()
     assert district.cli("release", "list") == 0
     assert f"0.2.0        25% + {OFFICE}" in capsys.readouterr().out
+    assert district.cli("release", "list", "--json") == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["kiosks"] == 0 and listed["percent"] == 25
     with pytest.raises(SystemExit) as usage:
         district.cli("release", "promote", "0.2", "--percent", "101")
     assert usage.value.code == 2
     with pytest.raises(SystemExit):
         district.cli("release", "publish", str(archive), "--version", "v1")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    packed = tmp_path / "packed.tar.gz"
+    pack = ("release", "archive", "--version", "0.5.0", "--wheels", str(wheels))
+    assert district.cli(*pack, "--out", str(packed)) == 1  # no cedoka-0.5.0 wheel
+    (wheels / "cedoka-0.5.0-py3-none-any.whl").write_bytes(b"PK")
+    assert district.cli(*pack, "--out", str(packed)) == 0
+    assert district.cli("release", "publish", str(packed), "--version", "0.5.0") == 0
     not_an_archive = tmp_path / "x.tar.gz"
     not_an_archive.write_bytes(b"not a tar")
     assert district.cli("release", "publish", str(not_an_archive), "--version", "0.4.0") == 1
@@ -280,7 +292,7 @@ def test_an_archive_longer_or_other_than_signed_is_refused(district: District,
 
 
 def test_publish_and_promote_on_a_signing_machine_with_the_offline_keys(
-    district: District, tmp_path: Path
+    district: District, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     home = enrolled(district, tmp_path / "kiosk")
     assert district.cli("release", "init") == 0
@@ -304,7 +316,13 @@ def test_publish_and_promote_on_a_signing_machine_with_the_offline_keys(
     for sub in ("metadata", "targets"):  # carried to the server
         shutil.copytree(signer / "tuf" / sub, district.repo.dir / sub, dirs_exist_ok=True)
     assert check(home) == "0.2.0"  # the server signed snapshot and timestamp when asked
+    capsys.readouterr()
     assert district.cli("release", "list") == 0
+    listed = capsys.readouterr().out
+    assert f"0.2.0        0% + {OFFICE}" in listed and "kiosks 0 " in listed
+    assert "kiosks on other versions: 0.1.0: 1" in listed  # the enrolled kiosk's agent
+    assert on_signer("list") == 0  # no district database there: kiosks unknown
+    assert "kiosks -" in capsys.readouterr().out
 
 
 def test_an_update_waits_while_a_job_prints(district: District, tmp_path: Path) -> None:
