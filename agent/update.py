@@ -250,12 +250,14 @@ def _spool(home: Path) -> Iterator[Spool]:
 
 
 def give_back(home: Path) -> None:
-    """As root: chown the spool's side files and ``update/`` to the owner of ``home``."""
+    """As root: chown the spool's side files, the printing lock and ``update/`` to the owner
+    of ``home``."""
     if os.geteuid() != 0:
         return
     owner = home.stat()
     layout = HomeLayout(home)
     paths = [layout.spool.with_name(layout.spool.name + s) for s in ("-wal", "-shm")]
+    paths.append(layout.printing_lock)
     if layout.update.exists():
         paths += [layout.update, *layout.update.rglob("*")]
     for path in paths:
@@ -416,19 +418,32 @@ def _unpack(archive: Path, into: Path, version: str) -> list[str]:
 # --- idle spool, health ----------------------------------------------------------------
 
 
-def busy_reason(home: Path) -> str | None:
-    """Why an update must wait now (a job released or printing, the printing lock held),
-    or None when the spool is idle."""
-    layout = HomeLayout(home)
+def _busy_jobs(home: Path) -> str | None:
     with _spool(home) as spool:
         counts = spool.counts()
     busy = sum(counts.get(state.value, 0) for state in BUSY_STATES)
-    if busy:
-        return f"{busy} job(s) released or printing"
+    return f"{busy} job(s) released or printing" if busy else None
+
+
+@contextlib.contextmanager
+def idle_spool(home: Path) -> Iterator[str | None]:
+    """Yields why an update must wait (a print round running, a job released or printing),
+    or None: then the printing lock is held here until the block ends, so no print round can
+    start meanwhile (one that tries answers "printer busy" and its job prints after, ADR
+    0024)."""
+    layout = HomeLayout(home)
     with exclusive_lock(layout.printing_lock, wait=False) as free:
+        give_back(home)
         if not free:
-            return "a print round is running"
-    return None
+            yield "a print round is running"
+            return
+        yield _busy_jobs(home)
+
+
+def busy_reason(home: Path) -> str | None:
+    """Why an update must wait now, or None when the spool is idle (:func:`idle_spool`)."""
+    with idle_spool(home) as reason:
+        return reason
 
 
 @dataclass(frozen=True)
@@ -453,18 +468,19 @@ def apply(home: Path, archive: Path, version: str, *, installer: Installer,
             already stays for the next try).
         OperatorError: the release could not be built or failed its checks.
     """
-    for step in ("before", "after"):  # the build takes a while: asked again before the switch
-        reason = busy_reason(home)
-        if reason is not None:
-            raise UpdateWaitingError(f"update to {version} waits: {reason}")
-        if step == "before":
-            release = installer.install(archive, version)
+    reason = busy_reason(home)
+    if reason is not None:
+        raise UpdateWaitingError(f"update to {version} waits: {reason}")
+    release = installer.install(archive, version)
     releases = installer.releases
     started = time.time()
-    old = releases.switch(release)
-    if restart is None:
-        return Outcome("switched", version, release)
-    restart()
+    with idle_spool(home) as reason:  # asked again after the build; no print starts now
+        if reason is not None:
+            raise UpdateWaitingError(f"update to {version} waits: {reason}")
+        old = releases.switch(release)
+        if restart is None:
+            return Outcome("switched", version, release)
+        restart()  # the old agent stops, the new one starts; its first print round waits
     deadline = time.monotonic() + health_timeout_s
     while time.monotonic() < deadline:
         if started_since(home, version, started):
