@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ from agent.update import (
     UpdateRefusedError,
     UpdateWaitingError,
     apply,
+    busy_reason,
 )
 from district import cli as district_cli
 from district.admin import DistrictAdmin
@@ -41,9 +43,12 @@ from district.keyring import Keys
 from district.notifier import FeedNotifier
 from district.releases import ReleaseRepo, public_key, write_archive
 from district.service import DistrictService
+from kiosk.model import ReleaseMode
 from kiosk.rollout import rollout_bucket
+from tests.agent.harness import nik_pdf, wait_for
 from tests.agent.update_lab import build_archive, mirror, seed_dir
 from tests.district.conftest import new_district, serving
+from tests.sim.district import RESIDENT
 
 OFFICE = "74.08.01.2002"
 OTHER_OFFICE = "74.08.01.2003"
@@ -335,6 +340,43 @@ def test_an_update_waits_while_a_job_prints(district: District, tmp_path: Path) 
         with pytest.raises(UpdateWaitingError, match="print round"):
             apply(home, archive, "0.2.0", installer=installer, restart=None)
     assert not (tmp_path / "root" / "opt").exists()  # nothing built, nothing switched
+
+
+def test_an_update_waits_while_a_released_job_has_not_printed(district: District,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    """A real agent (``cedoka run``) receives an auto-release job while its printer is paused:
+    the job is released, not printed, and the update waits until it has printed."""
+    home = enrolled(district, tmp_path / "kiosk")
+    printed = tmp_path / "kiosk-printed"
+    (printed / "PAUSED").write_bytes(b"")
+    district.admin.push(office_code=OFFICE, resident=RESIDENT,
+                        documents=[("KK", nik_pdf(1, "kk"))], release=ReleaseMode.AUTO,
+                        copies=1, lifetime_s=3600)  # fmt: skip
+    log = tmp_path / "agent.log"
+    with log.open("wb") as sink:
+        cedoka = str(Path(sys.executable).with_name("cedoka"))
+        agent = subprocess.Popen([cedoka, "--home", str(home), "run"], stdout=sink,
+                                 stderr=subprocess.STDOUT)  # fmt: skip
+    archive = tmp_path / "cedoka-0.2.0.tar.gz"
+    write_archive(archive, "0.2.0", [], [])
+    installer = Installer(Releases(tmp_path / "root"))
+    try:
+        wait_for("the job released", lambda: _states(home) == {"released": 1}, 60)
+        with pytest.raises(UpdateWaitingError, match="1 job\\(s\\) released or printing"):
+            apply(home, archive, "0.2.0", installer=installer, restart=None)
+        (printed / "PAUSED").unlink()
+        wait_for("the job printed", lambda: "released" not in _states(home), 60)
+        assert busy_reason(home) is None  # printed: an update may go on now
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+    assert not (tmp_path / "root" / "opt").exists()
+
+
+def _states(home: Path) -> dict[str, int]:
+    with contextlib.closing(sqlite3.connect(HomeLayout(home).spool)) as db:
+        rows = db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+    return {str(state): int(n) for state, n in rows}
 
 
 def test_cedoka_update_exit_status(district: District, tmp_path: Path) -> None:
