@@ -24,6 +24,7 @@ from agent.home import HomeLayout
 from agent.jobs import JobBook
 from agent.keys import DeviceKeys
 from agent.link import DistrictLink
+from agent.linkwatch import NETWORK_BACKOFF_MAX_S, LinkProbe, is_network_failure
 from agent.operators import OperatorBook
 from agent.recent import RecentErrors
 from agent.release import Releaser
@@ -48,6 +49,9 @@ from printers.factory import open_printer, open_receipt_printer
 from printers.receipt import ReceiptPrinter
 
 log = logging.getLogger("cedoka.agent")
+# A successful round stores the time in the spool's ``link_ok_s`` after a failure, else at
+# most this often (the in-memory link state, which the screen reads, is always current).
+LINK_OK_STORE_S = 60
 
 
 def agent_version() -> str:
@@ -101,6 +105,7 @@ class Agent:
         sweep_temporaries(self.blobs.directory)
         self.errors = RecentErrors()
         self.link = LinkState()
+        self._link_ok_stored_s = 0  # when this process last stored link_ok_s
         trust = trust_store.load(self.spool)
         cfg = self.config
         self.book = JobBook(
@@ -133,6 +138,7 @@ class Agent:
                 base_url=cfg.server_url, device_id=cfg.device_id, auth_key=self.keys.auth,
                 request_timeout_s=cfg.request_timeout_s, verify=verify,
             ) for _ in range(2))  # fmt: skip
+        self.probe = LinkProbe(cfg.server_url)  # after a network failure: is it back?
         self.ready = threading.Event()
         self.syncer = Syncer(
             spool=self.spool, book=self.book, blobs=self.blobs, client=self.client,
@@ -254,9 +260,17 @@ class Agent:
         loops[0].join(timeout=1)
         log.info("event=agent_stopped")
 
-    def _wait(self, stop: threading.Event, backoff: Backoff, retry_after: float | None) -> None:
-        delay = backoff.delay_s(random.uniform, retry_after)
-        stop.wait(delay)
+    def _wait(self, stop: threading.Event, backoff: Backoff, retry_after: float | None,
+              error: Exception | None = None) -> None:  # fmt: skip
+        """Back off after a failure (protocol §15.3): a network failure waits at most 60 s
+        and ends its wait as soon as the district's port accepts a connection again
+        (:mod:`agent.linkwatch`); any other failure waits as configured."""
+        if not is_network_failure(error):
+            stop.wait(backoff.delay_s(random.uniform, retry_after))
+            return
+        delay = backoff.delay_s(random.uniform, retry_after, cap_s=NETWORK_BACKOFF_MAX_S)
+        log.info("event=backoff kind=%s wait_s=%.1f", getattr(error, "kind", "-"), delay)
+        self.probe.wait(stop, delay)
 
     def _link_failed(self, error: Exception) -> str:
         if isinstance(error, RejectedError):
@@ -268,12 +282,13 @@ class Agent:
         fresh = True  # after a start or a failure: a fresh head at once (cancellations)
         while not stop.is_set():
             retry_after: float | None = None
+            failure: Exception | None = None
             try:
                 self._synced(1 if fresh else self.config.long_poll_wait_s)
                 fresh = False
             except TransportError as error:
                 retry_after = getattr(error, "retry_after_s", None)
-                backoff, fresh = backoff.failed(), True
+                backoff, fresh, failure = backoff.failed(), True, error
             except RejectedError:
                 backoff = backoff.failed()
             except Exception:  # a bug must not stop the kiosk for good: log, back off
@@ -283,7 +298,7 @@ class Agent:
             else:
                 backoff = backoff.succeeded()
                 continue
-            self._wait(stop, backoff, retry_after)
+            self._wait(stop, backoff, retry_after, failure)
 
     def _synced(self, wait_s: int) -> None:
         """One sync round; the link state records how it went. Raises what the round
@@ -304,13 +319,19 @@ class Agent:
             else:
                 log.warning("event=sync_refused reason=%s", error.reason.value)
             raise
+        now = self.local_now_s()
         with self.link.lock:
-            self.link.last_ok_s, self.link.error, self.link.revoked = (
-                self.local_now_s(),
-                None,
-                False,
-            )
-        self.spool.set_meta({"link_ok_s": str(self.local_now_s()).encode(), "link_error": b""})
+            was_failing = self.link.error is not None or self.link.revoked
+            self.link.last_ok_s, self.link.error, self.link.revoked = now, None, False
+        # Durably (for status, doctor, the heartbeat) after a failure, else at most once a
+        # minute: not one more fsync for every round while jobs flow.
+        if (
+            was_failing
+            or now - self._link_ok_stored_s >= LINK_OK_STORE_S
+            or now < (self._link_ok_stored_s)
+        ):
+            self.spool.set_meta({"link_ok_s": str(now).encode(), "link_error": b""})
+            self._link_ok_stored_s = now
 
     def _note_link(self, kind: str) -> None:
         with self.link.lock:
@@ -337,6 +358,7 @@ class Agent:
         next_beat = 0.0
         while not stop.is_set():
             retry_after: float | None = None
+            failure: Exception | None = None
             try:
                 self.reporter.deliver()
                 if time.monotonic() >= next_beat:
@@ -344,7 +366,7 @@ class Agent:
                     next_beat = time.monotonic() + self.config.heartbeat_interval_s
             except TransportError as error:
                 retry_after = getattr(error, "retry_after_s", None)
-                backoff = backoff.failed()
+                backoff, failure = backoff.failed(), error
             except CedokaError as error:
                 log.warning("event=report_refused error=%s", type(error).__name__)
                 backoff = backoff.failed()
@@ -355,4 +377,4 @@ class Agent:
                 backoff = backoff.succeeded()
                 stop.wait(0.5)
                 continue
-            self._wait(stop, backoff, retry_after)
+            self._wait(stop, backoff, retry_after, failure)

@@ -51,6 +51,9 @@ from printers.base import Phase, Printer, PrinterNotReadyError, PrintSubmitError
 
 log = logging.getLogger("cedoka.agent.dispatch")
 FIRST_POLL_S = 0.02  # then doubling up to poll_s: done within ~20 % of the printer's time
+# The longest pause between two status asks of the document being printed: an ask is one
+# job's attributes (CUPS: by the job id, ~0.2 ms), so completion is noticed within ~50 ms.
+POLL_S = 0.05
 EXPIRABLE = (JobState.RECEIVED, JobState.VERIFIED, JobState.HELD, JobState.RELEASED,
              JobState.FAILED)  # fmt: skip
 
@@ -82,7 +85,7 @@ class Dispatcher:
     def __init__(
         self, *, spool: Spool, book: JobBook, stored: StoredJobs,
         printers: Mapping[PrinterRole, Printer], config: AgentConfig, errors: RecentErrors,
-        local_now_s: Callable[[], int], lock_path: Path, poll_s: float = 0.2,
+        local_now_s: Callable[[], int], lock_path: Path, poll_s: float = POLL_S,
         print_deadline_s: float = 900,
     ) -> None:  # fmt: skip
         self._spool, self._book, self._stored = spool, book, stored

@@ -78,6 +78,20 @@ class JobBook:
                      job.manifest.seq, len(job.manifest.documents))  # fmt: skip
         return status if added else None
 
+    def accept_all(self, jobs: list[tuple[VerifiedJob, bytes]]) -> list[JobStatus | None]:
+        """Tombstone accepted jobs (job, signer JWK) in one transaction, in order; for each,
+        its status, or None if it was known."""
+        now = self._now_s()
+        statuses = [JobStatus.received(job.manifest.job_id, now_s=now) for job, _ in jobs]
+        added = self.spool.add_jobs(
+            (job, status, jwk) for (job, jwk), status in zip(jobs, statuses, strict=True)
+        )
+        for (job, _), new in zip(jobs, added, strict=True):
+            if new:
+                log.info("event=job_received job=%s seq=%d docs=%d", job.manifest.job_id,
+                         job.manifest.seq, len(job.manifest.documents))  # fmt: skip
+        return [s if new else None for s, new in zip(statuses, added, strict=True)]
+
     def refuse(
         self, job_id: str, seq: int, steps: list[Step], *, manifest_sha256: bytes | None = None
     ) -> bool:
@@ -93,9 +107,13 @@ class JobBook:
                      status.state.value, status.reason)  # fmt: skip
         return added
 
-    def step(self, job_id: str, *steps: Step, spoiled: tuple[str, ...] = ()) -> JobStatus | None:
+    def step(
+        self, job_id: str, *steps: Step, spoiled: tuple[str, ...] = (),
+        stored: tuple[str, ...] = (),
+    ) -> JobStatus | None:  # fmt: skip
         """Take ``steps`` from the job's current state, atomically with their events (and,
-        for a spoil, the marks on the ``spoiled`` print journal titles: :meth:`Spool.change`).
+        for a spoil, the marks on the ``spoiled`` print journal titles; for VERIFY_OK, the
+        ``stored`` marks of the job's documents: :meth:`Spool.change`).
 
         Raises:
             TransitionError: a step is not allowed from the state the job is in.
@@ -106,7 +124,7 @@ class JobBook:
         new, events = self._walk(row.status, list(steps))
         new_round = any(step.event is JobEvent.SUBMIT for step in steps)
         if not self.spool.change(row.status, new, events=events, new_round=new_round,
-                                 spoiled=spoiled):  # fmt: skip
+                                 spoiled=spoiled, stored=stored):  # fmt: skip
             return None
         log.info("event=job_state job=%s state=%s reason=%s", job_id, new.state.value,
                  new.reason or "-")  # fmt: skip

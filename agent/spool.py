@@ -220,24 +220,38 @@ class Spool:
         events: Iterable[tuple[str, bytes]],
     ) -> bool:  # fmt: skip
         """Record an accepted job, its documents and its first events; False if known."""
-        m = job.manifest
         with self._write() as conn:
-            inserted = conn.execute(
-                f"INSERT INTO jobs ({_JOB}, received_s, signer_jwk, manifest_sha256) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
-                (m.job_id, m.seq, m.release.value, m.expires_at_s, job.token, status.state.value,
-                 status.reason, status.reprints, status.updated_at_s, status.operator,
-                 status.updated_at_s, signer_jwk, hashlib.sha256(job.token).digest()),
-            ).rowcount  # fmt: skip
-            if not inserted:
-                return False
-            conn.executemany(
-                "INSERT INTO docs (job_id, idx, doc_id, doc_type, copies, size, sha256) "
-                "VALUES (?,?,?,?,?,?,?)",
-                [(m.job_id, i, d.doc_id, d.doc_type, d.copies, d.sealed_size, d.sealed_sha256)
-                 for i, d in enumerate(m.documents)],
-            )  # fmt: skip
-            self._queue(conn, m.job_id, events)
+            inserted = self._insert_job(conn, job, status, signer_jwk)
+            if inserted:
+                self._queue(conn, job.manifest.job_id, events)
+            return inserted
+
+    def add_jobs(self, jobs: Iterable[tuple[VerifiedJob, JobStatus, bytes]]) -> list[bool]:
+        """Record accepted jobs (job, status, signer JWK) and their documents in one
+        transaction (one commit for a whole feed answer); for each, False if it was known."""
+        with self._write() as conn:
+            return [self._insert_job(conn, job, status, jwk) for job, status, jwk in jobs]
+
+    @staticmethod
+    def _insert_job(
+        conn: sqlite3.Connection, job: VerifiedJob, status: JobStatus, signer_jwk: bytes
+    ) -> bool:
+        m = job.manifest
+        inserted = conn.execute(
+            f"INSERT INTO jobs ({_JOB}, received_s, signer_jwk, manifest_sha256) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO NOTHING",
+            (m.job_id, m.seq, m.release.value, m.expires_at_s, job.token, status.state.value,
+             status.reason, status.reprints, status.updated_at_s, status.operator,
+             status.updated_at_s, signer_jwk, hashlib.sha256(job.token).digest()),
+        ).rowcount  # fmt: skip
+        if not inserted:
+            return False
+        conn.executemany(
+            "INSERT INTO docs (job_id, idx, doc_id, doc_type, copies, size, sha256) "
+            "VALUES (?,?,?,?,?,?,?)",
+            [(m.job_id, i, d.doc_id, d.doc_type, d.copies, d.sealed_size, d.sealed_sha256)
+             for i, d in enumerate(m.documents)],
+        )  # fmt: skip
         return True
 
     def add_rejected(
@@ -315,12 +329,14 @@ class Spool:
 
     def change(
         self, old: JobStatus, new: JobStatus, *, events: Iterable[tuple[str, bytes]] = (),
-        new_round: bool = False, spoiled: Iterable[str] = (),
+        new_round: bool = False, spoiled: Iterable[str] = (), stored: Iterable[str] = (),
     ) -> bool:  # fmt: skip
         """Guarded state update + its events, atomically. False when the job is no longer
         in ``old.state`` (another thread or process moved it first). ``spoiled``: print
         journal titles of ``done`` rows whose sheets staff found spoiled; they get the new
-        reason in the same transaction (a spoil reprints exactly those documents)."""
+        reason in the same transaction (a spoil reprints exactly those documents).
+        ``stored``: document ids marked stored in the same transaction (VERIFY_OK: one
+        commit per job, not one more per document)."""
         with self._write() as conn:
             changed = conn.execute(
                 "UPDATE jobs SET state = ?, reason = ?, reprints = ?, updated_s = ?, "
@@ -335,6 +351,8 @@ class Spool:
                     "WHERE title = ? AND job_id = ? AND state = 'done'",
                     [(new.reason, title, old.job_id) for title in spoiled],
                 )
+                conn.executemany("UPDATE docs SET stored = 1 WHERE doc_id = ? AND job_id = ?",
+                                 [(doc_id, old.job_id) for doc_id in stored])  # fmt: skip
             return bool(changed)
 
     def signer_jwk(self, job_id: str) -> bytes | None:

@@ -5,11 +5,11 @@ decides the answer (the keyring, the head and every manifest in order, the cance
 the feed position) and :meth:`Syncer.process` persists what it decided: it tombstones each
 outcome in the spool, applies the cancellations to the jobs still cancellable, re-asks
 sequence gaps, moves the feed position. The round then downloads the sealed documents of
-the jobs received (resumable, capped, under a deadline), checking each against its
-manifest in memory. A job whose documents are all stored and verified becomes ``held`` or,
-for ``release=auto``, ``released`` (the dispatcher then prints it). Transport failures
-propagate to the caller (the service loop), which backs off and calls again: every step
-here is safe to repeat.
+the jobs received (resumable, capped, under a deadline; the next job's while this one is
+checked), checking each against its manifest in memory. A job whose documents are all
+stored and verified becomes ``held`` or, for ``release=auto``, ``released`` (the
+dispatcher then prints it). Transport failures propagate to the caller (the service loop),
+which backs off and calls again: every step here is safe to repeat.
 
 Only signed data changes a job. A blob's 404 or 410 is unsigned (anyone on the path can
 send one): it never cancels or expires a job. The job's blob is asked for again with
@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 
@@ -38,7 +39,7 @@ from agent.keys import DeviceKeys
 from agent.link import DistrictLink
 from agent.recent import RecentErrors
 from agent.retries import RetryBook
-from agent.spool import JobRow, Spool
+from agent.spool import DocRow, JobRow, Spool
 from agent.stored import StoredJobs
 from kiosk.b64 import b64u_encode
 from kiosk.config import AgentConfig
@@ -106,6 +107,10 @@ class Syncer:
             initial_s=GAP_RETRY_INITIAL_S, max_s=GAP_RETRY_MAX_S, uniform=uniform
         )
         self._head_wanted = False  # a blob answered 410: ask for the next head at once
+        # The jobs accepted by this process, as verified then, until their documents are
+        # stored (saves re-verifying the manifest: reopen).
+        self._accepted: dict[str, VerifiedJob] = {}
+        self._client_lock = threading.Lock()  # the sync thread and its download helper
         self.bytes_downloaded = 0
 
     @property
@@ -173,17 +178,30 @@ class Syncer:
         for reason in out.envelope_refused:  # an item of the envelope that is not a string
             self._errors.note(now, reason.value)
             log.warning("event=manifest_ignored reason=%s", reason.value)
+        accepted: list[tuple[VerifiedJob, bytes]] = []
         for outcome in out.tokens:
-            self._record(outcome, now)
+            if isinstance(outcome, Accepted):
+                accepted.append((outcome.job, outcome.signer_jwk))
+            else:
+                self._record(outcome, now)
+        self._accept_all(accepted)
         self._cancel(out.cancelled)
         trust_store.set_feed_after(self._spool, self._after_gaps(out.after, out.head.seq, now))
+
+    def _accept_all(self, accepted: list[tuple[VerifiedJob, bytes]]) -> None:
+        """Tombstone the answer's new jobs (``received``) in one transaction."""
+        if not accepted:
+            return
+        for (job, _), status in zip(accepted, self._book.accept_all(accepted), strict=True):
+            if status is not None:
+                self._accepted[job.manifest.job_id] = job
+        failpoints.reach("sync.after_accept")
 
     def _record(self, outcome: TokenOutcome, now: int) -> None:
         """Persist (or note) what ``apply_feed`` decided for one manifest."""
         match outcome:
             case Accepted(job=job, signer_jwk=signer_jwk):
-                self._book.accept(job, signer_jwk)
-                failpoints.reach("sync.after_accept")
+                self._accept_all([(job, signer_jwk)])
             case Refused(job_id=job_id, seq=seq, reason=reason):
                 if outcome.docs_of_another_job:
                     log.warning("event=manifest_refused job=%s docs_of_another_job=%d", job_id,
@@ -261,37 +279,72 @@ class Syncer:
     def fetch_received(self) -> None:
         """Download and check the documents of every ``received`` job, oldest first: those
         not waiting out a retry after a 404 / 410, and not expired (the dispatcher expires
-        them)."""
+        them).
+
+        One job ahead: while one job's documents are verified, opened and stored, the next
+        job's are downloaded in a helper thread (into their part files only: the spool is
+        changed by this thread alone, so a crash at any instant leaves what a crash in the
+        sequential order would). The helper is always waited for before this returns."""
         rows = self._spool.jobs([JobState.RECEIVED])
         self._blob_retries.keep_only(row.status.job_id for row in rows)
+        wanted = {row.status.job_id for row in rows}
+        for job_id in [j for j in self._accepted if j not in wanted]:
+            del self._accepted[job_id]
+        now, local_now = self._book.now_s(), self._local_now_s()
+        due = [row for row in rows
+               if (row.expires_s is None or row.expires_s > now)
+               and self._blob_retries.due(row.status.job_id, local_now)]  # fmt: skip
         failed: LinkDownError | None = None
-        for row in rows:
-            if row.expires_s is not None and row.expires_s <= self._book.now_s():
-                continue
-            if not self._blob_retries.due(row.status.job_id, self._local_now_s()):
-                continue
-            try:
-                self._fetch(row)
-            except LinkDownError as error:
-                if error.kind not in ANSWER_FAILURES:
-                    raise  # the link itself is down: the next jobs would wait for it too
-                log.warning("event=blob_failed job=%s kind=%s status=%s", row.status.job_id,
-                            error.kind.value, error.status)  # fmt: skip
-                failed = failed or error  # the district answered: the next job may work
+        ahead: _Prefetch | None = None  # the download of due[index], under way
+        try:
+            for index, row in enumerate(due):
+                pending, ahead = ahead, None
+
+                def start_next(index: int = index) -> None:
+                    nonlocal ahead
+                    if index + 1 < len(due):
+                        job_id = due[index + 1].status.job_id
+                        ahead = _Prefetch(self._download_docs, job_id, self._spool.docs(job_id))
+
+                try:
+                    self._fetch(row, pending, start_next)
+                except LinkDownError as error:
+                    if error.kind not in ANSWER_FAILURES:
+                        raise  # the link itself is down: the next jobs would wait for it too
+                    log.warning("event=blob_failed job=%s kind=%s status=%s", row.status.job_id,
+                                error.kind.value, error.status)  # fmt: skip
+                    failed = failed or error  # the district answered: the next job may work
+                finally:
+                    if pending is not None:
+                        pending.wait()  # done already, unless this job failed before it
+        finally:
+            if ahead is not None:
+                ahead.wait()  # its part files stay for the next round to resume
         if failed is not None:
             raise failed  # the service loop backs off and tries again
 
-    def _fetch(self, row: JobRow) -> None:
+    def _verified(self, row: JobRow) -> VerifiedJob:
+        """The job as verified when this process accepted it, else re-verified (reopen)."""
+        job = self._accepted.pop(row.status.job_id, None)
+        return job if job is not None else self.reopen(row)
+
+    def _fetch(
+        self, row: JobRow, pending: _Prefetch | None, start_next: Callable[[], None]
+    ) -> None:
+        """One job: its documents' download (``pending``: already under way in the helper
+        thread), then ``start_next`` (the next job's download), then the checks, and one
+        transaction that marks the documents stored and takes VERIFY_OK + HOLD / AUTO_RELEASE.
+        """
         job_id = row.status.job_id
-        job = self.reopen(row)
+        job = self._verified(row)
+        docs = self._spool.docs(job_id)
         try:
-            docs = self._spool.docs(job_id)
-            for doc in docs:
-                if doc.stored and self._blobs.has(doc.doc_id):
-                    continue
-                self._download(job, doc.doc_id, doc.size, doc.sha256)
-                if doc is not docs[-1]:
-                    failpoints.reach("sync.between_docs")
+            if pending is not None:
+                pending.result()
+            else:
+                self._download_docs(job_id, docs)
+            start_next()
+            self._store_docs(job, docs)
         except GoneError as gone:  # unsigned: never a cancellation by itself (§13, §15.1)
             self._blob_unavailable(job_id, gone.code)
             return
@@ -303,9 +356,18 @@ class Syncer:
         self._blob_retries.clear(job_id)
         failpoints.reach("sync.after_store")
         after = JobEvent.AUTO_RELEASE if job.manifest.release is ReleaseMode.AUTO else JobEvent.HOLD
-        if self._book.step(job_id, Step(JobEvent.VERIFY_OK), Step(after)) is not None:
+        stored = tuple(doc.doc_id for doc in docs)
+        if self._book.step(job_id, Step(JobEvent.VERIFY_OK), Step(after), stored=stored):
             failpoints.reach("sync.after_verify")
             self._on_ready()
+
+    def _download_docs(self, job_id: str, docs: list[DocRow]) -> None:
+        """Download each of the job's documents that has no sealed file yet into its part
+        file (resuming what is there). Never opens the spool (each thread would get its own
+        SQLite connection): the helper thread may run it."""
+        for doc in docs:
+            if not self._blobs.has(doc.doc_id):
+                self._download(job_id, doc.doc_id, doc.size, doc.sha256)
 
     def _blob_unavailable(self, job_id: str, code: str) -> None:
         """A blob of the job answered 404 ``not_found`` or 410 ``job_cancelled`` /
@@ -336,35 +398,81 @@ class Syncer:
         if self._book.step(job_id, step) is not None:
             self.purge(job_id)
 
-    def _download(self, job: VerifiedJob, doc_id: str, size: int, sha256: bytes) -> None:
-        job_id = job.manifest.job_id
-        for attempt in range(2):  # after a size/hash mismatch, once more from byte 0 (§8.3)
+    def _download(self, job_id: str, doc_id: str, size: int, sha256: bytes) -> None:
+        """Fill the document's part file from the district (one request at a time on the
+        client, whichever thread asks)."""
+        part = self._blobs.part(doc_id)
+        if part.stat().st_size > size:
+            self._blobs.discard_part(doc_id)
             part = self._blobs.part(doc_id)
-            if part.stat().st_size > size:
-                self._blobs.discard_part(doc_id)
-                part = self._blobs.part(doc_id)
-            started = time.monotonic()
+        started = time.monotonic()
+        with self._client_lock:
             moved = self._client.download_blob(
                 job_id, doc_id, part=part, size=size, etag=b64u_encode(sha256),
                 deadline_s=self._config.download_deadline_s,
             )  # fmt: skip
             self.bytes_downloaded += int(moved)
-            log.info("event=blob_fetched job=%s doc=%s bytes=%d ms=%.0f", job_id, doc_id, moved,
-                     (time.monotonic() - started) * 1000)  # fmt: skip
-            sealed = part.read_bytes()
-            try:
-                verify_document(job, doc_id, sealed, seal_keys=self._keys.seal_keys)
-            except RejectedError as error:
-                self._blobs.discard_part(doc_id)
-                if attempt == 0 and error.reason in {Reason.SIZE_MISMATCH, Reason.HASH_MISMATCH}:
-                    continue
-                raise
-            self._blobs.complete(doc_id)
-            self._spool.mark_stored(doc_id)
-            return
+        log.info("event=blob_fetched job=%s doc=%s bytes=%d ms=%.0f", job_id, doc_id, moved,
+                 (time.monotonic() - started) * 1000)  # fmt: skip
+
+    def _store_docs(self, job: VerifiedJob, docs: list[DocRow]) -> None:
+        """Check each downloaded document against its manifest (size, hash, HPKE open, PDF)
+        and promote its part file to the sealed file. After a size or hash mismatch the
+        document is downloaded once more from byte 0 (§8.3)."""
+        job_id = job.manifest.job_id
+        for doc in docs:
+            if self._blobs.has(doc.doc_id):
+                continue  # checked and stored before a restart
+            for attempt in range(2):
+                sealed = self._blobs.part(doc.doc_id).read_bytes()
+                try:
+                    verify_document(job, doc.doc_id, sealed, seal_keys=self._keys.seal_keys)
+                except RejectedError as error:
+                    self._blobs.discard_part(doc.doc_id)
+                    retry = {Reason.SIZE_MISMATCH, Reason.HASH_MISMATCH}
+                    if attempt == 0 and error.reason in retry:
+                        self._download(job_id, doc.doc_id, doc.size, doc.sha256)
+                        continue
+                    raise
+                break
+            del sealed
+            self._blobs.complete(doc.doc_id)
+            if doc is not docs[-1]:
+                failpoints.reach("sync.between_docs")
 
     def purge(self, job_id: str) -> None:
         self._stored.purge(job_id)
+
+
+class _Prefetch:
+    """``work(job_id, docs)`` in a daemon thread (a download must never hold the process's
+    exit); :meth:`result` waits for it and raises what it raised."""
+
+    def __init__(
+        self, work: Callable[[str, list[DocRow]], None], job_id: str, docs: list[DocRow]
+    ) -> None:
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._run, args=(work, job_id, docs), name="prefetch",
+                         daemon=True).start()  # fmt: skip
+
+    def _run(
+        self, work: Callable[[str, list[DocRow]], None], job_id: str, docs: list[DocRow]
+    ) -> None:
+        try:
+            work(job_id, docs)
+        except BaseException as error:  # handed to the sync thread by result()
+            self._error = error
+        finally:
+            self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+
+    def result(self) -> None:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
 
 
 def _job_ids(value: bytes | None) -> list[str]:

@@ -65,6 +65,7 @@ _MAX_PORT = 65535
 _A4 = "iso_a4_210x297mm"
 _LEVELS = {-1: "n/a", -2: "unknown", -3: "some left"}  # IPP marker-levels below 0
 _LIFETIME_S = 72 * 3600  # a job's default lifetime
+MAX_WORKERS = 64  # serve --workers
 TABLE_COLUMNS = 100  # ``jobs`` and ``audit`` tables fit this width; ``--wide`` does not cut
 
 
@@ -151,6 +152,13 @@ def parse_connection_cap(text: str) -> int:
 
     if not _COUNT.fullmatch(text) or int(text) > MAX_CONNECTIONS_CAP:
         raise UsageError(f"{text!r}: write a whole number from 0 (no cap) to {MAX_CONNECTIONS_CAP}")
+    return int(text)
+
+
+def parse_workers(text: str) -> int:
+    """``4`` → how many server processes; else UsageError."""
+    if not _COUNT.fullmatch(text) or not 1 <= int(text) <= MAX_WORKERS:
+        raise UsageError(f"{text!r}: write a whole number from 1 to {MAX_WORKERS}")
     return int(text)
 
 
@@ -269,6 +277,11 @@ def _add_serve(commands: Any) -> None:
         help="connections open at once from one IPv4 address or IPv6 /64, 0 = no cap "
         "(default 256; 0 when --listen is loopback: every connection is then the proxy's)",
     )  # fmt: skip
+    serve.add_argument(
+        "--workers", type=parse_workers, default=1, metavar="N",
+        help=f"server processes on the one --listen address, 1 to {MAX_WORKERS} (default 1; "
+        "more than 1 needs the store on PostgreSQL, --db postgresql://…)",
+    )  # fmt: skip
 
 
 def _add_push(
@@ -351,6 +364,11 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
             trusted = tuple(parse_trusted_proxy(text) for text in args.trusted_proxy)
         except ValueError as error:
             raise UsageError(f"serve: --trusted-proxy: {error}") from None
+    if args.workers > 1 and home.db_url is None:
+        raise UsageError(
+            "serve: --workers above 1 needs the store on PostgreSQL (--db postgresql://… or "
+            f"${DB_ENV}): SQLite serves one process"
+        )
     for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
         if path is not None and not path.is_file():
             raise OperatorError(f"{flag} {path}: no such file")
@@ -359,10 +377,29 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         home.keys()  # fails clearly when the home holds no district
         home.close()  # the server opens the store itself, and closes it at a clean stop
-        run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key,
-                   public_url=public_url, trusted_proxies=trusted,
-                   connection_limits=_connection_limits(args, host),
-                   db_url=home.db_url)  # fmt: skip
+        limits = _connection_limits(args, host)
+        if args.workers == 1:
+            run_server(home.path, host=host, port=port, tls_cert=cert, tls_key=key,
+                       public_url=public_url, trusted_proxies=trusted,
+                       connection_limits=limits, db_url=home.db_url)  # fmt: skip
+            return
+        _serve_workers(args.workers, {
+            "home": home.path, "host": host, "port": port, "tls_cert": cert, "tls_key": key,
+            "public_url": public_url, "trusted_proxies": trusted,
+            "connection_limits": limits, "db_url": home.db_url,
+        })  # fmt: skip
+
+
+def _serve_workers(workers: int, kwargs: dict[str, Any]) -> None:
+    """``serve --workers N``: bind once, then N supervised server processes (ADR 0027)."""
+    from district.http import run_server
+    from district.logs import configure_logging
+    from district.workers import bind, supervise
+
+    configure_logging()
+    sock = bind(kwargs["host"], kwargs["port"])  # OSError (in use): one line, exit status 1
+    if supervise(workers, sock, run_server, kwargs) != 0:
+        raise OperatorError("serve: the server processes keep ending at start: see the log")
 
 
 def _connection_limits(args: argparse.Namespace, host: str) -> ConnectionLimits:

@@ -1,5 +1,7 @@
-"""Request framing at the district server's edge: a pure ASGI middleware (``build_app``
-installs it around every route).
+"""The district server's edge: two pure ASGI middlewares (``build_app`` installs them around
+every route): :class:`RequestLog`, outermost, logs one line per request; inside it
+:class:`RequestFraming` checks the framing. Pure ASGI (no Starlette ``BaseHTTPMiddleware``):
+no extra task, queue or response object per request.
 
 Before any route runs:
 
@@ -28,6 +30,8 @@ discarding the rest (a 413, or a route that reads no body, such as the feed).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -103,6 +107,45 @@ class RequestFraming:
             await send(message)
 
         await self.app(scope, body.receive, send_closing_early)
+
+
+class RequestLog:
+    """One log line per request, as its answer starts (or when the route failed with no
+    answer): ``event=request method=… path=… status=… device=… ms=…``, ``ms`` the time to
+    the answer's start. ``device`` is what the route left in the request state
+    (``request.state.device_id``), else ``-``."""
+
+    def __init__(self, app: ASGIApp, *, logger: logging.Logger) -> None:
+        self.app = app
+        self.log = logger
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        logged = False
+
+        def line(status: int) -> None:
+            nonlocal logged
+            logged = True
+            state = scope.get("state") or {}
+            self.log.info(
+                "event=request method=%s path=%s status=%d device=%s ms=%.1f",
+                scope["method"], scope["path"], status, state.get("device_id", "-"),
+                (time.perf_counter() - started) * 1000,
+            )  # fmt: skip
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start" and not logged:
+                line(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            if not logged:
+                line(500)
 
 
 class _CountedBody:

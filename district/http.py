@@ -1,23 +1,30 @@
 """The district server's HTTP layer (FastAPI on uvicorn): protocol v1 routes.
 
-Thin: each route authenticates the request proof, hands bytes to ``DistrictService`` in a
-worker thread (SQLite is blocking), and maps Cedoka errors to the error body of
+Thin: each route authenticates the request proof and hands bytes to ``DistrictService`` in
+one worker-thread hop (the store is blocking), and maps Cedoka errors to the error body of
 docs/protocol.md section 15. The long-poll waits in the event loop (``FeedNotifier``), so
-thousands of idle kiosks cost one coroutine each, not one thread. Logs carry ids only.
+thousands of idle kiosks cost one coroutine each, not one thread; a poll that times out with
+nothing new is answered on the event loop (a head signed then over the feed read when it
+arrived, no second hop), one that is woken takes a second hop for the new feed. The poll's
+timeout is jittered (3/4 to all of ``wait``) so polls that began together do not end
+together. Logs carry ids only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -26,26 +33,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from district.admin import DistrictAdmin
-from district.admin_http import MAX_PUSH_BYTES, AdminParts, build_admin_app
+from district.admin_http import MAX_PUSH_BYTES, SIGN_INS_PER_MINUTE, AdminParts, build_admin_app
 from district.admin_http import PREFIX as ADMIN_PREFIX
 from district.connections import ConnectionLimits, protocol_class
 from district.console_http import PREFIX as CONSOLE_PREFIX
 from district.console_http import console_app
-from district.edge import RequestFraming
+from district.edge import RequestFraming, RequestLog
 from district.identity import Identity
 from district.keyring import Keys
 from district.metrics import CONTENT_TYPE as METRICS_TYPE
 from district.metrics import DistrictMetrics
 from district.notifier import FeedNotifier
 from district.openapi import ROUTE_DOCS, install_openapi
+from district.ratelimit import Limiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
 from district.regions import MAX_CSV_BYTES
 from district.releases import ReleaseRepo
 from district.releases_http import add_release_routes
 from district.replay import STATE_FILE as REPLAY_STATE_FILE
-from district.replay import open_replay_cache, save_replay_cache
-from district.service import DistrictService
-from district.store import BlobRow, DeviceRow
+from district.replay import ProofReplays, ReplayCache, open_replay_cache, save_replay_cache
+from district.service import ENROLL_ATTEMPTS_PER_MINUTE, TOUCH_FLUSH_S, DistrictService, FeedState
+from district.store import BlobReader, BlobRow, DeviceRow
 from district.webhooks import Deliverer, Webhooks
 from kiosk.b64 import b64u_encode
 from kiosk.errors import (
@@ -64,10 +72,13 @@ JSON = "application/json; charset=utf-8"
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_WAIT_S = 55
 MAX_WAIT_S = 60
+WAIT_JITTER = 0.75  # a poll is held for wait * uniform(WAIT_JITTER, 1)
+CLOSING_RETRY_S = (1, 5)  # Retry-After of a poll ended by a shutdown: uniform, whole seconds
 BLOB_CHUNK_BYTES = 256 * 1024  # one thread-pool hop and one incremental blob read each
 _RANGE = re.compile(r"bytes=(\d{1,12})-(\d{0,12})")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 _MAX_INT_DIGITS = 16
+T = TypeVar("T")
 _PROOF_REASONS_SHOWN = {Reason.EXPIRED, Reason.ISSUED_IN_FUTURE, Reason.REPLAYED}
 
 
@@ -142,11 +153,28 @@ def build_app(  # noqa: PLR0915 (the route table)
     """
     silent_proxies: set[str] = set()  # warned about once each
 
+    async def flush_touches() -> None:
+        while True:
+            await asyncio.sleep(TOUCH_FLUSH_S)
+            try:
+                await run_in_threadpool(service.flush_touches)
+            except Exception as error:  # kept for the next flush; the loop must go on
+                log.warning("event=last_seen_write_failed error=%s", type(error).__name__)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         notifier.start()
-        yield
-        await notifier.stop()
+        flusher = asyncio.get_running_loop().create_task(flush_touches())
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+            await notifier.stop()
+            try:
+                await run_in_threadpool(service.flush_touches)
+            except Exception as error:
+                log.warning("event=last_seen_write_failed error=%s", type(error).__name__)
 
     app = FastAPI(
         title="Cedoka district server", version="1", lifespan=lifespan,
@@ -157,7 +185,7 @@ def build_app(  # noqa: PLR0915 (the route table)
     metrics = DistrictMetrics(service.store, held=lambda: notifier.waiting)
     app.state.metrics = metrics
     _install_error_handlers(app)
-    # Added before log_requests, so inside it: its refusals are logged like any answer.
+    # Added before RequestLog, so inside it: its refusals are logged like any answer.
     larger = (
         {
             ("POST", f"{ADMIN_PREFIX}/jobs"): MAX_PUSH_BYTES,
@@ -167,19 +195,7 @@ def build_app(  # noqa: PLR0915 (the route table)
         else {}
     )
     app.add_middleware(RequestFraming, max_body_bytes=MAX_BODY_BYTES, larger=larger)
-
-    @app.middleware("http")
-    async def log_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "event=request method=%s path=%s status=%d device=%s ms=%.1f",
-            request.method, request.url.path, response.status_code,
-            getattr(request.state, "device_id", "-"), (time.perf_counter() - started) * 1000,
-        )  # fmt: skip
-        return response
+    app.add_middleware(RequestLog, logger=log)
 
     async def body_of(request: Request) -> bytes:
         # RequestFraming counts the bytes as they arrive: past MAX_BODY_BYTES the read
@@ -189,7 +205,8 @@ def build_app(  # noqa: PLR0915 (the route table)
         except ClientDisconnect:  # gone mid-body (or closed by the body timeout)
             raise HttpError(400, "malformed", "the request body ended early") from None
 
-    async def device_of(request: Request, body: bytes) -> DeviceRow:
+    async def authorized(request: Request, body: bytes, then: Callable[[DeviceRow], T]) -> T:
+        """Check the request's proof and run ``then(device)``, both in one worker-thread hop."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme != AUTH_SCHEME or not token:
@@ -205,14 +222,20 @@ def build_app(  # noqa: PLR0915 (the route table)
             netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             origin = f"{request.scope.get('scheme', 'http')}://{netloc}"
         facts = RequestFacts(origin=origin, method=request.method, target=target, body=body)
-        try:
-            device = await run_in_threadpool(service.authenticate, token.encode("latin-1"), facts)
-        except RejectedError as error:  # the precise Reason, which the answer hides (15.1)
-            log.warning("event=proof_refused reason=%s detail=%s origin=%s", error.reason.value,
-                        str(error), origin)  # fmt: skip
-            raise
-        request.state.device_id = device.device_id
-        return device
+        proof = token.encode("latin-1")
+        state = request.state
+
+        def work() -> T:
+            try:
+                device = service.authenticate(proof, facts)
+            except RejectedError as error:  # the precise Reason, which the answer hides (15.1)
+                log.warning("event=proof_refused reason=%s detail=%s origin=%s",
+                            error.reason.value, str(error), origin)  # fmt: skip
+                raise
+            state.device_id = device.device_id  # for the request log line
+            return then(device)
+
+        return await run_in_threadpool(work)
 
     @app.post("/v1/enroll", **ROUTE_DOCS["enroll"])
     async def enroll(request: Request) -> Response:
@@ -228,30 +251,56 @@ def build_app(  # noqa: PLR0915 (the route table)
 
     @app.get("/v1/feed", **ROUTE_DOCS["feed"])
     async def feed(request: Request) -> Response:
-        device = await device_of(request, b"")
-        after = _int_param(request, "after", None, high=2**53 - 1)
-        kr = _int_param(request, "kr", None, high=2**53 - 1)
-        wait_s = min(_int_param(request, "wait", DEFAULT_WAIT_S, high=3600), MAX_WAIT_S)
-        state = await run_in_threadpool(service.feed_state, device, after=after, keyring_version=kr)
-        woken = False
-        if not state.has_news and wait_s > 0:
-            woken = await notifier.wait(device.device_id, state.feed_version, timeout_s=wait_s)
-        answer = await run_in_threadpool(
-            service.feed, device.device_id, after=after, keyring_version=kr
-        )
-        if woken:
-            metrics.wake.observe(time.monotonic() - notifier.changed_at)
+        try:
+            after = _int_param(request, "after", None, high=2**53 - 1)
+            kr = _int_param(request, "kr", None, high=2**53 - 1)
+            wait_s = min(_int_param(request, "wait", DEFAULT_WAIT_S, high=3600), MAX_WAIT_S)
+            malformed = None
+        except HttpError as error:  # answered after the proof check, as it always was
+            after = kr = wait_s = 0
+            malformed = error
+        holds = wait_s > 0
+
+        def start(device: DeviceRow) -> FeedState:
+            if malformed is not None:
+                raise malformed
+            return service.feed_state(device, after=after, keyring_version=kr,
+                                      answer_now=not holds)  # fmt: skip
+
+        state = await authorized(request, b"", start)
+        answer = state.answer
+        if answer is None:  # nothing new: hold the poll (none when closing: 503 below)
+            assert state.quiet is not None
+            held_s = wait_s * random.uniform(WAIT_JITTER, 1)  # spread the waves
+            woken = await notifier.wait(state.quiet.device_id, state.feed_version,
+                                        timeout_s=held_s)  # fmt: skip
+            if notifier.closing:  # shutting down: come back soon, not all at once
+                raise HttpError(503, "unavailable", "the server is restarting",
+                                retry_after_s=random.randint(*CLOSING_RETRY_S))  # fmt: skip
+            if woken:
+                answer = await run_in_threadpool(
+                    service.feed, state.quiet.device_id, after=after, keyring_version=kr
+                )
+                metrics.wake.observe(time.monotonic() - notifier.changed_at)
+            else:  # the feed as it was when the poll arrived, under a head signed now
+                answer = service.quiet_answer(state.quiet)
         return Response(answer, media_type=JSON, headers={"Cache-Control": "no-store"})
 
     @app.get("/v1/blobs/{job_id}/{doc_id}", **ROUTE_DOCS["blob"])
     async def blob(request: Request, job_id: str, doc_id: str) -> Response:
-        device = await device_of(request, b"")
-        row = await run_in_threadpool(service.blob, device.device_id, job_id, doc_id)
-        status, start, end, headers = _byte_range(
-            request.headers.get("range"), request.headers.get("if-range"), row
-        )
+        def allowed(device: DeviceRow) -> tuple[BlobRow, BlobReader | None]:
+            row = service.blob(device.device_id, job_id, doc_id)
+            return row, service.open_blob(job_id, doc_id)
 
-        reader = await run_in_threadpool(service.open_blob, job_id, doc_id)
+        row, reader = await authorized(request, b"", allowed)
+        try:
+            status, start, end, headers = _byte_range(
+                request.headers.get("range"), request.headers.get("if-range"), row
+            )
+        except HttpError:
+            if reader is not None:
+                reader.close()
+            raise
 
         async def chunks() -> AsyncIterator[bytes]:
             if reader is None:  # purged between the check and the read: the body ends short
@@ -275,21 +324,21 @@ def build_app(  # noqa: PLR0915 (the route table)
     @app.post("/v1/events", **ROUTE_DOCS["events"])
     async def events(request: Request) -> Response:
         body = await body_of(request)
-        device = await device_of(request, body)
-        return Response(await run_in_threadpool(service.events, device, body), media_type=JSON)
+        answer = await authorized(request, body, lambda device: service.events(device, body))
+        return Response(answer, media_type=JSON)
 
     @app.post("/v1/heartbeat", **ROUTE_DOCS["heartbeat"])
     async def heartbeat(request: Request) -> Response:
         body = await body_of(request)
-        device = await device_of(request, body)
-        answer = await run_in_threadpool(service.heartbeat, device, body)
+        answer = await authorized(request, body, lambda device: service.heartbeat(device, body))
         return Response(answer, media_type=JSON)
 
     @app.post("/v1/device/seal-key", **ROUTE_DOCS["seal_key"])
     async def seal_key(request: Request) -> Response:
         body = await body_of(request)
-        device = await device_of(request, body)
-        answer = await run_in_threadpool(service.rotate_seal_key, device, body)
+        answer = await authorized(
+            request, body, lambda device: service.rotate_seal_key(device, body)
+        )
         return Response(answer, media_type=JSON)
 
     @app.get("/metrics", include_in_schema=False)
@@ -397,15 +446,56 @@ def _raise_fd_limit() -> None:
     log.info("event=fd_limit soft=%d", soft)
 
 
+@dataclass
+class _ProcessParts:
+    """What one server process holds that several processes must share (ADR 0027): on
+    PostgreSQL the shared replay cache and rate limits; on SQLite (one process) the replay
+    cache in memory, handed to the next start through a state file, and in-process limits.
+    """
+
+    replays: ProofReplays
+    enroll_limits: Limiter | None
+    sign_ins: Limiter | None
+    state_file: Path | None = None  # the replay cache's hand-over (SQLite)
+
+    @classmethod
+    def open(cls, keys: Keys, home: Path, db_url: str | None) -> _ProcessParts:
+        if db_url is not None:
+            from district.pg_store import PostgresStore
+
+            store = keys.store
+            assert isinstance(store, PostgresStore)
+            return cls(
+                replays=store.shared_replay_cache(),
+                enroll_limits=store.shared_rate_limiter(
+                    "enroll", per_minute=ENROLL_ATTEMPTS_PER_MINUTE
+                ),
+                sign_ins=store.shared_rate_limiter("sign_in", per_minute=SIGN_INS_PER_MINUTE),
+            )
+        state_file = home / REPLAY_STATE_FILE
+        replays = open_replay_cache(state_file, now_s=int(time.time()))
+        return cls(replays=replays, enroll_limits=None, sign_ins=None, state_file=state_file)
+
+    def save(self) -> None:
+        """At a stop: hand the in-memory cache to the next start (nothing on PostgreSQL)."""
+        if self.state_file is not None:
+            assert isinstance(self.replays, ReplayCache)
+            save_replay_cache(self.state_file, self.replays)
+
+
 def run_server(
     home: Path, *, host: str, port: int, tls_cert: Path | None, tls_key: Path | None,
     public_url: PublicUrl, trusted_proxies: Sequence[Network] = LOOPBACK,
     connection_limits: ConnectionLimits | None = None, db_url: str | None = None,
+    sock: socket.socket | None = None, worker: int | None = None,
 ) -> None:  # fmt: skip
     """Serve the district in ``home`` until interrupted (the ``serve`` command): the
     composition root of the server. Refuses to start if the crypto self-test fails. The
     proof replay cache is handed from a clean stop to the next start (``district.replay``).
-    With ``db_url`` the store is that PostgreSQL database (the keys stay in ``home``).
+    With ``db_url`` the store is that PostgreSQL database (the keys stay in ``home``), and
+    the replay cache and rate limits are shared with every other server process on it
+    (ADR 0027). ``sock``: an already listening socket to serve on instead of binding
+    ``host``:``port`` (``serve --workers``: ``worker`` is this process's index).
     """
     import uvicorn
 
@@ -416,10 +506,9 @@ def run_server(
     configure_logging()
     _raise_fd_limit()
     keys = Keys.open(home, db_url)
-    replay_state = home / REPLAY_STATE_FILE
-    replays = open_replay_cache(replay_state, now_s=int(time.time()))
-    service = DistrictService(keys, replays=replays)
-    notifier = FeedNotifier(keys.store)
+    shared = _ProcessParts.open(keys, home, db_url)
+    service = DistrictService(keys, replays=shared.replays, enroll_limits=shared.enroll_limits)
+    notifier = FeedNotifier(keys.store, listen_url=db_url)
     identity = Identity(keys.store.identity, district_code=keys.district_code,
                         district_name=keys.district_name)  # fmt: skip
     admin = AdminParts(
@@ -427,40 +516,44 @@ def run_server(
         admin=DistrictAdmin(keys),
         store=keys.store,
         webhooks=Webhooks(keys.store.webhooks, identity),
+        sign_ins=shared.sign_ins,
     )
     deliverer = Deliverer(keys.store.webhooks)
     app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies,
                     admin=admin, releases=ReleaseRepo.of_home(home))  # fmt: skip
-    log.info("event=serve public_url=%s trusted_proxies=%s", public_url,
-             ",".join(str(n) for n in trusted_proxies) or "-")  # fmt: skip
+    log.info("event=serve public_url=%s trusted_proxies=%s worker=%s", public_url,
+             ",".join(str(n) for n in trusted_proxies) or "-",
+             "-" if worker is None else worker)  # fmt: skip
     config = uvicorn.Config(
         app, host=host, port=port, access_log=False, log_level="info", log_config=None,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         timeout_keep_alive=75, backlog=4096, timeout_graceful_shutdown=3,
-        # h11 with head/body timeouts and a cap per address (district/connections.py)
-        http=protocol_class(connection_limits or ConnectionLimits()),
+        # h11 with head/body timeouts and a cap per address (district/connections.py), on
+        # uvloop when installed (the district extra has it; ADR 0029), else asyncio
+        http=protocol_class(connection_limits or ConnectionLimits()), loop="auto",
         proxy_headers=False,  # X-Forwarded-*: trusted only from --trusted-proxy (reach.py)
     )  # fmt: skip
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # SIGINT/SIGTERM: end the long-polls first, or shutdown waits for them
+            # SIGINT/SIGTERM: end the long-polls first (503 with a short Retry-After,
+            # protocol section 6.1), or shutdown waits for them
             asyncio.get_running_loop().call_soon_threadsafe(notifier.release_all)
             super().handle_exit(sig, frame)
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             await super().shutdown(sockets)
             # every request answered: hand the cache to the next start (it takes no more)
-            save_replay_cache(replay_state, replays)
+            shared.save()
             # and the WAL goes into the database: no -wal/-shm stays behind (this runs
             # before uvicorn re-raises SIGTERM, which ends the process without ``finally``)
             keys.store.close()
 
     deliverer.start()
     try:
-        Server(config).run()
+        Server(config).run(sockets=None if sock is None else [sock])
     finally:  # also when start-up failed (uvicorn re-raises SIGTERM after shutdown())
         deliverer.stop()
-        save_replay_cache(replay_state, replays)
+        shared.save()
         keys.store.close()

@@ -65,6 +65,9 @@ class Keys:
             raise OperatorError("this home holds no district: run 'init' first")
         self.district_code = code
         self.district_name = name
+        self._signers: dict[str, Signer] = {}  # kid -> loaded signer (key files never change)
+        # (version, token, valid until): the keyring as last read, while its version stands
+        self._keyring: tuple[int, bytes, float] | None = None
 
     @classmethod
     def open(cls, home: Path, db_url: str | None = None) -> Keys:
@@ -111,12 +114,18 @@ class Keys:
     def root_public(self) -> Ed25519PublicKey:
         return self._keystore.load("root").public_key()
 
-    def active_signer(self, *, now_s: int) -> Signer:
+    def active_signer(self, *, now_s: int, reload: bool = False) -> Signer:
+        """The active job signer. Which one is active is read from the store each time (a
+        rotation by another process holds at once); its key file is loaded once per kid
+        (``reload``: from the file again, as the readiness check does)."""
         kid = self.store.get_meta("active_kid")
         if kid is None:
             raise OperatorError("no active signing key")
         del now_s
-        return Signer(kid, self._keystore.load(f"signer-{kid}"))
+        signer = self._signers.get(kid)
+        if signer is None or reload:
+            signer = self._signers[kid] = Signer(kid, self._keystore.load(f"signer-{kid}"))
+        return signer
 
     def rotate(self, *, now_s: int) -> str:
         """Add a new active signer; keep the old one for the overlap. Returns the new kid."""
@@ -128,11 +137,22 @@ class Keys:
         return kid
 
     def keyring(self, *, now_s: int) -> tuple[int, bytes]:
-        """The current keyring (version, token), re-signed when an overlap has ended."""
+        """The current keyring (version, token), re-signed when an overlap has ended.
+
+        One read while nothing changed: the version is read from the store each time (a
+        rotation by any process raises it), the token is reused while the version stands
+        and no listed signer's overlap has ended."""
+        version_text = self.store.get_meta("keyring_version")
+        cached = self._keyring
+        if cached is not None and str(cached[0]) == version_text and now_s < cached[2]:
+            return cached[0], cached[1]
         self.refresh_keyring(now_s=now_s)
         version = self.store.get_meta("keyring_version")
         token = self.store.get_meta("keyring_token")
         assert version is not None and token is not None
+        ends = [s.retired_s for s in self.store.signers() if s.retired_s is not None
+                and s.retired_s > now_s]  # fmt: skip
+        self._keyring = (int(version), token.encode("ascii"), min(ends, default=float("inf")))
         return int(version), token.encode("ascii")
 
     def refresh_keyring(self, *, now_s: int) -> None:

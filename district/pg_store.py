@@ -10,7 +10,15 @@
 - ``data_version`` is the sum of the devices' ``feed_version`` plus their number: every
   change to any feed (a push, a cancel, a revocation, a new keyring, an enrolment) raises
   it, whichever process committed it, and no extra row is written (a shared counter row
-  would make every push wait for every other). The notifier polls it as on SQLite.
+  would make every push wait for every other). ``/readyz`` reads it.
+- Wake-ups (schema 5, ADR 0027): a statement trigger on ``devices`` sends
+  ``NOTIFY cedoka_feed`` with ``"<device_id> <feed_version>"`` for each device whose
+  ``feed_version`` the statement changed, or ``"*"`` when it changed more than
+  :data:`NOTIFY_EACH_MAX` (a new keyring bumps every feed): delivered at commit to every
+  server process LISTENing (:class:`district.notifier.FeedNotifier`), whichever process
+  or command committed it.
+- Shared by every server process (schema 5, :mod:`district.pg_shared`): the proof replay
+  cache (``proof_replays``) and the rate limits' hits (``rate_hits``).
 - Sealed documents are ``bytea`` stored uncompressed out of line (``STORAGE EXTERNAL``:
   they are encrypted, compression gains nothing), so :meth:`PostgresStore.open_blob`'s
   reader fetches each range with ``substring()`` and PostgreSQL reads only that range's
@@ -20,12 +28,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from district import webhook_events
 from district.pg_db import NewerSchemaError, PgDatabase, pg_errors_as, redact
 from district.pg_identity import SCHEMA_V4 as IDENTITY_V4
 from district.pg_identity import PgIdentityStore
+from district.pg_shared import PgRateLimiter, PgReplayCache
 from district.pg_webhooks import SCHEMA_V4 as WEBHOOKS_V4
 from district.pg_webhooks import PgWebhookStore, enqueue
 from district.store import (
@@ -35,13 +45,40 @@ from district.store import (
     DeviceRow,
     EnrollCodeRow,
     EventRow,
+    FeedChanges,
     JobRow,
     OfficeRow,
     SignerRow,
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 4  # the same content as the SQLite store's schema 4
+SCHEMA_VERSION = 5  # 4: the SQLite store's schema 4; 5: wake-ups, shared replays and limits
+NOTIFY_CHANNEL = "cedoka_feed"
+NOTIFY_EACH_MAX = 100  # more changed feeds in one statement: one "*" (read them all)
+_SCHEMA_V5 = f"""
+CREATE FUNCTION cedoka_feed_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE changed BIGINT;
+BEGIN
+    SELECT count(*) INTO changed FROM new_rows n JOIN old_rows o USING (device_id)
+    WHERE n.feed_version <> o.feed_version;
+    IF changed > {NOTIFY_EACH_MAX} THEN
+        PERFORM pg_notify('{NOTIFY_CHANNEL}', '*');
+    ELSIF changed > 0 THEN
+        PERFORM pg_notify('{NOTIFY_CHANNEL}', n.device_id || ' ' || n.feed_version)
+        FROM new_rows n JOIN old_rows o USING (device_id)
+        WHERE n.feed_version <> o.feed_version;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER devices_feed_notify AFTER UPDATE ON devices
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION cedoka_feed_notify();
+CREATE TABLE proof_replays (jti TEXT PRIMARY KEY, expires_s BIGINT NOT NULL);
+CREATE INDEX proof_replays_by_expiry ON proof_replays (expires_s);
+CREATE TABLE rate_hits (key TEXT NOT NULL, at_s DOUBLE PRECISION NOT NULL);
+CREATE INDEX rate_hits_by_key ON rate_hits (key, at_s);
+CREATE INDEX rate_hits_by_time ON rate_hits (at_s);
+"""
 # ``n`` columns: the insertion order (SQLite's rowid) where listings rely on it.
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -133,7 +170,7 @@ class PostgresStore:
             self._db.migrate(
                 schema_version=SCHEMA_VERSION,
                 # PostgreSQL starts at 4: no database was ever at 1 to 3
-                migrations={0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4},
+                migrations={0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4 + _SCHEMA_V5, 4: _SCHEMA_V5},
             )
         except NewerSchemaError as err:
             self._db.close_all()
@@ -309,6 +346,14 @@ class PostgresStore:
                 (at_s, device_id),
             )
 
+    def touch_devices(self, touches: Mapping[str, int]) -> None:
+        with self._db.write() as conn, conn.cursor() as cursor:
+            cursor.executemany(  # in device order: two processes' batches never deadlock
+                "UPDATE devices SET last_seen_s = GREATEST(COALESCE(last_seen_s, 0), %s) "
+                "WHERE device_id = %s",
+                [(at_s, device_id) for device_id, at_s in sorted(touches.items())],
+            )
+
     def store_heartbeat(self, device_id: str, body: bytes, *, agent: str, at_s: int) -> None:
         with self._db.write() as conn:
             conn.execute(
@@ -329,6 +374,19 @@ class PostgresStore:
             .fetchone()
         )
         return 0 if row is None else int(row[0])
+
+    def feed_changes(self, after: int) -> FeedChanges:
+        """Every device's feed version (``complete``): on PostgreSQL the changes come by
+        ``NOTIFY`` (the module docstring); this is the notifier's catch-up read."""
+        return FeedChanges(0, self.feed_versions(), complete=True)
+
+    def shared_replay_cache(self) -> PgReplayCache:
+        """The proof replay cache every server process on this database shares."""
+        return PgReplayCache(self._db)
+
+    def shared_rate_limiter(self, scope: str, *, per_minute: int) -> PgRateLimiter:
+        """A rate limit every server process on this database counts together."""
+        return PgRateLimiter(self._db, scope, per_minute=per_minute)
 
     # --- jobs and blobs -----------------------------------------------------------------
     def next_seq(self, device_id: str) -> int:

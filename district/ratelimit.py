@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
+from typing import Protocol
 
 from kiosk.errors import RateLimitedError
 
 WINDOW_S = 60
+
+
+class Limiter(Protocol):
+    """A rate limit: this in-process one, or one shared by several server processes
+    (:class:`district.pg_shared.PgRateLimiter`, ADR 0027)."""
+
+    def hit(self, key: str, *, now_s: float) -> None: ...  # raises RateLimitedError
 
 
 class RateLimiter:

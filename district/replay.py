@@ -2,8 +2,9 @@
 
 In memory, for one server process (the SQLite deployment): a write per request into SQLite
 made the long-poll path contend on the database's single writer lock (measured: thousands
-of polls queued behind busy-waits). Several server instances need a shared cache (the
-PostgreSQL issue: a table with a unique key, or Redis ``SET NX EX``) behind this interface.
+of polls queued behind busy-waits). Server processes on one PostgreSQL database share
+:class:`district.pg_shared.PgReplayCache` instead, behind the same :class:`ProofReplays`
+interface (ADR 0027).
 
 A cache in memory is lost when the process ends, so it says since when it holds every
 proof it accepted (``since_s``; protocol section 5.2: a proof with ``iat`` earlier than
@@ -20,12 +21,22 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from cedoka_io.files import write_atomic
 
 log = logging.getLogger("cedoka.district")
 STATE_FILE = "proof-replay.json"  # in the district's home
 _MAX_STATE_BYTES = 256 * 1024 * 1024
+
+
+class ProofReplays(Protocol):
+    """A replay cache as :class:`district.service.DistrictService` uses it."""
+
+    @property
+    def since_s(self) -> int | None: ...  # it holds every proof accepted from then on
+
+    def add(self, jti: str, *, expires_s: int, now_s: int) -> bool: ...
 
 
 class ReplayCache:

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from district.keyring import Keys
-from district.ratelimit import RateLimiter
-from district.replay import ReplayCache
+from district.ratelimit import Limiter, RateLimiter
+from district.replay import ProofReplays, ReplayCache
 from district.store import BlobReader, BlobRow, DeviceRow, DistrictStore
 from kiosk import PROTOCOL_VERSION
 from kiosk.audit import AuditRecord, record_bytes, verify_record
@@ -39,7 +39,7 @@ from kiosk.errors import CedokaError, GoneError, RateLimitedError, Reason, Rejec
 from kiosk.feed import FeedResponse, feed_body
 from kiosk.fields import Fields
 from kiosk.ids import new_id
-from kiosk.issue import sign_head
+from kiosk.issue import Signer, sign_head
 from kiosk.jose import read_unverified_header
 from kiosk.keys import fingerprint_code, parse_ed25519_jwk, parse_x25519_jwk, public_jwk, thumbprint
 from kiosk.limits import (
@@ -57,7 +57,9 @@ from kiosk.strictjson import canonical_dumps, loads_object, loads_strict
 
 log = logging.getLogger("cedoka.district")
 HEAD_LIFETIME_S = 600
-TOUCH_INTERVAL_S = 60
+TOUCH_INTERVAL_S = 60  # "last seen" is kept to this precision per device
+TOUCH_FLUSH_S = 5.0  # and written (all devices in one transaction) at most this late
+MAX_CACHED_KEYS = 100_000  # parsed device auth keys kept (a jwk string each)
 ENROLL_ATTEMPTS_PER_MINUTE = 10  # per client address, and per code_id
 ENROLL_SWEEP_INTERVAL_S = 60  # spent enrolment secrets are erased at most this late
 MAX_SEAL_KEY_BODY_BYTES = 1024
@@ -67,11 +69,29 @@ _NONCE = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 @dataclass(frozen=True, slots=True)
+class QuietFeed:
+    """The feed of a device with nothing new, as it was when its poll arrived: what a
+    poll that times out answers (a head signed then, no jobs, no keyring). Valid while the
+    device's ``feed_version`` is unchanged: a push, a cancel, a revocation, a rotation and a
+    new keyring each move it, and that wakes the poll instead."""
+
+    device_id: str
+    seq: int
+    cancelled: frozenset[str]
+    keyring_version: int
+    signer: Signer
+
+
+@dataclass(frozen=True, slots=True)
 class FeedState:
-    """What a long-poll waits on: the device's feed version at the time of the request."""
+    """What a long-poll waits on: the device's feed version at the time of the request,
+    and the answer when it is due at once (``answer``) or the quiet feed to answer with
+    on a timeout (``quiet``)."""
 
     has_news: bool
     feed_version: int
+    answer: bytes | None = None
+    quiet: QuietFeed | None = None
 
 
 class DistrictService:
@@ -79,17 +99,21 @@ class DistrictService:
 
     def __init__(
         self, keys: Keys, *, now: Callable[[], float] = time.time,
-        replays: ReplayCache | None = None,
+        replays: ProofReplays | None = None, enroll_limits: Limiter | None = None,
     ) -> None:  # fmt: skip
         """``replays``: the proof replay cache (``district.replay.open_replay_cache`` for a
-        server process; by default an empty one that holds every proof, for tests)."""
+        server process, the shared one on PostgreSQL; by default an empty one that holds
+        every proof, for tests). ``enroll_limits``: the enrolment rate limit (by default
+        one in this process; on PostgreSQL the shared one, ADR 0027)."""
         self._keys = keys
         self._store = keys.store
         self._now = now
-        self._enroll_limits = RateLimiter(per_minute=ENROLL_ATTEMPTS_PER_MINUTE)
+        self._enroll_limits = enroll_limits or RateLimiter(per_minute=ENROLL_ATTEMPTS_PER_MINUTE)
         self._lock = threading.Lock()
-        self._last_touch: dict[str, int] = {}
-        self._replays = replays if replays is not None else ReplayCache()
+        self._last_touch: dict[str, int] = {}  # device -> last "last seen" noted
+        self._touches: dict[str, int] = {}  # noted, not yet written (flush_touches)
+        self._auth_keys: dict[str, Ed25519PublicKey] = {}  # auth_jwk text -> parsed key
+        self._replays: ProofReplays = replays if replays is not None else ReplayCache()
         self._swept_s = 0
         self._sweep_enroll_secrets()
 
@@ -104,7 +128,7 @@ class DistrictService:
         """Raise unless this process can serve: the database answers and the active
         job-signing key loads (``/readyz``)."""
         self._store.data_version()
-        self._keys.active_signer(now_s=self.now_s())
+        self._keys.active_signer(now_s=self.now_s(), reload=True)
 
     # --- enrolment ----------------------------------------------------------------------
     def enroll(self, body: bytes, *, remote: str | None) -> bytes:
@@ -183,13 +207,14 @@ class DistrictService:
             RejectedError: any proof failure (UNKNOWN_DEVICE, DEVICE_REVOKED, REPLAYED, …).
         """
         now = self.now_s()
+        rows: list[DeviceRow] = []
 
         def devices(device_id: str) -> DeviceKeyState | None:
-            row = self._store.device(device_id)
+            row = self._store.device(device_id)  # read each time: a revocation holds at once
             if row is None:
                 return None
-            key = parse_ed25519_jwk(loads_strict(row.auth_jwk.encode(), max_bytes=1024))
-            return DeviceKeyState(public_key=key, revoked=row.revoked_s is not None)
+            rows.append(row)
+            return DeviceKeyState(public_key=self.auth_key(row), revoked=row.revoked_s is not None)
 
         def is_replay(jti: str) -> bool:
             expires = now + PROOF_MEMORY_S
@@ -204,23 +229,75 @@ class DistrictService:
         )  # fmt: skip
         self._sweep_enroll_secrets()  # kiosks poll all the time: a clock for the sweep
         with self._lock:
-            stale = self._last_touch.get(proof.device_id, 0) < now - TOUCH_INTERVAL_S
-            if stale:
+            if self._last_touch.get(proof.device_id, 0) < now - TOUCH_INTERVAL_S:
+                # "last seen" to the minute, written in batches (flush_touches)
                 self._last_touch[proof.device_id] = now
-        if stale:  # "last seen" to the minute: one write per device per minute, not per request
-            self._store.touch_device(proof.device_id, at_s=now)
-        device = self._store.device(proof.device_id)
-        assert device is not None
-        return device
+                self._touches[proof.device_id] = now
+        return rows[-1]  # verify_proof read it once, and only a device that passed
+
+    def auth_key(self, device: DeviceRow) -> Ed25519PublicKey:
+        """The device's parsed auth key, cached by its JWK text (a device's row is read for
+        every request, so a revocation or a new key is seen at once; only parsing is saved)."""
+        key = self._auth_keys.get(device.auth_jwk)
+        if key is None:
+            key = parse_ed25519_jwk(loads_strict(device.auth_jwk.encode(), max_bytes=1024))
+            if len(self._auth_keys) >= MAX_CACHED_KEYS:
+                self._auth_keys.clear()
+            self._auth_keys[device.auth_jwk] = key
+        return key
+
+    def flush_touches(self) -> int:
+        """Write the "last seen" times noted since the last flush, in one transaction (the
+        HTTP layer calls this every ``TOUCH_FLUSH_S`` and at shutdown). Returns how many."""
+        with self._lock:
+            touches, self._touches = self._touches, {}
+        if touches:
+            try:
+                self._store.touch_devices(touches)
+            except Exception:
+                with self._lock:  # kept for the next flush (newer times win)
+                    for device_id, at_s in touches.items():
+                        self._touches[device_id] = max(at_s, self._touches.get(device_id, 0))
+                raise
+        return len(touches)
 
     # --- feed ---------------------------------------------------------------------------
-    def feed_state(self, device: DeviceRow, *, after: int, keyring_version: int) -> FeedState:
-        """Whether the device should be answered at once, and the version to wait on."""
-        current = self._store.device(device.device_id)
-        assert current is not None
-        version, _ = self._keys.keyring(now_s=self.now_s())
-        news = current.seq > after or keyring_version < version
-        return FeedState(has_news=news, feed_version=current.feed_version)
+    def feed_state(self, device: DeviceRow, *, after: int, keyring_version: int,
+                   answer_now: bool = False) -> FeedState:  # fmt: skip
+        """Whether the device is answered at once (then with the answer), and the version
+        to wait on (then with the quiet feed a timeout answers). ``device``: its row as
+        :meth:`authenticate` just read it. ``answer_now``: the request does not wait."""
+        now = self.now_s()
+        version, keyring_token = self._keys.keyring(now_s=now)
+        news = device.seq > after or keyring_version < version
+        if news or answer_now:
+            answer = self._answer(
+                device,
+                after,
+                keyring_version,
+                version=version,
+                keyring_token=keyring_token,
+                now=now,
+            )
+            return FeedState(has_news=news, feed_version=device.feed_version, answer=answer)
+        quiet = QuietFeed(
+            device_id=device.device_id, seq=device.seq,
+            cancelled=self._cancelled(device.device_id, now), keyring_version=version,
+            signer=self._keys.active_signer(now_s=now),
+        )  # fmt: skip
+        return FeedState(has_news=False, feed_version=device.feed_version, quiet=quiet)
+
+    def quiet_answer(self, quiet: QuietFeed) -> bytes:
+        """The answer to a poll that timed out with nothing new: a head signed now over the
+        feed as it was when the poll arrived, no jobs. No database access: the HTTP layer
+        calls it on the event loop."""
+        now = self.now_s()
+        head = FeedHead(
+            device_id=quiet.device_id, issuer=self._keys.district_code, seq=quiet.seq,
+            issued_at_s=now, expires_at_s=now + HEAD_LIFETIME_S, cancelled=quiet.cancelled,
+            keyring_version=quiet.keyring_version,
+        )  # fmt: skip
+        return feed_body(FeedResponse(head=sign_head(head, quiet.signer), jobs=(), keyring=None))
 
     def feed(self, device_id: str, *, after: int, keyring_version: int) -> bytes:
         """A feed answer: a fresh signed head, jobs after ``after``, the keyring if newer.
@@ -233,16 +310,25 @@ class DistrictService:
             raise RejectedError(Reason.DEVICE_REVOKED, "device revoked")
         now = self.now_s()
         version, keyring_token = self._keys.keyring(now_s=now)
-        jobs = self._store.jobs_after(device_id, after, limit=MAX_JOBS_PER_FEED)
+        return self._answer(
+            device, after, keyring_version, version=version, keyring_token=keyring_token, now=now
+        )
+
+    def _cancelled(self, device_id: str, now: int) -> frozenset[str]:
+        return frozenset(
+            self._store.cancelled_open(device_id, now_s=now, limit=MAX_CANCELLED_IN_HEAD)
+        )
+
+    def _answer(self, device: DeviceRow, after: int, keyring_version: int, *, version: int,
+                keyring_token: bytes, now: int) -> bytes:  # fmt: skip
+        jobs = self._store.jobs_after(device.device_id, after, limit=MAX_JOBS_PER_FEED)
         head = FeedHead(
-            device_id=device_id,
+            device_id=device.device_id,
             issuer=self._keys.district_code,
             seq=device.seq,
             issued_at_s=now,
             expires_at_s=now + HEAD_LIFETIME_S,
-            cancelled=frozenset(
-                self._store.cancelled_open(device_id, now_s=now, limit=MAX_CANCELLED_IN_HEAD)
-            ),
+            cancelled=self._cancelled(device.device_id, now),
             keyring_version=version,
         )
         return feed_body(FeedResponse(
@@ -278,7 +364,7 @@ class DistrictService:
     def events(self, device: DeviceRow, body: bytes) -> bytes:
         """Store a batch of signed job events and audit records; idempotent by event id
         (audit records by device and seq)."""
-        key = parse_ed25519_jwk(loads_strict(device.auth_jwk.encode(), max_bytes=1024))
+        key = self.auth_key(device)
         now = self.now_s()
         district = self._keys.district_code
         tokens: dict[str, bytes] = {}

@@ -3,7 +3,10 @@
 All the district's SQL lives here. Writes run in ``BEGIN IMMEDIATE`` transactions (no lock
 upgrade deadlocks between the server and the command line); the schema version is in
 ``PRAGMA user_version`` with forward-only migrations. ``data_version`` lets the long-poll
-loop notice commits made by another process (the ``push`` command) cheaply.
+loop notice commits made by another process (the ``push`` command) cheaply, and
+``feed_changes`` then tells it which devices' feeds moved: a trigger writes one row into
+``feed_changes`` for every change of a device's ``feed_version``, in the changing
+transaction, and keeps the newest :data:`FEED_CHANGES_KEPT` (ADR 0027).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import sqlite3
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -27,13 +31,28 @@ from district.store import (
     DeviceRow,
     EnrollCodeRow,
     EventRow,
+    FeedChanges,
     JobRow,
     OfficeRow,
     SignerRow,
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 4  # 4: cancel reasons; district IT's users, tokens, audit log; webhooks
+SCHEMA_VERSION = 5  # 5: feed_changes; 4: cancel reasons, district IT, webhooks
+FEED_CHANGES_KEPT = 10_000  # a reader further behind reads every device's version again
+# Which devices' feeds changed, in commit order, for the long-poll's notifier (ADR 0027):
+# written by a trigger, so no code path that bumps a feed_version can forget it.
+_SCHEMA_V5 = f"""
+CREATE TABLE feed_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL,
+    feed_version INTEGER NOT NULL);
+CREATE TRIGGER feed_changed AFTER UPDATE OF feed_version ON devices
+WHEN NEW.feed_version != OLD.feed_version BEGIN
+    INSERT INTO feed_changes (device_id, feed_version) VALUES (NEW.device_id, NEW.feed_version);
+    DELETE FROM feed_changes
+    WHERE id <= (SELECT MAX(id) FROM feed_changes) - {FEED_CHANGES_KEPT};
+END;
+"""
 # Why district IT cancelled a job (``cancel --reason``): a code, kept at the district only.
 _SCHEMA_V4 = """
 ALTER TABLE jobs ADD COLUMN cancel_reason TEXT;
@@ -114,9 +133,9 @@ class SqliteStore:
         # Erased values (spent enrolment secrets) leave no copy in a page's free space.
         self._db = SqliteFile(path, pragmas=("secure_delete = ON",))
         self._make_private()
-        v4 = _SCHEMA_V4 + SCHEMA_V4 + WEBHOOKS_V4
+        v4 = _SCHEMA_V4 + SCHEMA_V4 + WEBHOOKS_V4 + _SCHEMA_V5
         migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + v4, 1: _SCHEMA_V2 + _SCHEMA_V3 + v4,
-                      2: _SCHEMA_V3 + v4, 3: v4}  # fmt: skip
+                      2: _SCHEMA_V3 + v4, 3: v4, 4: _SCHEMA_V5}  # fmt: skip
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
         except NewerSchemaError as err:
@@ -293,6 +312,14 @@ class SqliteStore:
                 (at_s, device_id),
             )
 
+    def touch_devices(self, touches: Mapping[str, int]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE devices SET last_seen_s = MAX(COALESCE(last_seen_s, 0), ?) "
+                "WHERE device_id = ?",
+                [(at_s, device_id) for device_id, at_s in sorted(touches.items())],
+            )
+
     def store_heartbeat(self, device_id: str, body: bytes, *, agent: str, at_s: int) -> None:
         with self._write() as conn:
             conn.execute(
@@ -306,6 +333,25 @@ class SqliteStore:
 
     def data_version(self) -> int:
         return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
+
+    def feed_changes(self, after: int) -> FeedChanges:
+        """The feed versions changed since cursor ``after`` (-1: none seen yet): every
+        device's version instead when ``after`` is -1 or older than the changes kept."""
+        conn = self._conn()
+        if after >= 0:
+            rows = conn.execute(
+                "SELECT id, device_id, feed_version FROM feed_changes WHERE id > ? ORDER BY id",
+                (after,),
+            ).fetchall()
+            # ids are consecutive (one writer; a rollback takes its ids back), and pruning
+            # deletes the oldest: a first row past after + 1 means rows were pruned unread
+            if not rows or int(rows[0][0]) == after + 1:
+                versions = {str(device_id): int(version) for _, device_id, version in rows}
+                return FeedChanges(int(rows[-1][0]) if rows else after, versions, complete=False)
+        # the cursor first: a change committed meanwhile is read again next time
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'feed_changes'")
+        row = seq.fetchone()
+        return FeedChanges(0 if row is None else int(row[0]), self.feed_versions(), complete=True)
 
     # --- jobs and blobs -----------------------------------------------------------------
     def next_seq(self, device_id: str) -> int:

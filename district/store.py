@@ -10,6 +10,7 @@ resident's name (documents are sealed before they are stored; names only in seal
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -105,6 +106,16 @@ class BlobReader(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class FeedChanges:
+    """What :meth:`DistrictStore.feed_changes` read: the cursor to pass next time, and the
+    new feed version of each device that changed (``complete``: of every device)."""
+
+    cursor: int
+    versions: dict[str, int]
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SignerRow:
     kid: str
     not_before_s: int
@@ -148,9 +159,11 @@ class DistrictStore(Protocol):
     def revoke_device(self, device_id: str, *, at_s: int) -> bool: ...
     def set_seal_key(self, device_id: str, seal_jwk: str) -> None: ...
     def touch_device(self, device_id: str, *, at_s: int) -> None: ...
+    def touch_devices(self, touches: Mapping[str, int]) -> None: ...  # device -> at_s, one txn
     def store_heartbeat(self, device_id: str, body: bytes, *, agent: str, at_s: int) -> None: ...
     def feed_versions(self) -> dict[str, int]: ...
     def data_version(self) -> int: ...
+    def feed_changes(self, after: int) -> FeedChanges: ...  # since cursor ``after``
 
     # --- jobs and blobs
     def next_seq(self, device_id: str) -> int: ...

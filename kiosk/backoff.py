@@ -13,8 +13,9 @@ core never reads a clock or a random source and tests never sleep::
         sleep(backoff.delay_s(random.uniform, retry_after_s=error.retry_after_s))
 
 Before attempt *n* (``failures`` = *n* ≥ 1) the wait is uniform in
-[0, min(``max_s``, ``initial_s`` * 2**(*n* - 1))]; a server's ``Retry-After`` is a lower bound
-on it. No failure yet (``failures`` = 0) means no wait.
+[0, min(``max_s``, ``initial_s`` * 2**(*n* - 1))] (``cap_s``, when given, lowers the cap for
+this one wait: the agent's 60 s for a network failure); a server's ``Retry-After`` is a lower
+bound on it. No failure yet (``failures`` = 0) means no wait.
 """
 
 from __future__ import annotations
@@ -52,15 +53,17 @@ class Backoff:
         return min(self.max_s, self.initial_s * 2.0 ** (self.failures - 1))
 
     def delay_s(
-        self, uniform: Callable[[float, float], float], retry_after_s: float | None = None
-    ) -> float:
+        self, uniform: Callable[[float, float], float], retry_after_s: float | None = None,
+        *, cap_s: float | None = None,
+    ) -> float:  # fmt: skip
         """The wait before the next attempt, in seconds (full jitter).
 
         ``uniform(a, b)`` returns a number in [a, b] (``random.uniform``); it is not
         called when there is nothing to draw. ``retry_after_s`` (the server's
-        ``Retry-After`` or ``error.retry_after_s``) is a lower bound on the result.
+        ``Retry-After`` or ``error.retry_after_s``) is a lower bound on the result;
+        ``cap_s`` lowers the ceiling for this wait (it never raises it).
         """
-        ceiling = self.ceiling_s
+        ceiling = self.ceiling_s if cap_s is None else min(self.ceiling_s, cap_s)
         jittered = uniform(0.0, ceiling) if ceiling > 0 else 0.0
         if retry_after_s is None:
             return jittered

@@ -1,7 +1,8 @@
 """Checks on an opened document before it may be printed: PDF magic, parse, page sizes.
 
 The signed PDF is never modified (re-rendering would break its electronic signature);
-this only reads it. pypdf parses from memory: no file is written.
+this only reads it. pypdf parses from memory: no file is written. pypdf (and the Pillow it
+brings, ~10 MiB) is imported at the first check, not at import: an idle agent never loads it.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-
-from pypdf import PdfReader
 
 from kiosk.errors import Reason, RejectedError
 from kiosk.limits import MAX_PDF_PAGES
@@ -48,6 +47,8 @@ def inspect_pdf(data: bytes) -> PdfFacts:
     """
     if not data.startswith(PDF_MAGIC):
         raise RejectedError(Reason.NOT_PDF, "no %PDF- header")
+    from pypdf import PdfReader  # lazily: see the module's docstring
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

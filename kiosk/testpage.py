@@ -11,13 +11,6 @@ from __future__ import annotations
 
 import io
 
-from pypdf import PdfWriter
-from pypdf.generic import (
-    DecodedStreamObject,
-    DictionaryObject,
-    NameObject,
-)
-
 A4_PT = (595.28, 841.89)
 MM = 72 / 25.4
 
@@ -65,6 +58,9 @@ def make_test_page(*, office: str, when: str) -> bytes:
             ops.append(_text(25 * MM, y, size, line))
         y -= size * 1.6
     ops.append(_text(x0, y0 - 26, 9, "cm"))
+    from pypdf import PdfWriter  # lazily: an idle agent never loads pypdf
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
     writer = PdfWriter()
     page = writer.add_blank_page(width, height)
     font = DictionaryObject({

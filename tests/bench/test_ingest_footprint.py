@@ -72,4 +72,4 @@ def test_ingest_runs_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_footprint_runs_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(footprint, "QUICK_IDLE_S", 6.0)
     monkeypatch.setattr(footprint, "QUICK_BURST", 3)
-    _check(footprint.run(quick=True), 7)
+    _check(footprint.run(quick=True), 8)

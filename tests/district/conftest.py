@@ -171,7 +171,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     home = tmp_path / "district"
     keys, admin = new_district(home, db_url)
     served = [Keys.open(home, db_url), Keys.open(home, db_url)]
-    notifier = FeedNotifier(served[0].store)
+    notifier = FeedNotifier(served[0].store, listen_url=db_url)  # LISTEN on PostgreSQL
     app = build_app(DistrictService(served[1]), notifier)
     try:
         with serving(lambda _port: app) as base_url:

@@ -263,14 +263,9 @@ def _stop(proc: subprocess.Popen[bytes] | None, sig: signal.Signals = signal.SIG
 
 
 def _new_district(base: Path, db_url: str, env: dict[str, str]) -> tuple[list[Path], str]:
-    """A district on ``db_url`` with one office: two homes holding the same keys, and an
-    operator's API token.
-
-    One home per process: until the replay cache is shared in PostgreSQL, each process
-    hands its in-memory cache over through a state file in its home (district/replay.py),
-    and a second process on the same home would take the first one's "open" file for a
-    crash and refuse a minute of proofs.
-    """
+    """A district on ``db_url`` with one office: the home both processes share (the
+    replay cache and the rate limits are in PostgreSQL, ADR 0027), twice, and an
+    operator's API token."""
     home = base / "district"
     for argv in (["init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08"],
                  ["office", "add", OFFICE, "--name", "Desa Pitulua"]):  # fmt: skip
@@ -286,8 +281,7 @@ def _new_district(base: Path, db_url: str, env: dict[str, str]) -> tuple[list[Pa
                                       scopes=[], lifetime_s=86400).text  # fmt: skip
     finally:
         keys.store.close()
-    shutil.copytree(home, base / "district-1")
-    return [home, base / "district-1"], token
+    return [home, home], token
 
 
 def _start_serve(up: Upstream, home: Path, public_url: str, env: dict[str, str]) -> None:

@@ -143,6 +143,30 @@ def test_a_switched_off_printer_is_offline_before_printing(clean_lab: CupsLab) -
         clean_lab.start_printer()
 
 
+def test_status_follows_the_submitted_job_id_and_falls_back_to_the_title(
+    clean_lab: CupsLab,
+) -> None:
+    """The printer asks CUPS for the job it submitted, by the id ``createJob`` gave; a
+    printer that did not submit the title (the agent restarted since) finds it by title:
+    the newest job of that name in CUPS's history."""
+    printer = _printer(clean_lab)
+    title = "job_01BYID.1.0"
+    printer.submit(make_pdf(), title=title, copies=1, ticket=PrintTicket())
+    assert _until_final(printer, title).phase is Phase.DONE
+    # Another job of the same name, still printing: not the one this printer submitted.
+    clean_lab.fault("slow", "3")
+    document = clean_lab.dir / "again.pdf"
+    document.write_bytes(make_pdf())
+    document.chmod(0o644)
+    done = clean_lab.command("lp", "-d", clean_lab.queue, "-t", title, str(document))
+    assert done.returncode == 0, done.stderr
+    time.sleep(0.5)
+    assert printer.status(title).phase is Phase.DONE  # its own job, by id
+    after_restart = _printer(clean_lab)  # knows no job id: the title scan
+    assert after_restart.status(title).phase is Phase.ACTIVE  # the newest of that name
+    assert _until_final(after_restart, title).phase is Phase.DONE
+
+
 def test_unknown_titles_and_queues(clean_lab: CupsLab) -> None:
     printer = _printer(clean_lab)
     assert printer.status("job_01NEVER.1.0").phase is Phase.NOT_FOUND
