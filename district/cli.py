@@ -385,7 +385,9 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
     from district.http import run_server
 
     with contextlib.suppress(KeyboardInterrupt):
-        home.keys()  # fails clearly when the home holds no district
+        if home.keys().store.get_meta("keyring_token") is None:  # an offline root's first
+            raise OperatorError("no keyring signed by the district root yet: run 'keyring "
+                                "export', sign it offline, 'keyring import' it")  # fmt: skip
         home.close()  # the server opens the store itself, and closes it at a clean stop
         limits = _connection_limits(args, host)
         if args.workers == 1:
@@ -686,7 +688,8 @@ def _backup(args: argparse.Namespace, home: _Home) -> None:
         raise OperatorError("backup copies a SQLite home only: with --db, back up the "
                             "database with pg_dump, and the home's keys folder")  # fmt: skip
     copy = backup_home(home.path, args.to)
-    print(f"backed up to {copy}  (it holds the root key: keep it as safe as the server)")
+    held = "the signing keys" if home.keys().root_offline else "the root key"
+    print(f"backed up to {copy}  (it holds {held}: keep it as safe as the server)")
 
 
 # Commands that work on a local home and, with --server, through the admin API.

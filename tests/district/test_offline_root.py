@@ -61,6 +61,7 @@ def test_offline_root_keyrings_are_signed_off_the_server(blank: District) -> Non
         assert with_keys.root_offline
     finally:
         with_keys.store.close()
+    assert "no keyring signed" in district.refused("serve", "--listen", "127.0.0.1:9")
     district.ok("keyring", "import", str(_sign_offline(district, usb, "v1")))
     district.ok("office", "add", OFFICE, "--name", "Desa Pitulua")
 
