@@ -23,6 +23,8 @@ from kiosk.verify import verify_keyring
 from tests.district.test_cli import NONCE, OFFICE, District
 from tests.sim.district import fixed_key, fixed_seal_key
 
+STORES = ("sqlite", "postgresql")  # every test on both stores (conftest)
+
 
 def _sign_offline(district: District, usb: Path, name: str) -> Path:
     request, token = district.tmp / f"{name}.json", district.tmp / f"{name}.jws"
