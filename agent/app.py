@@ -33,6 +33,7 @@ from agent.settings import load_config, save_config
 from agent.spool import Spool
 from agent.stored import StoredJobs
 from agent.sync import Syncer
+from agent.update_status import read_status
 from kiosk.backoff import Backoff
 from kiosk.clock import trusted_now
 from kiosk.config import (
@@ -157,7 +158,7 @@ class Agent:
         self.reporter = Reporter(
             spool=self.spool, client=self.report_client, printers=self.printers, errors=self.errors,
             agent=agent_version(), local_now_s=self.local_now_s, journal_head=self.audit.head_hash,
-            receipt=lambda: self.receipt,
+            receipt=lambda: self.receipt, update=lambda: read_status(self.home),
         )  # fmt: skip
         self.desk = Desk(  # the staff's actions, for the kiosk screen (ui.api)
             spool=self.spool, book=self.book, stored=self.stored, dispatcher=self.dispatcher,

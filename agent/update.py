@@ -49,6 +49,7 @@ from agent.running import started_since
 from agent.settings import load_config
 from agent.spool import Spool
 from agent.trust import load as load_trust
+from agent.update_status import record
 from cedoka_io.files import write_atomic
 from kiosk.errors import OperatorError, TransportError
 from kiosk.lifecycle import JobState
@@ -66,6 +67,20 @@ ROOT_V1 = "1.root.json"
 
 class UpdateWaitingError(OperatorError):
     """An update is ready but waits for the printer: a job is released or printing."""
+
+
+class ReleaseFailedError(OperatorError):
+    """A release could not be installed or failed its checks (``reason``: a reason code for
+    the district, ``install_failed``, ``version_mismatch`` or ``selftest_failed``); it never
+    became current."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NoPreviousReleaseError(OperatorError):
+    """``cedoka update --rollback`` with no ``previous`` release to go back to."""
 
 
 class UpdateRefusedError(OperatorError):
@@ -372,7 +387,8 @@ class Installer:
     def _build(self, target: Path, wheels: Path, version: str, extras: list[str]) -> None:
         made = _run([str(self.python), "-m", "venv", str(target)])
         if made.returncode != 0:
-            raise OperatorError(f"could not create the venv {target}: {_last(made)}")
+            raise ReleaseFailedError(f"could not create the venv {target}: {_last(made)}",
+                                     "install_failed")  # fmt: skip
         if self.seed:
             site = next((target / "lib").glob("python3*/site-packages"))
             (site / "_cedoka_seed.pth").write_text("".join(f"{p}\n" for p in self.seed))
@@ -381,13 +397,17 @@ class Installer:
                     "--find-links", str(wheels), "--no-warn-script-location",
                     "--disable-pip-version-check", spec])  # fmt: skip
         if pip.returncode != 0:
-            raise OperatorError(f"pip install of release {version} failed: {_last(pip)}")
+            raise ReleaseFailedError(f"pip install of release {version} failed: {_last(pip)}",
+                                     "install_failed")  # fmt: skip
         shown = _run([str(target / "bin/cedoka"), "--version"])
         if shown.returncode != 0 or shown.stdout.split()[-1:] != [version]:
-            raise OperatorError(f"release {version} does not start: {_last(shown)}")
+            raise ReleaseFailedError(f"release {version} does not start: {_last(shown)}",
+                                     "version_mismatch")  # fmt: skip
         selftest = _run([str(target / "bin/cedoka"), "selftest"])
         if selftest.returncode != 0:
-            raise OperatorError(f"release {version} failed 'cedoka selftest': {_last(selftest)}")
+            raise ReleaseFailedError(
+                f"release {version} failed 'cedoka selftest': {_last(selftest)}", "selftest_failed"
+            )
         write_atomic(target / RELEASE_MARKER, f"version={version}\n".encode(), mode=0o644)
 
 
@@ -404,14 +424,15 @@ def _unpack(archive: Path, into: Path, version: str) -> list[str]:
             tar.extractall(into, filter="data")
         info = json.loads((into / "release.json").read_bytes())
     except (OSError, tarfile.TarError, ValueError) as error:
-        raise OperatorError(f"the release archive does not unpack: {error}") from None
+        raise ReleaseFailedError(f"the release archive does not unpack: {error}",
+                                 "install_failed") from None  # fmt: skip
     if not isinstance(info, dict):
-        raise OperatorError(f"the release archive is not release {version}")
+        raise ReleaseFailedError(f"the release archive is not release {version}", "install_failed")
     extras = info.get("extras")
     if (info.get("format") != "cedoka-release/1" or info.get("version") != version
             or not isinstance(extras, list)
             or not all(isinstance(e, str) for e in extras)):  # fmt: skip
-        raise OperatorError(f"the release archive is not release {version}")
+        raise ReleaseFailedError(f"the release archive is not release {version}", "install_failed")
     return extras
 
 
@@ -466,8 +487,32 @@ def apply(home: Path, archive: Path, version: str, *, installer: Installer,
     Raises:
         UpdateWaitingError: the spool is busy (nothing was switched; a release built
             already stays for the next try).
-        OperatorError: the release could not be built or failed its checks.
+        ReleaseFailedError: the release could not be built or failed its checks.
+
+    Every outcome but an error of this machine (``OSError``) is recorded in
+    ``update/last.json`` for the heartbeat (:mod:`agent.update_status`).
     """
+    try:
+        outcome = _apply(home, archive, version, installer=installer, restart=restart,
+                         health_timeout_s=health_timeout_s, poll_s=poll_s)  # fmt: skip
+    except UpdateWaitingError:
+        record(home, "waiting", version, "printer_busy")
+        raise
+    except ReleaseFailedError as error:
+        record(home, "failed", version, error.reason)
+        raise
+    if outcome.result in {"updated", "switched"}:
+        record(home, "updated", version)
+    elif outcome.result == "rolled_back":
+        record(home, "rolled_back", version, "unhealthy")
+    else:  # unhealthy, with nothing to roll back to
+        record(home, "failed", version, "unhealthy")
+    return outcome
+
+
+def _apply(home: Path, archive: Path, version: str, *, installer: Installer,
+           restart: Callable[[], None] | None, health_timeout_s: float,
+           poll_s: float) -> Outcome:  # fmt: skip
     reason = busy_reason(home)
     if reason is not None:
         raise UpdateWaitingError(f"update to {version} waits: {reason}")
@@ -492,6 +537,62 @@ def apply(home: Path, archive: Path, version: str, *, installer: Installer,
     restart()
     return Outcome("rolled_back", version, release,
                    f"{version} did not report healthy within {health_timeout_s:.0f} s")  # fmt: skip
+
+
+def release_version(releases: Releases, release: str) -> str:
+    """The version of the release directory ``<V>-<hash>``: as its marker's ``version=``
+    line says (``install.sh`` and :class:`Installer` write it), else the name before the
+    first ``-``."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        marker = (releases.opt / "releases" / release / RELEASE_MARKER).read_text()
+        for line in marker.splitlines():
+            if line.startswith("version="):
+                return line.removeprefix("version=").strip()
+    return release.split("-", 1)[0]
+
+
+def roll_back_to_previous(home: Path, releases: Releases, *,
+                          restart: Callable[[], None] | None,
+                          health_timeout_s: float = HEALTH_TIMEOUT_S,
+                          poll_s: float = 0.5) -> Outcome:  # fmt: skip
+    """``cedoka update --rollback``: the operator switches ``current`` back to ``previous``
+    (and ``previous`` to the release left), on an idle spool, with the printing lock held
+    through the switch and the restart as for an update. When the previous release does not
+    report healthy in time, ``current`` goes back to the release it left (result
+    ``unhealthy``).
+
+    Raises:
+        NoPreviousReleaseError: there is no ``previous`` (or no ``current``).
+        UpdateWaitingError: the spool is busy (nothing was switched).
+    """
+    current, previous = releases.current(), releases.previous()
+    if previous is None or current is None or previous == current:
+        raise NoPreviousReleaseError("there is no previous release to roll back to")
+    if not (releases.opt / "releases" / previous / RELEASE_MARKER).exists():
+        raise NoPreviousReleaseError(f"the previous release {previous} is not a complete "
+                                     "release")  # fmt: skip
+    version = release_version(releases, previous)
+    started = time.time()
+    with idle_spool(home) as reason:
+        if reason is not None:
+            raise UpdateWaitingError(f"rollback to {version} waits: {reason}")
+        releases.roll_back(previous, current)
+        if restart is None:
+            record(home, "rolled_back", release_version(releases, current), "operator")
+            return Outcome("switched", version, previous)
+        restart()
+    left = release_version(releases, current)
+    deadline = time.monotonic() + health_timeout_s
+    while time.monotonic() < deadline:
+        if started_since(home, version, started):
+            record(home, "rolled_back", left, "operator")
+            return Outcome("rolled_back", version, previous)
+        time.sleep(poll_s)
+    releases.roll_back(current, previous)  # the way it was
+    restart()
+    return Outcome("unhealthy", version, previous,
+                   f"{version} did not report healthy within {health_timeout_s:.0f} s; "
+                   f"back on {release_version(releases, current)}")  # fmt: skip
 
 
 def restart_command(argv: Sequence[str]) -> Callable[[], None]:

@@ -1,22 +1,34 @@
-"""``cedoka update [--check]``: the signed self-update from the command line (ADR 0031).
+"""``cedoka update [--check | --rollback]``: the signed self-update from the command line
+(ADR 0031).
 
-One line of output, in Bahasa Indonesia and English. Exit status: 0 up to date or updated,
-1 refused or failed (TUF refused the metadata, the release failed its checks, the district
-cannot be reached, the new release was rolled back), 8 an update is ready but waits for the
-printer (a job is released or printing: try again later; nothing was switched).
+One line of output, in Bahasa Indonesia and English. Exit status: 0 up to date, updated or
+rolled back as asked, 1 refused or failed (TUF refused the metadata, the release failed its
+checks, the district cannot be reached, the new release was rolled back), 8 an update (or a
+rollback) is ready but waits for the printer (a job is released or printing: try again
+later; nothing was switched), 9 ``--rollback`` with no previous release to go back to.
+
+Every attempt but ``--check`` and an unreachable district is recorded in
+``<home>/update/last.json`` (:mod:`agent.update_status`), which the agent's heartbeats carry
+to the district (protocol §12, §20.5).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from agent.update_status import record
 from cedoka_io.version import package_version
 from kiosk.errors import CedokaError, TransportError
 
+if TYPE_CHECKING:
+    from agent.update import Releases
+
 PROG = "cedoka update"
-EXIT_OK, EXIT_FAILED, EXIT_WAITING = 0, 1, 8
+EXIT_OK, EXIT_FAILED, EXIT_WAITING, EXIT_NO_PREVIOUS = 0, 1, 8, 9
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,8 +36,12 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "update", help="update this kiosk from the district's signed releases (TUF); "
         "never while a job prints",
     )  # fmt: skip
-    update.add_argument("--check", action="store_true",
-                        help="only say whether a release is waiting for this kiosk")  # fmt: skip
+    what = update.add_mutually_exclusive_group()
+    what.add_argument("--check", action="store_true",
+                      help="only say whether a release is waiting for this kiosk")  # fmt: skip
+    what.add_argument("--rollback", action="store_true",
+                      help="switch back to the previous release (as an update: never while a "
+                      "job prints; exit 9 when there is none)")  # fmt: skip
     update.add_argument(
         "--root", type=Path, default=Path("/"), metavar="DIR",
         help="the install prefix: DIR/opt/cedoka (default /); under another DIR the service "
@@ -41,24 +57,21 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 def run_update(args: argparse.Namespace) -> int:
     """The ``update`` command (python-tuf is imported here, not by every ``cedoka`` run)."""
     try:
-        from agent.update import (
-            DEFAULT_RESTART,
-            Installer,
-            Releases,
-            ReleaseSource,
-            UpdateWaitingError,
-            apply,
-            restart_command,
-        )
+        from agent import update
     except ImportError as error:  # python-tuf comes with the ui extra
         return _fail(f"error: {error.name or error} is not installed: the self-update needs "
                      "the ui extra (pip install 'cedoka[ui]')")  # fmt: skip
+    production = args.root == Path("/")
+    restart = update.restart_command(update.DEFAULT_RESTART) if production else None
+    if args.rollback:
+        return _rollback(args, update.Releases(args.root), restart)
 
     current = package_version()
     try:
-        source = ReleaseSource(args.home)
+        source = update.ReleaseSource(args.home)
     except CedokaError as error:
         return _fail(f"error: {error}")
+    version = current
     try:
         found = source.check(current)
         if found.offer is None:
@@ -74,14 +87,19 @@ def run_update(args: argparse.Namespace) -> int:
             print(f"pembaruan tersedia / update available: {version} (this kiosk: {current})")
             return EXIT_OK
         archive = source.download(found.offer)
-        production = args.root == Path("/")
-        restart = restart_command(DEFAULT_RESTART) if production else None
-        outcome = apply(args.home, archive, version,
-                        installer=Installer(Releases(args.root)), restart=restart)  # fmt: skip
-    except UpdateWaitingError as error:
+        outcome = update.apply(args.home, archive, version,
+                               installer=update.Installer(update.Releases(args.root)),
+                               restart=restart)  # fmt: skip
+    except update.UpdateWaitingError as error:
         return _fail(f"menunggu printer / waiting for the printer: {error}", EXIT_WAITING)
     except TransportError as error:
         return _fail(f"error: cannot reach the district server ({error}); try again later")
+    except update.UpdateRefusedError as error:
+        if version != current:  # the archive was refused; a refused check names no version
+            record(args.home, "refused", version, "tuf_refused")
+        return _fail(f"error: {error}")
+    except update.ReleaseFailedError as error:
+        return _fail(f"gagal / failed: {error}")
     except CedokaError as error:
         return _fail(f"error: {error}")
     finally:
@@ -94,3 +112,27 @@ def run_update(args: argparse.Namespace) -> int:
               "service not restarted")  # fmt: skip
         return EXIT_OK
     return _fail(f"dikembalikan / rolled back: {outcome.detail}")
+
+
+def _rollback(args: argparse.Namespace, releases: Releases,
+              restart: Callable[[], None] | None) -> int:  # fmt: skip
+    """``--rollback``: back to ``previous``; recorded as the release left, rolled back by
+    the operator."""
+    from agent import update
+
+    try:
+        outcome = update.roll_back_to_previous(args.home, releases, restart=restart)
+    except update.NoPreviousReleaseError as error:
+        return _fail(f"tidak ada versi sebelumnya / no previous release: {error}",
+                     EXIT_NO_PREVIOUS)  # fmt: skip
+    except update.UpdateWaitingError as error:
+        return _fail(f"menunggu printer / waiting for the printer: {error}", EXIT_WAITING)
+    except CedokaError as error:
+        return _fail(f"error: {error}")
+    except OSError as error:
+        return _fail(f"error: {args.root}: {error}")
+    if outcome.result == "unhealthy":
+        return _fail(f"gagal / failed: {outcome.detail}")
+    where = "" if outcome.result == "rolled_back" else f" under {args.root}; service not restarted"
+    print(f"dikembalikan / rolled back: now {outcome.version} ({outcome.release}){where}")
+    return EXIT_OK

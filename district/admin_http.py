@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -34,8 +35,16 @@ from district.identity import Identity, Principal
 from district.multipart import read_form
 from district.ratelimit import Limiter, RateLimiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
+from district.releases import ReleaseRepo
 from district.store import DeviceRow, DistrictStore, JobRow, OutboxRow, WebhookRow
-from district.views import audit_device, audit_report, device_json, job_json
+from district.views import (
+    audit_device,
+    audit_report,
+    device_json,
+    job_json,
+    promote_command,
+    releases_json,
+)
 from district.webhooks import Webhooks
 from kiosk.access import Scope
 from kiosk.admin_audit import AdminRecord
@@ -50,6 +59,7 @@ from kiosk.errors import (
 from kiosk.limits import MAX_DOCUMENTS_PER_JOB
 from kiosk.model import ReleaseMode
 from kiosk.report import parse_heartbeat
+from kiosk.rollout import BUCKETS, MAX_OFFICES, parse_version
 
 log = logging.getLogger("cedoka.district.admin_http")
 PREFIX = "/admin/v1"
@@ -103,6 +113,11 @@ class WebhookBody(BaseModel):
     all_jobs: bool = False
 
 
+class PromoteBody(BaseModel):
+    percent: int | None = Field(default=None, ge=0, le=BUCKETS)
+    offices: list[str] = Field(default_factory=list, max_length=MAX_OFFICES)
+
+
 class PasswordBody(BaseModel):
     password: str = Field(max_length=256, pattern=NO_NUL)
 
@@ -123,6 +138,7 @@ class AdminParts:
     store: DistrictStore
     webhooks: Webhooks
     sign_ins: Limiter | None = None  # None: a limit in this process (shared: ADR 0027)
+    releases: ReleaseRepo | None = None  # the agent releases (ADR 0031); None: not shown
 
 
 class AdminHttpError(CedokaError):
@@ -475,6 +491,44 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         await run_in_threadpool(admin.revoke, device_id)
         await audited(request, who, "device.revoke", targets=(("device", device_id),))
         return {"device_id": device_id, "state": "revoked"}
+
+    # --- agent releases (ADR 0031) -----------------------------------------------------------
+    @app.get("/releases", summary="Agent releases: each one's roll-out stage and how many "
+             "kiosks run it; whether promote can be signed here")  # fmt: skip
+    async def releases(request: Request) -> dict[str, Any]:
+        await principal(request, Scope.DEVICES_READ)
+        return await run_in_threadpool(lambda: releases_json(parts.releases, store.devices()))
+
+    @app.post("/releases/{version}/promote", summary="Widen a release's roll-out (a higher "
+              "percentage, more offices); needs the targets key on this server")  # fmt: skip
+    async def promote(request: Request, version: str, body: PromoteBody) -> dict[str, Any]:
+        who = await principal(request, Scope.RELEASES_PROMOTE)
+        repo = parts.releases
+        parse_version(version)  # OperatorError: 400 refused
+        if body.percent is None and not body.offices:
+            raise OperatorError("give percent and/or offices")
+
+        def widen() -> dict[str, Any]:
+            if repo is None or not repo.exists():
+                raise AdminHttpError(404, "not_found", "no release repository on this server "
+                                     "(cedoka-district release init)")  # fmt: skip
+            if not any(r.version == version for r in repo.releases()):
+                raise AdminHttpError(404, "not_found", f"release {version} is not published")
+            if not repo.can_sign_targets():
+                command = promote_command(version, body.percent, body.offices)
+                raise AdminHttpError(409, "key_offline", "the targets key is not on this "
+                                     f"server: on the signing machine run {command}")  # fmt: skip
+            unknown = [o for o in body.offices if store.office(o) is None]
+            if unknown:
+                raise OperatorError(f"unknown office {unknown[0]}")
+            done = repo.promote(version, now_s=int(time.time()), percent=body.percent,
+                                offices=tuple(body.offices))  # fmt: skip
+            return {"version": done.version, "percent": done.stage.percent,
+                    "offices": list(done.stage.offices)}  # fmt: skip
+
+        answer = await run_in_threadpool(widen)
+        await audited(request, who, "release.promote", targets=(("release", version),))
+        return answer
 
     # --- keys, users, tokens, the audit log ---------------------------------------------------
     @app.post("/keys/rotate", summary="Rotate the job-signing key (with overlap)")

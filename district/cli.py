@@ -544,11 +544,19 @@ def _devices(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     _print_table(
         ("DEVICE", "OFFICE", "ENROLLED", "REVOKED", "LAST SEEN", "AGENT", "PRINTERS"),
         [(d["device_id"], d["office_code"], _iso(d["enrolled_s"]), _iso(d["revoked_s"]),
-          _seen(d["last_seen_s"], now), d["agent"] or "-",
+          _seen(d["last_seen_s"], now), (d["agent"] or "-") + _update_text(d.get("update")),
           "heartbeat unreadable" if d["printers"] is None
           else "; ".join(_printer_text(p) for p in d["printers"]) or "-")
          for d in listing],
     )  # fmt: skip
+
+
+def _update_text(update: dict[str, Any] | None) -> str:
+    """The kiosk's last self-update attempt when it did not end well (``updated``: nothing)."""
+    if not update or update.get("result") == "updated":
+        return ""
+    reason = f" {update['reason']}" if update.get("reason") else ""
+    return f" ({update['version']} {update['result']}{reason})"
 
 
 def _audit(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:

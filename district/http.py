@@ -517,6 +517,7 @@ def run_server(
         store=keys.store,
         webhooks=Webhooks(keys.store.webhooks, identity),
         sign_ins=shared.sign_ins,
+        releases=ReleaseRepo.of_home(home),
     )
     deliverer = Deliverer(keys.store.webhooks)
     app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies,

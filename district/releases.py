@@ -158,6 +158,11 @@ class ReleaseRepo:
     def exists(self) -> bool:
         return (self.metadata / "1.root.json").exists()
 
+    def can_sign_targets(self) -> bool:
+        """Whether the targets key is in one of this repository's key directories (else
+        ``publish``/``promote`` are signed on another machine: ``--keys DIR``)."""
+        return self.keys.find(TARGETS_KEY) is not None
+
     def _latest(self, role: str) -> tuple[int, Path] | None:
         pattern = re.compile(rf"([1-9][0-9]{{0,9}})\.{role}\.json")
         found = [(int(m.group(1)), p) for p in self.metadata.glob(f"*.{role}.json")

@@ -55,6 +55,7 @@ class Scope(enum.StrEnum):
     KEYS_ROTATE = "keys:rotate"
     USERS_ADMIN = "users:admin"
     WEBHOOKS_ADMIN = "webhooks:admin"
+    RELEASES_PROMOTE = "releases:promote"  # widen an agent release's roll-out (ADR 0031)
 
 
 _READ: Final = frozenset({Scope.JOBS_READ, Scope.OFFICES_READ, Scope.DEVICES_READ,

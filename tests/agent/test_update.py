@@ -15,8 +15,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -26,16 +26,21 @@ from tuf.api.metadata import Metadata, Timestamp
 from agent.enrolment import enroll
 from agent.files import exclusive_lock
 from agent.home import HomeLayout
-from agent.settings import load_config
+from agent.settings import load_config, save_config
 from agent.update import (
+    RELEASE_MARKER,
     Installer,
+    NoPreviousReleaseError,
+    ReleaseFailedError,
     Releases,
     ReleaseSource,
     UpdateRefusedError,
     UpdateWaitingError,
     apply,
     busy_reason,
+    roll_back_to_previous,
 )
+from agent.update_status import read_status
 from district import cli as district_cli
 from district.admin import DistrictAdmin
 from district.http import build_app
@@ -43,7 +48,9 @@ from district.keyring import Keys
 from district.notifier import FeedNotifier
 from district.releases import ReleaseRepo, public_key, write_archive
 from district.service import DistrictService
+from district.views import update_of
 from kiosk.model import ReleaseMode
+from kiosk.report import UpdateReport
 from kiosk.rollout import rollout_bucket
 from tests.agent.harness import nik_pdf, wait_for
 from tests.agent.update_lab import build_archive, mirror, seed_dir
@@ -340,6 +347,9 @@ def test_an_update_waits_while_a_job_prints(district: District, tmp_path: Path) 
         with pytest.raises(UpdateWaitingError, match="print round"):
             apply(home, archive, "0.2.0", installer=installer, restart=None)
     assert not (tmp_path / "root" / "opt").exists()  # nothing built, nothing switched
+    report = read_status(home)  # for the heartbeat: district IT sees it waits
+    assert report is not None and (report.result, report.version, report.reason) == (
+        "waiting", "0.2.0", "printer_busy")  # fmt: skip
 
 
 def test_an_update_waits_while_a_released_job_has_not_printed(district: District,
@@ -404,6 +414,61 @@ def test_cedoka_update_exit_status(district: District, tmp_path: Path) -> None:
     assert "waiting for the printer" in waiting.stderr
 
 
+def _fake_release(releases: Releases, name: str, *, complete: bool = True) -> None:
+    directory = releases.opt / "releases" / name
+    directory.mkdir(parents=True)
+    if complete:
+        (directory / RELEASE_MARKER).write_text(
+            f"version={name.split('-', maxsplit=1)[0]}\nhash=x\n"
+        )
+
+
+def test_cedoka_update_rollback(district: District, tmp_path: Path) -> None:
+    """``cedoka update --rollback`` under another prefix (no restart): refused without a
+    previous release (exit 9), waits while a print round runs (exit 8), else switches
+    ``current`` and ``previous`` and records the rollback for the heartbeat."""
+    home = enrolled(district, tmp_path / "kiosk")
+    prefix = tmp_path / "root"
+    releases = Releases(prefix)
+    cedoka = Path(sys.executable).with_name("cedoka")
+
+    def rollback() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(cedoka), "--home", str(home), "update", "--rollback",
+                               "--root", str(prefix)],
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+    def one_line(done: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+        assert done.returncode == code, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert text in done.stderr
+
+    one_line(rollback(), 9, "no previous release")  # nothing installed at all
+    _fake_release(releases, "0.2.0-aaaaaaaaaaaa")
+    releases.switch("0.2.0-aaaaaaaaaaaa")
+    one_line(rollback(), 9, "no previous release")  # a first release: nothing before it
+    _fake_release(releases, "0.1.0-bbbbbbbbbbbb", complete=False)  # a build that did not finish
+    releases._link("previous", "0.1.0-bbbbbbbbbbbb")
+    one_line(rollback(), 9, "not a complete release")
+    shutil.rmtree(releases.opt / "releases" / "0.1.0-bbbbbbbbbbbb")
+    _fake_release(releases, "0.1.0-bbbbbbbbbbbb")
+    with exclusive_lock(HomeLayout(home).printing_lock):
+        one_line(rollback(), 8, "waiting for the printer")
+    assert releases.current() == "0.2.0-aaaaaaaaaaaa"
+    assert read_status(home) is None  # nothing happened
+    done = rollback()
+    assert done.returncode == 0, done.stderr
+    assert "rolled back: now 0.1.0 (0.1.0-bbbbbbbbbbbb)" in done.stdout
+    assert releases.current() == "0.1.0-bbbbbbbbbbbb"
+    assert releases.previous() == "0.2.0-aaaaaaaaaaaa"  # kept: the way forward again
+    report = read_status(home)
+    assert report is not None
+    assert (report.result, report.version, report.reason) == ("rolled_back", "0.2.0", "operator")
+    assert rollback().returncode == 0  # and forward again: the two swap
+    assert releases.current() == "0.2.0-aaaaaaaaaaaa"
+    with pytest.raises(NoPreviousReleaseError):
+        roll_back_to_previous(home, Releases(tmp_path / "elsewhere"), restart=None)
+
+
 # --- a real N+1 release: built, installed, switched, restarted, rolled back -----------------
 
 
@@ -412,6 +477,7 @@ def test_a_kiosk_updates_to_n_plus_1_and_rolls_back_a_broken_one(
     district: District, tmp_path: Path
 ) -> None:
     home = enrolled(district, tmp_path / "kiosk")
+    save_config(home, replace(load_config(home), heartbeat_interval_s=10))
     prefix = tmp_path / "root"
     releases = Releases(prefix)
     (releases.opt / "releases" / "0.1.0-old").mkdir(parents=True)
@@ -458,9 +524,10 @@ def test_a_kiosk_updates_to_n_plus_1_and_rolls_back_a_broken_one(
             .replace("def selftest_report(", "def _real_report(", 1)
             + "\n\ndef selftest_report():\n    return ['broken'], False\n",
         })  # fmt: skip
-        with pytest.raises(Exception, match="failed 'cedoka selftest'"):
+        with pytest.raises(ReleaseFailedError, match="failed 'cedoka selftest'"):
             apply(home, broken, "0.3.0", installer=installer, restart=restart)
         assert releases.current() == outcome.release
+        assert _last(home) == ("failed", "0.3.0", "selftest_failed")
 
         # N+3 starts but never reports healthy: rolled back to N+1
         silent = build_archive("0.4.0", tmp_path, patch={
@@ -473,11 +540,59 @@ def test_a_kiosk_updates_to_n_plus_1_and_rolls_back_a_broken_one(
         assert releases.current() == outcome.release
         assert releases.previous() == rolled.release
         assert not (releases.opt / "releases" / "0.1.0-old").exists()  # only two kept
+        assert _last(home) == ("rolled_back", "0.4.0", "unhealthy")
+        _the_operator_rolls_back(district, tmp_path, home=home, installer=installer,
+                                 restart=restart, n1=outcome.release,
+                                 silent=rolled.release)  # fmt: skip
     finally:
         for proc in agents:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def _the_operator_rolls_back(district: District, tmp_path: Path, *, home: Path,
+                             installer: Installer, restart: Callable[[], None], n1: str,
+                             silent: str) -> None:  # fmt: skip
+    """``current`` is N+1 (``n1``), ``previous`` the release that never reports healthy
+    (``silent``), just rolled back by itself."""
+    releases = installer.releases
+    # the running agent (0.2.0) carries the rollback to the district in its next heartbeat
+    wait_for("the rollback reported", lambda: _reported(district) == ("rolled_back", "0.4.0"),
+             40)  # fmt: skip
+    # the operator's rollback to the previous release (0.4.0, which never reports
+    # healthy): 0.2.0 again, the way it was
+    back = roll_back_to_previous(home, releases, restart=restart, health_timeout_s=10)
+    assert back.result == "unhealthy", back
+    assert releases.current() == n1 and releases.previous() == silent
+
+    # N+5 is good; the operator rolls it back to N+1, which comes up healthy
+    good5 = build_archive("0.5.0", tmp_path)
+    five = apply(home, good5, "0.5.0", installer=installer, restart=restart,
+                 health_timeout_s=60)  # fmt: skip
+    assert five.result == "updated", five
+    back = roll_back_to_previous(home, releases, restart=restart, health_timeout_s=60)
+    assert (back.result, back.version) == ("rolled_back", "0.2.0"), back
+    assert releases.current() == n1 and releases.previous() == five.release
+    assert _last(home) == ("rolled_back", "0.5.0", "operator")
+    wait_for("the operator's rollback reported",
+             lambda: _reported(district) == ("rolled_back", "0.5.0"), 40)  # fmt: skip
+
+
+def _last(home: Path) -> tuple[str, str, str | None] | None:
+    report = read_status(home)
+    return None if report is None else (report.result, report.version, report.reason)
+
+
+def _reported(district: District) -> tuple[str, str] | None:
+    """The kiosk's last update attempt as the district's device list shows it."""
+    keys = Keys.open(district.home)
+    try:
+        (device,) = keys.store.devices()
+    finally:
+        keys.store.close()
+    report: UpdateReport | None = update_of(device)
+    return None if report is None else (report.result, report.version)
 
 
 @contextlib.contextmanager

@@ -520,9 +520,10 @@ def test_audit_by_office_code_fits_100_columns(district: District, device: str) 
 
 def test_devices_and_revoke(district: District, device: str) -> None:
     [row] = district.json("devices")
-    assert set(row) == DEVICE_KEYS | {"printers"}
+    assert set(row) == DEVICE_KEYS | {"printers", "update"}  # update: the last self-update
     assert row["device_id"] == device and row["office_code"] == OFFICE
     assert row["revoked_s"] is None and row["printers"] == [] and row["last_seen_s"] is None
+    assert row["update"] is None  # no self-update reported
     assert device in district.ok("revoke", device).out
     assert isinstance(district.json("devices")[0]["revoked_s"], int)
     assert "revoked already" in district.refused("revoke", device)
