@@ -23,6 +23,17 @@ function printersText(d) {
   }).join(" · ");
 }
 
+// The kiosk's agent version, and its last self-update attempt when that did not end in
+// "updated" (a release rolled back, failed, refused, or waiting for the printer).
+function versionCell(d) {
+  const u = d.update;
+  const trouble = u && u.result !== "updated"
+    ? h("span", { class: `badge ${u.result === "waiting" ? "warn" : "bad"}`, testid: `device-update-${d.device_id}` },
+      `${u.version}: ${t(`upd_${u.result}`)}`)
+    : null;
+  return h("td", { testid: `device-version-${d.device_id}` }, d.agent || "—", trouble ? " " : null, trouble);
+}
+
 export async function officesView(page) {
   const nowS = Math.floor(Date.now() / 1000);
   const [offices, devices] = await Promise.all([get("/offices"), get("/devices")]);
@@ -40,7 +51,7 @@ export async function officesView(page) {
     return h("tr", { testid: `device-${d.device_id}` },
       h("td", {}, d.device_id), h("td", {}, d.office_code),
       h("td", {}, h("span", { class: `badge ${kind}`, testid: `device-health-${d.device_id}` }, label)),
-      h("td", {}, ago(d.last_seen_s, nowS)), h("td", {}, d.agent || "—"),
+      h("td", {}, ago(d.last_seen_s, nowS)), versionCell(d),
       h("td", { testid: `device-printers-${d.device_id}` }, printersText(d)),
       h("td", {}, can("devices:revoke") && d.revoked_s === null
         ? button(t("revoke"), async () => {
