@@ -846,6 +846,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_selftest()
     if command == "samples":  # only writes PDFs to --out: needs no district home
         return _exit_status(lambda: _samples(args))
+    if command == "release" and args.action in cli_release.WITHOUT_HOME and args.home is None:
+        return _exit_status(lambda: cli_release.run(args, Path.cwd()))  # a build machine
     if args.server is not None:
         return _run_remote(args, command)
     if args.home is None:

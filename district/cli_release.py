@@ -1,7 +1,9 @@
 """``cedoka-district release …``: the agent releases in the district's TUF repository
 (:mod:`district.releases`, ADR 0031).
 
-``archive`` packs a folder of wheels as a release archive; ``init`` creates the repository
+``build`` makes a release archive from this project's source (``pip wheel``) or a wheelhouse,
+checked to install on its own (:mod:`district.release_build`); ``archive`` packs a folder of
+wheels as a release archive; ``init`` creates the repository
 (root signed by the district root key); ``publish`` adds a release archive at stage 0 %;
 ``promote`` widens who may take it (a percentage of the kiosks, chosen offices); ``list``
 shows the releases, their stages and how many kiosks run each; ``refresh`` re-signs the
@@ -27,6 +29,8 @@ from typing import Any
 from district.releases import ReleaseRepo, write_archive
 from kiosk.errors import CedokaError, OperatorError
 from kiosk.rollout import BUCKETS, parse_version
+
+WITHOUT_HOME = frozenset({"build", "archive"})  # they only write --out: no district needed
 
 
 def _version(text: str) -> str:
@@ -54,6 +58,24 @@ def add_commands(commands: Any) -> None:
     )  # fmt: skip
     actions = release.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("init", help="create the repository (root signed by the district root)")
+    build = actions.add_parser(
+        "build", help="build a release archive from the project's source (pip wheel) or a "
+        "wheelhouse, checked to install from its wheels alone",
+    )  # fmt: skip
+    build.add_argument("--from", dest="source", type=Path, metavar="SRC_DIR",
+                       help="the project's source (pip wheel 'SRC_DIR[extras]'; the "
+                       "dependencies from pip's index, or from --wheels DIR offline)")  # fmt: skip
+    build.add_argument("--wheels", type=Path, metavar="DIR",
+                       help="a wheelhouse: with --from, every dependency (offline); alone, "
+                       "every wheel of the release, cedoka-V's included")  # fmt: skip
+    build.add_argument("--version", type=_version, metavar="V",
+                       help="the release version (default: the cedoka wheel's)")  # fmt: skip
+    build.add_argument("--extras", default="printers,ui,window", metavar="LIST",
+                       help="the extras a kiosk installs (default: those three)")  # fmt: skip
+    build.add_argument("--python", type=Path, metavar="PATH",
+                       help="the interpreter whose pip builds and checks (default: this one; "
+                       "it must be the kiosks' Python for compiled wheels)")  # fmt: skip
+    build.add_argument("--out", required=True, type=Path, metavar="FILE")
     archive = actions.add_parser("archive", help="pack a folder of wheels as a release archive")
     archive.add_argument("--version", required=True, type=_version, metavar="V")
     archive.add_argument("--wheels", required=True, type=Path, metavar="DIR",
@@ -103,6 +125,15 @@ def run(args: argparse.Namespace, home: Path,
     action: str = args.action
     if action == "archive":
         _archive(args)
+    elif action == "build":
+        from district.release_build import build, parse_extras
+
+        built = build(out=args.out, source=args.source, wheels=args.wheels,
+                      version=args.version, extras=parse_extras(args.extras),
+                      python=args.python)  # fmt: skip
+        print(f"{built.out}: release {built.version}, {built.wheels} wheels, extras "
+              f"{','.join(built.extras) or '-'}; checked: they install cedoka=={built.version} "
+              "on their own. Next: cedoka-district release publish")  # fmt: skip
     elif action == "init":
         keyid = repo.init(now_s=now_s)
         print(f"release repository created in {repo.dir} (root key {keyid[:16]}…)")
