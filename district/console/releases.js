@@ -37,7 +37,9 @@ function promoteForm(page, r, say) {
       page.querySelector("[data-testid=releases-message]").append(
         note("ok", t("rel_promoted", { v: done.version, stage: stageText(done) })));
     } catch (error) {
-      say("error", problemText(error));
+      // the targets key was taken off the server since this screen was drawn: show it so
+      if (error.code === "key_offline") await releasesView(page);
+      else say("error", problemText(error));
     }
   });
   return form;

@@ -88,6 +88,17 @@ def test_with_the_targets_key_offline_the_console_shows_the_command(
     )
     expect(console.by("promote-0.2.0")).to_have_count(0)  # nothing to click that would fail
     console.shot("releases-key-offline")
+    # taken off while the screen was open: the promote is refused, the screen says why
+    (usb / "tuf-targets.pem").rename(admin.home / "keys" / "tuf-targets.pem")
+    console.page.reload()
+    console.ready("releases")
+    console.by("promote-percent-0.2.0").fill("50")
+    (admin.home / "keys" / "tuf-targets.pem").rename(usb / "tuf-targets.pem")
+    console.allowed.add(409)
+    console.by("promote-0.2.0").get_by_role("button").click()
+    console.by("confirm-yes").click()
+    expect(console.by("releases-offline-key")).to_be_visible()
+    expect(console.by("release-stage-0.2.0")).to_have_text("0%")
 
 
 def test_a_viewer_sees_the_releases_but_cannot_promote(console: Console, tmp_path: Path) -> None:
