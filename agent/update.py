@@ -226,11 +226,16 @@ class ReleaseSource:
 
     def download(self, offer: Offer) -> Path:
         """The release archive, downloaded with TUF's length and hash checks (a cached copy
-        that still matches is reused)."""
-        with _tuf_errors():
-            updater = self.updater()
-            cached = updater.find_cached_target(offer.target)
-            path = Path(cached or updater.download_target(offer.target))
+        that still matches is reused). An archive TUF refuses is recorded for the heartbeat
+        (``refused``, :mod:`agent.update_status`)."""
+        try:
+            with _tuf_errors():
+                updater = self.updater()
+                cached = updater.find_cached_target(offer.target)
+                path = Path(cached or updater.download_target(offer.target))
+        except UpdateRefusedError:
+            record(self.layout.root, "refused", offer.version, "tuf_refused")
+            raise
         give_back(self.layout.root)
         return path
 

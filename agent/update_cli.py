@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.update_status import record
 from cedoka_io.version import package_version
 from kiosk.errors import CedokaError, TransportError
 
@@ -71,7 +70,6 @@ def run_update(args: argparse.Namespace) -> int:
         source = update.ReleaseSource(args.home)
     except CedokaError as error:
         return _fail(f"error: {error}")
-    version = current
     try:
         found = source.check(current)
         if found.offer is None:
@@ -94,9 +92,7 @@ def run_update(args: argparse.Namespace) -> int:
         return _fail(f"menunggu printer / waiting for the printer: {error}", EXIT_WAITING)
     except TransportError as error:
         return _fail(f"error: cannot reach the district server ({error}); try again later")
-    except update.UpdateRefusedError as error:
-        if version != current:  # the archive was refused; a refused check names no version
-            record(args.home, "refused", version, "tuf_refused")
+    except update.UpdateRefusedError as error:  # an archive refused is recorded already
         return _fail(f"error: {error}")
     except update.ReleaseFailedError as error:
         return _fail(f"gagal / failed: {error}")

@@ -301,6 +301,7 @@ def test_an_archive_longer_or_other_than_signed_is_refused(district: District,
             finally:
                 source.close()
         assert not list((HomeLayout(home).update / "downloads").glob("*")), case
+        assert _last(home) == ("refused", "0.2.0", "tuf_refused")  # for the heartbeat
 
 
 def test_publish_and_promote_on_a_signing_machine_with_the_offline_keys(
@@ -375,8 +376,9 @@ def test_an_update_waits_while_a_released_job_has_not_printed(district: District
         with pytest.raises(UpdateWaitingError, match="1 job\\(s\\) released or printing"):
             apply(home, archive, "0.2.0", installer=installer, restart=None)
         (printed / "PAUSED").unlink()
-        wait_for("the job printed", lambda: "released" not in _states(home), 60)
-        assert busy_reason(home) is None  # printed: an update may go on now
+        wait_for("the job printed", lambda: _states(home) == {"printed": 1}, 60)
+        # printed: once its print round has let go of the printing lock, an update may go on
+        wait_for("the spool idle", lambda: busy_reason(home) is None, 30)
     finally:
         agent.terminate()
         agent.wait(timeout=30)
