@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -115,7 +115,9 @@ class WebhookBody(BaseModel):
 
 class PromoteBody(BaseModel):
     percent: int | None = Field(default=None, ge=0, le=BUCKETS)
-    offices: list[str] = Field(default_factory=list, max_length=MAX_OFFICES)
+    offices: list[Annotated[str, Field(max_length=32, pattern=NO_NUL)]] = Field(
+        default_factory=list, max_length=MAX_OFFICES
+    )
 
 
 class PasswordBody(BaseModel):

@@ -87,6 +87,8 @@ def test_promote_from_the_admin_api(admin: Admin, tmp_path: Path) -> None:
         ({"offices": ["74.08.09.9999"]}, 400, "unknown office"),
         ({"percent": 101}, 400, "does not parse"),
         ({"percent": "ten"}, 400, "does not parse"),
+        ({"offices": ["74.08\u0000"]}, 400, "does not parse"),  # no NUL reaches PostgreSQL
+        ({"offices": ["x" * 33]}, 400, "does not parse"),
     ):
         answer = admin.call("POST", path, "admin", json=body)
         assert answer.status_code == status and text in answer.text, (body, answer.text)
