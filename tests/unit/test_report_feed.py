@@ -103,6 +103,8 @@ def test_heartbeat_update_member_round_trip_and_optional() -> None:
                                         update=report))  # fmt: skip
         assert parse_heartbeat(body).update == report
     assert b'"update":{"at":%d,"reason":null,"result":"updated","version":"0.2.0"}' % T0 in body
+    with_null = heartbeat_body(beat)[:-1] + b',"update":null}'
+    assert parse_heartbeat(with_null).update is None  # null: the same as absent
 
 
 @pytest.mark.parametrize("update", [
@@ -111,6 +113,7 @@ def test_heartbeat_update_member_round_trip_and_optional() -> None:
     b'{"at":1,"result":"failed","version":"0.2.0","reason":"Not A Code"}',
     b'{"at":-1,"result":"failed","version":"0.2.0","reason":null}',
     b'"rolled_back"',
+    b'{"at":1,"result":"failed","version":"0.2.0"}',  # reason is required (string or null)
 ])  # fmt: skip
 def test_heartbeat_with_a_bad_update_member_is_refused(update: bytes) -> None:
     body = (
