@@ -139,3 +139,16 @@ def test_devices_command_shows_a_failed_update(
     assert district(admin, *db, "devices") == 0
     listed = capsys.readouterr().out
     assert "cedoka/0.3.0" in listed and "updated" not in listed  # nothing to see: it went well
+
+
+def test_a_heartbeat_with_a_bad_update_member_is_refused(admin: Admin) -> None:
+    """Protocol §12: an ``update`` that does not fit the table refuses the heartbeat."""
+    good = heartbeat_body(Heartbeat("cedoka/0.2.0", int(time.time()), 0, 1, 1, {}, (), None, ()))
+    bad = good[:-1] + b',"update":{"at":1,"result":"exploded","version":"0.3.0","reason":null}}'
+    answer = admin.kiosk.call("POST", "/v1/heartbeat", bad)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "malformed"
+    unknown_reason = good[:-1] + (b',"update":{"at":1,"result":"failed","version":"0.3.0",'
+                                  b'"reason":"some_new_reason"}}')  # fmt: skip
+    assert admin.kiosk.call("POST", "/v1/heartbeat", unknown_reason).status_code == 200
+    (device,) = admin.call("GET", "/devices", "viewer").json()["devices"]
+    assert device["update"]["reason"] == "some_new_reason"
