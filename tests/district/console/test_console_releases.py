@@ -42,6 +42,8 @@ def test_an_admin_sees_the_releases_and_widens_a_roll_out(console: Console,
     _beat(admin, "cedoka/0.2.0", UpdateReport(int(time.time()), "rolled_back", "0.3.0",
                                               "unhealthy"))  # fmt: skip
     console.signed_in("admin")
+    expect(console.by("dash-updates-value")).to_have_text("1")  # on the first screen too
+    expect(console.by("dash-updates-list")).to_contain_text(f"{OFFICE} · 0.3.0: dikembalikan")
     console.nav("releases")
     expect(console.by("release-stage-0.3.0")).to_have_text("0%")
     expect(console.by("release-kiosks-0.2.0")).to_have_text("1")
@@ -105,6 +107,7 @@ def test_a_viewer_sees_the_releases_but_cannot_promote(console: Console, tmp_pat
     admin = console.admin
     _releases(admin, tmp_path, "0.2.0")
     console.signed_in("viewer")
+    expect(console.by("dash-updates")).to_have_count(0)  # no kiosk reported a failed update
     console.nav("releases")
     expect(console.by("release-stage-0.2.0")).to_have_text("0%")
     expect(console.by("promote-0.2.0")).to_have_count(0)
