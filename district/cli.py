@@ -865,9 +865,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_remote(args: argparse.Namespace, command: str) -> int:
     """A command through the admin API of ``--server`` (issue 17 item 3)."""
-    if command not in BOTH:
+    release = command == "release" and args.action in cli_release.REMOTE
+    if command not in BOTH and not release:
         print(f"{PROG}: error: {command} works on the server host only (without --server); "
-              f"with --server: {', '.join(sorted(BOTH))}", file=sys.stderr)  # fmt: skip
+              f"with --server: {', '.join(sorted(BOTH))}, release list|promote",
+              file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     token = args.token or os.environ.get(TOKEN_ENV)
     if not token:
@@ -876,6 +878,8 @@ def _run_remote(args: argparse.Namespace, command: str) -> int:
         return EXIT_USAGE
     remote = RemoteDistrict(args.server, token, cacert=args.cacert)
     try:
+        if release:
+            return _exit_status(lambda: cli_release.run_remote(args, remote))
         return _exit_status(lambda: BOTH[command](args, remote))
     finally:
         remote.close()

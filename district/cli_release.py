@@ -26,11 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from district.releases import ReleaseRepo, write_archive
+from district.releases import Release, ReleaseRepo, write_archive
+from district.remote import RemoteDistrict
 from kiosk.errors import CedokaError, OperatorError
-from kiosk.rollout import BUCKETS, parse_version
+from kiosk.rollout import BUCKETS, Stage, parse_version
 
 WITHOUT_HOME = frozenset({"build", "archive"})  # they only write --out: no district needed
+REMOTE = frozenset({"list", "promote"})  # also through the admin API (--server URL)
 
 
 def _version(text: str) -> str:
@@ -150,7 +152,7 @@ def run(args: argparse.Namespace, home: Path,
                             offices=tuple(args.office))  # fmt: skip
         print(f"{done.version}: stage {done.stage.describe()}")
     elif action == "list":
-        _list(repo, args.json, _kiosks_by_version(devices))
+        _list(repo.releases(), args.json, _kiosks_by_version(devices))
     elif action == "refresh":
         signed = repo.refresh(now_s=now_s)
         print("snapshot/timestamp re-signed" if signed else "nothing due")
@@ -158,9 +160,26 @@ def run(args: argparse.Namespace, home: Path,
         raise AssertionError(action)
 
 
-def _list(repo: ReleaseRepo, as_json: bool, kiosks: dict[str, int] | None) -> None:
+def run_remote(args: argparse.Namespace, remote: RemoteDistrict) -> None:
+    """``release list|promote`` through the admin API (``--server URL``): the same output as
+    on the server host; promote signs on the server, so it needs the targets key there."""
+    if args.keys is not None:
+        raise OperatorError("--keys is for the machine that holds the keys, not with --server")
+    if args.action == "promote":
+        if args.percent is None and not args.office:
+            raise OperatorError("promote: give --percent N and/or --office CODE …")
+        done = remote.promote(args.version, percent=args.percent, offices=args.office)
+        stage = Stage(done["percent"], tuple(done["offices"]))
+        print(f"{done['version']}: stage {stage.describe()}")
+        return
+    listed = remote.releases()
+    releases = [Release(r["version"], Stage(r["percent"], tuple(r["offices"])), r["length"],
+                        r["sha256"]) for r in reversed(listed["releases"])]  # fmt: skip
+    _list(releases, args.json, {v["version"]: v["kiosks"] for v in listed["versions"]})
+
+
+def _list(releases: list[Release], as_json: bool, kiosks: dict[str, int] | None) -> None:
     """The releases, their stages, and how many kiosks run each (``-``: not known here)."""
-    releases = repo.releases()
     if as_json:
         print(json.dumps([{"version": r.version, "percent": r.stage.percent,
                            "offices": list(r.stage.offices), "length": r.length,

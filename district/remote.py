@@ -126,6 +126,17 @@ class RemoteDistrict:
         code: str = made["enroll_code"]
         return code
 
+    def releases(self) -> dict[str, Any]:
+        """``GET /releases``: the agent releases, their stages and the kiosks on each."""
+        return self._call("GET", "/releases")
+
+    def promote(self, version: str, *, percent: int | None,
+                offices: Sequence[str]) -> dict[str, Any]:  # fmt: skip
+        body: dict[str, Any] = {"offices": list(offices)}
+        if percent is not None:
+            body["percent"] = percent
+        return self._call("POST", f"/releases/{quote(version, safe='')}/promote", json=body)
+
     # --- HTTP ------------------------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -153,7 +164,7 @@ class RemoteDistrict:
             raise OperatorError(f"not allowed: {message or code}")
         if code == "past_printing":
             raise PastPrintingError(message)
-        if code in {"refused", "not_found", "malformed"} and message:
+        if code in {"refused", "not_found", "malformed", "key_offline"} and message:
             raise OperatorError(message)
         raise OperatorError(f"the server answered HTTP {answer.status_code} ({code})"
                             + (f": {message}" if message else ""))  # fmt: skip

@@ -304,3 +304,39 @@ def test_refusals_of_the_server_are_one_line(remote: Remote) -> None:
     assert unknown.returncode == 1 and "unknown office 74.08.01.2999" in unknown.stderr
     for done in (untrusted, wrong, viewer, unknown):
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_releases_listed_and_promoted_from_afar(remote: Remote) -> None:
+    """``release list|promote`` through the admin API (ADR 0031): the same listing as at
+    home; promote needs the admin's token and the targets key on the server."""
+    from district.releases import write_archive
+
+    if not (remote.home / "tuf" / "metadata" / "1.root.json").exists():  # module-scoped server
+        _ok(remote.local("release", "init"))
+    version = "0.2.0"
+    archive = remote.tmp / f"cedoka-{version}.tar.gz"
+    write_archive(archive, version, [], [])
+    _ok(remote.local("release", "publish", str(archive), "--version", version))
+    for flags in ((), ("--json",)):
+        home, afar = remote.local("release", "list", *flags), remote.remote(
+            "release", "list", *flags, role="viewer")  # fmt: skip
+        assert afar.returncode == home.returncode == 0, afar.stderr
+        assert afar.stdout == home.stdout
+    refused = remote.remote("release", "promote", version, "--percent", "10")  # an operator
+    assert refused.returncode == 1 and "not allowed" in refused.stderr
+    done = _ok(remote.remote("release", "promote", version, "--percent", "10", role="admin"))
+    assert done.stdout.strip() == f"{version}: stage 10%"
+    narrower = remote.remote("release", "promote", version, "--percent", "5", role="admin")
+    assert narrower.returncode == 1 and "only widens" in narrower.stderr
+    publish = remote.remote("release", "publish", str(archive), "--version", version)
+    assert publish.returncode == 2 and "release list|promote" in publish.stderr
+    targets = remote.home / "keys" / "tuf-targets.pem"
+    targets.rename(remote.tmp / "tuf-targets.pem")  # kept off the server from now on
+    try:
+        offline = remote.remote("release", "promote", version, "--percent", "20", role="admin")
+    finally:
+        (remote.tmp / "tuf-targets.pem").rename(targets)
+    assert offline.returncode == 1
+    assert f"release --keys DIR promote {version} --percent 20" in offline.stderr
+    for failed in (refused, narrower, publish, offline):
+        assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
