@@ -7,9 +7,11 @@ checks, the district cannot be reached, the new release was rolled back), 8 an u
 rollback) is ready but waits for the printer (a job is released or printing: try again
 later; nothing was switched), 9 ``--rollback`` with no previous release to go back to.
 
-Every attempt but ``--check`` and an unreachable district is recorded in
-``<home>/update/last.json`` (:mod:`agent.update_status`), which the agent's heartbeats carry
-to the district (protocol §12, §20.5).
+Every attempt about a release — installed, waiting, failed, rolled back (by itself or by
+``--rollback``), its archive refused — is recorded in ``<home>/update/last.json``
+(:mod:`agent.update_status`), which the agent's heartbeats carry to the district (protocol
+§12, §20.5); ``--check``, an unreachable district and metadata TUF refuses (no release is
+named then) are not.
 """
 
 from __future__ import annotations
