@@ -194,7 +194,7 @@ const ID = {
   done: "Selesai",
   saved: "Tersimpan.",
   // releases
-  nav_releases: "Versi kiosk",
+  nav_releases: "Versi",
   releases_title: "Versi aplikasi kiosk dan peluncurannya",
   rel_stage: "Tahap peluncuran",
   rel_running: "Kiosk memakai",
@@ -404,7 +404,7 @@ const EN = {
   done: "Done",
   saved: "Saved.",
   // releases
-  nav_releases: "Kiosk versions",
+  nav_releases: "Versions",
   releases_title: "Kiosk application versions and their roll-out",
   rel_stage: "Roll-out stage",
   rel_running: "Kiosks running it",
