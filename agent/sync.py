@@ -46,6 +46,7 @@ from kiosk.config import AgentConfig
 from kiosk.errors import GoneError, Reason, RejectedError, WireError
 from kiosk.feed import parse_feed
 from kiosk.freshness import Freshness
+from kiosk.keys import fingerprint_code
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.model import ReleaseMode, VerifiedJob
 from kiosk.sync_step import (
@@ -162,7 +163,11 @@ class Syncer:
             seal_keys=self._keys.seal_keys, max_document_bytes=self._config.max_document_bytes,
         )  # fmt: skip
         if out.keyring_token is not None:
-            trust_store.store_keyring(self._spool, out.keyring_token)
+            # a rotated root and the keyring it signed go in one transaction (crash-safe)
+            trust_store.store_keyring(self._spool, out.keyring_token, root=out.new_root)
+            if out.new_root is not None:
+                log.warning("event=root_rotated version=%d fingerprint=%s", out.new_root[1],
+                            fingerprint_code(out.new_root[0]))  # fmt: skip
             log.info("event=keyring_updated version=%d", out.trust.keyring.version)
         if out.keyring_refused is not None:
             self._errors.note(now, out.keyring_refused.value)

@@ -706,6 +706,9 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "release": lambda args, home: cli_release.run(args, home.home_path(), home.devices),
     "root": lambda args, home: cli_root.run_root(args),
     "keyring": lambda args, home: cli_root.run_keyring(args, home.keys()),
+    "rotate-root": lambda args, home: cli_root.run_rotate_root(
+        args, home.keys(), home.home_path(), now_s=int(time.time())
+    ),
 }  # fmt: skip
 
 

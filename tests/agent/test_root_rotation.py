@@ -1,0 +1,184 @@
+"""Rotating the district root (ADR 0033) with real agents on the real server on 127.0.0.1:
+the root is offline (a folder stands for each USB stick), every rotation is a request signed
+on the 'signing machine' by the current and the new root and imported; the enrolled kiosk
+follows the chain, pins the new root and keeps printing jobs signed under the keyrings the
+new root signs; a kiosk offline during two rotations catches up; enrolment codes carry the
+new fingerprint; the self-update (python-tuf) still verifies, for a kiosk that trusted the
+old TUF root and for one that never checked before."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.update import ReleaseSource
+from district import cli as district_cli
+from district.admin import DistrictAdmin
+from district.http import build_app
+from district.keyring import Keys
+from district.keystore import KeyStore
+from district.notifier import FeedNotifier
+from district.releases import ReleaseRepo, write_archive
+from district.service import DistrictService
+from kiosk.enroll import parse_enroll_code
+from kiosk.keys import fingerprint_code, parse_ed25519_jwk, thumbprint
+from kiosk.model import ReleaseMode
+from tests.agent.harness import OFFICE, Kiosk, nik_pdf, wait_for
+from tests.district.conftest import Server, serving
+from tests.sim.district import RESIDENT
+
+OTHER = "74.08.01.2003"
+
+
+def _cli(home: Path, *argv: str) -> str:
+    assert district_cli.main(["--home", str(home), *argv]) == 0, argv
+    return ""
+
+
+@pytest.fixture
+def offline_server(tmp_path: Path) -> Iterator[Server]:
+    """A district whose root is in ``tmp_path/usb1`` (never in the home), serving."""
+    home, usb = tmp_path / "district", tmp_path / "usb1"
+    _cli(home, "root", "init", "--out", str(usb))
+    _cli(home, "init", "--name", "Disdukcapil Kolaka Utara", "--code", "74.08",
+         "--root-pub", str(usb / "root.pub.pem"))  # fmt: skip
+    _sign_keyring(home, usb, tmp_path / "k1")
+    _cli(home, "office", "add", OFFICE, "--name", "Desa Pitulua")
+    _cli(home, "office", "add", OTHER, "--name", "Desa Lametuna")
+    _cli(home, "release", "--keys", str(usb), "init")
+    keys = Keys.open(home)
+    served = [Keys.open(home), Keys.open(home)]
+    app = build_app(DistrictService(served[1]), FeedNotifier(served[0].store),
+                    releases=ReleaseRepo.of_home(home))  # fmt: skip
+    try:
+        with serving(lambda _port: app) as base_url:
+            yield Server(base_url, home, keys, DistrictAdmin(keys), FeedNotifier(keys.store), app)
+    finally:
+        for opened in (keys, *served):
+            opened.store.close()
+
+
+def _sign_keyring(home: Path, usb: Path, stem: Path) -> None:
+    _cli(home, "keyring", "export", "--out", f"{stem}.json")
+    _cli(home, "root", "sign-keyring", f"{stem}.json", "--key", str(usb), "--out", f"{stem}.jws")
+    _cli(home, "keyring", "import", f"{stem}.jws")
+
+
+def _rotate(home: Path, old: Path, new: Path) -> None:
+    """One offline rotation: a new root on a new stick, request, sign with both, import."""
+    _cli(home, "root", "init", "--out", str(new))
+    request, signed = new.with_suffix(".request.json"), new.with_suffix(".signed.json")
+    _cli(home, "rotate-root", "--new-pub", str(new / "root.pub.pem"), "--out", str(request))
+    _cli(home, "root", "sign-rotation", str(request), "--key", str(old), "--new-key", str(new),
+         "--out", str(signed))  # fmt: skip
+    _cli(home, "rotate-root", "--import", str(signed))
+
+
+def _root_of(usb: Path) -> str:
+    return thumbprint(KeyStore(usb).load("root").public_key())
+
+
+def _pinned(kiosk: Kiosk) -> tuple[str, int | None]:
+    """The kiosk's pinned root (thumbprint) and its version, from its spool."""
+    with sqlite3.connect(kiosk.home / "spool.db") as conn:
+        rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN "
+                                 "('root_jwk', 'root_version')").fetchall())  # fmt: skip
+    version = rows.get("root_version")
+    root = parse_ed25519_jwk(json.loads(rows["root_jwk"]))
+    return thumbprint(root), None if version is None else int(version)
+
+
+def _enrol(server: Server, tmp: Path, office: str) -> Kiosk:
+    """A real kiosk enrolled (``cedoka enroll``) for ``office``."""
+    tmp.mkdir()
+    out = tmp / "printed"
+    out.mkdir()
+    kiosk = Kiosk(server, tmp / "kiosk", out)
+    code = server.admin.new_enroll_code(office, valid_s=3600)
+    done = kiosk.cli("enroll", "--server", server.base_url, "--code", code,
+                     "--printer", f"a4=virtual:{out}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return kiosk
+
+
+def _prints(server: Server, kiosk: Kiosk, office: str, count: int) -> None:
+    """An auto-release job for ``office`` prints on its kiosk (its ``count``-th document)."""
+    server.admin.push(office_code=office, resident=RESIDENT, release=ReleaseMode.AUTO,
+                      documents=[("KK", nik_pdf(1, f"doc-{count}"))], copies=1,
+                      lifetime_s=72 * 3600)  # fmt: skip
+    wait_for(f"{count} documents printed", lambda: len(kiosk.printed()) == count, timeout_s=60)
+
+
+def _offer(kiosk: Kiosk, base_url: str) -> str | None:
+    source = ReleaseSource(kiosk.home, base_url=base_url)
+    try:
+        offer = source.check("0.1.0").offer
+    finally:
+        source.close()
+    return None if offer is None else offer.version
+
+
+def test_kiosks_follow_two_offline_root_rotations(offline_server: Server, tmp_path: Path) -> None:
+    server, home = offline_server, offline_server.home
+    usb1, usb2, usb3 = (tmp_path / f"usb{n}" for n in (1, 2, 3))
+    online = _enrol(server, tmp_path / "a", OFFICE)
+    away = _enrol(server, tmp_path / "b", OTHER)  # enrolled, then away during both rotations
+    assert _pinned(online) == (_root_of(usb1), None)
+    # the kiosk that checks for updates trusts TUF's 1.root.json (the first root) from now
+    archive = tmp_path / "cedoka-0.2.0.tar.gz"
+    write_archive(archive, "0.2.0", [], [])
+    _cli(home, "release", "--keys", str(usb1), "publish", str(archive), "--version", "0.2.0")
+    _cli(home, "release", "--keys", str(usb1), "promote", "0.2.0", "--percent", "100")
+    assert _offer(online, server.base_url) == "0.2.0"
+    agent = online.start()
+    try:
+        _prints(server, online, OFFICE, 1)
+        _rotate(home, usb1, usb2)
+        wait_for("the kiosk pins root 2", lambda: _pinned(online) == (_root_of(usb2), 2))
+        _prints(server, online, OFFICE, 2)  # the keyring root 2 signed lists the same signer
+        # a signer rotation after the root rotation: the keyring is signed by root 2 only
+        _cli(home, "rotate-key")
+        _sign_keyring(home, usb2, tmp_path / "k-after")
+        _prints(server, online, OFFICE, 3)
+        _rotate(home, usb2, usb3)
+        wait_for("the kiosk pins root 3", lambda: _pinned(online) == (_root_of(usb3), 3))
+        _prints(server, online, OFFICE, 4)
+    finally:
+        assert online.stop(agent) == 0
+    assert "event=root_rotated version=3" in online.log_text()
+    # the server home never held a root private key, old or new
+    for path in (home / "keys").iterdir():
+        assert path.name != "root.pem" and not path.name.startswith("root-next"), path
+        if not path.name.startswith(("signer-", "tuf-")):
+            assert b"PRIVATE KEY" not in path.read_bytes(), path
+    assert sorted((home / "tuf" / "metadata").glob("*.root.json")) == [
+        home / "tuf" / "metadata" / f"{n}.root.json" for n in (1, 2, 3)
+    ]
+    # the kiosk that was away catches up with both rotations in one answer
+    assert _pinned(away) == (_root_of(usb1), None)
+    agent = away.start()
+    try:
+        _prints(server, away, OTHER, 1)
+        assert _pinned(away) == (_root_of(usb3), 3)
+    finally:
+        assert away.stop(agent) == 0
+    # enrolment codes issued now carry the new root's fingerprint, and a new kiosk pins it
+    code = server.admin.new_enroll_code(OFFICE, valid_s=3600)
+    root3 = KeyStore(usb3).load("root").public_key()
+    assert parse_enroll_code(code).root_fingerprint == fingerprint_code(root3)
+    late = _enrol(server, tmp_path / "c", OFFICE)
+    assert _pinned(late) == (_root_of(usb3), None)
+    # the self-update still verifies: python-tuf follows 2.root.json and 3.root.json from
+    # the cached first root; kiosks that never checked start from the root they pinned
+    archive = tmp_path / "cedoka-0.3.0.tar.gz"
+    write_archive(archive, "0.3.0", [], [])
+    _cli(home, "release", "--keys", str(usb3), "publish", str(archive), "--version", "0.3.0")
+    _cli(home, "release", "--keys", str(usb3), "promote", "0.3.0", "--percent", "100")
+    for kiosk in (online, away, late):
+        assert _offer(kiosk, server.base_url) == "0.3.0"
+    trusted = json.loads((online.home / "update" / "metadata" / "root.json").read_bytes())
+    assert trusted["signed"]["version"] == 3
