@@ -171,6 +171,8 @@ class Syncer:
             log.info("event=keyring_updated version=%d", out.trust.keyring.version)
         if out.keyring_refused is not None:
             self._errors.note(now, out.keyring_refused.value)
+            log.warning("event=keyring_refused reason=%s root_chain=%s",
+                        out.keyring_refused.value, "yes" if feed.root else "no")  # fmt: skip
         if out.head is None:
             assert out.head_refused is not None
             self._errors.note(now, out.head_refused.value)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,11 +27,15 @@ from district.notifier import FeedNotifier
 from district.releases import ReleaseRepo, write_archive
 from district.service import DistrictService
 from kiosk.enroll import parse_enroll_code
+from kiosk.issue import sign_keyring
+from kiosk.jose import sign_compact
 from kiosk.keys import fingerprint_code, parse_ed25519_jwk, thumbprint
+from kiosk.limits import TYP_ROOT
 from kiosk.model import ReleaseMode
+from kiosk.rootchain import RootStatement, root_claims
 from tests.agent.harness import OFFICE, Kiosk, nik_pdf, wait_for
 from tests.district.conftest import Server, serving
-from tests.sim.district import RESIDENT
+from tests.sim.district import RESIDENT, fixed_key
 
 OTHER = "74.08.01.2003"
 
@@ -182,3 +188,46 @@ def test_kiosks_follow_two_offline_root_rotations(offline_server: Server, tmp_pa
         assert _offer(kiosk, server.base_url) == "0.3.0"
     trusted = json.loads((online.home / "update" / "metadata" / "root.json").read_bytes())
     assert trusted["signed"]["version"] == 3
+
+
+def test_an_online_rotation_is_followed_and_a_forged_chain_is_refused(
+    server: Server, tmp_path: Path
+) -> None:
+    """The usual online-root district: ``rotate-root`` while a real agent runs; then whoever
+    holds the server but no root key serves a chain whose next link is not signed by the
+    root the kiosk pinned (and a keyring signed by the forger's 'root'): refused."""
+    home = server.home
+    kiosk = _enrol(server, tmp_path / "a", OFFICE)
+    old = KeyStore(home / "keys").load("root").public_key()
+    agent = kiosk.start()
+    try:
+        _prints(server, kiosk, OFFICE, 1)
+        _cli(home, "rotate-root")
+        new = KeyStore(home / "keys").load("root").public_key()
+        assert thumbprint(new) != thumbprint(old)
+        wait_for("the kiosk pins root 2", lambda: _pinned(kiosk) == (thumbprint(new), 2))
+        _prints(server, kiosk, OFFICE, 2)
+        # the forgery: a link 'signed' for root 2 by another key, and the forger's keyring
+        forger, stranger = fixed_key("forger-root"), fixed_key("stranger")
+        statement = RootStatement("74.08", 3, int(time.time()), thumbprint(new),
+                                  forger.public_key())  # fmt: skip
+        claims = root_claims(statement)
+        forged = (sign_compact(claims, typ=TYP_ROOT, kid=thumbprint(new), key=stranger),
+                  sign_compact(claims, typ=TYP_ROOT, kid=thumbprint(forger.public_key()),
+                               key=forger))  # fmt: skip
+        store = server.keys.store
+        chain = json.loads(store.get_meta("root_chain") or "[]")
+        version = int(store.get_meta("keyring_version") or 0) + 1
+        keyring = replace(server.keys.next_keyring(now_s=int(time.time())), version=version)
+        store.set_meta("root_chain", json.dumps([*chain, [t.decode() for t in forged]]))
+        store.set_meta("keyring_token", sign_keyring(keyring, forger).decode())
+        store.set_meta("keyring_version", str(version))
+        store.bump_all_feeds()
+        wait_for("the forged chain refused",
+                 lambda: "event=keyring_refused reason=bad_signature root_chain=yes"
+                 in kiosk.log_text())  # fmt: skip
+    finally:
+        assert kiosk.stop(agent) == 0
+    assert _pinned(kiosk) == (thumbprint(new), 2)
+    assert "event=root_rotated version=2" in kiosk.log_text()
+    assert "version=3" not in kiosk.log_text()
