@@ -164,8 +164,11 @@ class Syncer:
         )  # fmt: skip
         if out.keyring_token is not None:
             # a rotated root and the keyring it signed go in one transaction (crash-safe)
+            if out.new_root is not None:
+                failpoints.reach("sync.before_root_pinned")
             trust_store.store_keyring(self._spool, out.keyring_token, root=out.new_root)
             if out.new_root is not None:
+                failpoints.reach("sync.after_root_pinned")
                 log.warning("event=root_rotated version=%d fingerprint=%s", out.new_root[1],
                             fingerprint_code(out.new_root[0]))  # fmt: skip
             log.info("event=keyring_updated version=%d", out.trust.keyring.version)

@@ -231,3 +231,34 @@ def test_an_online_rotation_is_followed_and_a_forged_chain_is_refused(
     assert _pinned(kiosk) == (thumbprint(new), 2)
     assert "event=root_rotated version=2" in kiosk.log_text()
     assert "version=3" not in kiosk.log_text()
+
+
+@pytest.mark.parametrize("point", ["sync.before_root_pinned", "sync.after_root_pinned"])
+def test_a_power_cut_while_pinning_the_new_root_leaves_a_consistent_kiosk(
+    server: Server, tmp_path: Path, point: str
+) -> None:
+    """SIGKILL just before / just after the one transaction that pins the new root with its
+    keyring: the spool holds both old or both new (the kiosk's trust loads: ``cedoka status``
+    works), and the restarted agent follows the rotation and prints."""
+    home = server.home
+    kiosk = _enrol(server, tmp_path / "a", OFFICE)
+    old = KeyStore(home / "keys").load("root").public_key()
+    crashed = kiosk.start(crash_at=point)
+    try:
+        _prints(server, kiosk, OFFICE, 1)
+        _cli(home, "rotate-root")
+        crashed.wait(timeout=30)
+    finally:
+        kiosk.stop_all()
+    assert crashed.returncode == -9
+    new = KeyStore(home / "keys").load("root").public_key()
+    expected = (thumbprint(old), None) if point.startswith("sync.before") else (thumbprint(new), 2)
+    assert _pinned(kiosk) == expected
+    status = kiosk.cli("status", "--json")
+    assert status.returncode == 0, status.stderr
+    agent = kiosk.start()
+    try:
+        wait_for("the kiosk pins root 2", lambda: _pinned(kiosk) == (thumbprint(new), 2))
+        _prints(server, kiosk, OFFICE, 2)
+    finally:
+        assert kiosk.stop(agent) == 0
