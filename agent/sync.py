@@ -108,6 +108,10 @@ class Syncer:
             initial_s=GAP_RETRY_INITIAL_S, max_s=GAP_RETRY_MAX_S, uniform=uniform
         )
         self._head_wanted = False  # a blob answered 410: ask for the next head at once
+        # the last answer brought a keyring (or root chain) this kiosk refused: the server
+        # answers the next poll at once again (its keyring is newer than ours), so the
+        # service loop backs off instead of asking straight away (protocol §6.2)
+        self.keyring_refused = False
         # The jobs accepted by this process, as verified then, until their documents are
         # stored (saves re-verifying the manifest: reopen).
         self._accepted: dict[str, VerifiedJob] = {}
@@ -172,6 +176,7 @@ class Syncer:
                 log.warning("event=root_rotated version=%d fingerprint=%s", out.new_root[1],
                             fingerprint_code(out.new_root[0]))  # fmt: skip
             log.info("event=keyring_updated version=%d", out.trust.keyring.version)
+        self.keyring_refused = out.keyring_refused is not None
         if out.keyring_refused is not None:
             self._errors.note(now, out.keyring_refused.value)
             log.warning("event=keyring_refused reason=%s root_chain=%s",
