@@ -704,7 +704,6 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "user": lambda args, home: cli_identity.run_user(args, home.identity()),
     "token": lambda args, home: cli_identity.run_token(args, home.identity()),
     "release": lambda args, home: cli_release.run(args, home.home_path(), home.devices),
-    "root": lambda args, home: cli_root.run_root(args),
     "keyring": lambda args, home: cli_root.run_keyring(args, home.keys()),
     "rotate-root": lambda args, home: cli_root.run_rotate_root(
         args, home.keys(), home.home_path(), now_s=int(time.time())
@@ -841,6 +840,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_selftest()
     if command == "samples":  # only writes PDFs to --out: needs no district home
         return _exit_status(lambda: _samples(args))
+    if command == "root":  # the signing machine's commands (ADR 0033): no district home
+        umask = os.umask(0o077)
+        try:
+            return _exit_status(lambda: cli_root.run_root(args))
+        finally:
+            os.umask(umask)
     if args.server is not None:
         return _run_remote(args, command)
     if args.home is None:

@@ -209,3 +209,25 @@ def test_a_rotation_request_for_a_stale_state_is_refused(blank: District) -> Non
     path = district.tmp / "signed.json"
     path.write_bytes(signed)
     assert "needs its next root.json" in district.refused("rotate-root", "--import", str(path))
+
+
+def test_the_signing_machine_needs_no_district_home(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``root init`` / ``root sign-rotation`` run where there is no district (no --home, no
+    $CEDOKA_DISTRICT_HOME); a file that is not a request is refused in one line."""
+    from district import cli
+
+    monkeypatch.delenv(cli.HOME_ENV, raising=False)
+    old, new = tmp_path / "usb1", tmp_path / "usb2"
+    assert cli.main(["root", "init", "--out", str(old)]) == 0
+    assert cli.main(["root", "init", "--out", str(new)]) == 0
+    assert (old / "root.pem").stat().st_mode & 0o777 == 0o600
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"format": "cedoka-root-rotation/1", "root": "x", "keyring": 1}')
+    capsys.readouterr()
+    assert cli.main(["root", "sign-rotation", str(junk), "--key", str(old), "--new-key",
+                     str(new), "--out", str(tmp_path / "out.json")]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a root rotation request" in err
+    assert "Traceback" not in err
