@@ -82,6 +82,7 @@ class Keys:
         # (version, token, valid until, root chain): the keyring as last read, while its
         # version stands
         self._keyring: tuple[int, bytes, float, tuple[RootLink, ...]] | None = None
+        self._finish_rotation()  # a root rotation a crash interrupted (ADR 0033)
 
     @classmethod
     def open(cls, home: Path, db_url: str | None = None) -> Keys:
@@ -135,10 +136,10 @@ class Keys:
     def root_public(self) -> Ed25519PublicKey:
         """The current root: the newest of the root chain after a rotation (the chain in the
         store is what kiosks follow, so it decides), else the key file of ``init``."""
+        self._finish_rotation()  # an import a crash interrupted: finish it before answering
         chain = self.root_chain()
         if chain:  # verified when it was accepted: read the newest link's claims
-            payload = b64u_decode(chain[-1][1].split(b".")[1].decode("ascii"))
-            return parse_root(loads_object(payload, max_bytes=MAX_ROOT_BYTES)).key
+            return _statement_of(chain[-1]).key
         return self._keystore.load_public("root")
 
     def root_chain(self) -> tuple[RootLink, ...]:
@@ -181,14 +182,38 @@ class Keys:
                 next version), the keyring is not signed by the new root, not newer than the
                 one served, or names a signer the store does not know.
         """
-        statement, keyring = self.check_rotation(link, keyring_token)
-        chain = [[a.decode("ascii"), b.decode("ascii")] for a, b in (*self.root_chain(), link)]
-        self.store.set_meta("root_chain", json.dumps(chain))
+        statement, _ = self.check_rotation(link, keyring_token)
+        # one write says what is to be done; the steps after it are idempotent, and a crash
+        # among them is finished by the next Keys (any command, the server's start)
+        self.store.set_meta("root_rotation", json.dumps({
+            "link": [t.decode("ascii") for t in link], "keyring": keyring_token.decode("ascii"),
+        }))  # fmt: skip
+        self._finish_rotation()
+        return statement.version
+
+    def _finish_rotation(self) -> None:
+        """Apply a root rotation whose import was recorded (meta ``root_rotation``): the
+        link appended to the chain, the root version, the new keyring served, the home's
+        public copy of the root. Each step only if not done yet."""
+        raw = self.store.get_meta("root_rotation")
+        if not raw:
+            return
+        pending = json.loads(raw)
+        link: RootLink = (pending["link"][0].encode("ascii"), pending["link"][1].encode("ascii"))
+        token = str(pending["keyring"]).encode("ascii")
+        chain = self.root_chain()
+        if link not in chain:
+            links = [[a.decode("ascii"), b.decode("ascii")] for a, b in (*chain, link)]
+            self.store.set_meta("root_chain", json.dumps(links))
+        statement = _statement_of(link)
         self.store.set_meta("root_version", str(statement.version))
-        self._serve_keyring(keyring_token, keyring)
+        keyring = verify_keyring(token, district_code=self.district_code, root_key=statement.key,
+                                 current=None)  # fmt: skip
+        if int(self.store.get_meta("keyring_version") or 0) < keyring.version:
+            self._serve_keyring(token, keyring)
         if self.root_offline:  # the home's public copy follows (the chain decides anyway)
             self._keystore.replace_public("root", statement.key)
-        return statement.version
+        self.store.set_meta("root_rotation", "")
 
     def root_private(self) -> Ed25519PrivateKey:
         """The online root's private key (``root.pem``), the current root's.
@@ -366,3 +391,9 @@ class Keys:
         self.store.add_signer(SignerRow(kid, now_s - CLOCK_SKEW_S, now_s + SIGNER_VALIDITY_S, None))
         self.store.set_meta("active_kid", kid)
         return kid
+
+
+def _statement_of(link: RootLink) -> RootStatement:
+    """The claims of a link this store accepted after verifying it (not verified again)."""
+    payload = b64u_decode(link[1].split(b".")[1].decode("ascii"))
+    return parse_root(loads_object(payload, max_bytes=MAX_ROOT_BYTES))

@@ -231,3 +231,42 @@ def test_the_signing_machine_needs_no_district_home(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a root rotation request" in err
     assert "Traceback" not in err
+
+
+def test_an_import_interrupted_after_its_record_is_finished_by_the_next_command(
+    blank: District, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after the rotation was recorded but before the keyring was served: the next
+    command (any Keys) finishes it, so the chain and the keyring never disagree for long."""
+    district = blank
+    usb1 = _offline(district)
+    usb2 = district.tmp / "usb2"
+    district.ok("root", "init", "--out", str(usb2))
+    request, signed = district.tmp / "rotation.json", district.tmp / "rotation.signed.json"
+    district.ok("rotate-root", "--new-pub", str(usb2 / "root.pub.pem"), "--out", str(request))
+    district.ok("root", "sign-rotation", str(request), "--key", str(usb1), "--new-key",
+                str(usb2), "--out", str(signed))  # fmt: skip
+
+    def crash(self: Keys, token: bytes, keyring: object) -> None:
+        raise RuntimeError("power cut")
+
+    keys = _keys(district)
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(Keys, "_serve_keyring", crash)
+            with pytest.raises(RuntimeError):
+                rootrotation.import_rotation(keys, ReleaseRepo.of_home(district.home),
+                                             signed.read_bytes())  # fmt: skip
+        assert keys.store.get_meta("keyring_version") == "1"  # not served yet
+    finally:
+        keys.store.close()
+    new = KeyStore(usb2).load("root").public_key()
+    keys = _keys(district)  # the next command's Keys finishes the rotation
+    try:
+        assert keys.root_version == 2 and thumbprint(keys.root_public()) == thumbprint(new)
+        version, token, chain = keys.keyring_and_chain(now_s=int(time.time()))
+        assert version == 2 and len(chain) == 1
+        verify_keyring(token, district_code="74.08", root_key=new, current=None)
+        assert not keys.store.get_meta("root_rotation")
+    finally:
+        keys.store.close()
