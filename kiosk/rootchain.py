@@ -27,6 +27,8 @@ from kiosk.ids import DISTRICT_CODE, KID
 from kiosk.jose import read_unverified_header, sign_compact, verify_compact
 from kiosk.keys import parse_ed25519_jwk, public_jwk, thumbprint
 from kiosk.limits import MAX_ROOT_BYTES, MAX_ROOT_LINKS, TYP_ROOT
+from kiosk.model import Keyring
+from kiosk.verify import verify_keyring
 
 RootLink = tuple[bytes, bytes]  # (signed by root ver - 1, signed by root ver), same payload
 
@@ -148,3 +150,21 @@ def follow_root_chain(
             raise RejectedError(Reason.BAD_CLAIM, "root.ver: not the previous link's + 1")
         current, version = statement.key, statement.version
     return current, version
+
+
+def verify_keyring_with_chain(
+    token: bytes, chain: Sequence[RootLink] | None, *, district_code: str,
+    root_key: Ed25519PublicKey, current: Keyring | None,
+) -> tuple[Keyring, tuple[Ed25519PublicKey, int] | None]:  # fmt: skip
+    """A feed's keyring, verified under the root its root chain leads to from ``root_key``
+    (protocol §6.2 step 1, §9.10): the keyring, and the new root with its version when the
+    chain led to one (to pin together with the keyring), else None.
+
+    Raises:
+        RejectedError: the chain's or the keyring's first failed check.
+    """
+    new_root, version = follow_root_chain(chain or (), district_code=district_code,
+                                          root_key=root_key)  # fmt: skip
+    keyring = verify_keyring(token, district_code=district_code, root_key=new_root,
+                             current=current)  # fmt: skip
+    return keyring, None if version is None else (new_root, version)

@@ -26,14 +26,13 @@ from kiosk.feed import FeedResponse
 from kiosk.keys import public_jwk
 from kiosk.limits import MAX_JOBS_PER_FEED
 from kiosk.model import FeedHead, VerifiedJob
-from kiosk.rootchain import follow_root_chain
+from kiosk.rootchain import verify_keyring_with_chain
 from kiosk.strictjson import canonical_dumps
 from kiosk.verify import (
     CURABLE_REASONS,
     TrustState,
     VerifyPolicy,
     verify_head,
-    verify_keyring,
     verify_manifest,
 )
 
@@ -132,16 +131,13 @@ def apply_feed(
     keyring_token, keyring_refused, new_root = None, None, None
     if feed.keyring is not None:
         try:
-            root_key, root_version = follow_root_chain(
-                feed.root or (), district_code=trust.district_code, root_key=trust.root_key
-            )
-            keyring = verify_keyring(
-                feed.keyring, district_code=trust.district_code, root_key=root_key,
-                current=trust.keyring,
+            keyring, new_root = verify_keyring_with_chain(
+                feed.keyring, feed.root, district_code=trust.district_code,
+                root_key=trust.root_key, current=trust.keyring,
             )  # fmt: skip
             trust, keyring_token = replace(trust, keyring=keyring), feed.keyring
-            if root_version is not None:  # a rotated root, pinned with the keyring it signed
-                trust, new_root = replace(trust, root_key=root_key), (root_key, root_version)
+            if new_root is not None:  # a rotated root, pinned with the keyring it signed
+                trust = replace(trust, root_key=new_root[0])
         except RejectedError as error:
             keyring_refused = error.reason
     try:

@@ -267,3 +267,16 @@ def test_a_power_cut_while_pinning_the_new_root_leaves_a_consistent_kiosk(
         _prints(server, kiosk, OFFICE, 2)
     finally:
         assert kiosk.stop(agent) == 0
+
+
+def test_the_doctor_judges_a_rotated_root_as_the_service_would(
+    server: Server, tmp_path: Path
+) -> None:
+    """Between a rotation and the kiosk's next poll, ``cedoka doctor`` fetches the feed with
+    the chain and the new keyring: it follows the chain as the service does (no refusal)."""
+    kiosk = _enrol(server, tmp_path / "a", OFFICE)
+    _cli(server.home, "rotate-root")
+    done = kiosk.cli("doctor", "--json")
+    checks = {c["id"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["server"]["status"] == "ok", checks["server"]
+    assert _pinned(kiosk)[1] is None  # the doctor changes nothing
