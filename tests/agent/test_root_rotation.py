@@ -280,3 +280,22 @@ def test_the_doctor_judges_a_rotated_root_as_the_service_would(
     checks = {c["id"]: c for c in json.loads(done.stdout)["checks"]}
     assert checks["server"]["status"] == "ok", checks["server"]
     assert _pinned(kiosk)[1] is None  # the doctor changes nothing
+
+
+def test_a_code_issued_before_a_rotation_is_refused_by_the_kiosk(
+    server: Server, tmp_path: Path
+) -> None:
+    """An enrolment code carries the fingerprint of the root when it was issued: used after a
+    rotation, the kiosk refuses the district's answer (``root_mismatch``) in one line, and a
+    code issued after it works."""
+    stale = server.admin.new_enroll_code(OFFICE, valid_s=3600)
+    _cli(server.home, "rotate-root")
+    (tmp_path / "printed").mkdir()
+    kiosk = Kiosk(server, tmp_path / "kiosk", tmp_path / "printed")
+    done = kiosk.cli("enroll", "--server", server.base_url, "--code", stale,
+                     "--printer", f"a4=virtual:{tmp_path / 'printed'}")  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "error: root_mismatch" in done.stderr.strip().splitlines()[-1], done.stderr
+    fresh = _enrol(server, tmp_path / "b", OFFICE)
+    assert _pinned(fresh)[0] == thumbprint(KeyStore(server.home / "keys").load("root")
+                                           .public_key())  # fmt: skip
