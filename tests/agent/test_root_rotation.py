@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.update import ReleaseSource
 from district import cli as district_cli
@@ -84,6 +85,16 @@ def _rotate(home: Path, old: Path, new: Path) -> None:
     _cli(home, "rotate-root", "--import", str(signed))
 
 
+def _key(usb: Path) -> Ed25519PublicKey:
+    return KeyStore(usb).load("root").public_key()
+
+
+def _status_root(kiosk: Kiosk) -> tuple[str, int | None]:
+    """The pinned root as ``cedoka status --json`` shows it: fingerprint and version."""
+    trust = json.loads(kiosk.cli("status", "--json").stdout)["trust"]
+    return trust["root_fingerprint"], trust["root_version"]
+
+
 def _root_of(usb: Path) -> str:
     return thumbprint(KeyStore(usb).load("root").public_key())
 
@@ -119,6 +130,14 @@ def _prints(server: Server, kiosk: Kiosk, office: str, count: int) -> None:
     wait_for(f"{count} documents printed", lambda: len(kiosk.printed()) == count, timeout_s=60)
 
 
+def _release(home: Path, usb: Path, version: str) -> None:
+    """Publish an (empty) release for every kiosk, signed with the keys on ``usb``."""
+    archive = home.parent / f"cedoka-{version}.tar.gz"
+    write_archive(archive, version, [], [])
+    _cli(home, "release", "--keys", str(usb), "publish", str(archive), "--version", version)
+    _cli(home, "release", "--keys", str(usb), "promote", version, "--percent", "100")
+
+
 def _offer(kiosk: Kiosk, base_url: str) -> str | None:
     source = ReleaseSource(kiosk.home, base_url=base_url)
     try:
@@ -134,11 +153,9 @@ def test_kiosks_follow_two_offline_root_rotations(offline_server: Server, tmp_pa
     online = _enrol(server, tmp_path / "a", OFFICE)
     away = _enrol(server, tmp_path / "b", OTHER)  # enrolled, then away during both rotations
     assert _pinned(online) == (_root_of(usb1), None)
+    assert _status_root(online) == (fingerprint_code(_key(usb1)), None)
     # the kiosk that checks for updates trusts TUF's 1.root.json (the first root) from now
-    archive = tmp_path / "cedoka-0.2.0.tar.gz"
-    write_archive(archive, "0.2.0", [], [])
-    _cli(home, "release", "--keys", str(usb1), "publish", str(archive), "--version", "0.2.0")
-    _cli(home, "release", "--keys", str(usb1), "promote", "0.2.0", "--percent", "100")
+    _release(home, usb1, "0.2.0")
     assert _offer(online, server.base_url) == "0.2.0"
     agent = online.start()
     try:
@@ -156,6 +173,7 @@ def test_kiosks_follow_two_offline_root_rotations(offline_server: Server, tmp_pa
     finally:
         assert online.stop(agent) == 0
     assert "event=root_rotated version=3" in online.log_text()
+    assert _status_root(online) == (fingerprint_code(_key(usb3)), 3)
     # the server home never held a root private key, old or new
     for path in (home / "keys").iterdir():
         assert path.name != "root.pem" and not path.name.startswith("root-next"), path
@@ -174,16 +192,12 @@ def test_kiosks_follow_two_offline_root_rotations(offline_server: Server, tmp_pa
         assert away.stop(agent) == 0
     # enrolment codes issued now carry the new root's fingerprint, and a new kiosk pins it
     code = server.admin.new_enroll_code(OFFICE, valid_s=3600)
-    root3 = KeyStore(usb3).load("root").public_key()
-    assert parse_enroll_code(code).root_fingerprint == fingerprint_code(root3)
+    assert parse_enroll_code(code).root_fingerprint == fingerprint_code(_key(usb3))
     late = _enrol(server, tmp_path / "c", OFFICE)
     assert _pinned(late) == (_root_of(usb3), None)
     # the self-update still verifies: python-tuf follows 2.root.json and 3.root.json from
     # the cached first root; kiosks that never checked start from the root they pinned
-    archive = tmp_path / "cedoka-0.3.0.tar.gz"
-    write_archive(archive, "0.3.0", [], [])
-    _cli(home, "release", "--keys", str(usb3), "publish", str(archive), "--version", "0.3.0")
-    _cli(home, "release", "--keys", str(usb3), "promote", "0.3.0", "--percent", "100")
+    _release(home, usb3, "0.3.0")
     for kiosk in (online, away, late):
         assert _offer(kiosk, server.base_url) == "0.3.0"
     trusted = json.loads((online.home / "update" / "metadata" / "root.json").read_bytes())
