@@ -297,8 +297,11 @@ class Agent:
                 self.errors.note(self.local_now_s(), "internal_error")
                 backoff = backoff.failed()
             else:
-                backoff = backoff.succeeded()
-                continue
+                if not self.syncer.keyring_refused:
+                    backoff = backoff.succeeded()
+                    continue
+                # a refused keyring is served again at once: back off (jobs still arrive)
+                backoff = backoff.failed()
             self._wait(stop, backoff, retry_after, failure)
 
     def _synced(self, wait_s: int) -> None:

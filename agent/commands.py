@@ -31,6 +31,7 @@ from kiosk.errors import (
     TransitionError,
     TransportError,
 )
+from kiosk.keys import fingerprint_code
 from kiosk.messages import busy_text, printer_text
 from kiosk.messages import text as reason_text
 from kiosk.verify import TrustState
@@ -200,6 +201,9 @@ def _status(args: argparse.Namespace, home: Path) -> int:
                      "confirmed_s": seen.confirmed_s,
                      "confirmed_until_s": seen.confirmed_until_s},
             "trust": {"keyring_version": trust.keyring.version,
+                      # the pinned district root; its version once a rotation moved it
+                      "root_fingerprint": fingerprint_code(trust.root_key),
+                      "root_version": trust_store.root_version(spool),
                       "head_seq": trust.head.seq if trust.head else None,
                       "head_expires_s": trust.head.expires_at_s if trust.head else None,
                       "time_floor_s": trust.time_floor_s},

@@ -13,6 +13,8 @@ import signal
 
 ENV = "CEDOKA_CRASH_AT"
 POINTS = frozenset({
+    "sync.before_root_pinned",  # a rotated root and its keyring verified, nothing stored
+    "sync.after_root_pinned",  # the new root and its keyring stored, the head not yet
     "sync.after_accept",  # job tombstoned (received), nothing downloaded
     "sync.between_docs",  # one document of a bundle stored, the next not yet
     "sync.after_store",  # blobs stored, not yet verified

@@ -46,6 +46,7 @@ from kiosk.config import AgentConfig
 from kiosk.errors import GoneError, Reason, RejectedError, WireError
 from kiosk.feed import parse_feed
 from kiosk.freshness import Freshness
+from kiosk.keys import fingerprint_code
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.model import ReleaseMode, VerifiedJob
 from kiosk.sync_step import (
@@ -107,6 +108,10 @@ class Syncer:
             initial_s=GAP_RETRY_INITIAL_S, max_s=GAP_RETRY_MAX_S, uniform=uniform
         )
         self._head_wanted = False  # a blob answered 410: ask for the next head at once
+        # the last answer brought a keyring (or root chain) this kiosk refused: the server
+        # answers the next poll at once again (its keyring is newer than ours), so the
+        # service loop backs off instead of asking straight away (protocol §6.2)
+        self.keyring_refused = False
         # The jobs accepted by this process, as verified then, until their documents are
         # stored (saves re-verifying the manifest: reopen).
         self._accepted: dict[str, VerifiedJob] = {}
@@ -162,10 +167,20 @@ class Syncer:
             seal_keys=self._keys.seal_keys, max_document_bytes=self._config.max_document_bytes,
         )  # fmt: skip
         if out.keyring_token is not None:
-            trust_store.store_keyring(self._spool, out.keyring_token)
+            # a rotated root and the keyring it signed go in one transaction (crash-safe)
+            if out.new_root is not None:
+                failpoints.reach("sync.before_root_pinned")
+            trust_store.store_keyring(self._spool, out.keyring_token, root=out.new_root)
+            if out.new_root is not None:
+                failpoints.reach("sync.after_root_pinned")
+                log.warning("event=root_rotated version=%d fingerprint=%s", out.new_root[1],
+                            fingerprint_code(out.new_root[0]))  # fmt: skip
             log.info("event=keyring_updated version=%d", out.trust.keyring.version)
+        self.keyring_refused = out.keyring_refused is not None
         if out.keyring_refused is not None:
             self._errors.note(now, out.keyring_refused.value)
+            log.warning("event=keyring_refused reason=%s root_chain=%s",
+                        out.keyring_refused.value, "yes" if feed.root else "no")  # fmt: skip
         if out.head is None:
             assert out.head_refused is not None
             self._errors.note(now, out.head_refused.value)

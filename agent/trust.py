@@ -94,8 +94,23 @@ def _verified_keyring(root_jwk: bytes, keyring_token: bytes,
     return root, keyring
 
 
-def store_keyring(spool: Spool, keyring_token: bytes) -> None:
-    spool.set_meta({"keyring": keyring_token})
+def store_keyring(spool: Spool, keyring_token: bytes, *,
+                  root: tuple[Ed25519PublicKey, int] | None = None) -> None:  # fmt: skip
+    """Store a verified keyring; with ``root`` (a rotated root the chain led to, and its
+    version, protocol §9.10) also that root, in the same transaction: the stored keyring is
+    verified against the stored root on every load, so the two only ever change together."""
+    values = {"keyring": keyring_token}
+    if root is not None:
+        values["root_jwk"] = canonical_dumps(public_jwk(root[0]))
+        values["root_version"] = str(root[1]).encode()
+    spool.set_meta(values)
+
+
+def root_version(spool: Spool) -> int | None:
+    """The version of the pinned root once a rotation moved it (None: the root pinned at
+    enrolment, whose version the kiosk was not told)."""
+    raw = spool.get_meta("root_version")
+    return None if raw is None else int(raw)
 
 
 def store_head(spool: Spool, trust: TrustState, head: FeedHead) -> TrustState:

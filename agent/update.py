@@ -1,8 +1,10 @@
 """Signed self-update (issue 19, ADR 0031): the agent's side of the district's TUF repository.
 
 - **Trust.** TUF's root is signed by the district root key that this kiosk pinned at
-  enrolment. The first check downloads ``/tuf/metadata/1.root.json`` and accepts it only when
-  its root role is exactly that pinned key (threshold 1) and it verifies under it; from then
+  enrolment. The first check downloads ``/tuf/metadata/1.root.json`` (then 2, 3, … while
+  the root role is another key: a kiosk enrolled after a root rotation, ADR 0033) and accepts
+  it only when its root role is exactly that pinned key (threshold 1) and it verifies under
+  it; from then
   on python-tuf's :class:`~tuf.ngclient.Updater` keeps the trusted root in
   ``<home>/update/metadata`` and follows root rotations itself. Every other check —
   rollback, freeze, mix-and-match, endless data, the archive's length and SHA-256 — is TUF's.
@@ -53,6 +55,7 @@ from agent.update_status import record
 from cedoka_io.files import write_atomic
 from kiosk.errors import OperatorError, TransportError
 from kiosk.lifecycle import JobState
+from kiosk.limits import MAX_ROOT_LINKS
 from kiosk.rollout import Stage, newer, parse_stage, parse_version
 
 OPT = Path("opt/cedoka")  # under the prefix: releases/, current, previous
@@ -62,7 +65,7 @@ DEFAULT_RESTART = ("systemctl", "restart", "cedoka-agent.service")
 HEALTH_TIMEOUT_S = 120.0
 CHUNK_BYTES = 64 * 1024
 BUSY_STATES = (JobState.RELEASED, JobState.PRINTING)
-ROOT_V1 = "1.root.json"
+MAX_ROOT_VERSIONS = 1 + MAX_ROOT_LINKS  # root.json versions a first check looks through
 
 
 class UpdateWaitingError(OperatorError):
@@ -158,28 +161,38 @@ class ReleaseSource:
         self._fetcher.close()
 
     def _bootstrap(self) -> bytes | None:
-        """None when a trusted root is cached; else v1 of the district's root, accepted only
-        when it is the pinned root key's (no trust on first use)."""
+        """None when a trusted root is cached; else the district's first root version whose
+        root role is the pinned root key, accepted only when it verifies under that key (no
+        trust on first use). That is ``1.root.json``, or — for a kiosk that pinned a root
+        introduced by a rotation (ADR 0033: enrolled after it) — the version that rotation
+        added; python-tuf then follows the later versions itself."""
         if (self._metadata_dir / "root.json").exists():
             return None
-        try:
-            data = self._fetcher.download_bytes(self.metadata_url + ROOT_V1, 512_000)
-        except tuf_errors.DownloadHTTPError as error:
-            if error.status_code != requests.codes.not_found:
-                raise
-            raise OperatorError("the district publishes no releases yet (no repository at "
-                                f"{self.metadata_url})") from None  # fmt: skip
-        try:
-            root: Metadata[Root] = Metadata.from_bytes(data)
-            role = root.signed.roles["root"]
-            if (role.threshold != 1 or role.keyids != [self._root_key.keyid]
-                    or root.signed.keys.get(self._root_key.keyid) != self._root_key):  # fmt: skip
-                raise UpdateRefusedError("the district's TUF root is not the root key this "
-                                         "kiosk pinned at enrolment")  # fmt: skip
-            root.verify_delegate("root", root)
-        except (tuf_errors.RepositoryError, ValueError, KeyError) as error:
-            raise UpdateRefusedError(f"the district's TUF root does not verify ({error})") from None
-        return data
+        for version in range(1, MAX_ROOT_VERSIONS + 1):
+            try:
+                data = self._fetcher.download_bytes(f"{self.metadata_url}{version}.root.json",
+                                                    512_000)  # fmt: skip
+            except tuf_errors.DownloadHTTPError as error:
+                if error.status_code != requests.codes.not_found:
+                    raise
+                if version == 1:
+                    raise OperatorError("the district publishes no releases yet (no repository "
+                                        f"at {self.metadata_url})") from None  # fmt: skip
+                break
+            try:
+                root: Metadata[Root] = Metadata.from_bytes(data)
+                role = root.signed.roles["root"]
+                key = self._root_key
+                if (role.threshold != 1 or role.keyids != [key.keyid]
+                        or root.signed.keys.get(key.keyid) != key):  # fmt: skip
+                    continue  # an older root (rotated since): look at the next version
+                root.verify_delegate("root", root)
+            except (tuf_errors.RepositoryError, ValueError, KeyError) as error:
+                raise UpdateRefusedError(f"the district's TUF root does not verify "
+                                         f"({error})") from None  # fmt: skip
+            return data
+        raise UpdateRefusedError("the district's TUF root is not the root key this kiosk "
+                                 "pinned at enrolment")  # fmt: skip
 
     def updater(self) -> Updater:
         if self._updater is None:

@@ -107,8 +107,10 @@ class DistrictAdmin:
             raise OperatorError("--name: 1 to 80 characters")
         keys = Keys.create(home, district_code=code, district_name=name.strip(), now_s=_now(),
                            db_url=db_url, root_public=root_public)  # fmt: skip
-        keys.store.close()
-        return fingerprint_code(keys.root_public())
+        try:
+            return fingerprint_code(keys.root_public())
+        finally:
+            keys.store.close()
 
     def add_office(self, code: str, name: str) -> None:
         district = self._keys.district_code

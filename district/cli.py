@@ -712,8 +712,10 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "user": lambda args, home: cli_identity.run_user(args, home.identity()),
     "token": lambda args, home: cli_identity.run_token(args, home.identity()),
     "release": lambda args, home: cli_release.run(args, home.home_path(), home.devices),
-    "root": lambda args, home: cli_root.run_root(args),
     "keyring": lambda args, home: cli_root.run_keyring(args, home.keys()),
+    "rotate-root": lambda args, home: cli_root.run_rotate_root(
+        args, home.keys(), home.home_path(), now_s=int(time.time())
+    ),
 }  # fmt: skip
 
 
@@ -848,6 +850,12 @@ def main(argv: list[str] | None = None) -> int:
         return _exit_status(lambda: _samples(args))
     if command == "release" and args.action in cli_release.WITHOUT_HOME and args.home is None:
         return _exit_status(lambda: cli_release.run(args, Path.cwd()))  # a build machine
+    if command == "root":  # the signing machine's commands (ADR 0033): no district home
+        umask = os.umask(0o077)
+        try:
+            return _exit_status(lambda: cli_root.run_root(args))
+        finally:
+            os.umask(umask)
     if args.server is not None:
         return _run_remote(args, command)
     if args.home is None:

@@ -8,6 +8,7 @@ online job-signing keys. Files are written atomically and durably
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -70,6 +71,25 @@ class KeyStore:
         if path.exists():
             raise OperatorError(f"key {path} exists already: refusing to overwrite it")
         write_atomic(path, key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+
+    def replace_public(self, name: str, key: Ed25519PublicKey) -> None:
+        """Store the public half of a key as ``<name>.pub.pem``, replacing the file there."""
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(self._dir / f"{name}.pub.pem",
+                     key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+
+    def rename(self, name: str, to: str) -> None:
+        """Make the private key ``name`` the key ``to`` (atomically, replacing ``to``)."""
+        os.replace(self._path(name), self._path(to))
+        fd = os.open(self._dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def remove(self, name: str) -> None:
+        """Delete the private key ``name`` if it is here."""
+        self._path(name).unlink(missing_ok=True)
 
     def load_public(self, name: str) -> Ed25519PublicKey:
         """The public key ``name``: from its private key if here, else from ``<name>.pub.pem``.

@@ -42,8 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from securesystemslib.signer import CryptoSigner, SSlibKey
+from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
@@ -243,6 +244,54 @@ class ReleaseRepo:
             self._write(targets_md, "1.targets.json")
             self._snapshot_and_timestamp(now_s, force=True)
             return public_key(root_key).keyid
+
+    def next_root(self, new_root: Ed25519PublicKey, *, now_s: int) -> Metadata[Root] | None:
+        """The next root version for a rotation of the district root (ADR 0033), unsigned:
+        the current root with the root role's key replaced by ``new_root``, the version + 1,
+        a fresh expiry. None when there is no repository (``release init`` later signs
+        ``1.root.json`` with the new root)."""
+        if not self.exists():
+            return None
+        root: Metadata[Root] = self.root()
+        for keyid in list(root.signed.roles["root"].keyids):
+            root.signed.revoke_key(keyid, "root")
+        root.signed.add_key(SSlibKey.from_crypto(new_root), "root")
+        root.signed.version += 1
+        root.signed.expires = _expiry(now_s, "root")
+        root.signatures.clear()
+        return root
+
+    def add_root(self, data: bytes, *, new_root: Ed25519PublicKey) -> int:
+        """Write the next root version, signed (offline) by the current and the new root:
+        python-tuf's own check, as a kiosk runs it (signed by the trusted root's threshold
+        and by its own, version + 1), and its root role is exactly ``new_root``. Returns
+        the version; the same file again is a no-op.
+
+        Raises:
+            OperatorError: it does not verify, or is not the next version.
+        """
+        with self._locked():
+            latest = self._latest("root")
+            if latest is not None and latest[1].read_bytes() == data:
+                return latest[0]  # imported before (an import stopped after this step)
+            trusted = self.root()
+            key = SSlibKey.from_crypto(new_root)
+            try:
+                new: Metadata[Root] = Metadata.from_bytes(data)
+                role = new.signed.roles["root"]
+                if (role.threshold != 1 or role.keyids != [key.keyid]
+                        or new.signed.keys.get(key.keyid) != key):  # fmt: skip
+                    raise OperatorError("the new TUF root's root role is not the new root key")
+                trusted.verify_delegate("root", new)
+                new.verify_delegate("root", new)
+            except (RepositoryError, ValueError, KeyError, TypeError) as error:
+                raise OperatorError(f"the new TUF root does not verify ({error})") from None
+            version = new.signed.version
+            if version != trusted.signed.version + 1:
+                raise OperatorError(f"the new TUF root is version {version}, not "
+                                    f"{trusted.signed.version + 1}")  # fmt: skip
+            write_atomic(self.metadata / f"{version}.root.json", data, mode=0o644)
+            return version
 
     def publish(self, archive: Path, version: str, *, now_s: int) -> Release:
         """Add a release archive as a new target at stage 0 % (nobody takes it yet)."""

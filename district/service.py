@@ -53,6 +53,7 @@ from kiosk.limits import (
 from kiosk.model import FeedHead
 from kiosk.proof import DeviceKeyState, RequestFacts, verify_proof
 from kiosk.report import JobReport, parse_event_batch, parse_heartbeat, verify_report
+from kiosk.rootchain import RootLink
 from kiosk.strictjson import canonical_dumps, loads_object, loads_strict
 
 log = logging.getLogger("cedoka.district")
@@ -268,7 +269,7 @@ class DistrictService:
         to wait on (then with the quiet feed a timeout answers). ``device``: its row as
         :meth:`authenticate` just read it. ``answer_now``: the request does not wait."""
         now = self.now_s()
-        version, keyring_token = self._keys.keyring(now_s=now)
+        version, keyring_token, chain = self._keys.keyring_and_chain(now_s=now)
         news = device.seq > after or keyring_version < version
         if news or answer_now:
             answer = self._answer(
@@ -277,6 +278,7 @@ class DistrictService:
                 keyring_version,
                 version=version,
                 keyring_token=keyring_token,
+                chain=chain,
                 now=now,
             )
             return FeedState(has_news=news, feed_version=device.feed_version, answer=answer)
@@ -309,10 +311,9 @@ class DistrictService:
         if device is None or device.revoked_s is not None:
             raise RejectedError(Reason.DEVICE_REVOKED, "device revoked")
         now = self.now_s()
-        version, keyring_token = self._keys.keyring(now_s=now)
-        return self._answer(
-            device, after, keyring_version, version=version, keyring_token=keyring_token, now=now
-        )
+        version, keyring_token, chain = self._keys.keyring_and_chain(now_s=now)
+        return self._answer(device, after, keyring_version, version=version,
+                            keyring_token=keyring_token, chain=chain, now=now)  # fmt: skip
 
     def _cancelled(self, device_id: str, now: int) -> frozenset[str]:
         return frozenset(
@@ -320,7 +321,7 @@ class DistrictService:
         )
 
     def _answer(self, device: DeviceRow, after: int, keyring_version: int, *, version: int,
-                keyring_token: bytes, now: int) -> bytes:  # fmt: skip
+                keyring_token: bytes, chain: tuple[RootLink, ...], now: int) -> bytes:  # fmt: skip
         jobs = self._store.jobs_after(device.device_id, after, limit=MAX_JOBS_PER_FEED)
         head = FeedHead(
             device_id=device.device_id,
@@ -335,6 +336,9 @@ class DistrictService:
             head=sign_head(head, self._keys.active_signer(now_s=now)),
             jobs=tuple(job.token for job in jobs),
             keyring=keyring_token if keyring_version < version else None,
+            # the root chain goes with a keyring (§6.5): a kiosk pins a rotated root only
+            # together with a keyring it signed
+            root=chain if keyring_version < version and chain else None,
         ))  # fmt: skip
 
     # --- blobs --------------------------------------------------------------------------
