@@ -29,6 +29,7 @@ from agent.operators import OperatorBook
 from agent.recent import RecentErrors
 from agent.release import Releaser
 from agent.reporter import Reporter
+from agent.sealing import SealKeeper
 from agent.settings import load_config, save_config
 from agent.spool import Spool
 from agent.stored import StoredJobs
@@ -140,10 +141,15 @@ class Agent:
             ) for _ in range(2))  # fmt: skip
         self.probe = LinkProbe(cfg.server_url)  # after a network failure: is it back?
         self.ready = threading.Event()
+        self.sealing = SealKeeper(
+            layout=layout, keys=self.keys, spool=self.spool, client=self.client,
+            rotate_days=lambda: self.config.seal_rotate_days, now_s=self.trusted_now_s,
+            errors=self.errors, local_now_s=self.local_now_s,
+        )  # fmt: skip
         self.syncer = Syncer(
             spool=self.spool, book=self.book, blobs=self.blobs, client=self.client,
             keys=self.keys, config=cfg, errors=self.errors, local_now_s=self.local_now_s,
-            on_ready=self.ready.set,
+            on_ready=self.ready.set, sealing=self.sealing,
         )  # fmt: skip
         self.dispatcher = Dispatcher(
             spool=self.spool, book=self.book, stored=self.stored, printers=self.printers,

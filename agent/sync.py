@@ -39,6 +39,7 @@ from agent.keys import DeviceKeys
 from agent.link import DistrictLink
 from agent.recent import RecentErrors
 from agent.retries import RetryBook
+from agent.sealing import SealKeeper, step_safely
 from agent.spool import DocRow, JobRow, Spool
 from agent.stored import StoredJobs
 from kiosk.b64 import b64u_encode
@@ -91,8 +92,12 @@ class Syncer:
         keys: DeviceKeys, config: AgentConfig, errors: RecentErrors,
         local_now_s: Callable[[], int], on_ready: Callable[[], None],
         uniform: Callable[[float, float], float] = random.uniform,
+        sealing: SealKeeper | None = None,
     ) -> None:  # fmt: skip
+        """``sealing``: rotates and destroys the sealing keys after each round (none: the
+        keys never change)."""
         self._spool, self._book, self._blobs = spool, book, blobs
+        self._sealing = sealing
         self._stored = StoredJobs(spool=spool, book=book, blobs=blobs, keys=keys,
                                   device_id=config.device_id)  # fmt: skip
         self._client = client
@@ -145,6 +150,7 @@ class Syncer:
         )  # fmt: skip
         self.process(body)
         self.fetch_received()
+        step_safely(self._sealing)  # after the head: a seal_rotate it brought, a barrier
 
     def process(self, body: bytes) -> None:
         """Decide one feed answer (``kiosk.sync_step.apply_feed``) and persist what it

@@ -476,6 +476,14 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         await audited(request, who, "device.revoke", targets=(("device", device_id),))
         return {"device_id": device_id, "state": "revoked"}
 
+    @app.post("/devices/{device_id}/rotate-seal",
+              summary="Ask a kiosk to rotate its sealing key (crypto-shredding)")  # fmt: skip
+    async def rotate_seal(request: Request, device_id: str) -> dict[str, Any]:
+        who = await principal(request, Scope.KEYS_ROTATE)
+        at_s = await run_in_threadpool(admin.rotate_seal, device_id)
+        await audited(request, who, "device.rotate_seal", targets=(("device", device_id),))
+        return {"device_id": device_id, "seal_rotate": at_s}
+
     # --- keys, users, tokens, the audit log ---------------------------------------------------
     @app.post("/keys/rotate", summary="Rotate the job-signing key (with overlap)")
     async def rotate(request: Request) -> dict[str, str]:

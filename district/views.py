@@ -13,7 +13,9 @@ from district.store import DeviceRow, DistrictStore, JobRow
 from kiosk.audit import check_chain, record_from_bytes
 from kiosk.errors import OperatorError, RejectedError
 from kiosk.ids import OFFICE_CODE
+from kiosk.keys import parse_x25519_jwk, thumbprint
 from kiosk.report import PrinterHealth, parse_heartbeat
+from kiosk.strictjson import loads_strict
 
 
 def job_json(row: JobRow) -> dict[str, Any]:
@@ -50,7 +52,16 @@ def device_json(row: DeviceRow) -> dict[str, Any]:
         "enrolled_s": row.enrolled_s, "revoked_s": row.revoked_s,
         "last_seen_s": row.last_seen_s, "agent": row.agent,
         "printers": None if printers is None else [printer_json(p) for p in printers],
+        "seal_kid": seal_kid(row), "seal_rotate_s": row.seal_rotate_s,
     }  # fmt: skip
+
+
+def seal_kid(row: DeviceRow) -> str | None:
+    """The thumbprint of the device's current sealing key (protocol 14.2); None if unreadable."""
+    try:
+        return thumbprint(parse_x25519_jwk(loads_strict(row.seal_jwk.encode(), max_bytes=1024)))
+    except RejectedError:  # WireError: a row that is not a JWK (a test's placeholder)
+        return None
 
 
 def audit_device(store: DistrictStore, kiosk: str) -> tuple[DeviceRow, str | None]:

@@ -115,6 +115,8 @@ class AgentConfig:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)  # wrong claim codes
     job_leeway_s: int = 60  # tolerated clock skew for a job's iat (expiry has none), s
     max_reprints: int = 3  # reprints (spoiled -> printed again) allowed per job
+    seal_rotate_days: int = 30  # rotate the device sealing key this often (protocol 14.2),
+    # days; 0: only when the district asks
     allow_virtual_printers: bool = False  # may the settings screen choose a folder printer
     # (virtual:)? Only demo and test homes say true; never changed by the screen
 
@@ -128,6 +130,7 @@ _INT_RANGES: Final = {
     "heartbeat_interval_s": (10, 3600),
     "job_leeway_s": (0, 300),
     "max_reprints": (0, 10),
+    "seal_rotate_days": (0, 365),
 }
 _FLOAT_RANGES: Final = {"backoff_initial_s": (0.1, 60.0), "backoff_max_s": (1.0, 3600.0)}
 _LOCKOUT_RANGES: Final = {

@@ -309,6 +309,12 @@ class DistrictSim:
         self.heartbeats.append(parse_heartbeat(body))
         return self.now_s
 
+    def post_seal_key(self, key: X25519PrivateKey) -> str:
+        """Make ``key`` the device's sealing key (new jobs are sealed to it); its kid."""
+        self._answer()
+        self.seal_key = key
+        return thumbprint(key.public_key())
+
     def close(self) -> None:
         """Nothing to release."""
 
