@@ -149,12 +149,16 @@ class SealKeeper:
         return None
 
     def _created(self) -> int:
-        """The current key's creation time; the first time it is asked (the enrolment's
-        key, or a kiosk updated from before rotation), now."""
+        """The current key's creation time. A key made before rotation was known (the
+        enrolment's, or a kiosk updated from an older agent) has none recorded: its file's
+        time stands for it (never later than now), so a request the district made after the
+        enrolment, before this agent first looked, is still newer and honoured."""
         state = load_state(self._spool)
         kid = seal_kid(self._keys.seal)
         if kid not in state["created"]:
-            state["created"][kid] = self._now_s()
+            # whole seconds, rounded down, less one: a request in the enrolment's second wins
+            written = int(self._layout.seal_key.stat().st_mtime) - 1
+            state["created"][kid] = min(written, self._now_s())
             self._save(state)
         return int(state["created"][kid])
 

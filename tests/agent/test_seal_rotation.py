@@ -148,6 +148,22 @@ def test_a_crash_during_the_rotation_loses_no_job(
     assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(held_pdfs + pushed_pdfs)
 
 
+def test_a_request_made_before_the_kiosk_first_synced_is_honoured(
+    server: Server, tmp_path: Path
+) -> None:
+    kiosk = enrol(server, tmp_path)
+    device_id = _device_id(kiosk)
+    enrolled_kid = _district_kid(server, device_id)
+    server.admin.rotate_seal(device_id)  # at once: the kiosk has not looked at its key yet
+    agent = Agent(kiosk.home)
+    try:
+        agent.run_once()
+        assert seal_kid(agent.keys.seal) != enrolled_kid
+        assert _district_kid(server, device_id) == seal_kid(agent.keys.seal)
+    finally:
+        agent.close()
+
+
 def test_the_scheduled_rotation(server: Server, tmp_path: Path) -> None:
     kiosk = enrol(server, tmp_path)
     device_id = _device_id(kiosk)
