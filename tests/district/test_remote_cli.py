@@ -304,3 +304,19 @@ def test_refusals_of_the_server_are_one_line(remote: Remote) -> None:
     assert unknown.returncode == 1 and "unknown office 74.08.01.2999" in unknown.stderr
     for done in (untrusted, wrong, viewer, unknown):
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_rotate_seal_from_afar_as_at_home(remote: Remote) -> None:
+    device = remote.kiosk.device_id
+    done = _ok(remote.remote("devices", "rotate-seal", device, role="admin"))
+    assert f"device {device}: sealing-key rotation requested at" in done.stdout
+    [row] = json.loads(_ok(remote.remote("devices", "--json", role="viewer")).stdout)
+    assert isinstance(row["seal_rotate_s"], int) and row["seal_kid"]
+    operator = remote.remote("devices", "rotate-seal", device, role="operator")
+    assert operator.returncode == 1 and "needs the scope keys:rotate" in operator.stderr
+    unknown = remote.remote(
+        "devices", "rotate-seal", "dev_01JD0000000000000000000000", role="admin"
+    )
+    at_home = remote.local("devices", "rotate-seal", "dev_01JD0000000000000000000000")
+    assert unknown.returncode == at_home.returncode == 1
+    assert unknown.stderr == at_home.stderr and "no device" in unknown.stderr
