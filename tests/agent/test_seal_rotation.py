@@ -148,6 +148,41 @@ def test_a_crash_during_the_rotation_loses_no_job(
     assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(held_pdfs + pushed_pdfs)
 
 
+def test_a_job_sealed_to_the_old_key_that_arrives_after_the_switch_still_prints(
+    server: Server, tmp_path: Path
+) -> None:
+    """The race: the district seals a job to the old key after the kiosk's last feed answer
+    and before it takes the new key; the job reaches the kiosk only after the switch."""
+    from agent import trust as trust_store
+
+    kiosk = enrol(server, tmp_path)
+    device_id = _device_id(kiosk)
+    agent = Agent(kiosk.home)
+    try:
+        agent.run_once()
+        old_kid = seal_kid(agent.keys.seal)
+        server.admin.rotate_seal(device_id)
+        trust = trust_store.load(agent.spool)  # one round, by hand: the feed answer first …
+        agent.syncer.process(agent.client.feed(
+            after=trust_store.feed_after(agent.spool), keyring_version=trust.keyring.version,
+            wait_s=1,
+        ))  # fmt: skip
+        late, _, pdfs = push(server, ReleaseMode.AUTO)  # … then a job, sealed to the old key
+        agent.sealing.step()  # … then the rotation
+        assert seal_kid(agent.keys.seal) != old_kid
+        agent.run_once()
+        assert _manifest_kid(agent, late) == old_kid
+        assert kiosk.local_state(late) == "printed"
+        assert sorted(p.read_bytes() for p in kiosk.printed()) == sorted(pdfs)
+        agent.run_once()
+        assert _olds(kiosk) == [f"seal-old-{old_kid}.pem"]  # the printed job names it
+        agent.dispatcher.hand_over(late, "siti.s")
+        agent.run_once()
+        assert _olds(kiosk) == []
+    finally:
+        agent.close()
+
+
 def test_a_request_made_before_the_kiosk_first_synced_is_honoured(
     server: Server, tmp_path: Path
 ) -> None:
