@@ -163,7 +163,7 @@ class Agent:
         self.reporter = Reporter(
             spool=self.spool, client=self.report_client, printers=self.printers, errors=self.errors,
             agent=agent_version(), local_now_s=self.local_now_s, journal_head=self.audit.head_hash,
-            receipt=lambda: self.receipt,
+            receipt=lambda: self.receipt, seal_keys=lambda: len(self.keys.seal_keys),
         )  # fmt: skip
         self.desk = Desk(  # the staff's actions, for the kiosk screen (ui.api)
             spool=self.spool, book=self.book, stored=self.stored, dispatcher=self.dispatcher,

@@ -46,13 +46,18 @@ def printer_json(p: PrinterHealth) -> dict[str, Any]:
 
 def device_json(row: DeviceRow) -> dict[str, Any]:
     """A kiosk; ``printers`` is None when its last heartbeat could not be read."""
-    printers = printers_of(row)
+    try:
+        beat = None if row.heartbeat is None else parse_heartbeat(row.heartbeat)
+    except RejectedError:
+        beat = None
+    printers = () if row.heartbeat is None else None if beat is None else beat.printers
     return {
         "device_id": row.device_id, "office_code": row.office_code,
         "enrolled_s": row.enrolled_s, "revoked_s": row.revoked_s,
         "last_seen_s": row.last_seen_s, "agent": row.agent,
         "printers": None if printers is None else [printer_json(p) for p in printers],
         "seal_kid": seal_kid(row), "seal_rotate_s": row.seal_rotate_s,
+        "seal_keys": None if beat is None else beat.seal_keys,
     }  # fmt: skip
 
 

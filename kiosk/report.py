@@ -187,6 +187,10 @@ class Heartbeat:
     printers: tuple[PrinterHealth, ...]
     journal_head: str | None  # base64url SHA-256 of the audit chain head
     last_errors: tuple[tuple[int, str], ...]  # (at_s, reason code), newest last, ≤ 10
+    seal_keys: int | None = None  # sealing private keys held (protocol 12, 14.2); optional
+
+
+MAX_SEAL_KEYS_HELD = 64  # a heartbeat's seal_keys: 1 (the current key) … 64
 
 
 def heartbeat_body(beat: Heartbeat) -> bytes:
@@ -215,6 +219,7 @@ def heartbeat_body(beat: Heartbeat) -> bytes:
             "journal_head": beat.journal_head,
             "last_errors": [{"at": at, "reason": reason} for at, reason in beat.last_errors],
         }
+        | ({} if beat.seal_keys is None else {"seal_keys": beat.seal_keys})
     )
 
 
@@ -248,7 +253,9 @@ def parse_heartbeat(data: bytes) -> Heartbeat:
         printers=printers,
         journal_head=None if journal is None else f.text("journal_head", max_len=43),
         last_errors=tuple(errors),
-    )
+        seal_keys=f.integer("seal_keys", low=1, high=MAX_SEAL_KEYS_HELD)
+        if f.has("seal_keys") else None,
+    )  # fmt: skip
 
 
 def _parse_printer(item: object) -> PrinterHealth:

@@ -23,6 +23,7 @@ import pytest
 from agent.app import Agent
 from agent.keys import load_seal_key, seal_kid
 from agent.sealing import DAY_S, load_state, manifest_seal_kid
+from district.views import device_json
 from district.views import seal_kid as district_seal_kid
 from kiosk.model import ReleaseMode
 from tests.agent.harness import Kiosk, enrol, push, wait_for
@@ -39,6 +40,12 @@ def _district_kid(server: Server, device_id: str) -> str | None:
     return district_seal_kid(device)
 
 
+def _district_device(server: Server, device_id: str) -> dict[str, object]:
+    device = server.keys.store.device(device_id)
+    assert device is not None
+    return device_json(device)
+
+
 def _manifest_kid(agent: Agent, job_id: str) -> str | None:
     row = agent.spool.job(job_id)
     assert row is not None and row.manifest is not None
@@ -47,6 +54,18 @@ def _manifest_kid(agent: Agent, job_id: str) -> str | None:
 
 def _olds(kiosk: Kiosk) -> list[str]:
     return sorted(p.name for p in (kiosk.home / "keys").glob("seal-old-*.pem"))
+
+
+def _rotated(kiosk: Kiosk, agent: Agent, server: Server, device_id: str, old_kid: str) -> str:
+    """Check that the kiosk switched from ``old_kid`` to a new key the district has, keeping
+    the old one as a former key; the new kid."""
+    new_kid = seal_kid(agent.keys.seal)
+    assert new_kid != old_kid
+    assert _district_kid(server, device_id) == new_kid
+    assert seal_kid(load_seal_key(kiosk.home / "keys" / "seal.pem")) == new_kid
+    assert _olds(kiosk) == [f"seal-old-{old_kid}.pem"]
+    assert not (kiosk.home / "keys" / "seal-next.pem").exists()
+    return new_kid
 
 
 def test_the_district_asks_and_old_jobs_still_print_until_their_key_is_shredded(
@@ -67,12 +86,7 @@ def test_the_district_asks_and_old_jobs_still_print_until_their_key_is_shredded(
         asked_s = server.admin.rotate_seal(device_id)
         assert server.keys.store.device(device_id).seal_rotate_s == asked_s  # type: ignore[union-attr]
         agent.run_once()  # the head carries seal_rotate: the kiosk rotates
-        new_kid = seal_kid(agent.keys.seal)
-        assert new_kid != old_kid
-        assert _district_kid(server, device_id) == new_kid
-        assert seal_kid(load_seal_key(kiosk.home / "keys" / "seal.pem")) == new_kid
-        assert _olds(kiosk) == [f"seal-old-{old_kid}.pem"]
-        assert not (kiosk.home / "keys" / "seal-next.pem").exists()
+        new_kid = _rotated(kiosk, agent, server, device_id, old_kid)
         assert load_state(agent.spool)["created"][new_kid] >= asked_s
 
         agent.run_once()  # the same request again: no second rotation
@@ -92,12 +106,14 @@ def test_the_district_asks_and_old_jobs_still_print_until_their_key_is_shredded(
         agent.run_once()  # the feed is read past the switch, but a printed job names the key
         assert _olds(kiosk) == [f"seal-old-{old_kid}.pem"]
         assert old_kid in agent.keys.seal_keys
+        assert _district_device(server, device_id)["seal_keys"] == 2  # the heartbeat says
 
         agent.dispatcher.hand_over(old_job, "siti.s")  # purged: nothing names the key now
         assert kiosk.local_state(old_job) == "purged"
         agent.run_once()
         assert _olds(kiosk) == []
         assert old_kid not in agent.keys.seal_keys
+        assert _district_device(server, device_id)["seal_keys"] == 1  # shredded, and told
         shredded = load_state(agent.spool)["shredded"]
         assert [kid for kid, _ in shredded] == [old_kid]
         agent.stored.reopen(agent.spool.job(new_job))  # type: ignore[arg-type]

@@ -56,7 +56,7 @@ JOB_KEYS = {
     "cancelled_s", "cancel_reason", "state", "state_s", "reason",
 }  # fmt: skip
 DEVICE_KEYS = {"device_id", "office_code", "enrolled_s", "revoked_s", "last_seen_s", "agent",
-               "seal_kid", "seal_rotate_s"}  # fmt: skip
+               "seal_kid", "seal_rotate_s", "seal_keys"}  # fmt: skip
 PRINTER_KEYS = {"role", "backend", "state", "accepting", "reasons", "markers", "media"}
 
 
