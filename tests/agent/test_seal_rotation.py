@@ -257,6 +257,13 @@ def test_seal_rotate_days_is_validated(tmp_path: Path) -> None:
         "server_url": "https://d.example", "device_id": "dev_01JCSWQ500DMJWYWTC96GXTKCF",
         "district_code": "74.08", "office_code": "74.08.01.2002", "printers": {"a4": "cups:A4"},
     }  # fmt: skip
+    from kiosk.config import agent_config_to_raw
+
+    default = validate_agent_config(base)
+    assert default.seal_rotate_days == 30
+    assert "seal_rotate_days" not in agent_config_to_raw(default)  # an older release reads it
+    changed = validate_agent_config({**base, "seal_rotate_days": 7})
+    assert agent_config_to_raw(changed)["seal_rotate_days"] == 7
     assert validate_agent_config({**base, "seal_rotate_days": 0}).seal_rotate_days == 0
     assert validate_agent_config({**base, "seal_rotate_days": 365}).seal_rotate_days == 365
     for bad in (-1, 366, "30", True):
