@@ -226,13 +226,8 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     else:
         print(f"link: ok, last contact {_at(link['last_ok_s'], offset, now_s)}")
     print(_trust_line(trust, offset, now_s))
-    seal = value["seal"]
-    age = (
-        "" if seal["created_s"] is None else f", {max(0, now_s - seal['created_s']) // 86400} d old"
-    )
-    print(f"sealing key {seal['kid'][:10]}…{age}"
-          + (f"; former keys kept: {len(seal['retired'])}" if seal["retired"] else "")
-          + ("; rotation pending" if seal["pending"] else ""))  # fmt: skip
+    if (seal := value["seal"]) is not None:
+        print(_seal_line(seal, now_s))
     if link["frozen"]:
         since = when(seen.confirmed_s, offset) if seen.confirmed_s else "enrolment"
         since_id = when(seen.confirmed_s, offset) if seen.confirmed_s else "pendaftaran"
@@ -243,13 +238,26 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     return EXIT_OK
 
 
-def _seal_status(home: Path, spool: Any) -> dict[str, Any]:
+def _seal_line(seal: dict[str, Any], now_s: int) -> str:
+    age = (
+        "" if seal["created_s"] is None else f", {max(0, now_s - seal['created_s']) // 86400} d old"
+    )
+    return (f"sealing key {seal['kid'][:10]}…{age}"
+            + (f"; former keys kept: {len(seal['retired'])}" if seal["retired"] else "")
+            + ("; rotation pending" if seal["pending"] else ""))  # fmt: skip
+
+
+def _seal_status(home: Path, spool: Any) -> dict[str, Any] | None:
     """The sealing keys (protocol 14.2): the current kid and when it was made, former keys
-    still held, a rotation not yet confirmed, keys destroyed lately."""
+    still held, a rotation not yet confirmed, keys destroyed lately; None when the keys do
+    not load (``cedoka doctor`` says why)."""
     from agent.keys import DeviceKeys
     from agent.sealing import status
 
-    seal = status(HomeLayout(home), DeviceKeys.load(home), spool)
+    try:
+        seal = status(HomeLayout(home), DeviceKeys.load(home), spool)
+    except (CedokaError, OSError, ValueError):
+        return None
     return {"kid": seal.kid, "created_s": seal.created_s, "pending": seal.pending,
             "retired": list(seal.retired),
             "shredded": [{"kid": kid, "at_s": at} for kid, at in seal.shredded]}  # fmt: skip

@@ -275,11 +275,14 @@ class SealKeeper:
 
 
 def step_safely(keeper: SealKeeper | None) -> None:
-    """``keeper.step()`` for the sync round; a Cedoka error other than the link's is logged,
-    never allowed to stop the round's caller from syncing."""
+    """``keeper.step()`` for the sync round. Whatever else goes wrong in it (a key file
+    that does not load, a disk error, a bug) is logged and tried again next round: the
+    sealing keys must never hold back the feed, which has been processed by then."""
     if keeper is None:
         return
     try:
         keeper.step()
     except CedokaError as error:
         log.warning("event=seal_step_failed error=%s", type(error).__name__)
+    except Exception:
+        log.exception("event=seal_step_failed")
