@@ -216,10 +216,13 @@ class SealKeeper:
         """For each former key: the first head verified after the switch gives the ``seq``
         up to which the feed must be read before the key may go (every job sealed to it
         was issued before the switch, so at or below that head's ``seq``)."""
+        olds = self._layout.seal_olds()
+        if not olds:
+            return
         state = load_state(self._spool)
         head = trust_store.load(self._spool).head
         changed = False
-        for path in self._layout.seal_olds():
+        for path in olds:
             kid = _kid_of(path.name)
             entry = state["retired"].get(kid)
             if entry is None:  # a crash between the switch and its note

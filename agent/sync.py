@@ -8,8 +8,10 @@ sequence gaps, moves the feed position. The round then downloads the sealed docu
 the jobs received (resumable, capped, under a deadline; the next job's while this one is
 checked), checking each against its manifest in memory. A job whose documents are all
 stored and verified becomes ``held`` or, for ``release=auto``, ``released`` (the
-dispatcher then prints it). Transport failures propagate to the caller (the service loop),
-which backs off and calls again: every step here is safe to repeat.
+dispatcher then prints it). Last, the sealing keys take their step (:mod:`agent.sealing`:
+rotate on the head's ``seal_rotate`` or the schedule, destroy former keys no job needs).
+Transport failures propagate to the caller (the service loop), which backs off and calls
+again: every step here is safe to repeat.
 
 Only signed data changes a job. A blob's 404 or 410 is unsigned (anyone on the path can
 send one): it never cancels or expires a job. The job's blob is asked for again with
