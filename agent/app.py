@@ -44,6 +44,7 @@ from kiosk.config import (
     validate_agent_config,
 )
 from kiosk.errors import CedokaError, Reason, RejectedError, TransportError
+from kiosk.report import MAX_SEAL_KEYS_HELD
 from kiosk.selftest import require_selftest
 from printers.base import Printer
 from printers.factory import open_printer, open_receipt_printer
@@ -163,7 +164,8 @@ class Agent:
         self.reporter = Reporter(
             spool=self.spool, client=self.report_client, printers=self.printers, errors=self.errors,
             agent=agent_version(), local_now_s=self.local_now_s, journal_head=self.audit.head_hash,
-            receipt=lambda: self.receipt, seal_keys=lambda: len(self.keys.seal_keys),
+            receipt=lambda: self.receipt,
+            seal_keys=lambda: min(len(self.keys.seal_keys), MAX_SEAL_KEYS_HELD),
         )  # fmt: skip
         self.desk = Desk(  # the staff's actions, for the kiosk screen (ui.api)
             spool=self.spool, book=self.book, stored=self.stored, dispatcher=self.dispatcher,
