@@ -19,13 +19,16 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agent.app import Agent
-from agent.keys import load_seal_key, seal_kid
+from agent.keys import DeviceKeys, load_seal_key, seal_kid
 from agent.sealing import DAY_S, load_state, manifest_seal_kid
 from district.views import device_json
 from district.views import seal_kid as district_seal_kid
+from kiosk.errors import RejectedError
 from kiosk.model import ReleaseMode
+from kiosk.seal import document_info, open_sealed
 from tests.agent.harness import Kiosk, enrol, push, wait_for
 from tests.district.conftest import Server
 
@@ -54,6 +57,19 @@ def _manifest_kid(agent: Agent, job_id: str) -> str | None:
 
 def _olds(kiosk: Kiosk) -> list[str]:
     return sorted(p.name for p in (kiosk.home / "keys").glob("seal-old-*.pem"))
+
+
+def _backup_of(agent: Agent, device_id: str, job_id: str) -> tuple[bytes, bytes]:
+    """A copy of a job's first sealed document and its HPKE info."""
+    doc_id = agent.spool.docs(job_id)[0].doc_id
+    return agent.stored.read_sealed(doc_id), document_info(device_id, job_id, doc_id)
+
+
+def _opens(sealed: bytes, info: bytes, key: X25519PrivateKey) -> bool:
+    try:
+        return open_sealed(sealed, key, info=info).startswith(b"%PDF")
+    except RejectedError:
+        return False
 
 
 def _rounds_until_shredded(agent: Agent, kiosk: Kiosk) -> None:
@@ -119,6 +135,8 @@ def test_the_district_asks_and_old_jobs_still_print_until_their_key_is_shredded(
         assert old_kid in agent.keys.seal_keys
         assert _district_device(server, device_id)["seal_keys"] == 2  # the heartbeat says
 
+        backup, info = _backup_of(agent, device_id, old_job)  # as a backup of the PC keeps
+        assert _opens(backup, info, agent.keys.seal_keys[old_kid])
         agent.dispatcher.hand_over(old_job, "siti.s")  # purged: nothing names the key now
         assert kiosk.local_state(old_job) == "purged"
         _rounds_until_shredded(agent, kiosk)
@@ -126,6 +144,8 @@ def test_the_district_asks_and_old_jobs_still_print_until_their_key_is_shredded(
         assert _district_device(server, device_id)["seal_keys"] == 1  # shredded, and told
         shredded = load_state(agent.spool)["shredded"]
         assert [kid for kid, _ in shredded] == [old_kid]
+        held = DeviceKeys.load(kiosk.home).seal_keys.values()
+        assert not any(_opens(backup, info, key) for key in held)  # crypto-shredded
         agent.stored.reopen(agent.spool.job(new_job))  # type: ignore[arg-type]
     finally:
         agent.close()
