@@ -207,6 +207,7 @@ def _status(args: argparse.Namespace, home: Path) -> int:
                       "head_seq": trust.head.seq if trust.head else None,
                       "head_expires_s": trust.head.expires_at_s if trust.head else None,
                       "time_floor_s": trust.time_floor_s},
+            "seal": _seal_status(home, spool),
         }  # fmt: skip
     finally:
         spool.close()
@@ -229,6 +230,8 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     else:
         print(f"link: ok, last contact {_at(link['last_ok_s'], offset, now_s)}")
     print(_trust_line(trust, offset, now_s))
+    if (seal := value["seal"]) is not None:
+        print(_seal_line(seal, now_s))
     if link["frozen"]:
         since = when(seen.confirmed_s, offset) if seen.confirmed_s else "enrolment"
         since_id = when(seen.confirmed_s, offset) if seen.confirmed_s else "pendaftaran"
@@ -237,6 +240,31 @@ def _status(args: argparse.Namespace, home: Path) -> int:
               f"documents received before can print (belum ada konfirmasi dari kabupaten "
               f"sejak {since_id})")  # fmt: skip
     return EXIT_OK
+
+
+def _seal_line(seal: dict[str, Any], now_s: int) -> str:
+    age = (
+        "" if seal["created_s"] is None else f", {max(0, now_s - seal['created_s']) // 86400} d old"
+    )
+    return (f"sealing key {seal['kid'][:10]}…{age}"
+            + (f"; former keys kept: {len(seal['retired'])}" if seal["retired"] else "")
+            + ("; rotation pending" if seal["pending"] else ""))  # fmt: skip
+
+
+def _seal_status(home: Path, spool: Any) -> dict[str, Any] | None:
+    """The sealing keys (protocol 14.2): the current kid and when it was made, former keys
+    still held, a rotation not yet confirmed, keys destroyed lately; None when the keys do
+    not load (``cedoka doctor`` says why)."""
+    from agent.keys import DeviceKeys
+    from agent.sealing import status
+
+    try:
+        seal = status(HomeLayout(home), DeviceKeys.load(home), spool)
+    except (CedokaError, OSError, ValueError):
+        return None
+    return {"kid": seal.kid, "created_s": seal.created_s, "pending": seal.pending,
+            "retired": list(seal.retired),
+            "shredded": [{"kid": kid, "at_s": at} for kid, at in seal.shredded]}  # fmt: skip
 
 
 def _at(at_s: int | None, offset: int, now_s: int) -> str:

@@ -26,6 +26,8 @@ POINTS = frozenset({
     "print.after_printed",  # job printed, events queued, not delivered
     "report.before_mark",  # events sent, delivery not recorded
     "purge.mid",  # blobs deleted, job not yet purged
+    "seal.after_store",  # a new sealing key stored, not yet sent to the district
+    "seal.after_send",  # the district took the new sealing key, the kiosk not yet switched
 })  # fmt: skip
 
 

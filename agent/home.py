@@ -4,7 +4,10 @@
 
     agent.toml      the settings; written last by enrolment: its presence means "enrolled"
     spool.db        the SQLite spool (with its -wal and -shm files): jobs, events, trust
-    keys/           the device keys auth.pem and seal.pem (0700; the files 0600)
+    keys/           the device keys auth.pem and seal.pem (0700; the files 0600), and while
+                    the sealing key rotates: seal-next.pem (the new key, sent or about to
+                    be, not yet confirmed) and seal-old-<kid>.pem (a former key, kept until
+                    no job in the spool names it, then destroyed: :mod:`agent.sealing`)
     blobs/          the sealed documents as fetched, one file per blob
     printing.lock   held by the print round running (one at a time; never waited for)
     server-ca.pem   the district's own CA, when 'cedoka enroll --ca' gave one
@@ -31,6 +34,8 @@ SPOOL_NAME = "spool.db"
 KEYS_DIR = "keys"
 AUTH_KEY_NAME = "auth.pem"
 SEAL_KEY_NAME = "seal.pem"
+SEAL_NEXT_NAME = "seal-next.pem"
+SEAL_OLD_PREFIX = "seal-old-"
 BLOBS_DIR = "blobs"
 PRINTING_LOCK_NAME = "printing.lock"
 SERVER_CA_NAME = "server-ca.pem"
@@ -64,6 +69,17 @@ class HomeLayout:
     @property
     def seal_key(self) -> Path:
         return self.keys / SEAL_KEY_NAME
+
+    @property
+    def seal_next(self) -> Path:
+        return self.keys / SEAL_NEXT_NAME
+
+    def seal_old(self, kid: str) -> Path:
+        """A former sealing key's file, by its thumbprint (``[A-Za-z0-9_-]{43}``)."""
+        return self.keys / f"{SEAL_OLD_PREFIX}{kid}.pem"
+
+    def seal_olds(self) -> list[Path]:
+        return sorted(self.keys.glob(f"{SEAL_OLD_PREFIX}*.pem"))
 
     @property
     def blobs(self) -> Path:

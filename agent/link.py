@@ -19,6 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 
 class DistrictLink(Protocol):
     """What the agent asks of its district (protocol sections 6, 8, 11.3 and 12)."""
@@ -69,6 +71,15 @@ class DistrictLink(Protocol):
 
         Raises:
             LinkDownError; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …).
+        """
+        ...
+
+    def post_seal_key(self, key: X25519PrivateKey) -> str:
+        """``POST /v1/device/seal-key`` (protocol 14.2) with ``key``'s public JWK; returns
+        the answer's ``seal_kid``. Idempotent.
+
+        Raises:
+            LinkDownError; RejectedError (MALFORMED, DEVICE_REVOKED, …).
         """
         ...
 

@@ -27,7 +27,11 @@ class Reporter:
         journal_head: Callable[[], str | None] = lambda: None,
         receipt: Callable[[], ReceiptPrinter | None] = lambda: None,
         update: Callable[[], UpdateReport | None] = lambda: None,
+        seal_keys: Callable[[], int | None] = lambda: None,
     ) -> None:  # fmt: skip
+        """``seal_keys``: how many sealing private keys the kiosk holds (the heartbeat's
+        ``seal_keys``; None: not reported)."""
+        self._seal_keys = seal_keys
         self._spool, self._client, self._printers = spool, client, printers
         self._errors, self._agent, self._local_now_s = errors, agent, local_now_s
         self._journal_head, self._receipt = journal_head, receipt
@@ -73,5 +77,6 @@ class Reporter:
             spool=self._spool.counts(), printers=tuple(self.health()),
             journal_head=self._journal_head(),
             last_errors=self._errors.items(), update=self._update(),
+            seal_keys=self._seal_keys(),
         )  # fmt: skip
         self._client.post_heartbeat(heartbeat_body(beat))

@@ -8,8 +8,10 @@ sequence gaps, moves the feed position. The round then downloads the sealed docu
 the jobs received (resumable, capped, under a deadline; the next job's while this one is
 checked), checking each against its manifest in memory. A job whose documents are all
 stored and verified becomes ``held`` or, for ``release=auto``, ``released`` (the
-dispatcher then prints it). Transport failures propagate to the caller (the service loop),
-which backs off and calls again: every step here is safe to repeat.
+dispatcher then prints it). Last, the sealing keys take their step (:mod:`agent.sealing`:
+rotate on the head's ``seal_rotate`` or the schedule, destroy former keys no job needs).
+Transport failures propagate to the caller (the service loop), which backs off and calls
+again: every step here is safe to repeat.
 
 Only signed data changes a job. A blob's 404 or 410 is unsigned (anyone on the path can
 send one): it never cancels or expires a job. The job's blob is asked for again with
@@ -39,6 +41,7 @@ from agent.keys import DeviceKeys
 from agent.link import DistrictLink
 from agent.recent import RecentErrors
 from agent.retries import RetryBook
+from agent.sealing import SealKeeper, step_safely
 from agent.spool import DocRow, JobRow, Spool
 from agent.stored import StoredJobs
 from kiosk.b64 import b64u_encode
@@ -92,8 +95,12 @@ class Syncer:
         keys: DeviceKeys, config: AgentConfig, errors: RecentErrors,
         local_now_s: Callable[[], int], on_ready: Callable[[], None],
         uniform: Callable[[float, float], float] = random.uniform,
+        sealing: SealKeeper | None = None,
     ) -> None:  # fmt: skip
+        """``sealing``: rotates and destroys the sealing keys after each round (none: the
+        keys never change)."""
         self._spool, self._book, self._blobs = spool, book, blobs
+        self._sealing = sealing
         self._stored = StoredJobs(spool=spool, book=book, blobs=blobs, keys=keys,
                                   device_id=config.device_id)  # fmt: skip
         self._client = client
@@ -150,6 +157,7 @@ class Syncer:
         )  # fmt: skip
         self.process(body)
         self.fetch_received()
+        step_safely(self._sealing)  # after the head: a seal_rotate it brought, a barrier
 
     def process(self, body: bytes) -> None:
         """Decide one feed answer (``kiosk.sync_step.apply_feed``) and persist what it

@@ -64,6 +64,13 @@ def cancelled_in_head(spool: Spool) -> frozenset[str]:
     return frozenset() if head_raw is None else _head_from_json(head_raw).cancelled
 
 
+def seal_rotate_s(spool: Spool) -> int | None:
+    """The stored (verified) head's ``seal_rotate`` claim: when district IT last asked this
+    kiosk to rotate its sealing key (protocol 6.3, 14.2); None when it never asked."""
+    head_raw = spool.get_meta("head")
+    return None if head_raw is None else _head_from_json(head_raw).seal_rotate_s
+
+
 def time_floor_s(spool: Spool) -> int:
     """The trusted-time floor alone (:func:`_time_floor` of the stored head), without
     verifying the keyring: for the clock of every staff action and event stamp."""
@@ -185,11 +192,14 @@ def change_lockout(spool: Spool, change: Callable[[LockoutState], LockoutState])
 
 
 def _head_to_json(head: FeedHead) -> bytes:
-    return canonical_dumps({
+    data: dict[str, object] = {
         "device_id": head.device_id, "issuer": head.issuer, "seq": head.seq,
         "iat": head.issued_at_s, "exp": head.expires_at_s, "cancelled": sorted(head.cancelled),
         "kr": head.keyring_version,
-    })  # fmt: skip
+    }  # fmt: skip
+    if head.seal_rotate_s is not None:
+        data["seal_rotate"] = head.seal_rotate_s
+    return canonical_dumps(data)
 
 
 def _head_from_json(raw: bytes) -> FeedHead:
@@ -197,5 +207,5 @@ def _head_from_json(raw: bytes) -> FeedHead:
     return FeedHead(
         device_id=data["device_id"], issuer=data["issuer"], seq=data["seq"],
         issued_at_s=data["iat"], expires_at_s=data["exp"], cancelled=frozenset(data["cancelled"]),
-        keyring_version=data["kr"],
+        keyring_version=data["kr"], seal_rotate_s=data.get("seal_rotate"),
     )  # fmt: skip

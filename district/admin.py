@@ -293,6 +293,17 @@ class DistrictAdmin:
     def rotate_key(self) -> str:
         return self._keys.rotate(now_s=_now())
 
+    def rotate_seal(self, device_id: str) -> int:
+        """Ask the kiosk to rotate its sealing key (protocol 14.2): its feed heads carry
+        ``seal_rotate`` = the time returned from now on, and a held poll is answered at once."""
+        device = self._store.device(device_id)
+        if device is None:
+            raise OperatorError(f"no device {device_id}")
+        at_s = max(_now(), (device.seal_rotate_s or 0) + 1)  # a newer request, always
+        if not self._store.request_seal_rotation(device_id, at_s=at_s):
+            raise OperatorError(f"device {device_id} is revoked: it has no key to rotate")
+        return at_s
+
     def _office(self, code: str) -> None:
         if self._store.office(code) is None:
             raise OperatorError(f"unknown office {code}: add it with 'office add' first")

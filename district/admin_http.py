@@ -494,6 +494,14 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         await audited(request, who, "device.revoke", targets=(("device", device_id),))
         return {"device_id": device_id, "state": "revoked"}
 
+    @app.post("/devices/{device_id}/rotate-seal",
+              summary="Ask a kiosk to rotate its sealing key (crypto-shredding)")  # fmt: skip
+    async def rotate_seal(request: Request, device_id: str) -> dict[str, Any]:
+        who = await principal(request, Scope.KEYS_ROTATE)
+        at_s = await run_in_threadpool(admin.rotate_seal, device_id)
+        await audited(request, who, "device.rotate_seal", targets=(("device", device_id),))
+        return {"device_id": device_id, "seal_rotate": at_s}
+
     # --- agent releases (ADR 0031) -----------------------------------------------------------
     @app.get("/releases", summary="Agent releases: each one's roll-out stage and how many "
              "kiosks run it; whether promote can be signed here")  # fmt: skip

@@ -221,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", help="list jobs with their latest reported state")
     jobs.add_argument("--office", help="only this office's jobs")
     devices = commands.add_parser("devices", help="list kiosks and their printers' health")
+    device_actions = devices.add_subparsers(dest="action", metavar="ACTION")
+    device_actions.add_parser(
+        "rotate-seal", help="ask a kiosk to rotate its sealing key (old documents then become "
+        "unreadable once printed and purged)",
+    ).add_argument("device_id")  # fmt: skip
     audit = commands.add_parser("audit", help="a kiosk's audit trail, with its chain checked")
     audit.add_argument("kiosk", metavar="DEVICE_OR_OFFICE",
                        help="a device id, or an office code (its active kiosk)")  # fmt: skip
@@ -536,6 +541,9 @@ def _left(until_s: int, now_s: int) -> str:
 
 
 def _devices(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
+    if getattr(args, "action", None) == "rotate-seal":
+        _rotate_seal(args, home)
+        return
     now = int(time.time())
     listing = home.devices()
     if args.json:
@@ -622,6 +630,15 @@ def _revoke(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     home.admin().revoke(args.device_id)
     home.record("device.revoke", ("device", args.device_id))
     print(f"device {args.device_id} revoked: its requests are refused from now on")
+
+
+def _rotate_seal(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
+    at_s = home.admin().rotate_seal(args.device_id)
+    home.record("device.rotate_seal", ("device", args.device_id))
+    print(
+        f"device {args.device_id}: sealing-key rotation requested at {_iso(at_s)}; the kiosk "
+        "rotates with its next feed answer ('devices' shows its sealing key's kid)"
+    )
 
 
 def _rotate_key(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:

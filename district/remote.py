@@ -113,6 +113,12 @@ class RemoteDistrict:
     def revoke(self, device_id: str) -> None:
         self._call("POST", f"/devices/{quote(device_id, safe='')}/revoke")
 
+    def rotate_seal(self, device_id: str) -> int:
+        at_s: int = self._call("POST", f"/devices/{quote(device_id, safe='')}/rotate-seal")[
+            "seal_rotate"
+        ]
+        return at_s
+
     def rotate_key(self) -> str:
         kid: str = self._call("POST", "/keys/rotate")["kid"]
         return kid

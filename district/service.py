@@ -81,6 +81,7 @@ class QuietFeed:
     cancelled: frozenset[str]
     keyring_version: int
     signer: Signer
+    seal_rotate_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +286,7 @@ class DistrictService:
         quiet = QuietFeed(
             device_id=device.device_id, seq=device.seq,
             cancelled=self._cancelled(device.device_id, now), keyring_version=version,
-            signer=self._keys.active_signer(now_s=now),
+            signer=self._keys.active_signer(now_s=now), seal_rotate_s=device.seal_rotate_s,
         )  # fmt: skip
         return FeedState(has_news=False, feed_version=device.feed_version, quiet=quiet)
 
@@ -297,7 +298,7 @@ class DistrictService:
         head = FeedHead(
             device_id=quiet.device_id, issuer=self._keys.district_code, seq=quiet.seq,
             issued_at_s=now, expires_at_s=now + HEAD_LIFETIME_S, cancelled=quiet.cancelled,
-            keyring_version=quiet.keyring_version,
+            keyring_version=quiet.keyring_version, seal_rotate_s=quiet.seal_rotate_s,
         )  # fmt: skip
         return feed_body(FeedResponse(head=sign_head(head, quiet.signer), jobs=(), keyring=None))
 
@@ -331,6 +332,7 @@ class DistrictService:
             expires_at_s=now + HEAD_LIFETIME_S,
             cancelled=self._cancelled(device.device_id, now),
             keyring_version=version,
+            seal_rotate_s=device.seal_rotate_s,
         )
         return feed_body(FeedResponse(
             head=sign_head(head, self._keys.active_signer(now_s=now)),

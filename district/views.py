@@ -14,8 +14,10 @@ from district.store import DeviceRow, DistrictStore, JobRow
 from kiosk.audit import check_chain, record_from_bytes
 from kiosk.errors import OperatorError, RejectedError
 from kiosk.ids import OFFICE_CODE
+from kiosk.keys import parse_x25519_jwk, thumbprint
 from kiosk.report import PrinterHealth, UpdateReport, parse_heartbeat
 from kiosk.rollout import parse_version
+from kiosk.strictjson import loads_strict
 
 
 def job_json(row: JobRow) -> dict[str, Any]:
@@ -55,15 +57,29 @@ def printer_json(p: PrinterHealth) -> dict[str, Any]:
 
 def device_json(row: DeviceRow) -> dict[str, Any]:
     """A kiosk; ``printers`` is None when its last heartbeat could not be read."""
-    printers = printers_of(row)
-    update = update_of(row)
+    try:
+        beat = None if row.heartbeat is None else parse_heartbeat(row.heartbeat)
+    except RejectedError:
+        beat = None
+    printers = () if row.heartbeat is None else None if beat is None else beat.printers
+    update = None if beat is None else beat.update
     return {
         "device_id": row.device_id, "office_code": row.office_code,
         "enrolled_s": row.enrolled_s, "revoked_s": row.revoked_s,
         "last_seen_s": row.last_seen_s, "agent": row.agent,
         "printers": None if printers is None else [printer_json(p) for p in printers],
         "update": None if update is None else update.to_json(),
+        "seal_kid": seal_kid(row), "seal_rotate_s": row.seal_rotate_s,
+        "seal_keys": None if beat is None else beat.seal_keys,
     }  # fmt: skip
+
+
+def seal_kid(row: DeviceRow) -> str | None:
+    """The thumbprint of the device's current sealing key (protocol 14.2); None if unreadable."""
+    try:
+        return thumbprint(parse_x25519_jwk(loads_strict(row.seal_jwk.encode(), max_bytes=1024)))
+    except RejectedError:  # WireError: a row that is not a JWK (a test's placeholder)
+        return None
 
 
 def audit_device(store: DistrictStore, kiosk: str) -> tuple[DeviceRow, str | None]:

@@ -222,6 +222,10 @@ class Heartbeat:
     journal_head: str | None  # base64url SHA-256 of the audit chain head
     last_errors: tuple[tuple[int, str], ...]  # (at_s, reason code), newest last, ≤ 10
     update: UpdateReport | None = None  # the last self-update attempt (omitted when none)
+    seal_keys: int | None = None  # sealing private keys held (protocol 12, 14.2); optional
+
+
+MAX_SEAL_KEYS_HELD = 64  # a heartbeat's seal_keys: 1 (the current key) … 64
 
 
 def heartbeat_body(beat: Heartbeat) -> bytes:
@@ -251,6 +255,8 @@ def heartbeat_body(beat: Heartbeat) -> bytes:
     }
     if beat.update is not None:
         body["update"] = beat.update.to_json()
+    if beat.seal_keys is not None:
+        body["seal_keys"] = beat.seal_keys
     return canonical_dumps(body)
 
 
@@ -286,7 +292,9 @@ def parse_heartbeat(data: bytes) -> Heartbeat:
         journal_head=None if journal is None else f.text("journal_head", max_len=43),
         last_errors=tuple(errors),
         update=None if update is None else parse_update_report(update),
-    )
+        seal_keys=f.integer("seal_keys", low=1, high=MAX_SEAL_KEYS_HELD)
+        if f.has("seal_keys") else None,
+    )  # fmt: skip
 
 
 def _parse_printer(item: object) -> PrinterHealth:

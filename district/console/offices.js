@@ -1,6 +1,7 @@
 // Village offices and their kiosks with health (last seen, version, printers, paper/ink);
 // add an office, make an enrolment code with a printable sheet (code + QR, drawn by the
-// server: ADR 0023), revoke a kiosk, rotate the signing key.
+// server: ADR 0023), ask a kiosk to rotate its sealing key (ADR 0032), revoke a kiosk, rotate
+// the signing key.
 
 import { call, get } from "./api.js";
 import { OFFLINE_AFTER_S, printerNeeds } from "./dashboard.js";
@@ -53,6 +54,17 @@ export async function officesView(page) {
       h("td", {}, h("span", { class: `badge ${kind}`, testid: `device-health-${d.device_id}` }, label)),
       h("td", {}, ago(d.last_seen_s, nowS)), versionCell(d),
       h("td", { testid: `device-printers-${d.device_id}` }, printersText(d)),
+      h("td", {}, can("keys:rotate") && d.revoked_s === null
+        ? button(t("rotate_seal"), async () => {
+          if (!(await confirmBox(t("rotate_seal_confirm", { id: d.device_id }), t("yes_rotate"), t("no_back")))) return;
+          try {
+            await call("POST", `/devices/${encodeURIComponent(d.device_id)}/rotate-seal`);
+            say("ok", t("rotate_seal_ok", { id: d.device_id }));
+          } catch (error) {
+            say("error", problemText(error));
+          }
+        }, { kind: "quiet", testid: `rotate-seal-${d.device_id}` })
+        : null),
       h("td", {}, can("devices:revoke") && d.revoked_s === null
         ? button(t("revoke"), async () => {
           if (!(await confirmBox(t("revoke_confirm", { id: d.device_id }), t("yes_revoke"), t("no_back")))) return;
@@ -96,7 +108,7 @@ export async function officesView(page) {
   fill(page, h("h1", {}, t("offices_title")), message,
     table([t("office_code"), t("office_name"), ""], officeRows, "offices-table"), addForm,
     h("h2", {}, t("kiosks")),
-    table([t("device"), t("office"), t("health"), t("last_seen"), t("version"), t("printers"), ""],
+    table([t("device"), t("office"), t("health"), t("last_seen"), t("version"), t("printers"), "", ""],
       deviceRows, "devices-table"),
     rotate);
 }

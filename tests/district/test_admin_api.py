@@ -42,6 +42,7 @@ ROUTES: list[tuple[str, str, dict[str, object] | None, str]] = [
     ),
     ("POST", "/keys/rotate", None, "admin"),
     ("POST", "/devices/dev_01JD0000000000000000000009/revoke", None, "admin"),
+    ("POST", "/devices/dev_01JD0000000000000000000009/rotate-seal", None, "admin"),
 ]
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 

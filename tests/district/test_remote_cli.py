@@ -340,3 +340,19 @@ def test_releases_listed_and_promoted_from_afar(remote: Remote) -> None:
     assert f"release --keys DIR promote {version} --percent 20" in offline.stderr
     for failed in (refused, narrower, publish, offline):
         assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_rotate_seal_from_afar_as_at_home(remote: Remote) -> None:
+    device = remote.kiosk.device_id
+    done = _ok(remote.remote("devices", "rotate-seal", device, role="admin"))
+    assert f"device {device}: sealing-key rotation requested at" in done.stdout
+    [row] = json.loads(_ok(remote.remote("devices", "--json", role="viewer")).stdout)
+    assert isinstance(row["seal_rotate_s"], int) and row["seal_kid"]
+    operator = remote.remote("devices", "rotate-seal", device, role="operator")
+    assert operator.returncode == 1 and "needs the scope keys:rotate" in operator.stderr
+    unknown = remote.remote(
+        "devices", "rotate-seal", "dev_01JD0000000000000000000000", role="admin"
+    )
+    at_home = remote.local("devices", "rotate-seal", "dev_01JD0000000000000000000000")
+    assert unknown.returncode == at_home.returncode == 1
+    assert unknown.stderr == at_home.stderr and "no device" in unknown.stderr

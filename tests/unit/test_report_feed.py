@@ -83,6 +83,20 @@ def test_heartbeat_round_trip() -> None:
     assert parse_heartbeat(heartbeat_body(beat)) == beat
 
 
+def test_heartbeat_seal_keys_is_optional() -> None:
+    base = (
+        b'{"v":1,"agent":"cedoka/0.1.0","sent_at":1,"time_floor":1,"feed_seq":0,'
+        b'"keyring_version":1,"spool":{},"printers":[],"journal_head":null,"last_errors":[]'
+    )
+    assert parse_heartbeat(base + b"}").seal_keys is None  # an older agent
+    beat = parse_heartbeat(base + b',"seal_keys":2}')
+    assert beat.seal_keys == 2 and b'"seal_keys":2' in heartbeat_body(beat)
+    assert b"seal_keys" not in heartbeat_body(parse_heartbeat(base + b"}"))
+    for bad in (b"0", b"65", b'"2"', b"true"):
+        with pytest.raises(WireError):
+            parse_heartbeat(base + b',"seal_keys":' + bad + b"}")
+
+
 def test_heartbeat_with_a_bool_count_is_refused() -> None:
     body = (
         b'{"v":1,"agent":"cedoka/0.1.0","sent_at":1,"time_floor":1,"feed_seq":true,'

@@ -128,6 +128,13 @@ def test_enrolment_sheet_shows_the_code_and_its_qr_then_a_kiosk_is_revoked(
     assert console.page.evaluate("el => el.complete && el.naturalWidth > 0", qr.element_handle())
     console.shot("enroll-sheet")
     console.by("enroll-back").click()
+    console.by(f"rotate-seal-{device}").click()  # ask the kiosk to change its sealing key
+    console.by("confirm-yes").click()
+    expect(console.page.locator(".message-slot")).to_contain_text("mengganti kunci segelnya")
+    devices = console.admin.call("GET", "/devices", "viewer").json()["devices"]
+    assert [isinstance(d["seal_rotate_s"], int) for d in devices if d["device_id"] == device] == [
+        True
+    ]
     console.by(f"revoke-{device}").click()
     console.by("confirm-no").click()
     expect(console.by(f"device-health-{device}")).to_have_text("Aktif")
