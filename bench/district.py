@@ -800,6 +800,10 @@ def _small_pdf() -> bytes:
     return buffer.getvalue()
 
 
+BASELINE_TICKS = 20  # CPU clock ticks a wait=0 baseline must spend to be worth dividing
+BASELINE_ROUNDS = 40  # …but at most this many rounds of plan.cpu_probes requests
+
+
 async def _baselines(
     level: Level, plan: Plan, kiosks: Sequence[Kiosk], *, port: int, pids: list[int],
     pg: list[int],
@@ -817,12 +821,19 @@ async def _baselines(
     level.pg_idle_pct = pg_idle_rate / CLK_TCK * 100
     many = [kiosks[0]] * plan.cpu_probes  # one device: no "last seen" write per request
     ticks, pg_ticks, started = _cpu_ticks(pids), _cpu_ticks(pg), time.perf_counter()
-    level.probe_idle_ms = await _probe(port, many)
-    took = time.perf_counter() - started
-    spent = _cpu_ticks(pids) - ticks - idle_rate * took
-    level.cpu_per_request_ms = max(spent, 0) / CLK_TCK * 1000 / len(many)
-    pg_spent = _cpu_ticks(pg) - pg_ticks - pg_idle_rate * took
-    level.pg_cpu_per_request_ms = max(pg_spent, 0) / CLK_TCK * 1000 / len(many)
+    level.probe_idle_ms, sent = [], 0
+    # rounds until enough clock ticks were spent to divide (a tick is 10 ms; a small plan's
+    # requests may cost PostgreSQL less than one), at most BASELINE_ROUNDS of them
+    for _ in range(BASELINE_ROUNDS):
+        level.probe_idle_ms += await _probe(port, many)
+        sent += len(many)
+        took = time.perf_counter() - started
+        spent = _cpu_ticks(pids) - ticks - idle_rate * took
+        pg_spent = _cpu_ticks(pg) - pg_ticks - pg_idle_rate * took
+        if spent >= BASELINE_TICKS and (not pg or pg_spent >= BASELINE_TICKS):
+            break
+    level.cpu_per_request_ms = max(spent, 0) / CLK_TCK * 1000 / sent
+    level.pg_cpu_per_request_ms = max(pg_spent, 0) / CLK_TCK * 1000 / sent
     return idle_rate + pg_idle_rate
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from district.keyring import Keys
 from district.regions import read_villages
 from district.store import EnrollCodeRow, JobRow, OfficeRow
@@ -86,7 +88,14 @@ class DistrictAdmin:
         self._store = keys.store
 
     @staticmethod
-    def init(home: Path, *, name: str, code: str, db_url: str | None = None) -> str:
+    def init(
+        home: Path,
+        *,
+        name: str,
+        code: str,
+        db_url: str | None = None,
+        root_public: Ed25519PublicKey | None = None,
+    ) -> str:
         """Create a district home; returns the root key's fingerprint.
 
         Raises:
@@ -97,7 +106,7 @@ class DistrictAdmin:
         if not 1 <= len(name.strip()) <= MAX_NAME_CHARS:
             raise OperatorError("--name: 1 to 80 characters")
         keys = Keys.create(home, district_code=code, district_name=name.strip(), now_s=_now(),
-                           db_url=db_url)  # fmt: skip
+                           db_url=db_url, root_public=root_public)  # fmt: skip
         keys.store.close()
         return fingerprint_code(keys.root_public())
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cedoka_io.version import package_version
-from district import cli_identity, cli_release
+from district import cli_identity, cli_release, cli_root
 from district.admin import (
     CANCEL_REASONS,
     MAX_CODE_VALID_S,
@@ -38,6 +38,7 @@ from district.admin import (
 from district.identity import CLI as CLI_ACTOR
 from district.identity import Identity
 from district.keyring import Keys
+from district.keystore import read_public_key
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
 from district.remote import TOKEN_ENV, RemoteDistrict, check_server_url
 from district.samples import SampleJob, sample_jobs
@@ -201,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="create the district's keys and state directory")
     init.add_argument("--name", required=True, help='e.g. "Disdukcapil Kolaka Utara"')
     init.add_argument("--code", required=True, help="the regency code, e.g. 74.08")
+    init.add_argument("--root-pub", type=Path, metavar="FILE",
+                      help="keep the root offline: its public key, from 'root "
+                      "init' (ADR 0033)")  # fmt: skip
     _add_serve(commands)
     office = commands.add_parser("office", help="add a village office")
     office_commands = office.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -245,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--to", required=True, type=Path, metavar="DIR")
     cli_identity.add_commands(commands, parse_duration)
     cli_release.add_commands(commands)
+    cli_root.add_commands(commands)
     return parser
 
 
@@ -338,13 +343,18 @@ def run_selftest() -> int:
 
 
 def _init(args: argparse.Namespace, home: _Home) -> None:
+    root_public = None if args.root_pub is None else read_public_key(args.root_pub)
     fingerprint = DistrictAdmin.init(home.path, name=args.name, code=args.code,
-                                     db_url=home.db_url)  # fmt: skip
+                                     db_url=home.db_url, root_public=root_public)  # fmt: skip
     if args.json:
         _print_json({"fingerprint": fingerprint})
     else:
         grouped = f"{fingerprint[:5]}-{fingerprint[5:]}"
         print(f"root key fingerprint: {grouped}  (kiosks check this at enrolment)")
+        if root_public is not None:
+            print("the root is offline: run 'cedoka-district keyring export', sign "
+                  "the request with 'root sign-keyring', then 'keyring import' before "
+                  "'serve'")  # fmt: skip
 
 
 def _serve(args: argparse.Namespace, home: _Home) -> None:
@@ -375,7 +385,9 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
     from district.http import run_server
 
     with contextlib.suppress(KeyboardInterrupt):
-        home.keys()  # fails clearly when the home holds no district
+        if home.keys().store.get_meta("keyring_token") is None:  # an offline root's first
+            raise OperatorError("no keyring signed by the district root yet: run 'keyring "
+                                "export', sign it offline, 'keyring import' it")  # fmt: skip
         home.close()  # the server opens the store itself, and closes it at a clean stop
         limits = _connection_limits(args, host)
         if args.workers == 1:
@@ -676,7 +688,8 @@ def _backup(args: argparse.Namespace, home: _Home) -> None:
         raise OperatorError("backup copies a SQLite home only: with --db, back up the "
                             "database with pg_dump, and the home's keys folder")  # fmt: skip
     copy = backup_home(home.path, args.to)
-    print(f"backed up to {copy}  (it holds the root key: keep it as safe as the server)")
+    held = "the signing keys" if home.keys().root_offline else "the root key"
+    print(f"backed up to {copy}  (it holds {held}: keep it as safe as the server)")
 
 
 # Commands that work on a local home and, with --server, through the admin API.
@@ -691,6 +704,8 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "user": lambda args, home: cli_identity.run_user(args, home.identity()),
     "token": lambda args, home: cli_identity.run_token(args, home.identity()),
     "release": lambda args, home: cli_release.run(args, home.home_path(), home.devices),
+    "root": lambda args, home: cli_root.run_root(args),
+    "keyring": lambda args, home: cli_root.run_keyring(args, home.keys()),
 }  # fmt: skip
 
 

@@ -7,6 +7,12 @@ by a ``postgresql://`` URL (``--db``, ADR 0026). Rotation adds a
 new signer and makes it active; the previous one stays in the keyring for
 ``ROTATION_OVERLAP_S`` (longer than any job's lifetime), after which the next keyring
 (version + 1) drops it. Kiosks take keyrings from the feed.
+
+Offline root (ADR 0033): when the home holds only ``root.pub.pem``, a new keyring cannot be
+signed here. ``refresh_keyring`` then records it as a *request* (meta ``keyring_request``, the
+keyring's claims as canonical JSON) and keeps serving the last signed keyring;
+``cedoka-district keyring export`` writes the request, the offline machine signs it
+(``cedoka-district root sign-keyring``) and ``keyring import`` stores the signed token.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from district.keystore import KeyStore
 from district.sqlite_store import SqliteStore
 from district.store import DistrictStore, SignerRow
-from kiosk.errors import OperatorError
+from kiosk.errors import OperatorError, RejectedError
 from kiosk.issue import Signer, sign_keyring
 from kiosk.limits import MAX_JOB_LIFETIME_S
 from kiosk.model import KeyEntry, Keyring
+from kiosk.strictjson import canonical_dumps
+from kiosk.verify import verify_keyring
+from kiosk.wire import keyring_claims
 
 ROTATION_OVERLAP_S = MAX_JOB_LIFETIME_S + 86400
 SIGNER_VALIDITY_S = 2 * 365 * 86400
@@ -91,9 +100,13 @@ class Keys:
 
     @classmethod
     def create(cls, home: Path, *, district_code: str, district_name: str, now_s: int,
-               db_url: str | None = None) -> Keys:  # fmt: skip
+               db_url: str | None = None,
+               root_public: Ed25519PublicKey | None = None) -> Keys:  # fmt: skip
         """Set up a new district home: root key, first signer, keyring version 1 (the
-        store on PostgreSQL when ``db_url``: the database must hold no district yet)."""
+        store on PostgreSQL when ``db_url``: the database must hold no district yet).
+
+        With ``root_public`` the root stays offline: only its public key is stored and
+        keyring version 1 waits as a request to be signed offline and imported."""
         if (home / DATABASE).exists() or (db_url is not None and (home / "keys").exists()):
             raise OperatorError(f"{home} holds a district already")
         store = open_store(home, db_url) if db_url is not None else None
@@ -102,7 +115,10 @@ class Keys:
             raise OperatorError("the database given with --db holds a district already")
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         keystore = KeyStore(home / "keys")
-        keystore.create("root")
+        if root_public is None:
+            keystore.create("root")
+        else:
+            keystore.save_public("root", root_public)
         store = store or SqliteStore(home / DATABASE)
         store.set_meta("district_code", district_code)
         store.set_meta("district_name", district_name)
@@ -112,7 +128,47 @@ class Keys:
         return keys
 
     def root_public(self) -> Ed25519PublicKey:
-        return self._keystore.load("root").public_key()
+        return self._keystore.load_public("root")
+
+    @property
+    def root_offline(self) -> bool:
+        """True when the home holds no root private key (ADR 0033)."""
+        return not self._keystore.has("root")
+
+    def keyring_request(self) -> bytes | None:
+        """The keyring waiting for the offline root's signature (canonical JSON claims)."""
+        request = self.store.get_meta("keyring_request")
+        served = int(self.store.get_meta("keyring_version") or 0)
+        if request is None or int(self.store.get_meta("keyring_request_version") or 0) <= served:
+            return None
+        return request.encode("utf-8")
+
+    def import_keyring(self, token: bytes) -> int:
+        """Store a keyring signed by the offline root; returns its version.
+
+        Raises:
+            OperatorError: not signed by this district's root, another district's, or not
+                newer than the keyring served now.
+        """
+        try:
+            keyring = verify_keyring(token, district_code=self.district_code,
+                                     root_key=self.root_public(), current=None)  # fmt: skip
+        except RejectedError as error:
+            raise OperatorError(f"keyring refused ({error.reason.value}): {error}") from None
+        current = int(self.store.get_meta("keyring_version") or 0)
+        if keyring.version <= current:
+            raise OperatorError(f"keyring version {keyring.version} is not newer than the "
+                                f"served version {current}")  # fmt: skip
+        known = {s.kid for s in self.store.signers()}
+        unknown = [e.kid for e in keyring.keys if e.kid not in known]
+        if unknown:
+            raise OperatorError(f"keyring lists unknown signing keys: {', '.join(unknown)}")
+        self.store.set_meta("keyring_token", token.decode("ascii"))
+        self.store.set_meta("keyring_version", str(keyring.version))
+        self.store.set_meta("keyring_kids", ",".join(e.kid for e in keyring.keys))
+        self.store.bump_all_feeds()
+        self._keyring = None
+        return keyring.version
 
     def active_signer(self, *, now_s: int, reload: bool = False) -> Signer:
         """The active job signer. Which one is active is read from the store each time (a
@@ -149,7 +205,10 @@ class Keys:
         self.refresh_keyring(now_s=now_s)
         version = self.store.get_meta("keyring_version")
         token = self.store.get_meta("keyring_token")
-        assert version is not None and token is not None
+        if version is None or token is None:
+            raise OperatorError("no keyring signed by the district root yet: run "
+                                "'cedoka-district keyring export', sign it offline, "
+                                "import it")  # fmt: skip
         ends = [s.retired_s for s in self.store.signers() if s.retired_s is not None
                 and s.retired_s > now_s]  # fmt: skip
         self._keyring = (int(version), token.encode("ascii"), min(ends, default=float("inf")))
@@ -179,6 +238,13 @@ class Keys:
                 for s in live
             ),
         )
+        if self.root_offline:
+            if self.store.get_meta("keyring_request_kids") != kids:
+                self.store.set_meta("keyring_request", canonical_dumps(keyring_claims(keyring))
+                                    .decode("utf-8"))  # fmt: skip
+                self.store.set_meta("keyring_request_kids", kids)
+                self.store.set_meta("keyring_request_version", str(version))
+            return
         token = sign_keyring(keyring, self._keystore.load("root")).decode("ascii")
         self.store.set_meta("keyring_token", token)
         self.store.set_meta("keyring_version", str(version))
