@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cedoka_io.version import package_version
-from district import cli_identity, cli_release, cli_root
+from district import cli_identity, cli_operators, cli_release, cli_root
 from district.admin import (
     CANCEL_REASONS,
     MAX_CODE_VALID_S,
@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_identity.add_commands(commands, parse_duration)
     cli_release.add_commands(commands)
     cli_root.add_commands(commands)
+    cli_operators.add_commands(commands)
     return parser
 
 
@@ -706,6 +707,7 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "release": lambda args, home: cli_release.run(args, home.home_path(), home.devices),
     "root": lambda args, home: cli_root.run_root(args),
     "keyring": lambda args, home: cli_root.run_keyring(args, home.keys()),
+    "operators": cli_operators.run,
 }  # fmt: skip
 
 

@@ -32,6 +32,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from district import webhook_events
+from district.operator_store import (
+    OPERATORS_SCHEMA_VERSION,
+    PG_SCHEMA_OPERATORS,
+    SqlOperatorStore,
+    store_methods,
+)
 from district.pg_db import NewerSchemaError, PgDatabase, pg_errors_as, redact
 from district.pg_identity import SCHEMA_V4 as IDENTITY_V4
 from district.pg_identity import PgIdentityStore
@@ -52,7 +58,9 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 5  # 4: the SQLite store's schema 4; 5: wake-ups, shared replays and limits
+# 4: the SQLite store's schema 4; 5: wake-ups, shared replays and limits;
+# 8 (OPERATORS_SCHEMA_VERSION, ADR 0034): village staff per office
+SCHEMA_VERSION = OPERATORS_SCHEMA_VERSION
 NOTIFY_CHANNEL = "cedoka_feed"
 NOTIFY_EACH_MAX = 100  # more changed feeds in one statement: one "*" (read them all)
 _SCHEMA_V5 = f"""
@@ -159,6 +167,15 @@ def _device(row: Any) -> DeviceRow:
 
 
 @pg_errors_as(StoreError)
+@store_methods
+class PgOperatorStore(SqlOperatorStore):
+    """The operator store (:mod:`district.operator_store`) on PostgreSQL."""
+
+    def __init__(self, db: PgDatabase) -> None:
+        super().__init__(db, "%s")
+
+
+@pg_errors_as(StoreError)
 class PostgresStore:
     """The PostgreSQL implementation of :class:`district.store.DistrictStore`."""
 
@@ -170,7 +187,12 @@ class PostgresStore:
             self._db.migrate(
                 schema_version=SCHEMA_VERSION,
                 # PostgreSQL starts at 4: no database was ever at 1 to 3
-                migrations={0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4 + _SCHEMA_V5, 4: _SCHEMA_V5},
+                migrations={
+                    0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4 + _SCHEMA_V5 + PG_SCHEMA_OPERATORS,
+                    4: _SCHEMA_V5 + PG_SCHEMA_OPERATORS,
+                    # 5 to 7 (the numbers other work may take first): the operators tables
+                    **dict.fromkeys(range(5, OPERATORS_SCHEMA_VERSION), PG_SCHEMA_OPERATORS),
+                },
             )
         except NewerSchemaError as err:
             self._db.close_all()
@@ -182,6 +204,7 @@ class PostgresStore:
             raise
         self.identity = PgIdentityStore(self._db)
         self.webhooks = PgWebhookStore(self._db)
+        self.operators = PgOperatorStore(self._db)
 
     def close(self) -> None:
         """Close every thread's connection (the command line's end, the server's stop)."""

@@ -1,6 +1,7 @@
 """The feed response and the error body: the two JSON envelopes around signed tokens.
 
-``GET /v1/feed`` answers ``{"v":1, "head": JWS, "jobs": [JWS, …], "keyring": JWS?}``. The
+``GET /v1/feed`` answers ``{"v":1, "head": JWS, "jobs": [JWS, …], "keyring": JWS?,
+"operators": JWS?}``. The
 envelope itself is not signed: every token inside is, and the agent verifies the keyring
 (if present) first, then the head, then each job (``kiosk.verify``). Each job token and the
 keyring token are checked on their own by that recipe (size cap, structure, …), so one bad
@@ -39,6 +40,7 @@ class FeedResponse:
     jobs: tuple[bytes, ...]  # every string item of ``jobs``, in order, unchecked
     keyring: bytes | None
     refused: tuple[Reason, ...] = ()  # why items of ``jobs`` that are not strings were dropped
+    operators: bytes | None = None  # the office operator list (protocol 6.5), unchecked
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ def feed_body(response: FeedResponse) -> bytes:
     }
     if response.keyring is not None:
         body["keyring"] = response.keyring.decode("ascii")
+    if response.operators is not None:
+        body["operators"] = response.operators.decode("ascii")
     return canonical_dumps(body)
 
 
@@ -68,12 +72,12 @@ def parse_feed(data: bytes) -> FeedResponse:
     A string item of ``jobs`` is passed on as it is, whatever it holds: the recipe refuses
     a bad one with its own reason (``too_large``, ``malformed``, ``bad_alg`` …) and goes on
     with the rest. An item that is not a string is dropped and its reason (``malformed``)
-    listed in ``refused``. The same holds for a ``keyring`` string.
+    listed in ``refused``. The same holds for a ``keyring`` and an ``operators`` string.
 
     Raises:
         WireError: too large, not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM (the head is
             not a compact JWS within its cap, ``jobs`` is not an array of at most 50 items,
-            ``keyring`` is not a string).
+            ``keyring`` or ``operators`` is not a string).
     """
     f = Fields(loads_object(data, max_bytes=MAX_FEED_RESPONSE_BYTES), "feed")
     f.version()
@@ -90,7 +94,14 @@ def parse_feed(data: bytes) -> FeedResponse:
         if not isinstance(value, str):
             raise WireError(Reason.BAD_CLAIM, "feed.keyring: expected a compact JWS")
         keyring = value.encode("utf-8")
-    return FeedResponse(head=head, jobs=tuple(jobs), keyring=keyring, refused=tuple(refused))
+    operators = None
+    if f.has("operators"):
+        value = f.raw("operators")
+        if not isinstance(value, str):
+            raise WireError(Reason.BAD_CLAIM, "feed.operators: expected a compact JWS")
+        operators = value.encode("utf-8")
+    return FeedResponse(head=head, jobs=tuple(jobs), keyring=keyring, refused=tuple(refused),
+                        operators=operators)  # fmt: skip
 
 
 def error_body(error: ErrorBody) -> bytes:

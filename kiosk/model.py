@@ -111,6 +111,7 @@ class FeedHead:
     expires_at_s: int
     cancelled: frozenset[str]  # job ids cancelled and not yet known to be purged
     keyring_version: int  # the keyring version the server currently serves
+    operators_version: int = 0  # ``ov``: the office operator list's version (0: not said)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,110 @@
+"""``cedoka-district operators add|disable|reset|list --office CODE``: the village staff
+that district IT manages for an office (:mod:`district.operators`, ADR 0034).
+
+``add`` and ``reset`` print the one-time PIN once, on stdout (district IT tells it to the
+clerk by phone); the clerk chooses their own PIN at the first sign-in on the kiosk. Every
+kiosk of the office receives the change with its next feed answer. ``list`` shows the
+district's staff and the ones a kiosk's supervisor added there (``local``, reported by the
+kiosk, without a name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Protocol
+
+from district.keyring import Keys
+from district.operator_store import OperatorRecord
+from district.operators import DistrictOperators
+from kiosk.operator_list import ONE_TIME_PIN_VALID_S
+
+PROG = "cedoka-district"
+
+
+class _Home(Protocol):
+    def keys(self) -> Keys: ...
+    def record(self, action: str, *targets: tuple[str, str]) -> None: ...
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    staff = commands.add_parser(
+        "operators", help="the village staff of an office, managed from the district",
+        description="Add, disable and reset the staff who sign in on an office's kiosk; every\n"
+        "kiosk of the office receives the change with its next feed answer. 'add' and\n"
+        "'reset' print a one-time PIN (valid 72 h) that the clerk must change at the first\n"
+        "sign-in.", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    actions = staff.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add an operator (or enable one again): a one-time PIN")
+    add.add_argument("operator_id", help="1-32 of a-z 0-9 . _ -, e.g. siti")
+    add.add_argument("--name", required=True, help='e.g. "Siti Aminah"')
+    add.add_argument("--supervisor", action="store_true", help="a supervisor (default: staff)")
+    disable = actions.add_parser("disable", help="stop an operator signing in on every kiosk")
+    disable.add_argument("operator_id")
+    reset = actions.add_parser("reset", help="a new one-time PIN (the old PIN stops working)")
+    reset.add_argument("operator_id")
+    listing = actions.add_parser("list", help="the office's staff: central and local")
+    for parser in (add, disable, reset, listing):
+        parser.add_argument("--office", required=True, help="office code, e.g. 74.08.01.2002")
+        parser.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def _json(record: OperatorRecord) -> dict[str, Any]:
+    return {"id": record.operator_id, "name": record.name, "role": record.role,
+            "state": record.state, "origin": record.origin, "device_id": record.device_id,
+            "pin_pending": record.pin_once and record.pin_hash is not None,
+            "pin_expires_s": record.pin_expires_s, "updated_s": record.updated_s}  # fmt: skip
+
+
+def _iso(at_s: int | None) -> str:
+    return "-" if at_s is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at_s))
+
+
+def run(args: argparse.Namespace, home: _Home) -> None:
+    staff = DistrictOperators(home.keys())
+    office, action = args.office, args.action
+    if action == "list":
+        version, records = staff.list(office)
+        if args.json:
+            print(json.dumps({"office": office, "version": version,
+                              "operators": [_json(r) for r in records]}, indent=2,
+                             ensure_ascii=False))  # fmt: skip
+            return
+        if not records:
+            print(f"no operators for {office} yet")
+            return
+        print(f"office {office}, list version {version}")
+        for r in records:
+            pin = f"one-time PIN until {_iso(r.pin_expires_s)}" if r.pin_once else "-"
+            where = r.origin if r.device_id is None else f"{r.origin} ({r.device_id})"
+            print(f"{r.operator_id}\t{r.role}\t{r.state}\t{where}\t{r.name or '-'}\t{pin}")
+        return
+    target = ("operator", f"{office}:{args.operator_id}")
+    if action == "disable":
+        version = staff.disable(office, args.operator_id)
+        home.record("operator.disable", ("office", office), target)
+        if args.json:
+            print(json.dumps({"id": args.operator_id, "state": "disabled", "version": version}))
+        else:
+            print(f"operator {args.operator_id} disabled at {office} (list version {version}): "
+                  "the kiosks refuse their sign-in from their next feed answer")  # fmt: skip
+        return
+    if action == "add":
+        role = "supervisor" if args.supervisor else "staff"
+        given = staff.add(office, args.operator_id, name=args.name, role=role)
+        home.record("operator.add", ("office", office), target)
+    else:
+        given = staff.reset(office, args.operator_id)
+        home.record("operator.reset", ("office", office), target)
+    if args.json:
+        print(json.dumps({"id": args.operator_id, "pin": given.pin, "version": given.version,
+                          "pin_expires_s": given.operator.pin_expires_s}))  # fmt: skip
+        return
+    print(given.pin)
+    hours = ONE_TIME_PIN_VALID_S // 3600
+    print(f"(the one-time PIN of {args.operator_id} at {office}, shown only now: tell it to "
+          f"them; it works once within {hours} h, then they choose their own PIN)",
+          file=sys.stderr)  # fmt: skip
