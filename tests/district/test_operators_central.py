@@ -184,8 +184,12 @@ def test_a_supervisors_local_operator_is_reported_and_listed(office: Office,
     unlocked = api.call("POST", "/api/settings/unlock", json={"pin": SUPERVISOR[2]})
     assert unlocked.status_code == 200, unlocked.text
     settings = {"x-cedoka-settings": unlocked.json()["settings_ticket"]}
-    added = api.call("POST", "/api/operators", headers=settings,
-                     json={"operator": "rudi", "name": "Rudi", "role": "staff", "pin": "3972"})
+    added = api.call(
+        "POST",
+        "/api/operators",
+        headers=settings,
+        json={"operator": "rudi", "name": "Rudi", "role": "staff", "pin": "3972"},
+    )
     assert added.status_code == 200, added.text
     central = api.call("DELETE", "/api/operators/ani", headers=settings)
     assert central.status_code == 409 and _code(central) == "operator_central"
