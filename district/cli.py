@@ -697,7 +697,7 @@ def _backup(args: argparse.Namespace, home: _Home) -> None:
 BOTH: dict[str, Callable[[argparse.Namespace, _Home | RemoteDistrict], None]] = {
     "office": _office, "enroll-code": _enroll_code, "push": _push, "jobs": _jobs,
     "devices": _devices, "audit": _audit, "cancel": _cancel, "revoke": _revoke,
-    "rotate-key": _rotate_key,
+    "rotate-key": _rotate_key, "operators": cli_operators.run,
 }  # fmt: skip
 # Commands on the server host only (its keys, its database, its processes).
 LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
@@ -707,7 +707,6 @@ LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "release": lambda args, home: cli_release.run(args, home.home_path(), home.devices),
     "root": lambda args, home: cli_root.run_root(args),
     "keyring": lambda args, home: cli_root.run_keyring(args, home.keys()),
-    "operators": cli_operators.run,
 }  # fmt: skip
 
 

@@ -17,8 +17,8 @@ import time
 from typing import Any, Protocol
 
 from district.keyring import Keys
-from district.operator_store import OperatorRecord
-from district.operators import DistrictOperators
+from district.operators import DistrictOperators, operator_json
+from district.remote import RemoteDistrict
 from kiosk.operator_list import ONE_TIME_PIN_VALID_S
 
 PROG = "cedoka-district"
@@ -52,58 +52,87 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         parser.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
-def _json(record: OperatorRecord) -> dict[str, Any]:
-    return {"id": record.operator_id, "name": record.name, "role": record.role,
-            "state": record.state, "origin": record.origin, "device_id": record.device_id,
-            "pin_pending": record.pin_once and record.pin_hash is not None,
-            "pin_expires_s": record.pin_expires_s, "updated_s": record.updated_s}  # fmt: skip
-
-
 def _iso(at_s: int | None) -> str:
     return "-" if at_s is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at_s))
 
 
-def run(args: argparse.Namespace, home: _Home) -> None:
-    staff = DistrictOperators(home.keys())
+class StaffOps(Protocol):
+    """The operations, on the home or through the admin API (``--server``); answers as the
+    admin API's JSON."""
+
+    def add(self, office: str, operator_id: str, *, name: str, role: str) -> dict[str, Any]: ...
+    def reset(self, office: str, operator_id: str) -> dict[str, Any]: ...
+    def disable(self, office: str, operator_id: str) -> dict[str, Any]: ...
+    def list(self, office: str) -> dict[str, Any]: ...
+
+
+class LocalStaff:
+    """:class:`StaffOps` on the district's home (each change in its admin audit log)."""
+
+    def __init__(self, home: _Home) -> None:
+        self._home, self._staff = home, DistrictOperators(home.keys())
+
+    def _record(self, action: str, office: str, operator_id: str) -> None:
+        self._home.record(action, ("office", office), ("operator", f"{office}:{operator_id}"))
+
+    def add(self, office: str, operator_id: str, *, name: str, role: str) -> dict[str, Any]:
+        given = self._staff.add(office, operator_id, name=name, role=role)
+        self._record("operator.add", office, operator_id)
+        return {"id": operator_id, "pin": given.pin, "version": given.version,
+                "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
+
+    def reset(self, office: str, operator_id: str) -> dict[str, Any]:
+        given = self._staff.reset(office, operator_id)
+        self._record("operator.reset", office, operator_id)
+        return {"id": operator_id, "pin": given.pin, "version": given.version,
+                "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
+
+    def disable(self, office: str, operator_id: str) -> dict[str, Any]:
+        version = self._staff.disable(office, operator_id)
+        self._record("operator.disable", office, operator_id)
+        return {"id": operator_id, "state": "disabled", "version": version}
+
+    def list(self, office: str) -> dict[str, Any]:
+        version, records = self._staff.list(office)
+        return {"office": office, "version": version,
+                "operators": [operator_json(r) for r in records]}  # fmt: skip
+
+
+def run(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
+    staff: StaffOps = home.staff() if isinstance(home, RemoteDistrict) else LocalStaff(home)
     office, action = args.office, args.action
     if action == "list":
-        version, records = staff.list(office)
+        listed = staff.list(office)
         if args.json:
-            print(json.dumps({"office": office, "version": version,
-                              "operators": [_json(r) for r in records]}, indent=2,
-                             ensure_ascii=False))  # fmt: skip
+            print(json.dumps(listed, indent=2, ensure_ascii=False))
             return
-        if not records:
+        if not listed["operators"]:
             print(f"no operators for {office} yet")
             return
-        print(f"office {office}, list version {version}")
-        for r in records:
-            pin = f"one-time PIN until {_iso(r.pin_expires_s)}" if r.pin_once else "-"
-            where = r.origin if r.device_id is None else f"{r.origin} ({r.device_id})"
-            print(f"{r.operator_id}\t{r.role}\t{r.state}\t{where}\t{r.name or '-'}\t{pin}")
+        print(f"office {office}, list version {listed['version']}")
+        for o in listed["operators"]:
+            pin = f"one-time PIN until {_iso(o['pin_expires_s'])}" if o["pin_pending"] else "-"
+            where = o["origin"] if o["device_id"] is None else f"{o['origin']} ({o['device_id']})"
+            print(f"{o['id']}\t{o['role']}\t{o['state']}\t{where}\t{o['name'] or '-'}\t{pin}")
         return
-    target = ("operator", f"{office}:{args.operator_id}")
     if action == "disable":
-        version = staff.disable(office, args.operator_id)
-        home.record("operator.disable", ("office", office), target)
+        done = staff.disable(office, args.operator_id)
         if args.json:
-            print(json.dumps({"id": args.operator_id, "state": "disabled", "version": version}))
+            print(json.dumps(done))
         else:
-            print(f"operator {args.operator_id} disabled at {office} (list version {version}): "
-                  "the kiosks refuse their sign-in from their next feed answer")  # fmt: skip
+            print(f"operator {args.operator_id} disabled at {office} (list version "
+                  f"{done['version']}): the kiosks refuse their sign-in from their next feed "
+                  "answer")  # fmt: skip
         return
     if action == "add":
         role = "supervisor" if args.supervisor else "staff"
         given = staff.add(office, args.operator_id, name=args.name, role=role)
-        home.record("operator.add", ("office", office), target)
     else:
         given = staff.reset(office, args.operator_id)
-        home.record("operator.reset", ("office", office), target)
     if args.json:
-        print(json.dumps({"id": args.operator_id, "pin": given.pin, "version": given.version,
-                          "pin_expires_s": given.operator.pin_expires_s}))  # fmt: skip
+        print(json.dumps(given))
         return
-    print(given.pin)
+    print(given["pin"])
     hours = ONE_TIME_PIN_VALID_S // 3600
     print(f"(the one-time PIN of {args.operator_id} at {office}, shown only now: tell it to "
           f"them; it works once within {hours} h, then they choose their own PIN)",

@@ -116,6 +116,15 @@ class DistrictOperators:
         return self._store.operators.snapshot(office)
 
 
+def operator_json(record: OperatorRecord) -> dict[str, object]:
+    """An operator as the command line's ``--json`` and the admin API show it (never a PIN
+    nor its hash: only whether a one-time PIN is pending, and until when)."""
+    return {"id": record.operator_id, "name": record.name, "role": record.role,
+            "state": record.state, "origin": record.origin, "device_id": record.device_id,
+            "pin_pending": record.pin_once and record.pin_hash is not None,
+            "pin_expires_s": record.pin_expires_s, "updated_s": record.updated_s}  # fmt: skip
+
+
 def operator_list_token(keys: Keys, device: DeviceRow, *, now_s: int) -> tuple[int, bytes | None]:
     """The office's list version and the token for ``device`` (None: no list yet): the
     central operators; a one-time PIN only while pending and unexpired."""
