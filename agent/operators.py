@@ -68,6 +68,10 @@ class OperatorBook:
                  random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> None:  # fmt: skip
         self._spool, self._now_s, self._random = spool, now_s, random_bytes
 
+    @property
+    def spool(self) -> Spool:
+        return self._spool
+
     def list(self) -> list[Operator]:
         """The operators who may sign in (not those the district disabled)."""
         return [_public(r) for r in self._spool.operators() if not _disabled(r)]

@@ -96,6 +96,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "head": _JWS,
             "jobs": {"type": "array", "maxItems": MAX_JOBS_PER_FEED, "items": _JWS},
             "keyring": _JWS,
+            "operators": _JWS,
         },
     },
     "EventBatch": {
@@ -205,11 +206,14 @@ ROUTE_DOCS: dict[str, dict[str, Any]] = {
                  "schema": {"type": "integer", "minimum": 0}},
                 {"name": "kr", "in": "query", "required": True,
                  "schema": {"type": "integer", "minimum": 0}},
+                {"name": "ov", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0}},
                 {"name": "wait", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 0, "maximum": 60, "default": 55}},
             ],
         },
-        "responses": {200: {"description": "head, jobs, keyring", **_json("FeedResponse")},
+        "responses": {200: {"description": "head, jobs, keyring, operators",
+                            **_json("FeedResponse")},
                       **_errors(*_AUTH_ERRORS)},
     },
     "blob": {

@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from kiosk.issue import Signer, sign_head
 from kiosk.keys import parse_x25519_jwk
 from kiosk.model import FeedHead
 from kiosk.operator_list import OperatorList, issue_operator_list
-from tests.agent.harness import Kiosk, enrol
+from tests.agent.harness import CEDOKA, Kiosk, enrol
 from tests.agent.proxy import Proxy
 from tests.district.conftest import Server
 from tests.ui.conftest import STATIC_DIR, SUPERVISOR, Api
@@ -195,12 +196,32 @@ def test_a_supervisors_local_operator_is_reported_and_listed(office: Office,
     assert central.status_code == 409 and _code(central) == "operator_central"
     api.token = None
     assert api.login("rudi", "3972").status_code == 200
+    # The kiosk's command line reports too; it does not remove a central operator.
+    home = api.kiosk.home
+    tono = subprocess.run([str(CEDOKA), "--home", str(home), "operator", "add", "tono", "--name",
+                           "Tono", "--supervisor", "--pin-stdin"], input="4826\n",
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert tono.returncode == 0, tono.stderr
+    kept = subprocess.run([str(CEDOKA), "--home", str(home), "operator", "remove", "ani"],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert kept.returncode == 1 and "operator_central" in kept.stderr
+    assert kept.stderr.count("\n") == 1
     api.agent.reporter.deliver()
     _, records = staff.list(OFFICE)
     by_id = {r.operator_id: r for r in records}
     assert by_id["rudi"].origin == "local" and by_id["rudi"].role == "staff"
     assert by_id["rudi"].device_id is not None and by_id["rudi"].name == ""
+    assert by_id["tono"].origin == "local" and by_id["tono"].role == "supervisor"
     assert by_id["ani"].origin == "central"
+    # A local removal is reported as well.
+    assert api.login(*SUPERVISOR[::2]).status_code == 200
+    unlocked = api.call("POST", "/api/settings/unlock", json={"pin": SUPERVISOR[2]})
+    settings = {"x-cedoka-settings": unlocked.json()["settings_ticket"]}
+    removed = api.call("DELETE", "/api/operators/rudi", headers=settings)
+    assert removed.status_code == 200, removed.text
+    api.agent.reporter.deliver()
+    rudi = server.keys.store.operators.operator(OFFICE, "rudi")
+    assert rudi is not None and rudi.state == "removed"
     # The command line lists central and local staff.
     args = ["--home", str(server.home)] + ([] if server.db_url is None else ["--db", server.db_url])
     listed = _run_cli([*args, "operators", "list", "--office", OFFICE, "--json"])
