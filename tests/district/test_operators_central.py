@@ -36,7 +36,7 @@ from kiosk.model import FeedHead
 from kiosk.operator_list import OperatorList, issue_operator_list
 from tests.agent.harness import CEDOKA, Kiosk, enrol
 from tests.agent.proxy import Proxy
-from tests.district.conftest import Server
+from tests.district.conftest import Server, enrolled
 from tests.ui.conftest import STATIC_DIR, SUPERVISOR, Api
 from ui.api import build_api
 from ui.guard import Guard
@@ -159,7 +159,8 @@ def test_a_forged_or_older_list_is_refused(office: Office, server: Server) -> No
     api.sync()
     assert api.agent.spool.operators_version() == stored + 1
     signer = server.keys.active_signer(now_s=now)
-    head = FeedHead(device.device_id, "74.08", device.seq, now, now + 600, frozenset(), 1)
+    later = int(time.time()) + 1  # after the head the kiosk holds (a head is never older)
+    head = FeedHead(device.device_id, "74.08", device.seq, later, later + 600, frozenset(), 1)
     seal_key = parse_x25519_jwk(json.loads(device.seal_jwk))
     forged = issue_operator_list(
         OperatorList("74.08", device.device_id, OFFICE, stored + 5, now, now + 600, ()),
@@ -234,3 +235,41 @@ def _run_cli(argv: list[str]) -> dict[str, object]:
     with contextlib.redirect_stdout(out):
         assert cli.main(argv) == 0
     return dict(json.loads(out.getvalue()))
+
+
+def test_an_older_agent_gets_no_list_and_a_newer_list_wakes_a_poll(server: Server) -> None:
+    """``ov`` absent (an agent older than ADR 0034): no ``operators``, no head ``ov``, and a
+    list is never news (its poll is held as before); ``ov`` given: the list when newer, and a
+    central change wakes a held poll at once."""
+    kiosk = enrolled(server)
+    staff = DistrictOperators(server.keys)
+    staff.add(OFFICE, "ani", name="Ani", role="staff")
+
+    def feed(target: str) -> tuple[dict[str, object], dict[str, object], float]:
+        started = time.monotonic()
+        answer = kiosk.call("GET", target)
+        assert answer.status_code == 200, answer.text
+        body = json.loads(answer.content)
+        head = json.loads(b64u_decode(body["head"].split(".")[1]))
+        return body, head, time.monotonic() - started
+
+    body, head, _ = feed("/v1/feed?after=0&kr=1&wait=0")
+    assert "operators" not in body and "ov" not in head
+    body, head, took = feed("/v1/feed?after=0&kr=1&wait=2")  # held: nothing new for it
+    assert "operators" not in body and took >= 1.4
+    body, head, took = feed("/v1/feed?after=0&kr=1&ov=0&wait=30")  # news: answered at once
+    assert isinstance(body["operators"], str) and head["ov"] == 1 and took < 10
+    body, head, _ = feed("/v1/feed?after=0&kr=1&ov=1&wait=0")
+    assert "operators" not in body and head["ov"] == 1
+    woken: list[float] = []
+
+    def poll() -> None:
+        _, polled, took = feed("/v1/feed?after=0&kr=1&ov=1&wait=30")
+        woken.append(took if polled["ov"] == 2 else -1)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(1)
+    staff.disable(OFFICE, "ani")
+    thread.join(timeout=40)
+    assert woken and 0 < woken[0] < 20
