@@ -104,16 +104,18 @@ class SqlOperatorStore:
         return None if row is None else _record(row)
 
     def snapshot(self, office_code: str) -> tuple[int, list[OperatorRecord]]:
-        """The office's list version and every operator, from one statement (one snapshot
-        on both databases): (0, []) before the first central change."""
+        """The office's list version (0 before the first central change) and every operator,
+        central and local, from one statement (one snapshot on both databases). A list
+        version exists only with an operator: operators are never deleted."""
         columns = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
         rows = self._db.connection().execute(self._sql(
-            f"SELECT l.version, {columns} FROM operator_lists l LEFT JOIN operators o "
-            "ON o.office_code = l.office_code WHERE l.office_code = ? ORDER BY o.operator_id"
+            f"SELECT COALESCE(l.version, 0), {columns} FROM operators o LEFT JOIN "
+            "operator_lists l ON l.office_code = o.office_code WHERE o.office_code = ? "
+            "ORDER BY o.operator_id"
         ), (office_code,)).fetchall()  # fmt: skip
         if not rows:
             return 0, []
-        return int(rows[0][0]), [_record(r[1:]) for r in rows if r[2] is not None]
+        return int(rows[0][0]), [_record(r[1:]) for r in rows]
 
     def list_version(self, office_code: str) -> int:
         row = self._db.connection().execute(

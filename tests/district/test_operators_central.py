@@ -180,6 +180,14 @@ def test_a_forged_or_older_list_is_refused(office: Office, server: Server) -> No
 def test_a_supervisors_local_operator_is_reported_and_listed(office: Office,
                                                             server: Server) -> None:  # fmt: skip
     api, staff = office.api, office.staff
+    # Before any central change: a local operator is listed, the list has no version.
+    early = subprocess.run([str(CEDOKA), "--home", str(api.kiosk.home), "operator", "add", "eka",
+                            "--name", "Eka", "--pin-stdin"], input="2749\n", capture_output=True,
+                           text=True, timeout=60, check=False)  # fmt: skip
+    assert early.returncode == 0, early.stderr
+    api.agent.reporter.deliver()
+    assert [(r.operator_id, r.origin) for r in staff.list(OFFICE)[1]] == [("eka", "local")]
+    assert staff.list(OFFICE)[0] == 0
     staff.add(OFFICE, "ani", name="Ani", role="staff")
     api.sync()
     assert api.login(*SUPERVISOR[::2]).status_code == 200
