@@ -462,8 +462,9 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
     async def operators(request: Request, code: str) -> dict[str, Any]:
         await principal(request, Scope.OPERATORS_READ)
         version, records = await run_in_threadpool(staff.list, code)
+        kiosks = await run_in_threadpool(staff.kiosks, code)
         return {"office": code, "version": version,
-                "operators": [operator_json(r) for r in records]}  # fmt: skip
+                "operators": [operator_json(r) for r in records], "kiosks": kiosks}  # fmt: skip
 
     @app.post("/offices/{code}/operators", status_code=201,
               summary="Add (or enable again) an operator: a one-time PIN, shown once")  # fmt: skip

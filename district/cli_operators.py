@@ -95,7 +95,8 @@ class LocalStaff:
     def list(self, office: str) -> dict[str, Any]:
         version, records = self._staff.list(office)
         return {"office": office, "version": version,
-                "operators": [operator_json(r) for r in records]}  # fmt: skip
+                "operators": [operator_json(r) for r in records],
+                "kiosks": self._staff.kiosks(office)}  # fmt: skip
 
 
 def run(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
@@ -110,6 +111,12 @@ def run(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
             print(f"no operators for {office} yet")
             return
         print(f"office {office}, list version {listed['version']}")
+        for k in listed.get("kiosks", []):
+            held = k["operators_version"]
+            print(
+                f"kiosk {k['device_id']}: "
+                + ("has not reported its list" if held is None else f"holds version {held}")
+            )
         for o in listed["operators"]:
             pin = f"one-time PIN until {_iso(o['pin_expires_s'])}" if o["pin_pending"] else "-"
             where = o["origin"] if o["device_id"] is None else f"{o['origin']} ({o['device_id']})"

@@ -11,6 +11,7 @@ PIN at the first sign-in, which stays on the kiosk. Every refusal is an
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 from district.keyring import Keys
 from district.operator_store import OperatorRecord
 from district.store import DeviceRow
-from kiosk.errors import OperatorError
+from kiosk.errors import OperatorError, RejectedError
 from kiosk.ids import OFFICE_CODE
 from kiosk.keys import parse_x25519_jwk
 from kiosk.operator_list import (
@@ -34,6 +35,7 @@ from kiosk.operator_list import (
     issue_operator_list,
 )
 from kiosk.pin import hash_pin, one_time_pin
+from kiosk.report import parse_heartbeat
 from kiosk.strictjson import loads_strict
 
 
@@ -114,6 +116,23 @@ class DistrictOperators:
         """The office's list version and its central and local staff."""
         self._office(office)
         return self._store.operators.snapshot(office)
+
+    def kiosks(self, office: str) -> builtins.list[dict[str, object]]:
+        """The office's enrolled kiosks and the list version each last reported applying
+        (its heartbeat's ``operators_version``; None: not reported, e.g. an older agent)."""
+        self._office(office)
+        out: builtins.list[dict[str, object]] = []
+        for device in self._store.devices():
+            if device.office_code != office or device.revoked_s is not None:
+                continue
+            try:
+                held = None if device.heartbeat is None else (
+                    parse_heartbeat(device.heartbeat).operators_version)  # fmt: skip
+            except RejectedError:
+                held = None
+            out.append({"device_id": device.device_id, "operators_version": held,
+                        "last_seen_s": device.last_seen_s})  # fmt: skip
+        return out
 
 
 def operator_json(record: OperatorRecord) -> dict[str, object]:

@@ -187,6 +187,7 @@ class Heartbeat:
     printers: tuple[PrinterHealth, ...]
     journal_head: str | None  # base64url SHA-256 of the audit chain head
     last_errors: tuple[tuple[int, str], ...]  # (at_s, reason code), newest last, ≤ 10
+    operators_version: int | None = None  # the office operator list applied (ADR 0034)
 
 
 def heartbeat_body(beat: Heartbeat) -> bytes:
@@ -215,6 +216,7 @@ def heartbeat_body(beat: Heartbeat) -> bytes:
             "journal_head": beat.journal_head,
             "last_errors": [{"at": at, "reason": reason} for at, reason in beat.last_errors],
         }
+        | ({} if beat.operators_version is None else {"operators_version": beat.operators_version})
     )
 
 
@@ -248,6 +250,7 @@ def parse_heartbeat(data: bytes) -> Heartbeat:
         printers=printers,
         journal_head=None if journal is None else f.text("journal_head", max_len=43),
         last_errors=tuple(errors),
+        operators_version=(f.integer("operators_version") if f.has("operators_version") else None),
     )
 
 

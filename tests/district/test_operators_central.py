@@ -106,6 +106,8 @@ def test_added_reset_and_disabled_centrally_offline_keeps_the_last_list(office: 
     api.sync()
     assert "ani" in _on_screen(api)
     assert api.agent.spool.operators_version() == given.version
+    api.agent.reporter.heartbeat()  # the district sees which version the kiosk holds
+    assert [k["operators_version"] for k in staff.kiosks(OFFICE)] == [given.version]
     # The one-time PIN is right, but must be changed before anything else.
     first = api.login("ani", given.pin)
     assert first.status_code == 409 and _code(first) == "pin_change_required", first.text
