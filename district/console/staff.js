@@ -58,11 +58,16 @@ export async function staffView(page, office, shown = null) {
         pinText);
     });
   }
+  const kiosks = (listed.kiosks || []).map((k) => h("li", { testid: `staff-kiosk-${k.device_id}` },
+    k.operators_version === null ? t("staff_kiosk_unknown", { device: k.device_id })
+      : t("staff_kiosk_holds", { device: k.device_id, v: k.operators_version,
+        latest: listed.version })));
   const { officesView } = await import("./offices.js");
   fill(page, h("h1", {}, t("staff_title", { office: `${office.name} (${office.code})` })),
     h("p", { class: "lead" }, t("staff_lead")), message,
     table([t("staff_id"), t("staff_name"), t("staff_role"), t("staff_state"), t("staff_origin"),
       t("staff_pin"), ""], rows, "staff-table"),
     addForm,
+    kiosks.length ? h("ul", { class: "sub", testid: "staff-kiosks" }, kiosks) : null,
     button(t("back"), () => officesView(page), { kind: "quiet", testid: "staff-back" }));
 }

@@ -299,6 +299,8 @@ def test_an_admin_manages_an_offices_staff_and_a_viewer_only_sees_them(console: 
     first = console.by("staff-pin").inner_text().split(": ", 1)[1].split(" ")[0]
     assert first.isdigit() and len(first) == 6
     expect(console.by("staff-ani")).to_contain_text("menunggu, sampai")
+    device = console.admin.kiosk.device_id
+    expect(console.by(f"staff-kiosk-{device}")).to_contain_text("belum melaporkan daftarnya")
     console.shot("staff")
     console.by("staff-reset-ani").click()
     expect(console.by("staff-pin")).not_to_contain_text(first)
