@@ -55,6 +55,8 @@ def test_a_supervisor_adds_a_clerk_on_the_settings_screen(ui: Ui) -> None:
     ui.by("staff-save").tap()
     expect(ui.by("message")).to_contain_text("PIN harus 4 sampai 8 angka")
     expect(ui.by("staff-name")).to_have_value("Rudi Hartono")
+    ui.shot("settings-staff")
+    ui.overflow_free()
     ui.by("staff-pin").fill("3972")
     ui.by("staff-save").tap()
     expect(ui.by("message")).to_have_text("Petugas Rudi Hartono ditambahkan.")
