@@ -347,10 +347,13 @@ class DistrictClient:
 
     # --- public requests ----------------------------------------------------------------
 
-    def feed(self, *, after: int, keyring_version: int, wait_s: int) -> bytes:
+    def feed(self, *, after: int, keyring_version: int, wait_s: int,
+             operators_version: int = 0) -> bytes:  # fmt: skip
         """``GET /v1/feed``: the raw 200 body (it parses with ``kiosk.feed.parse_feed``).
 
-        Waits up to ``wait_s`` (1…60) seconds for news; the read timeout is ``wait_s`` plus
+        ``operators_version``: the office operator list the kiosk holds (``ov``, 0: none),
+        so the district sends a newer one (protocol 6.1). Waits up to ``wait_s`` (1…60)
+        seconds for news; the read timeout is ``wait_s`` plus
         ``request_timeout_s``, and the whole answer, from the status line to its last byte,
         must have arrived ``wait_s`` + 2 * ``request_timeout_s`` after the call began (else
         ``LinkDownError(DEADLINE)``, however the bytes trickle).
@@ -360,7 +363,10 @@ class DistrictClient:
         """
         if after < 0 or keyring_version < 1 or not 1 <= wait_s <= MAX_WAIT_S:
             raise ValueError("feed: after >= 0, keyring_version >= 1, wait_s in 1..60")
-        target = f"{self._link.prefix}/v1/feed?after={after}&kr={keyring_version}&wait={wait_s}"
+        if operators_version < 0:
+            raise ValueError("feed: operators_version >= 0")
+        target = (f"{self._link.prefix}/v1/feed?after={after}&kr={keyring_version}"
+                  f"&ov={operators_version}&wait={wait_s}")  # fmt: skip
         body = self._call(
             "GET", target, read_timeout_s=wait_s + self._link.request_timeout_s,
             cap=MAX_FEED_RESPONSE_BYTES, endpoint="feed",

@@ -105,12 +105,16 @@ def _read_pin(from_stdin: bool) -> str:
 
 
 def _operator(args: argparse.Namespace, home: Path) -> int:
-    from agent.operator_home import operator_book
+    """``cedoka operator …``: a local change, written to the audit trail too (the district
+    learns of local staff from it: ADR 0034); an operator from the district is disabled or
+    reset there, not removed here."""
+    from agent.operator_home import operator_book, staff_audit
     from agent.operators import StaffError
     from agent.settings import load_config
 
     load_config(home)  # an enrolled kiosk only
     with operator_book(home) as book:
+        audit = staff_audit(home, book)
         try:
             if args.action == "list":
                 listed = book.list()
@@ -127,12 +131,19 @@ def _operator(args: argparse.Namespace, home: Path) -> int:
                 role = "supervisor" if args.supervisor else "staff"
                 added = book.add(args.operator_id, name=args.name, role=role,
                                  pin=_read_pin(args.pin_stdin))  # fmt: skip
+                audit.record("operator_add", operator=added.operator_id, reason=added.role)
                 print(f"operator {added.operator_id} ({added.role}) added")
             elif args.action == "set-pin":
                 book.set_pin(args.operator_id, _read_pin(args.pin_stdin))
+                audit.record("pin_change", operator=args.operator_id)
                 print(f"operator {args.operator_id}: new PIN set (any lock is lifted)")
             else:
+                found = book.get(args.operator_id)
+                if found is not None and found.origin == "central":
+                    return _fail(f"operator_central: {args.operator_id} is managed by the "
+                                 "district: 'cedoka-district operators disable' there")  # fmt: skip
                 book.remove(args.operator_id)
+                audit.record("operator_remove", operator=args.operator_id)
                 print(f"operator {args.operator_id} removed (a kiosk screen signed in as them "
                       "is signed out at its next step)")  # fmt: skip
         except StaffError as error:

@@ -30,7 +30,8 @@ class DistrictLink(Protocol):
     verified head's ``iat``; the link may correct it itself (the HTTP client does after a
     401 ``expired``)."""
 
-    def feed(self, *, after: int, keyring_version: int, wait_s: int) -> bytes:
+    def feed(self, *, after: int, keyring_version: int, wait_s: int,
+             operators_version: int = 0) -> bytes:  # fmt: skip
         """``GET /v1/feed``: the raw body of a v1 feed answer (``kiosk.feed.parse_feed``
         parses it), waiting up to ``wait_s`` (1…60) seconds for news after seq ``after``.
 

@@ -77,6 +77,6 @@ class Reporter:
             spool=self._spool.counts(), printers=tuple(self.health()),
             journal_head=self._journal_head(),
             last_errors=self._errors.items(), update=self._update(),
-            seal_keys=self._seal_keys(),
+            seal_keys=self._seal_keys(), operators_version=self._spool.operators_version(),
         )  # fmt: skip
         self._client.post_heartbeat(heartbeat_body(beat))

@@ -42,7 +42,7 @@ from agent.link import DistrictLink
 from agent.recent import RecentErrors
 from agent.retries import RetryBook
 from agent.sealing import SealKeeper, step_safely
-from agent.spool import DocRow, JobRow, Spool
+from agent.spool import CentralOperator, DocRow, JobRow, Spool
 from agent.stored import StoredJobs
 from kiosk.b64 import b64u_encode
 from kiosk.config import AgentConfig
@@ -52,6 +52,7 @@ from kiosk.freshness import Freshness
 from kiosk.keys import fingerprint_code
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.model import ReleaseMode, VerifiedJob
+from kiosk.operator_list import verify_operator_list
 from kiosk.sync_step import (
     Accepted,
     Deferred,
@@ -62,7 +63,7 @@ from kiosk.sync_step import (
     apply_feed,
     seq_gaps,
 )
-from kiosk.verify import verify_document
+from kiosk.verify import TrustState, verify_document
 
 log = logging.getLogger("cedoka.agent.sync")
 # Link failures that are one answer's, not the link's: the district answered, but not with
@@ -154,6 +155,7 @@ class Syncer:
         body = self._client.feed(
             after=trust_store.feed_after(self._spool), keyring_version=trust.keyring.version,
             wait_s=1 if head_wanted else wait_s,
+            operators_version=self._spool.operators_version(),
         )  # fmt: skip
         self.process(body)
         self.fetch_received()
@@ -198,6 +200,8 @@ class Syncer:
             return
         trust_store.store_head(self._spool, trust, out.head)
         self._client.clock_offset_s = out.head.issued_at_s - now
+        if feed.operators is not None:
+            self._take_operators(feed.operators, out.trust, now)
         for reason in out.envelope_refused:  # an item of the envelope that is not a string
             self._errors.note(now, reason.value)
             log.warning("event=manifest_ignored reason=%s", reason.value)
@@ -210,6 +214,24 @@ class Syncer:
         self._accept_all(accepted)
         self._cancel(out.cancelled)
         trust_store.set_feed_after(self._spool, self._after_gaps(out.after, out.head.seq, now))
+
+    def _take_operators(self, token: bytes, trust: TrustState, now: int) -> None:
+        """Verify the office operator list (protocol 6.6) and apply it in one transaction;
+        a refused one is ignored (the stored list stays) and noted as ``operators_<reason>``."""
+        try:
+            listed = verify_operator_list(
+                token, trust=trust, office_code=self._config.office_code,
+                current_version=self._spool.operators_version(),
+                seal_keys=self._keys.seal_keys, local_now_s=now,
+            )  # fmt: skip
+        except RejectedError as error:
+            self._errors.note(now, f"operators_{error.reason.value}")
+            log.warning("event=operators_refused reason=%s", error.reason.value)
+            return
+        central = [CentralOperator(o.operator_id, o.name, o.role, o.state, o.pin,
+                                   o.pin_expires_s) for o in listed.operators]  # fmt: skip
+        if self._spool.apply_operator_list(listed.version, central, now_s=now):
+            log.info("event=operators_updated version=%d count=%d", listed.version, len(central))
 
     def _accept_all(self, accepted: list[tuple[VerifiedJob, bytes]]) -> None:
         """Tombstone the answer's new jobs (``received``) in one transaction."""

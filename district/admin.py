@@ -87,6 +87,12 @@ class DistrictAdmin:
         self._keys = keys
         self._store = keys.store
 
+    @property
+    def keys(self) -> Keys:
+        """The district's keys and store (for the operations kept in their own modules,
+        e.g. :class:`district.operators.DistrictOperators`)."""
+        return self._keys
+
     @staticmethod
     def init(
         home: Path,

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from district.admin import MAX_PDF_BYTES, DistrictAdmin, PastPrintingError
 from district.identity import Identity, Principal
 from district.multipart import read_form
+from district.operators import DistrictOperators, operator_json
 from district.ratelimit import Limiter, RateLimiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
 from district.releases import ReleaseRepo
@@ -93,6 +94,12 @@ class CancelBody(BaseModel):
 class OfficeBody(BaseModel):
     code: str = Field(max_length=32, pattern=NO_NUL)
     name: str = Field(max_length=200, pattern=NO_NUL)
+
+
+class StaffBody(BaseModel):
+    id: str = Field(max_length=32, pattern=NO_NUL)
+    name: str = Field(max_length=200, pattern=NO_NUL)
+    role: str = Field(default="staff", max_length=16, pattern=NO_NUL)
 
 
 class EnrollCodeBody(BaseModel):
@@ -464,6 +471,49 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
             "valid_s": body.valid_s,
             "qr_svg": _qr_svg(text),
         }
+
+    # --- an office's village staff (ADR 0034) -----------------------------------------------
+    staff = DistrictOperators(admin.keys)
+
+    @app.get("/offices/{code}/operators", summary="An office's village staff: the district's "
+             "and those a kiosk's supervisor added (local)")  # fmt: skip
+    async def operators(request: Request, code: str) -> dict[str, Any]:
+        await principal(request, Scope.OPERATORS_READ)
+        version, records = await run_in_threadpool(staff.list, code)
+        kiosks = await run_in_threadpool(staff.kiosks, code)
+        return {"office": code, "version": version,
+                "operators": [operator_json(r) for r in records], "kiosks": kiosks}  # fmt: skip
+
+    @app.post("/offices/{code}/operators", status_code=201,
+              summary="Add (or enable again) an operator: a one-time PIN, shown once")  # fmt: skip
+    async def add_operator(request: Request, code: str, body: StaffBody) -> dict[str, Any]:
+        who = await principal(request, Scope.OPERATORS_WRITE)
+        given = await run_in_threadpool(
+            lambda: staff.add(code, body.id, name=body.name, role=body.role)
+        )
+        await audited(request, who, "operator.add",
+                      targets=(("office", code), ("operator", f"{code}:{body.id}")))  # fmt: skip
+        return {"id": body.id, "pin": given.pin, "version": given.version,
+                "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
+
+    @app.post("/offices/{code}/operators/{operator_id}/reset",
+              summary="A new one-time PIN for an operator, shown once")  # fmt: skip
+    async def reset_operator(request: Request, code: str, operator_id: str) -> dict[str, Any]:
+        who = await principal(request, Scope.OPERATORS_WRITE)
+        given = await run_in_threadpool(staff.reset, code, operator_id)
+        target = ("operator", f"{code}:{operator_id}")
+        await audited(request, who, "operator.reset", targets=(("office", code), target))
+        return {"id": operator_id, "pin": given.pin, "version": given.version,
+                "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
+
+    @app.post("/offices/{code}/operators/{operator_id}/disable",
+              summary="Stop an operator signing in on every kiosk of the office")  # fmt: skip
+    async def disable_operator(request: Request, code: str, operator_id: str) -> dict[str, Any]:
+        who = await principal(request, Scope.OPERATORS_WRITE)
+        version = await run_in_threadpool(staff.disable, code, operator_id)
+        target = ("operator", f"{code}:{operator_id}")
+        await audited(request, who, "operator.disable", targets=(("office", code), target))
+        return {"id": operator_id, "state": "disabled", "version": version}
 
     # --- devices ----------------------------------------------------------------------------
     @app.get("/devices", summary="Kiosks: enrolment, last contact, version, printers")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cedoka_io.version import package_version
-from district import cli_identity, cli_release, cli_root
+from district import cli_identity, cli_operators, cli_release, cli_root
 from district.admin import (
     CANCEL_REASONS,
     MAX_CODE_VALID_S,
@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_identity.add_commands(commands, parse_duration)
     cli_release.add_commands(commands)
     cli_root.add_commands(commands)
+    cli_operators.add_commands(commands)
     return parser
 
 
@@ -721,7 +722,7 @@ def _backup(args: argparse.Namespace, home: _Home) -> None:
 BOTH: dict[str, Callable[[argparse.Namespace, _Home | RemoteDistrict], None]] = {
     "office": _office, "enroll-code": _enroll_code, "push": _push, "jobs": _jobs,
     "devices": _devices, "audit": _audit, "cancel": _cancel, "revoke": _revoke,
-    "rotate-key": _rotate_key,
+    "rotate-key": _rotate_key, "operators": cli_operators.run,
 }  # fmt: skip
 # Commands on the server host only (its keys, its database, its processes).
 LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {

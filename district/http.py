@@ -254,18 +254,20 @@ def build_app(  # noqa: PLR0915 (the route table)
         try:
             after = _int_param(request, "after", None, high=2**53 - 1)
             kr = _int_param(request, "kr", None, high=2**53 - 1)
+            ov = _int_param(request, "ov", -1, high=2**53 - 1)  # -1: absent (an older agent)
             wait_s = min(_int_param(request, "wait", DEFAULT_WAIT_S, high=3600), MAX_WAIT_S)
             malformed = None
         except HttpError as error:  # answered after the proof check, as it always was
             after = kr = wait_s = 0
-            malformed = error
+            ov, malformed = -1, error
         holds = wait_s > 0
 
         def start(device: DeviceRow) -> FeedState:
             if malformed is not None:
                 raise malformed
             return service.feed_state(device, after=after, keyring_version=kr,
-                                      answer_now=not holds)  # fmt: skip
+                                      answer_now=not holds,
+                                      operators_version=None if ov < 0 else ov)  # fmt: skip
 
         state = await authorized(request, b"", start)
         answer = state.answer
@@ -279,7 +281,11 @@ def build_app(  # noqa: PLR0915 (the route table)
                                 retry_after_s=random.randint(*CLOSING_RETRY_S))  # fmt: skip
             if woken:
                 answer = await run_in_threadpool(
-                    service.feed, state.quiet.device_id, after=after, keyring_version=kr
+                    service.feed,
+                    state.quiet.device_id,
+                    after=after,
+                    keyring_version=kr,
+                    operators_version=None if ov < 0 else ov,
                 )
                 metrics.wake.observe(time.monotonic() - notifier.changed_at)
             else:  # the feed as it was when the poll arrived, under a head signed now

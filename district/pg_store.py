@@ -32,6 +32,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from district import webhook_events
+from district.operator_store import (
+    OPERATORS_SCHEMA_VERSION,
+    PG_SCHEMA_OPERATORS,
+    SqlOperatorStore,
+    store_methods,
+)
 from district.pg_db import NewerSchemaError, PgDatabase, pg_errors_as, redact
 from district.pg_identity import SCHEMA_V4 as IDENTITY_V4
 from district.pg_identity import PgIdentityStore
@@ -52,8 +58,10 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 6  # 4: the SQLite store's schema 4; 5: wake-ups, shared replays and limits;
-# 6: seal-key rotation requests
+# 4: the SQLite store's schema 4; 5: wake-ups, shared replays and limits;
+# 6: seal-key rotation requests (ADR 0032);
+# 7 (OPERATORS_SCHEMA_VERSION, ADR 0034): village staff per office
+SCHEMA_VERSION = OPERATORS_SCHEMA_VERSION
 NOTIFY_CHANNEL = "cedoka_feed"
 NOTIFY_EACH_MAX = 100  # more changed feeds in one statement: one "*" (read them all)
 _SCHEMA_V5 = f"""
@@ -165,6 +173,15 @@ def _device(row: Any) -> DeviceRow:
 
 
 @pg_errors_as(StoreError)
+@store_methods
+class PgOperatorStore(SqlOperatorStore):
+    """The operator store (:mod:`district.operator_store`) on PostgreSQL."""
+
+    def __init__(self, db: PgDatabase) -> None:
+        super().__init__(db, "%s")
+
+
+@pg_errors_as(StoreError)
 class PostgresStore:
     """The PostgreSQL implementation of :class:`district.store.DistrictStore`."""
 
@@ -172,14 +189,16 @@ class PostgresStore:
         """Connect and migrate; raises :class:`StoreError` when the database cannot be
         reached or its schema is newer than this program's."""
         self._db = PgDatabase(url)
+        ops = PG_SCHEMA_OPERATORS
         try:
             self._db.migrate(
                 schema_version=SCHEMA_VERSION,
                 # PostgreSQL starts at 4: no database was ever at 1 to 3
                 migrations={
-                    0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4 + _SCHEMA_V5 + _SCHEMA_V6,
-                    4: _SCHEMA_V5 + _SCHEMA_V6,
-                    5: _SCHEMA_V6,
+                    0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4 + _SCHEMA_V5 + _SCHEMA_V6 + ops,
+                    4: _SCHEMA_V5 + _SCHEMA_V6 + ops,
+                    5: _SCHEMA_V6 + ops,  # 6: the sealing-key rotation (ADR 0032)
+                    6: ops,  # 7: village staff per office (ADR 0034)
                 },
             )
         except NewerSchemaError as err:
@@ -192,6 +211,7 @@ class PostgresStore:
             raise
         self.identity = PgIdentityStore(self._db)
         self.webhooks = PgWebhookStore(self._db)
+        self.operators = PgOperatorStore(self._db)
 
     def close(self) -> None:
         """Close every thread's connection (the command line's end, the server's stop)."""

@@ -14,7 +14,7 @@ clear ``OperatorError`` line.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -143,6 +143,11 @@ class RemoteDistrict:
             body["percent"] = percent
         return self._call("POST", f"/releases/{quote(version, safe='')}/promote", json=body)
 
+    # --- an office's village staff (ADR 0034) ------------------------------------------------
+    def staff(self) -> RemoteStaff:
+        """``operators …`` through the admin API."""
+        return RemoteStaff(self._call)
+
     # --- HTTP ------------------------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -174,3 +179,28 @@ class RemoteDistrict:
             raise OperatorError(message)
         raise OperatorError(f"the server answered HTTP {answer.status_code} ({code})"
                             + (f": {message}" if message else ""))  # fmt: skip
+
+
+class RemoteStaff:
+    """``cedoka-district operators …`` through the admin API (``/offices/{code}/operators``)."""
+
+    def __init__(self, call: Callable[..., dict[str, Any]]) -> None:
+        self._call = call
+
+    @staticmethod
+    def _path(office: str, *rest: str) -> str:
+        return "/".join(["/offices", quote(office, safe=""), "operators",
+                         *(quote(part, safe="") for part in rest)])  # fmt: skip
+
+    def add(self, office: str, operator_id: str, *, name: str, role: str) -> dict[str, Any]:
+        return self._call("POST", self._path(office),
+                          json={"id": operator_id, "name": name, "role": role})  # fmt: skip
+
+    def reset(self, office: str, operator_id: str) -> dict[str, Any]:
+        return self._call("POST", self._path(office, operator_id, "reset"))
+
+    def disable(self, office: str, operator_id: str) -> dict[str, Any]:
+        return self._call("POST", self._path(office, operator_id, "disable"))
+
+    def list(self, office: str) -> dict[str, Any]:
+        return self._call("GET", self._path(office))

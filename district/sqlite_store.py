@@ -21,6 +21,12 @@ from pathlib import Path
 
 from cedoka_io.sqlite import NewerSchemaError, SqliteFile, sqlite_errors_as
 from district import webhook_events
+from district.operator_store import (
+    OPERATORS_SCHEMA_VERSION,
+    SQLITE_SCHEMA_OPERATORS,
+    SqlOperatorStore,
+    store_methods,
+)
 from district.sqlite_identity import SCHEMA_V4, SqliteIdentityStore
 from district.sqlite_webhooks import SCHEMA_V4 as WEBHOOKS_V4
 from district.sqlite_webhooks import SqliteWebhookStore, enqueue
@@ -38,7 +44,9 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 6  # 6: seal-key rotation requests; 5: feed_changes; 4: cancel reasons, …
+# 7 (OPERATORS_SCHEMA_VERSION, ADR 0034): village staff per office; 6: seal-key rotation
+# requests (ADR 0032); 5: feed_changes; 4: cancel reasons, district IT, webhooks
+SCHEMA_VERSION = OPERATORS_SCHEMA_VERSION
 FEED_CHANGES_KEPT = 10_000  # a reader further behind reads every device's version again
 # Which devices' feeds changed, in commit order, for the long-poll's notifier (ADR 0027):
 # written by a trigger, so no code path that bumps a feed_version can forget it.
@@ -122,6 +130,15 @@ _DEVICE_COLUMNS = (
 _TERMINAL_STATES = ("handed_over", "rejected", "expired", "cancelled", "purged")
 
 
+@sqlite_errors_as(StoreError)
+@store_methods
+class SqliteOperatorStore(SqlOperatorStore):
+    """The operator store (:mod:`district.operator_store`) in the district's SQLite file."""
+
+    def __init__(self, db: SqliteFile) -> None:
+        super().__init__(db, "?")
+
+
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
@@ -138,16 +155,18 @@ class SqliteStore:
         # Erased values (spent enrolment secrets) leave no copy in a page's free space.
         self._db = SqliteFile(path, pragmas=("secure_delete = ON",))
         self._make_private()
-        v4 = _SCHEMA_V4 + SCHEMA_V4 + WEBHOOKS_V4 + _SCHEMA_V5 + _SCHEMA_V6
+        ops = SQLITE_SCHEMA_OPERATORS  # 7: village staff per office (ADR 0034)
+        v4 = _SCHEMA_V4 + SCHEMA_V4 + WEBHOOKS_V4 + _SCHEMA_V5 + _SCHEMA_V6 + ops
         migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + v4, 1: _SCHEMA_V2 + _SCHEMA_V3 + v4,
-                      2: _SCHEMA_V3 + v4, 3: v4, 4: _SCHEMA_V5 + _SCHEMA_V6,
-                      5: _SCHEMA_V6}  # fmt: skip
+                      2: _SCHEMA_V3 + v4, 3: v4, 4: _SCHEMA_V5 + _SCHEMA_V6 + ops,
+                      5: _SCHEMA_V6 + ops, 6: ops}  # fmt: skip
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
         except NewerSchemaError as err:
             raise StoreError(f"{path}: schema {err.found} is newer than this program") from err
         self.identity = SqliteIdentityStore(self._db)
         self.webhooks = SqliteWebhookStore(self._db)
+        self.operators = SqliteOperatorStore(self._db)
 
     def _make_private(self) -> None:
         """Mode 0600 for the database and its -wal/-shm (made by an older version, or under

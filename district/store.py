@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from district.operator_store import OperatorStore
 from kiosk.admin_audit import AdminEntry, AdminRecord
 
 
@@ -131,6 +132,8 @@ class DistrictStore(Protocol):
     def identity(self) -> IdentityStore: ...
     @property
     def webhooks(self) -> WebhookStore: ...
+    @property
+    def operators(self) -> OperatorStore: ...  # village staff per office (ADR 0034)
     def close(self) -> None: ...  # at the end of a run: no connection stays open
 
     # --- district meta and keys

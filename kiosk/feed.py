@@ -1,7 +1,8 @@
 """The feed response and the error body: the two JSON envelopes around signed tokens.
 
 ``GET /v1/feed`` answers ``{"v":1, "head": JWS, "jobs": [JWS, …], "keyring": JWS?,
-"root": [[JWS, JWS], …]?}`` (``root``: the root chain, with a keyring after a root rotation). The
+"root": [[JWS, JWS], …]?, "operators": JWS?}`` (``root``: the root chain, with a keyring after a
+root rotation; ``operators``: the office operator list, protocol 6.6). The
 envelope itself is not signed: every token inside is, and the agent verifies the keyring
 (if present) first, then the head, then each job (``kiosk.verify``). Each job token and the
 keyring token are checked on their own by that recipe (size cap, structure, …), so one bad
@@ -44,6 +45,7 @@ class FeedResponse:
     refused: tuple[Reason, ...] = ()  # why items of ``jobs`` that are not strings were dropped
     # the root chain (§6.5): links (signed by root ver - 1, signed by root ver), oldest first
     root: tuple[tuple[bytes, bytes], ...] | None = None
+    operators: bytes | None = None  # the office operator list (protocol 6.6), unchecked
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ def feed_body(response: FeedResponse) -> bytes:
     if response.root is not None:
         body["root"] = [[first.decode("ascii"), second.decode("ascii")]
                         for first, second in response.root]  # fmt: skip
+    if response.operators is not None:
+        body["operators"] = response.operators.decode("ascii")
     return canonical_dumps(body)
 
 
@@ -76,12 +80,12 @@ def parse_feed(data: bytes) -> FeedResponse:
     A string item of ``jobs`` is passed on as it is, whatever it holds: the recipe refuses
     a bad one with its own reason (``too_large``, ``malformed``, ``bad_alg`` …) and goes on
     with the rest. An item that is not a string is dropped and its reason (``malformed``)
-    listed in ``refused``. The same holds for a ``keyring`` string.
+    listed in ``refused``. The same holds for a ``keyring`` and an ``operators`` string.
 
     Raises:
         WireError: too large, not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM (the head is
             not a compact JWS within its cap, ``jobs`` is not an array of at most 50 items,
-            ``keyring`` is not a string).
+            ``keyring`` or ``operators`` is not a string).
     """
     f = Fields(loads_object(data, max_bytes=MAX_FEED_RESPONSE_BYTES), "feed")
     f.version()
@@ -107,8 +111,14 @@ def parse_feed(data: bytes) -> FeedResponse:
                 raise WireError(Reason.BAD_CLAIM, "feed.root[]: expected two compact JWS")
             links.append((link[0].encode("utf-8"), link[1].encode("utf-8")))
         root = tuple(links)
+    operators = None
+    if f.has("operators"):
+        value = f.raw("operators")
+        if not isinstance(value, str):
+            raise WireError(Reason.BAD_CLAIM, "feed.operators: expected a compact JWS")
+        operators = value.encode("utf-8")
     return FeedResponse(head=head, jobs=tuple(jobs), keyring=keyring, refused=tuple(refused),
-                        root=root)  # fmt: skip
+                        root=root, operators=operators)  # fmt: skip
 
 
 def error_body(error: ErrorBody) -> bytes:

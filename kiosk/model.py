@@ -114,6 +114,7 @@ class FeedHead:
     # When district IT last asked the device to rotate its sealing key (protocol 6.3,
     # 14.2; optional claim ``seal_rotate``); None: never asked.
     seal_rotate_s: int | None = None
+    operators_version: int = 0  # ``ov``: the office operator list's version (0: not said)
 
 
 @dataclass(frozen=True, slots=True)

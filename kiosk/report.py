@@ -223,6 +223,7 @@ class Heartbeat:
     last_errors: tuple[tuple[int, str], ...]  # (at_s, reason code), newest last, ≤ 10
     update: UpdateReport | None = None  # the last self-update attempt (omitted when none)
     seal_keys: int | None = None  # sealing private keys held (protocol 12, 14.2); optional
+    operators_version: int | None = None  # the office operator list applied (ADR 0034)
 
 
 MAX_SEAL_KEYS_HELD = 64  # a heartbeat's seal_keys: 1 (the current key) … 64
@@ -257,6 +258,8 @@ def heartbeat_body(beat: Heartbeat) -> bytes:
         body["update"] = beat.update.to_json()
     if beat.seal_keys is not None:
         body["seal_keys"] = beat.seal_keys
+    if beat.operators_version is not None:
+        body["operators_version"] = beat.operators_version
     return canonical_dumps(body)
 
 
@@ -294,6 +297,7 @@ def parse_heartbeat(data: bytes) -> Heartbeat:
         update=None if update is None else parse_update_report(update),
         seal_keys=f.integer("seal_keys", low=1, high=MAX_SEAL_KEYS_HELD)
         if f.has("seal_keys") else None,
+        operators_version=f.integer("operators_version") if f.has("operators_version") else None,
     )  # fmt: skip
 
 

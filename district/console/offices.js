@@ -1,13 +1,14 @@
 // Village offices and their kiosks with health (last seen, version, printers, paper/ink);
 // add an office, make an enrolment code with a printable sheet (code + QR, drawn by the
 // server: ADR 0023), ask a kiosk to rotate its sealing key (ADR 0032), revoke a kiosk, rotate
-// the signing key.
+// the signing key; an office's staff (staff.js).
 
 import { call, get } from "./api.js";
 import { OFFLINE_AFTER_S, printerNeeds } from "./dashboard.js";
 import { button, confirmBox, field, h, note, table, fill } from "./dom.js";
 import { ago, t, when } from "./i18n.js";
 import { can, problemText } from "./session.js";
+import { staffView } from "./staff.js";
 
 function health(d, nowS) {
   if (d.revoked_s !== null) return ["bad", t("revoked")];
@@ -45,6 +46,9 @@ export async function officesView(page) {
     h("td", {}, o.code), h("td", {}, o.name),
     h("td", {}, can("offices:write")
       ? button(t("enroll"), () => enrollSheet(page, o), { kind: "primary", testid: `enroll-${o.code}` })
+      : null,
+    can("operators:read")
+      ? button(t("staff"), () => staffView(page, o), { kind: "quiet", testid: `staff-of-${o.code}` })
       : null)));
 
   const deviceRows = devices.devices.map((d) => {

@@ -356,3 +356,28 @@ def test_rotate_seal_from_afar_as_at_home(remote: Remote) -> None:
     at_home = remote.local("devices", "rotate-seal", "dev_01JD0000000000000000000000")
     assert unknown.returncode == at_home.returncode == 1
     assert unknown.stderr == at_home.stderr and "no device" in unknown.stderr
+
+
+def test_operators_managed_remotely_as_on_the_server_host(remote: Remote) -> None:
+    """ADR 0034: an admin adds, resets and disables an office's staff through the admin API;
+    a viewer lists them (the same JSON as on the server host); district IT's operator role
+    may not change them; every refusal is one line, exit status 1."""
+    office = ["--office", OFFICE]
+    added = json.loads(_ok(remote.remote("operators", "add", "rina", "--name", "Rina",
+                                         *office, "--json", role="admin")).stdout)  # fmt: skip
+    assert added["id"] == "rina" and len(added["pin"]) == 6 and added["pin"].isdigit()
+    shown = _ok(remote.remote("operators", "reset", "rina", *office, role="admin"))
+    assert shown.stdout.strip().isdigit() and shown.stdout.strip() != added["pin"]
+    assert "shown only now" in shown.stderr
+    refused = remote.remote("operators", "disable", "rina", *office)  # the operator role
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "not allowed" in refused.stderr
+    listed = _ok(remote.remote("operators", "list", *office, "--json", role="viewer")).stdout
+    assert listed == _ok(remote.local("operators", "list", *office, "--json")).stdout
+    rina = next(o for o in json.loads(listed)["operators"] if o["id"] == "rina")
+    assert rina["origin"] == "central" and rina["pin_pending"] and "pin" not in rina
+    _ok(remote.remote("operators", "disable", "rina", *office, role="admin"))
+    for where in (remote.local, lambda *a: remote.remote(*a, role="admin")):
+        unknown = where("operators", "reset", "nobody", *office)
+        assert unknown.returncode == 1 and "no operator nobody" in unknown.stderr
+        assert unknown.stderr.count("\n") == 1 and "Traceback" not in unknown.stderr

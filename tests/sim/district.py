@@ -250,7 +250,8 @@ class DistrictSim:
         """(event, reason) of every event received for ``job_id``, in order."""
         return [(e.event.value, e.reason) for e in self.events if e.job_id == job_id]
 
-    def feed(self, *, after: int, keyring_version: int, wait_s: int) -> bytes:
+    def feed(self, *, after: int, keyring_version: int, wait_s: int,
+             operators_version: int = 0) -> bytes:  # fmt: skip
         """A feed answer: a head signed now, the manifests after ``after`` (at most 50)
         and the keyring when the kiosk's is older. Never waits. Raises ValueError as the
         real link does on arguments out of range."""
