@@ -63,6 +63,8 @@ DEMO_EXTRAS=district,ui,demo
 OPT_DIR=/opt/cedoka                # releases/<version>-<hash>/, current, previous
 ETC_DIR=/etc/cedoka                # agent.env, district.env
 UNIT_DIR=/etc/systemd/system
+UPDATE_SERVICE=cedoka-update.service  # the kiosk's self-update check (ADR 0031) …
+UPDATE_TIMER=cedoka-update.timer      # … every 4 hours
 BIN_DIR=/usr/local/bin             # symlinks cedoka, cedoka-district → current/bin/…
 AUTOSTART_FILE=/etc/xdg/autostart/cedoka-kiosk.desktop
 UDEV_RULE=/etc/udev/rules.d/70-cedoka-receipt.rules
@@ -100,7 +102,7 @@ Production (Debian 12 with systemd, as root):
   (no mode)    install or upgrade the village kiosk agent: apt packages, the system
                user cedoka, a release in /opt/cedoka (extras printers, ui, window),
                /etc/cedoka/agent.env, /var/lib/cedoka (0700), cedoka-agent.service,
-               the kiosk window's desktop autostart entry, the udev rule for USB receipt
+               cedoka-update.timer (the signed self-update every 4 h), the kiosk window's desktop autostart entry, the udev rule for USB receipt
                printers, and 'PreserveJobFiles No' in /etc/cups/cupsd.conf
   --kiosk-user USER
                also add the desktop user USER to group cedoka, so that the kiosk
@@ -720,6 +722,9 @@ activate_units() {
     say "systemd"
     system systemctl daemon-reload
     system systemctl enable "$UNIT"
+    if [[ $ROLE == kiosk ]]; then
+        system systemctl enable --now "$UPDATE_TIMER"
+    fi
     if [[ -n $ROOT ]]; then
         echo "skipped under --root: restart $UNIT if it runs"
         return 0
@@ -804,6 +809,9 @@ install_role() {
     say "systemd unit $UNIT"
     install_file "systemd/$UNIT" "$UNIT_DIR/$UNIT" 0644
     if [[ $ROLE == kiosk ]]; then
+        say "self-update timer $UPDATE_TIMER (ADR 0031)"
+        install_file "systemd/$UPDATE_SERVICE" "$UNIT_DIR/$UPDATE_SERVICE" 0644
+        install_file "systemd/$UPDATE_TIMER" "$UNIT_DIR/$UPDATE_TIMER" 0644
         say "kiosk window autostart"
         install_file xdg/cedoka-kiosk.desktop "$AUTOSTART_FILE" 0644
         add_kiosk_user
@@ -895,7 +903,14 @@ uninstall_role() {
     elif [[ -f $UNIT_DIR/$UNIT ]]; then
         systemctl disable --now "$UNIT" || true
     fi
+    if [[ $ROLE == kiosk && -z $ROOT && -f $UNIT_DIR/$UPDATE_TIMER ]]; then
+        systemctl disable --now "$UPDATE_TIMER" || true
+    fi
     remove_file "$UNIT_DIR/$UNIT"
+    if [[ $ROLE == kiosk ]]; then
+        remove_file "$UNIT_DIR/$UPDATE_TIMER"
+        remove_file "$UNIT_DIR/$UPDATE_SERVICE"
+    fi
     system systemctl daemon-reload
     if [[ $ROLE == kiosk ]]; then
         for path in "$AUTOSTART_FILE" "$UDEV_RULE" "$MODULES_LOAD_FILE"; do

@@ -29,10 +29,12 @@ from agent.operators import OperatorBook
 from agent.recent import RecentErrors
 from agent.release import Releaser
 from agent.reporter import Reporter
+from agent.sealing import SealKeeper
 from agent.settings import load_config, save_config
 from agent.spool import Spool
 from agent.stored import StoredJobs
 from agent.sync import Syncer
+from agent.update_status import read_status
 from kiosk.backoff import Backoff
 from kiosk.clock import trusted_now
 from kiosk.config import (
@@ -43,6 +45,7 @@ from kiosk.config import (
     validate_agent_config,
 )
 from kiosk.errors import CedokaError, Reason, RejectedError, TransportError
+from kiosk.report import MAX_SEAL_KEYS_HELD
 from kiosk.selftest import require_selftest
 from printers.base import Printer
 from printers.factory import open_printer, open_receipt_printer
@@ -140,10 +143,15 @@ class Agent:
             ) for _ in range(2))  # fmt: skip
         self.probe = LinkProbe(cfg.server_url)  # after a network failure: is it back?
         self.ready = threading.Event()
+        self.sealing = SealKeeper(
+            layout=layout, keys=self.keys, spool=self.spool, client=self.client,
+            rotate_days=lambda: self.config.seal_rotate_days, now_s=self.trusted_now_s,
+            errors=self.errors, local_now_s=self.local_now_s,
+        )  # fmt: skip
         self.syncer = Syncer(
             spool=self.spool, book=self.book, blobs=self.blobs, client=self.client,
             keys=self.keys, config=cfg, errors=self.errors, local_now_s=self.local_now_s,
-            on_ready=self.ready.set,
+            on_ready=self.ready.set, sealing=self.sealing,
         )  # fmt: skip
         self.dispatcher = Dispatcher(
             spool=self.spool, book=self.book, stored=self.stored, printers=self.printers,
@@ -157,7 +165,8 @@ class Agent:
         self.reporter = Reporter(
             spool=self.spool, client=self.report_client, printers=self.printers, errors=self.errors,
             agent=agent_version(), local_now_s=self.local_now_s, journal_head=self.audit.head_hash,
-            receipt=lambda: self.receipt,
+            receipt=lambda: self.receipt, update=lambda: read_status(self.home),
+            seal_keys=lambda: min(len(self.keys.seal_keys), MAX_SEAL_KEYS_HELD),
         )  # fmt: skip
         self.desk = Desk(  # the staff's actions, for the kiosk screen (ui.api)
             spool=self.spool, book=self.book, stored=self.stored, dispatcher=self.dispatcher,
@@ -296,8 +305,11 @@ class Agent:
                 self.errors.note(self.local_now_s(), "internal_error")
                 backoff = backoff.failed()
             else:
-                backoff = backoff.succeeded()
-                continue
+                if not self.syncer.keyring_refused:
+                    backoff = backoff.succeeded()
+                    continue
+                # a refused keyring is served again at once: back off (jobs still arrive)
+                backoff = backoff.failed()
             self._wait(stop, backoff, retry_after, failure)
 
     def _synced(self, wait_s: int) -> None:

@@ -1,7 +1,8 @@
 """The ``cedoka`` command line: the village agent's entry point.
 
 Commands: ``selftest``, ``enroll``, ``run``, ``kiosk``, ``demo``, ``status``, ``release``,
-``printers``, ``operator`` and ``doctor``. The work is done by :mod:`agent.commands`
+``printers``, ``operator``, ``update`` (:mod:`agent.update_cli`) and ``doctor``. The work is
+done by :mod:`agent.commands`
 (over :mod:`agent.enrolment` and :class:`agent.app.Agent`) and :mod:`agent.doctor`; ``run``,
 ``kiosk`` and ``demo`` belong to the top layer (:mod:`ui.cli`). This module parses arguments
 and prints. It never prints a resident's name. The command line sits above the agent: it
@@ -15,7 +16,8 @@ failed), 2 usage error (a bad argument: one line says which and why), 3 this kio
 revoked (re-enrol needed), 4 a configured printer's driver is not installed (the printers
 extra: ``printers``), 5 (``release``) the job is released but not printed yet: the printer is
 on another job or not ready, and the service prints it when the printer can (the message says
-which job holds it and why), 6 another ``demo`` is running in the demo's directory.
+which job holds it and why), 6 another ``demo`` is running in the demo's directory, 8
+(``update``) a release is ready but waits for the printer (a job is released or printing).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from agent import cli_args
+from agent import cli_args, update_cli
 from agent.commands import EXIT_FAILED, EXIT_OK, PROG, run_command
 from agent.home import DEFAULT_HOME, HOME_ENV
 from cedoka_io.version import package_version
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     operator_commands.add_parser("list", help="list the operators").add_argument(
         "--json", action="store_true"
     )
+    update_cli.add_command(commands)
     doctor = commands.add_parser(
         "doctor", help="check this kiosk (server, clock, keys, trust, disk, printers, CUPS, "
         "permissions) and explain, in Indonesian and English, what is wrong",
@@ -163,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     command: str = args.command
     if command == "selftest":
         return run_selftest()
+    if command == "update":
+        return update_cli.run_update(args)
     if command == "doctor":
         from agent.doctor import run_doctor
 

@@ -75,10 +75,11 @@ from kiosk.errors import (
 from kiosk.feed import MAX_ERROR_BYTES, ErrorBody, parse_error, parse_feed
 from kiosk.fields import Fields
 from kiosk.ids import check_id
+from kiosk.keys import public_jwk
 from kiosk.limits import MAX_DOCUMENT_SEALED_BYTES, MAX_EVENTS_PER_BATCH, MAX_FEED_RESPONSE_BYTES
 from kiosk.proof import AUTH_SCHEME, RequestFacts, make_proof
 from kiosk.report import event_batch_body
-from kiosk.strictjson import loads_object
+from kiosk.strictjson import canonical_dumps, loads_object
 
 log = logging.getLogger("cedoka.agent.client")
 
@@ -88,6 +89,8 @@ MAX_WAIT_S: Final = 60  # feed long-poll, protocol 6.1
 MAX_RETRY_AFTER_S: Final = 86_400  # error.retry_after_s range, protocol 15.1
 MAX_EVENTS_ANSWER_BYTES: Final = 64 * 1024  # 100 results of ~90 bytes, with room to spare
 MAX_HEARTBEAT_ANSWER_BYTES: Final = 4 * 1024
+MAX_SEAL_KEY_ANSWER_BYTES: Final = 1024
+_KID: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 # Enrolment: the same body is re-sent a few times on a transient failure (protocol 4.2 step
 # 5 answers an identical retry with the first answer); a longer wait is left to the caller.
 ENROLL_ATTEMPTS: Final = 4
@@ -344,10 +347,13 @@ class DistrictClient:
 
     # --- public requests ----------------------------------------------------------------
 
-    def feed(self, *, after: int, keyring_version: int, wait_s: int) -> bytes:
+    def feed(self, *, after: int, keyring_version: int, wait_s: int,
+             operators_version: int = 0) -> bytes:  # fmt: skip
         """``GET /v1/feed``: the raw 200 body (it parses with ``kiosk.feed.parse_feed``).
 
-        Waits up to ``wait_s`` (1…60) seconds for news; the read timeout is ``wait_s`` plus
+        ``operators_version``: the office operator list the kiosk holds (``ov``, 0: none),
+        so the district sends a newer one (protocol 6.1). Waits up to ``wait_s`` (1…60)
+        seconds for news; the read timeout is ``wait_s`` plus
         ``request_timeout_s``, and the whole answer, from the status line to its last byte,
         must have arrived ``wait_s`` + 2 * ``request_timeout_s`` after the call began (else
         ``LinkDownError(DEADLINE)``, however the bytes trickle).
@@ -357,7 +363,10 @@ class DistrictClient:
         """
         if after < 0 or keyring_version < 1 or not 1 <= wait_s <= MAX_WAIT_S:
             raise ValueError("feed: after >= 0, keyring_version >= 1, wait_s in 1..60")
-        target = f"{self._link.prefix}/v1/feed?after={after}&kr={keyring_version}&wait={wait_s}"
+        if operators_version < 0:
+            raise ValueError("feed: operators_version >= 0")
+        target = (f"{self._link.prefix}/v1/feed?after={after}&kr={keyring_version}"
+                  f"&ov={operators_version}&wait={wait_s}")  # fmt: skip
         body = self._call(
             "GET", target, read_timeout_s=wait_s + self._link.request_timeout_s,
             cap=MAX_FEED_RESPONSE_BYTES, endpoint="feed",
@@ -457,6 +466,30 @@ class DistrictClient:
             raise self._logged(
                 LinkDownError(LinkKind.BAD_ANSWER, f"heartbeat answer: {error.reason.value}"),
                 "heartbeat",
+            ) from None
+
+    def post_seal_key(self, key: X25519PrivateKey) -> str:
+        """``POST /v1/device/seal-key`` (protocol 14.2): make ``key``'s public half the
+        device's sealing key; returns the answer's ``seal_kid``. Idempotent: the same key
+        again gets the same answer.
+
+        Raises:
+            LinkDownError; RejectedError (MALFORMED, DEVICE_REVOKED, …).
+        """
+        body = canonical_dumps({"v": 1, "seal_jwk": public_jwk(key.public_key())})
+        answer = self._call(
+            "POST", f"{self._link.prefix}/v1/device/seal-key", body,
+            read_timeout_s=self._link.request_timeout_s, cap=MAX_SEAL_KEY_ANSWER_BYTES,
+            endpoint="seal_key",
+        )  # fmt: skip
+        try:
+            f = Fields(loads_object(answer, max_bytes=MAX_SEAL_KEY_ANSWER_BYTES), "seal_key")
+            f.version()
+            return f.text("seal_kid", pattern=_KID, max_len=43)
+        except WireError as error:
+            raise self._logged(
+                LinkDownError(LinkKind.BAD_ANSWER, f"seal-key answer: {error.reason.value}"),
+                "seal_key",
             ) from None
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ from kiosk.errors import (
     TransitionError,
     TransportError,
 )
+from kiosk.keys import fingerprint_code
 from kiosk.messages import busy_text, printer_text
 from kiosk.messages import text as reason_text
 from kiosk.verify import TrustState
@@ -104,12 +105,16 @@ def _read_pin(from_stdin: bool) -> str:
 
 
 def _operator(args: argparse.Namespace, home: Path) -> int:
-    from agent.operator_home import operator_book
+    """``cedoka operator …``: a local change, written to the audit trail too (the district
+    learns of local staff from it: ADR 0034); an operator from the district is disabled or
+    reset there, not removed here."""
+    from agent.operator_home import operator_book, staff_audit
     from agent.operators import StaffError
     from agent.settings import load_config
 
     load_config(home)  # an enrolled kiosk only
     with operator_book(home) as book:
+        audit = staff_audit(home, book)
         try:
             if args.action == "list":
                 listed = book.list()
@@ -126,12 +131,19 @@ def _operator(args: argparse.Namespace, home: Path) -> int:
                 role = "supervisor" if args.supervisor else "staff"
                 added = book.add(args.operator_id, name=args.name, role=role,
                                  pin=_read_pin(args.pin_stdin))  # fmt: skip
+                audit.record("operator_add", operator=added.operator_id, reason=added.role)
                 print(f"operator {added.operator_id} ({added.role}) added")
             elif args.action == "set-pin":
                 book.set_pin(args.operator_id, _read_pin(args.pin_stdin))
+                audit.record("pin_change", operator=args.operator_id)
                 print(f"operator {args.operator_id}: new PIN set (any lock is lifted)")
             else:
+                found = book.get(args.operator_id)
+                if found is not None and found.origin == "central":
+                    return _fail(f"operator_central: {args.operator_id} is managed by the "
+                                 "district: 'cedoka-district operators disable' there")  # fmt: skip
                 book.remove(args.operator_id)
+                audit.record("operator_remove", operator=args.operator_id)
                 print(f"operator {args.operator_id} removed (a kiosk screen signed in as them "
                       "is signed out at its next step)")  # fmt: skip
         except StaffError as error:
@@ -200,9 +212,13 @@ def _status(args: argparse.Namespace, home: Path) -> int:
                      "confirmed_s": seen.confirmed_s,
                      "confirmed_until_s": seen.confirmed_until_s},
             "trust": {"keyring_version": trust.keyring.version,
+                      # the pinned district root; its version once a rotation moved it
+                      "root_fingerprint": fingerprint_code(trust.root_key),
+                      "root_version": trust_store.root_version(spool),
                       "head_seq": trust.head.seq if trust.head else None,
                       "head_expires_s": trust.head.expires_at_s if trust.head else None,
                       "time_floor_s": trust.time_floor_s},
+            "seal": _seal_status(home, spool),
         }  # fmt: skip
     finally:
         spool.close()
@@ -225,6 +241,8 @@ def _status(args: argparse.Namespace, home: Path) -> int:
     else:
         print(f"link: ok, last contact {_at(link['last_ok_s'], offset, now_s)}")
     print(_trust_line(trust, offset, now_s))
+    if (seal := value["seal"]) is not None:
+        print(_seal_line(seal, now_s))
     if link["frozen"]:
         since = when(seen.confirmed_s, offset) if seen.confirmed_s else "enrolment"
         since_id = when(seen.confirmed_s, offset) if seen.confirmed_s else "pendaftaran"
@@ -233,6 +251,31 @@ def _status(args: argparse.Namespace, home: Path) -> int:
               f"documents received before can print (belum ada konfirmasi dari kabupaten "
               f"sejak {since_id})")  # fmt: skip
     return EXIT_OK
+
+
+def _seal_line(seal: dict[str, Any], now_s: int) -> str:
+    age = (
+        "" if seal["created_s"] is None else f", {max(0, now_s - seal['created_s']) // 86400} d old"
+    )
+    return (f"sealing key {seal['kid'][:10]}…{age}"
+            + (f"; former keys kept: {len(seal['retired'])}" if seal["retired"] else "")
+            + ("; rotation pending" if seal["pending"] else ""))  # fmt: skip
+
+
+def _seal_status(home: Path, spool: Any) -> dict[str, Any] | None:
+    """The sealing keys (protocol 14.2): the current kid and when it was made, former keys
+    still held, a rotation not yet confirmed, keys destroyed lately; None when the keys do
+    not load (``cedoka doctor`` says why)."""
+    from agent.keys import DeviceKeys
+    from agent.sealing import status
+
+    try:
+        seal = status(HomeLayout(home), DeviceKeys.load(home), spool)
+    except (CedokaError, OSError, ValueError):
+        return None
+    return {"kid": seal.kid, "created_s": seal.created_s, "pending": seal.pending,
+            "retired": list(seal.retired),
+            "shredded": [{"kid": kid, "at_s": at} for kid, at in seal.shredded]}  # fmt: skip
 
 
 def _at(at_s: int | None, offset: int, now_s: int) -> str:

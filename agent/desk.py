@@ -307,6 +307,60 @@ class Desk:
     def signed_out(self, operator: Operator) -> None:
         self._audit.record("logout", operator=operator.operator_id)
 
+    def change_pin(self, operator_id: str, pin: str, new_pin: str) -> Operator:
+        """An operator chooses their own PIN, given the current one (also the district's
+        one-time PIN, which must be changed before anything else). The new PIN stays on
+        this kiosk (ADR 0034); audited as ``pin_change``.
+
+        Raises:
+            DeskError: ``not_found``, ``operator_disabled``, ``operator_locked``,
+                ``pin_wrong``, ``pin_expired``, ``bad_pin``, ``pin_same``.
+        """
+        try:
+            operator = self._operators.change_pin(operator_id, pin, new_pin)
+        except StaffError as error:
+            known = error.code != "not_found"
+            self._audit.record("pin_change", "refused", operator=operator_id if known else None,
+                               reason=error.code)  # fmt: skip
+            raise DeskError("staff", error.code, retry_after_s=error.retry_after_s) from None
+        self._audit.record("pin_change", operator=operator.operator_id)
+        return operator
+
+    def add_operator(self, supervisor: Operator, operator_id: str, *, name: str, role: str,
+                     pin: str) -> Operator:  # fmt: skip
+        """A supervisor adds a local operator on this kiosk (ADR 0034): audited as
+        ``operator_add`` with the role as ``reason``, which tells the district.
+
+        Raises:
+            DeskError: ``taken``, ``bad_id``, ``bad_name``, ``bad_role``, ``bad_pin``.
+        """
+        try:
+            added = self._operators.add(operator_id, name=name, role=role, pin=pin)
+        except StaffError as error:
+            raise DeskError("staff", error.code) from None
+        self._audit.record("operator_add", operator=added.operator_id, reason=added.role)
+        return added
+
+    def remove_operator(self, supervisor: Operator, operator_id: str) -> None:
+        """A supervisor removes a local operator (one from the district only the district
+        disables: ``operator_central``); audited as ``operator_remove``.
+
+        Raises:
+            DeskError: ``not_found``, ``operator_central``, ``not_allowed`` (oneself).
+        """
+        found = self._operators.get(operator_id)
+        if found is None:
+            raise DeskError("staff", "not_found")
+        if found.origin == "central":
+            raise DeskError("staff", "operator_central")
+        if found.operator_id == supervisor.operator_id:
+            raise DeskError("staff", "not_allowed")
+        try:
+            self._operators.remove(operator_id)
+        except StaffError as error:
+            raise DeskError("staff", error.code) from None
+        self._audit.record("operator_remove", operator=operator_id)
+
     # --- releasing and printing -------------------------------------------------------
 
     def claim_locked_for_s(self) -> int:

@@ -84,7 +84,8 @@ from kiosk.doctor import (
 )
 from kiosk.errors import CedokaError, ConfigError, OperatorError, RejectedError
 from kiosk.feed import parse_feed
-from kiosk.verify import TrustState, verify_head, verify_keyring
+from kiosk.rootchain import verify_keyring_with_chain
+from kiosk.verify import TrustState, verify_head
 
 SERVER_TIMEOUT_S = 10  # connect and read timeout of the one request to the district
 FEED_WAIT_S = 1  # the feed's long-poll: 1 is the protocol's shortest (docs/protocol.md 6.1)
@@ -334,10 +335,10 @@ class Doctor:
         try:
             feed = parse_feed(body)
             keyring = trust.keyring
-            if feed.keyring is not None:
-                keyring = verify_keyring(
-                    feed.keyring, district_code=trust.district_code, root_key=trust.root_key,
-                    current=trust.keyring,
+            if feed.keyring is not None:  # after a root rotation: via its chain (§9.10)
+                keyring, _ = verify_keyring_with_chain(
+                    feed.keyring, feed.root, district_code=trust.district_code,
+                    root_key=trust.root_key, current=trust.keyring,
                 )  # fmt: skip
             unjudged = replace(trust, keyring=keyring, head=None, time_floor_s=0)
             return verify_head(feed.head, trust=unjudged, local_now_s=0).issued_at_s
@@ -352,10 +353,10 @@ class Doctor:
         """Would the service accept this answer? Its keyring (when newer) and its signed
         head, verified as the sync does (nothing is stored)."""
         feed = parse_feed(body)
-        if feed.keyring is not None:
-            keyring = verify_keyring(
-                feed.keyring, district_code=trust.district_code, root_key=trust.root_key,
-                current=trust.keyring,
+        if feed.keyring is not None:  # after a root rotation: via its chain (§9.10)
+            keyring, _ = verify_keyring_with_chain(
+                feed.keyring, feed.root, district_code=trust.district_code,
+                root_key=trust.root_key, current=trust.keyring,
             )  # fmt: skip
             trust = replace(trust, keyring=keyring)
         verify_head(feed.head, trust=trust, local_now_s=int(time.time()))

@@ -13,6 +13,8 @@ import signal
 
 ENV = "CEDOKA_CRASH_AT"
 POINTS = frozenset({
+    "sync.before_root_pinned",  # a rotated root and its keyring verified, nothing stored
+    "sync.after_root_pinned",  # the new root and its keyring stored, the head not yet
     "sync.after_accept",  # job tombstoned (received), nothing downloaded
     "sync.between_docs",  # one document of a bundle stored, the next not yet
     "sync.after_store",  # blobs stored, not yet verified
@@ -24,6 +26,8 @@ POINTS = frozenset({
     "print.after_printed",  # job printed, events queued, not delivered
     "report.before_mark",  # events sent, delivery not recorded
     "purge.mid",  # blobs deleted, job not yet purged
+    "seal.after_store",  # a new sealing key stored, not yet sent to the district
+    "seal.after_send",  # the district took the new sealing key, the kiosk not yet switched
 })  # fmt: skip
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 
 class DistrictLink(Protocol):
     """What the agent asks of its district (protocol sections 6, 8, 11.3 and 12)."""
@@ -28,7 +30,8 @@ class DistrictLink(Protocol):
     verified head's ``iat``; the link may correct it itself (the HTTP client does after a
     401 ``expired``)."""
 
-    def feed(self, *, after: int, keyring_version: int, wait_s: int) -> bytes:
+    def feed(self, *, after: int, keyring_version: int, wait_s: int,
+             operators_version: int = 0) -> bytes:  # fmt: skip
         """``GET /v1/feed``: the raw body of a v1 feed answer (``kiosk.feed.parse_feed``
         parses it), waiting up to ``wait_s`` (1…60) seconds for news after seq ``after``.
 
@@ -69,6 +72,15 @@ class DistrictLink(Protocol):
 
         Raises:
             LinkDownError; RejectedError (MALFORMED, TOO_LARGE, DEVICE_REVOKED, …).
+        """
+        ...
+
+    def post_seal_key(self, key: X25519PrivateKey) -> str:
+        """``POST /v1/device/seal-key`` (protocol 14.2) with ``key``'s public JWK; returns
+        the answer's ``seal_kid``. Idempotent.
+
+        Raises:
+            LinkDownError; RejectedError (MALFORMED, DEVICE_REVOKED, …).
         """
         ...
 

@@ -30,7 +30,10 @@ PIN_POLICY: Final = LockoutPolicy(max_failures=5, window_s=900, lock_s=300, max_
 class StaffError(CedokaError):
     """An operator operation refused; ``code`` is the machine-readable reason:
     ``not_found``, ``pin_wrong``, ``operator_locked`` (with ``retry_after_s``), ``taken``,
-    ``bad_pin``, ``bad_id``, ``bad_name``, ``bad_role``."""
+    ``bad_pin``, ``bad_id``, ``bad_name``, ``bad_role``; for operators from the district
+    (ADR 0034) ``operator_disabled``, ``pin_change_required`` (the right one-time PIN: the
+    operator must choose their own first), ``pin_expired`` (a one-time PIN too old),
+    ``pin_same`` (the new PIN is the old one)."""
 
     def __init__(self, code: str, message: str, *, retry_after_s: int = 0) -> None:
         super().__init__(message)
@@ -43,6 +46,7 @@ class Operator:
     name: str
     role: Role
     created_s: int = 0  # when added: an id removed and added again is another operator
+    origin: str = "local"  # local (added on this kiosk) | central (from the district)
 
     @property
     def is_supervisor(self) -> bool:
@@ -51,7 +55,12 @@ class Operator:
 
 def _public(row: OperatorRow) -> Operator:
     role: Role = "supervisor" if row.role == "supervisor" else "staff"
-    return Operator(row.operator_id, row.name, role, row.created_s)
+    return Operator(row.operator_id, row.name, role, row.created_s, row.origin)
+
+
+def _disabled(row: OperatorRow) -> bool:
+    """Disabled by the district: a central disable beats anything local (ADR 0034)."""
+    return row.origin == "central" and row.central_state != "active"
 
 
 class OperatorBook:
@@ -59,12 +68,18 @@ class OperatorBook:
                  random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> None:  # fmt: skip
         self._spool, self._now_s, self._random = spool, now_s, random_bytes
 
+    @property
+    def spool(self) -> Spool:
+        return self._spool
+
     def list(self) -> list[Operator]:
-        return [_public(r) for r in self._spool.operators()]
+        """The operators who may sign in (not those the district disabled)."""
+        return [_public(r) for r in self._spool.operators() if not _disabled(r)]
 
     def get(self, operator_id: str) -> Operator | None:
+        """The operator, None when unknown or disabled by the district (a session ends)."""
         row = self._spool.operator(operator_id)
-        return None if row is None else _public(row)
+        return None if row is None or _disabled(row) else _public(row)
 
     def add(self, operator_id: str, *, name: str, role: str, pin: str) -> Operator:
         if not OPERATOR.fullmatch(operator_id):
@@ -88,7 +103,34 @@ class OperatorBook:
         if not self._spool.remove_operator(operator_id):
             raise StaffError("not_found", f"no operator {operator_id}")
 
+    def change_pin(self, operator_id: str, pin: str, new_pin: str) -> Operator:
+        """The operator's own new PIN, given their current one (also a one-time PIN from the
+        district, which then stops working). A wrong ``pin`` counts towards the lockout.
+
+        Raises:
+            StaffError: as :meth:`check` (but ``pin_change_required``), ``bad_pin``,
+                ``pin_same``.
+        """
+        operator = self._check(operator_id, pin, one_time_ok=True)
+        if new_pin == pin:
+            raise StaffError("pin_same", "the new PIN must differ from the old one")
+        self.set_pin(operator_id, new_pin)
+        return operator
+
     def check(self, operator_id: str, pin: str) -> Operator:
+        """The operator, when ``pin`` is theirs; a wrong PIN counts towards their lockout.
+
+        A one-time PIN from the district is refused as ``pin_change_required`` even when
+        right (the lockout count is cleared): the operator must choose their own PIN first
+        (:meth:`change_pin`).
+
+        Raises:
+            StaffError: ``not_found``, ``operator_disabled``, ``operator_locked``,
+                ``pin_wrong``, ``pin_expired``, ``pin_change_required``.
+        """
+        return self._check(operator_id, pin, one_time_ok=False)
+
+    def _check(self, operator_id: str, pin: str, *, one_time_ok: bool) -> Operator:
         """The operator, when ``pin`` is theirs; a wrong PIN counts towards their lockout.
 
         The attempt is counted *before* the slow hash, in the transaction that reads the
@@ -114,12 +156,19 @@ class OperatorBook:
         row = self._spool.change_operator_lockout(operator_id, count)
         if row is None:
             raise StaffError("not_found", f"no operator {operator_id}")
+        if _disabled(row):
+            raise StaffError("operator_disabled", "disabled by the district")
         if not pin_matches(pin, row.pin_hash):
             if counted.locked_until_s > now:
                 raise StaffError("operator_locked", "too many wrong PINs",
                                  retry_after_s=counted.locked_until_s - now)  # fmt: skip
             raise StaffError("pin_wrong", "wrong PIN")
         self._spool.change_operator_lockout(operator_id, lambda _: None)  # record_success
+        if row.pin_once:
+            if row.pin_expires_s is not None and now >= row.pin_expires_s:
+                raise StaffError("pin_expired", "the one-time PIN has expired")
+            if not one_time_ok:
+                raise StaffError("pin_change_required", "choose your own PIN first")
         return _public(row)
 
     def _hash(self, pin: str) -> str:

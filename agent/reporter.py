@@ -12,7 +12,7 @@ from agent.link import DistrictLink
 from agent.recent import RecentErrors
 from agent.spool import Spool
 from kiosk.config import PrinterRole
-from kiosk.report import Heartbeat, PrinterHealth, heartbeat_body
+from kiosk.report import Heartbeat, PrinterHealth, UpdateReport, heartbeat_body
 from printers.base import Printer
 from printers.receipt import ReceiptPrinter
 
@@ -26,10 +26,16 @@ class Reporter:
         errors: RecentErrors, agent: str, local_now_s: Callable[[], int],
         journal_head: Callable[[], str | None] = lambda: None,
         receipt: Callable[[], ReceiptPrinter | None] = lambda: None,
+        update: Callable[[], UpdateReport | None] = lambda: None,
+        seal_keys: Callable[[], int | None] = lambda: None,
     ) -> None:  # fmt: skip
+        """``seal_keys``: how many sealing private keys the kiosk holds (the heartbeat's
+        ``seal_keys``; None: not reported)."""
+        self._seal_keys = seal_keys
         self._spool, self._client, self._printers = spool, client, printers
         self._errors, self._agent, self._local_now_s = errors, agent, local_now_s
         self._journal_head, self._receipt = journal_head, receipt
+        self._update = update  # the last self-update attempt (agent.update_status)
 
     def deliver(self) -> int:
         """Send every pending event, oldest first; returns how many were delivered.
@@ -70,6 +76,7 @@ class Reporter:
             feed_seq=trust.head.seq if trust.head else 0, keyring_version=trust.keyring.version,
             spool=self._spool.counts(), printers=tuple(self.health()),
             journal_head=self._journal_head(),
-            last_errors=self._errors.items(),
+            last_errors=self._errors.items(), update=self._update(),
+            seal_keys=self._seal_keys(), operators_version=self._spool.operators_version(),
         )  # fmt: skip
         self._client.post_heartbeat(heartbeat_body(beat))

@@ -43,7 +43,18 @@ from kiosk.errors import StoreError
 from kiosk.lifecycle import JobState, JobStatus
 from kiosk.model import VerifiedJob
 
-SCHEMA_VERSION = 4
+# 5 (OPERATORS_SCHEMA_VERSION, ADR 0034): operators managed from the district (the
+# sealing-key rotation, ADR 0032, needed no spool migration). Only this constant and the
+# script below belong to it.
+OPERATORS_SCHEMA_VERSION = 5
+SCHEMA_VERSION = OPERATORS_SCHEMA_VERSION
+_SCHEMA_OPERATORS = """
+ALTER TABLE operators ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
+ALTER TABLE operators ADD COLUMN central_state TEXT;
+ALTER TABLE operators ADD COLUMN pin_once INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE operators ADD COLUMN pin_expires_s INTEGER;
+ALTER TABLE operators ADD COLUMN central_pin TEXT;
+"""
 _SCHEMA_V4 = """
 CREATE TABLE spent_claims (
     job_id TEXT PRIMARY KEY REFERENCES jobs (job_id), outcome TEXT NOT NULL,
@@ -133,6 +144,26 @@ class OperatorRow:
     pin_hash: str
     lockout: bytes | None  # canonical JSON of the PIN LockoutState, None when clear
     created_s: int
+    origin: str = "local"  # local (added on the kiosk) | central (the district's list)
+    central_state: str | None = None  # active | disabled (central only)
+    pin_once: bool = False  # a one-time PIN from the district: to be changed at sign-in
+    pin_expires_s: int | None = None  # when that one-time PIN stops working
+    central_pin: str | None = None  # the last one-time PIN hash taken from the district
+
+
+@dataclass(frozen=True, slots=True)
+class CentralOperator:
+    """One operator of the district's office list, as the spool applies it."""
+
+    operator_id: str
+    name: str
+    role: str
+    state: str  # active | disabled
+    pin: str | None  # a pending one-time PIN's scrypt hash
+    pin_expires_s: int | None
+
+
+OPERATORS_VERSION_KEY = "operators_version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +188,13 @@ class Spool:
         :class:`SpoolError` when its schema is newer than this agent's."""
         self.path = path
         self._db = SqliteFile(path)
+        ops = _SCHEMA_OPERATORS  # operators managed from the district (ADR 0034)
         migrations = {  # forward only: from each older version to this one
-            0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4,
-            1: _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4,  # 0.1.0 spools: add the staff tables
-            2: _SCHEMA_V3 + _SCHEMA_V4,  # the manifest digest of every tombstone
-            3: _SCHEMA_V4,  # the claim verifiers of purged jobs (protocol 10.3)
+            0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4 + ops,
+            1: _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4 + ops,  # 0.1.0 spools: add the staff tables
+            2: _SCHEMA_V3 + _SCHEMA_V4 + ops,  # the manifest digest of every tombstone
+            3: _SCHEMA_V4 + ops,  # the claim verifiers of purged jobs (protocol 10.3)
+            4: ops,  # the operators columns (ADR 0034)
         }
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
@@ -496,8 +529,9 @@ class Spool:
                         lockout: bytes | None = None) -> bool:  # fmt: skip
         """Set a new PIN hash (which clears the lockout) or the lockout state."""
         with self._write() as conn:
-            if pin_hash is not None:
-                sql, args = "pin_hash = ?, lockout = NULL", (pin_hash,)
+            if pin_hash is not None:  # the operator's own PIN: no longer a one-time one
+                sql = "pin_hash = ?, lockout = NULL, pin_once = 0, pin_expires_s = NULL"
+                args = (pin_hash,)
             else:
                 sql, args = "lockout = ?", (lockout,)  # type: ignore[assignment]
             cursor = conn.execute(f"UPDATE operators SET {sql} WHERE operator_id = ?",
@@ -538,6 +572,59 @@ class Spool:
         )
         return None if row is None else _operator_row(row)
 
+    def operators_version(self) -> int:
+        """The version of the district's office list last applied (0: none yet)."""
+        value = self.get_meta(OPERATORS_VERSION_KEY)
+        return 0 if value is None else int(value)
+
+    def apply_operator_list(self, version: int, listed: Iterable[CentralOperator], *,
+                            now_s: int) -> bool:  # fmt: skip
+        """Apply the district's office list ``version`` in one transaction (ADR 0034, what
+        wins): a central operator's name, role and state replace the kiosk's; a one-time PIN
+        not taken before replaces the PIN (a local PIN change stays otherwise); a local
+        operator with a central id becomes central; a central operator no longer listed is
+        disabled. False (nothing written) when ``version`` is not above the stored one."""
+        with self._write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?",
+                               (OPERATORS_VERSION_KEY,)).fetchone()  # fmt: skip
+            if row is not None and int(row[0]) >= version:
+                return False
+            seen = []
+            for op in listed:
+                seen.append(op.operator_id)
+                found = conn.execute("SELECT central_pin FROM operators WHERE operator_id = ?",
+                                     (op.operator_id,)).fetchone()  # fmt: skip
+                new_pin = op.pin is not None and (found is None or found[0] != op.pin)
+                if found is None:
+                    conn.execute(
+                        "INSERT INTO operators (operator_id, name, role, pin_hash, created_s, "
+                        "origin, central_state, pin_once, pin_expires_s, central_pin) "
+                        "VALUES (?, ?, ?, ?, ?, 'central', ?, ?, ?, ?)",
+                        (op.operator_id, op.name, op.role, op.pin or "", now_s, op.state,
+                         int(new_pin), op.pin_expires_s if new_pin else None, op.pin),
+                    )  # fmt: skip
+                    continue
+                conn.execute(
+                    "UPDATE operators SET name = ?, role = ?, origin = 'central', "
+                    "central_state = ? WHERE operator_id = ?",
+                    (op.name, op.role, op.state, op.operator_id),
+                )  # fmt: skip
+                if new_pin:
+                    conn.execute(
+                        "UPDATE operators SET pin_hash = ?, lockout = NULL, pin_once = 1, "
+                        "pin_expires_s = ?, central_pin = ? WHERE operator_id = ?",
+                        (op.pin, op.pin_expires_s, op.pin, op.operator_id),
+                    )  # fmt: skip
+            marks = ", ".join("?" * len(seen))
+            conn.execute(
+                "UPDATE operators SET central_state = 'disabled' WHERE origin = 'central' "
+                f"AND operator_id NOT IN ({marks})", seen,
+            )  # fmt: skip
+            conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                         "value = excluded.value",
+                         (OPERATORS_VERSION_KEY, str(version).encode("ascii")))  # fmt: skip
+            return True
+
     # --- the audit trail --------------------------------------------------------------
 
     def append_audit(
@@ -577,13 +664,20 @@ class Spool:
         return [_audit_row(r) for r in rows]
 
 
-_OPERATOR = "operator_id, name, role, pin_hash, lockout, created_s"
+_OPERATOR = ("operator_id, name, role, pin_hash, lockout, created_s, origin, central_state, "
+             "pin_once, pin_expires_s, central_pin")  # fmt: skip
 
 
 def _operator_row(row: tuple[Any, ...]) -> OperatorRow:
-    operator_id, name, role, pin_hash, lockout, created_s = row
-    return OperatorRow(str(operator_id), str(name), str(role), str(pin_hash),
-                       None if lockout is None else bytes(lockout), int(created_s))  # fmt: skip
+    (operator_id, name, role, pin_hash, lockout, created_s, origin, central_state, pin_once,
+     pin_expires_s, central_pin) = row  # fmt: skip
+    return OperatorRow(
+        str(operator_id), str(name), str(role), str(pin_hash),
+        None if lockout is None else bytes(lockout), int(created_s), str(origin),
+        None if central_state is None else str(central_state), bool(pin_once),
+        None if pin_expires_s is None else int(pin_expires_s),
+        None if central_pin is None else str(central_pin),
+    )  # fmt: skip
 
 
 def _audit_row(row: tuple[Any, ...]) -> AuditRow:

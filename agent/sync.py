@@ -8,8 +8,10 @@ sequence gaps, moves the feed position. The round then downloads the sealed docu
 the jobs received (resumable, capped, under a deadline; the next job's while this one is
 checked), checking each against its manifest in memory. A job whose documents are all
 stored and verified becomes ``held`` or, for ``release=auto``, ``released`` (the
-dispatcher then prints it). Transport failures propagate to the caller (the service loop),
-which backs off and calls again: every step here is safe to repeat.
+dispatcher then prints it). Last, the sealing keys take their step (:mod:`agent.sealing`:
+rotate on the head's ``seal_rotate`` or the schedule, destroy former keys no job needs).
+Transport failures propagate to the caller (the service loop), which backs off and calls
+again: every step here is safe to repeat.
 
 Only signed data changes a job. A blob's 404 or 410 is unsigned (anyone on the path can
 send one): it never cancels or expires a job. The job's blob is asked for again with
@@ -39,15 +41,18 @@ from agent.keys import DeviceKeys
 from agent.link import DistrictLink
 from agent.recent import RecentErrors
 from agent.retries import RetryBook
-from agent.spool import DocRow, JobRow, Spool
+from agent.sealing import SealKeeper, step_safely
+from agent.spool import CentralOperator, DocRow, JobRow, Spool
 from agent.stored import StoredJobs
 from kiosk.b64 import b64u_encode
 from kiosk.config import AgentConfig
 from kiosk.errors import GoneError, Reason, RejectedError, WireError
 from kiosk.feed import parse_feed
 from kiosk.freshness import Freshness
+from kiosk.keys import fingerprint_code
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.model import ReleaseMode, VerifiedJob
+from kiosk.operator_list import verify_operator_list
 from kiosk.sync_step import (
     Accepted,
     Deferred,
@@ -58,7 +63,7 @@ from kiosk.sync_step import (
     apply_feed,
     seq_gaps,
 )
-from kiosk.verify import verify_document
+from kiosk.verify import TrustState, verify_document
 
 log = logging.getLogger("cedoka.agent.sync")
 # Link failures that are one answer's, not the link's: the district answered, but not with
@@ -91,8 +96,12 @@ class Syncer:
         keys: DeviceKeys, config: AgentConfig, errors: RecentErrors,
         local_now_s: Callable[[], int], on_ready: Callable[[], None],
         uniform: Callable[[float, float], float] = random.uniform,
+        sealing: SealKeeper | None = None,
     ) -> None:  # fmt: skip
+        """``sealing``: rotates and destroys the sealing keys after each round (none: the
+        keys never change)."""
         self._spool, self._book, self._blobs = spool, book, blobs
+        self._sealing = sealing
         self._stored = StoredJobs(spool=spool, book=book, blobs=blobs, keys=keys,
                                   device_id=config.device_id)  # fmt: skip
         self._client = client
@@ -107,6 +116,10 @@ class Syncer:
             initial_s=GAP_RETRY_INITIAL_S, max_s=GAP_RETRY_MAX_S, uniform=uniform
         )
         self._head_wanted = False  # a blob answered 410: ask for the next head at once
+        # the last answer brought a keyring (or root chain) this kiosk refused: the server
+        # answers the next poll at once again (its keyring is newer than ours), so the
+        # service loop backs off instead of asking straight away (protocol §6.2)
+        self.keyring_refused = False
         # The jobs accepted by this process, as verified then, until their documents are
         # stored (saves re-verifying the manifest: reopen).
         self._accepted: dict[str, VerifiedJob] = {}
@@ -142,9 +155,11 @@ class Syncer:
         body = self._client.feed(
             after=trust_store.feed_after(self._spool), keyring_version=trust.keyring.version,
             wait_s=1 if head_wanted else wait_s,
+            operators_version=self._spool.operators_version(),
         )  # fmt: skip
         self.process(body)
         self.fetch_received()
+        step_safely(self._sealing)  # after the head: a seal_rotate it brought, a barrier
 
     def process(self, body: bytes) -> None:
         """Decide one feed answer (``kiosk.sync_step.apply_feed``) and persist what it
@@ -162,10 +177,20 @@ class Syncer:
             seal_keys=self._keys.seal_keys, max_document_bytes=self._config.max_document_bytes,
         )  # fmt: skip
         if out.keyring_token is not None:
-            trust_store.store_keyring(self._spool, out.keyring_token)
+            # a rotated root and the keyring it signed go in one transaction (crash-safe)
+            if out.new_root is not None:
+                failpoints.reach("sync.before_root_pinned")
+            trust_store.store_keyring(self._spool, out.keyring_token, root=out.new_root)
+            if out.new_root is not None:
+                failpoints.reach("sync.after_root_pinned")
+                log.warning("event=root_rotated version=%d fingerprint=%s", out.new_root[1],
+                            fingerprint_code(out.new_root[0]))  # fmt: skip
             log.info("event=keyring_updated version=%d", out.trust.keyring.version)
+        self.keyring_refused = out.keyring_refused is not None
         if out.keyring_refused is not None:
             self._errors.note(now, out.keyring_refused.value)
+            log.warning("event=keyring_refused reason=%s root_chain=%s",
+                        out.keyring_refused.value, "yes" if feed.root else "no")  # fmt: skip
         if out.head is None:
             assert out.head_refused is not None
             self._errors.note(now, out.head_refused.value)
@@ -175,6 +200,8 @@ class Syncer:
             return
         trust_store.store_head(self._spool, trust, out.head)
         self._client.clock_offset_s = out.head.issued_at_s - now
+        if feed.operators is not None:
+            self._take_operators(feed.operators, out.trust, now)
         for reason in out.envelope_refused:  # an item of the envelope that is not a string
             self._errors.note(now, reason.value)
             log.warning("event=manifest_ignored reason=%s", reason.value)
@@ -187,6 +214,24 @@ class Syncer:
         self._accept_all(accepted)
         self._cancel(out.cancelled)
         trust_store.set_feed_after(self._spool, self._after_gaps(out.after, out.head.seq, now))
+
+    def _take_operators(self, token: bytes, trust: TrustState, now: int) -> None:
+        """Verify the office operator list (protocol 6.6) and apply it in one transaction;
+        a refused one is ignored (the stored list stays) and noted as ``operators_<reason>``."""
+        try:
+            listed = verify_operator_list(
+                token, trust=trust, office_code=self._config.office_code,
+                current_version=self._spool.operators_version(),
+                seal_keys=self._keys.seal_keys, local_now_s=now,
+            )  # fmt: skip
+        except RejectedError as error:
+            self._errors.note(now, f"operators_{error.reason.value}")
+            log.warning("event=operators_refused reason=%s", error.reason.value)
+            return
+        central = [CentralOperator(o.operator_id, o.name, o.role, o.state, o.pin,
+                                   o.pin_expires_s) for o in listed.operators]  # fmt: skip
+        if self._spool.apply_operator_list(listed.version, central, now_s=now):
+            log.info("event=operators_updated version=%d count=%d", listed.version, len(central))
 
     def _accept_all(self, accepted: list[tuple[VerifiedJob, bytes]]) -> None:
         """Tombstone the answer's new jobs (``received``) in one transaction."""

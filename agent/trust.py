@@ -64,6 +64,13 @@ def cancelled_in_head(spool: Spool) -> frozenset[str]:
     return frozenset() if head_raw is None else _head_from_json(head_raw).cancelled
 
 
+def seal_rotate_s(spool: Spool) -> int | None:
+    """The stored (verified) head's ``seal_rotate`` claim: when district IT last asked this
+    kiosk to rotate its sealing key (protocol 6.3, 14.2); None when it never asked."""
+    head_raw = spool.get_meta("head")
+    return None if head_raw is None else _head_from_json(head_raw).seal_rotate_s
+
+
 def time_floor_s(spool: Spool) -> int:
     """The trusted-time floor alone (:func:`_time_floor` of the stored head), without
     verifying the keyring: for the clock of every staff action and event stamp."""
@@ -94,8 +101,23 @@ def _verified_keyring(root_jwk: bytes, keyring_token: bytes,
     return root, keyring
 
 
-def store_keyring(spool: Spool, keyring_token: bytes) -> None:
-    spool.set_meta({"keyring": keyring_token})
+def store_keyring(spool: Spool, keyring_token: bytes, *,
+                  root: tuple[Ed25519PublicKey, int] | None = None) -> None:  # fmt: skip
+    """Store a verified keyring; with ``root`` (a rotated root the chain led to, and its
+    version, protocol §9.10) also that root, in the same transaction: the stored keyring is
+    verified against the stored root on every load, so the two only ever change together."""
+    values = {"keyring": keyring_token}
+    if root is not None:
+        values["root_jwk"] = canonical_dumps(public_jwk(root[0]))
+        values["root_version"] = str(root[1]).encode()
+    spool.set_meta(values)
+
+
+def root_version(spool: Spool) -> int | None:
+    """The version of the pinned root once a rotation moved it (None: the root pinned at
+    enrolment, whose version the kiosk was not told)."""
+    raw = spool.get_meta("root_version")
+    return None if raw is None else int(raw)
 
 
 def store_head(spool: Spool, trust: TrustState, head: FeedHead) -> TrustState:
@@ -170,11 +192,14 @@ def change_lockout(spool: Spool, change: Callable[[LockoutState], LockoutState])
 
 
 def _head_to_json(head: FeedHead) -> bytes:
-    return canonical_dumps({
+    data: dict[str, object] = {
         "device_id": head.device_id, "issuer": head.issuer, "seq": head.seq,
         "iat": head.issued_at_s, "exp": head.expires_at_s, "cancelled": sorted(head.cancelled),
         "kr": head.keyring_version,
-    })  # fmt: skip
+    }  # fmt: skip
+    if head.seal_rotate_s is not None:
+        data["seal_rotate"] = head.seal_rotate_s
+    return canonical_dumps(data)
 
 
 def _head_from_json(raw: bytes) -> FeedHead:
@@ -182,5 +207,5 @@ def _head_from_json(raw: bytes) -> FeedHead:
     return FeedHead(
         device_id=data["device_id"], issuer=data["issuer"], seq=data["seq"],
         issued_at_s=data["iat"], expires_at_s=data["exp"], cancelled=frozenset(data["cancelled"]),
-        keyring_version=data["kr"],
+        keyring_version=data["kr"], seal_rotate_s=data.get("seal_rotate"),
     )  # fmt: skip

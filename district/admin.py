@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from district.keyring import Keys
 from district.regions import read_villages
 from district.store import EnrollCodeRow, JobRow, OfficeRow
@@ -85,8 +87,21 @@ class DistrictAdmin:
         self._keys = keys
         self._store = keys.store
 
+    @property
+    def keys(self) -> Keys:
+        """The district's keys and store (for the operations kept in their own modules,
+        e.g. :class:`district.operators.DistrictOperators`)."""
+        return self._keys
+
     @staticmethod
-    def init(home: Path, *, name: str, code: str, db_url: str | None = None) -> str:
+    def init(
+        home: Path,
+        *,
+        name: str,
+        code: str,
+        db_url: str | None = None,
+        root_public: Ed25519PublicKey | None = None,
+    ) -> str:
         """Create a district home; returns the root key's fingerprint.
 
         Raises:
@@ -97,9 +112,11 @@ class DistrictAdmin:
         if not 1 <= len(name.strip()) <= MAX_NAME_CHARS:
             raise OperatorError("--name: 1 to 80 characters")
         keys = Keys.create(home, district_code=code, district_name=name.strip(), now_s=_now(),
-                           db_url=db_url)  # fmt: skip
-        keys.store.close()
-        return fingerprint_code(keys.root_public())
+                           db_url=db_url, root_public=root_public)  # fmt: skip
+        try:
+            return fingerprint_code(keys.root_public())
+        finally:
+            keys.store.close()
 
     def add_office(self, code: str, name: str) -> None:
         district = self._keys.district_code
@@ -281,6 +298,17 @@ class DistrictAdmin:
 
     def rotate_key(self) -> str:
         return self._keys.rotate(now_s=_now())
+
+    def rotate_seal(self, device_id: str) -> int:
+        """Ask the kiosk to rotate its sealing key (protocol 14.2): its feed heads carry
+        ``seal_rotate`` = the time returned from now on, and a held poll is answered at once."""
+        device = self._store.device(device_id)
+        if device is None:
+            raise OperatorError(f"no device {device_id}")
+        at_s = max(_now(), (device.seal_rotate_s or 0) + 1)  # a newer request, always
+        if not self._store.request_seal_rotation(device_id, at_s=at_s):
+            raise OperatorError(f"device {device_id} is revoked: it has no key to rotate")
+        return at_s
 
     def _office(self, code: str) -> None:
         if self._store.office(code) is None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -32,10 +33,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from district.admin import MAX_PDF_BYTES, DistrictAdmin, PastPrintingError
 from district.identity import Identity, Principal
 from district.multipart import read_form
+from district.operators import DistrictOperators, operator_json
 from district.ratelimit import Limiter, RateLimiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
+from district.releases import ReleaseRepo
 from district.store import DeviceRow, DistrictStore, JobRow, OutboxRow, WebhookRow
-from district.views import audit_device, audit_report, device_json, job_json
+from district.views import (
+    audit_device,
+    audit_report,
+    device_json,
+    job_json,
+    promote_command,
+    releases_json,
+)
 from district.webhooks import Webhooks
 from kiosk.access import Scope
 from kiosk.admin_audit import AdminRecord
@@ -50,6 +60,7 @@ from kiosk.errors import (
 from kiosk.limits import MAX_DOCUMENTS_PER_JOB
 from kiosk.model import ReleaseMode
 from kiosk.report import parse_heartbeat
+from kiosk.rollout import BUCKETS, MAX_OFFICES, parse_version
 
 log = logging.getLogger("cedoka.district.admin_http")
 PREFIX = "/admin/v1"
@@ -85,6 +96,12 @@ class OfficeBody(BaseModel):
     name: str = Field(max_length=200, pattern=NO_NUL)
 
 
+class StaffBody(BaseModel):
+    id: str = Field(max_length=32, pattern=NO_NUL)
+    name: str = Field(max_length=200, pattern=NO_NUL)
+    role: str = Field(default="staff", max_length=16, pattern=NO_NUL)
+
+
 class EnrollCodeBody(BaseModel):
     valid_s: int = Field(default=72 * 3600, ge=60, le=30 * 86400)
 
@@ -101,6 +118,13 @@ class WebhookBody(BaseModel):
     user_id: str = Field(max_length=64, pattern=NO_NUL)
     events: list[str] = Field(default_factory=list, max_length=16)
     all_jobs: bool = False
+
+
+class PromoteBody(BaseModel):
+    percent: int | None = Field(default=None, ge=0, le=BUCKETS)
+    offices: list[Annotated[str, Field(max_length=32, pattern=NO_NUL)]] = Field(
+        default_factory=list, max_length=MAX_OFFICES
+    )
 
 
 class PasswordBody(BaseModel):
@@ -123,6 +147,7 @@ class AdminParts:
     store: DistrictStore
     webhooks: Webhooks
     sign_ins: Limiter | None = None  # None: a limit in this process (shared: ADR 0027)
+    releases: ReleaseRepo | None = None  # the agent releases (ADR 0031); None: not shown
 
 
 class AdminHttpError(CedokaError):
@@ -447,6 +472,49 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
             "qr_svg": _qr_svg(text),
         }
 
+    # --- an office's village staff (ADR 0034) -----------------------------------------------
+    staff = DistrictOperators(admin.keys)
+
+    @app.get("/offices/{code}/operators", summary="An office's village staff: the district's "
+             "and those a kiosk's supervisor added (local)")  # fmt: skip
+    async def operators(request: Request, code: str) -> dict[str, Any]:
+        await principal(request, Scope.OPERATORS_READ)
+        version, records = await run_in_threadpool(staff.list, code)
+        kiosks = await run_in_threadpool(staff.kiosks, code)
+        return {"office": code, "version": version,
+                "operators": [operator_json(r) for r in records], "kiosks": kiosks}  # fmt: skip
+
+    @app.post("/offices/{code}/operators", status_code=201,
+              summary="Add (or enable again) an operator: a one-time PIN, shown once")  # fmt: skip
+    async def add_operator(request: Request, code: str, body: StaffBody) -> dict[str, Any]:
+        who = await principal(request, Scope.OPERATORS_WRITE)
+        given = await run_in_threadpool(
+            lambda: staff.add(code, body.id, name=body.name, role=body.role)
+        )
+        await audited(request, who, "operator.add",
+                      targets=(("office", code), ("operator", f"{code}:{body.id}")))  # fmt: skip
+        return {"id": body.id, "pin": given.pin, "version": given.version,
+                "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
+
+    @app.post("/offices/{code}/operators/{operator_id}/reset",
+              summary="A new one-time PIN for an operator, shown once")  # fmt: skip
+    async def reset_operator(request: Request, code: str, operator_id: str) -> dict[str, Any]:
+        who = await principal(request, Scope.OPERATORS_WRITE)
+        given = await run_in_threadpool(staff.reset, code, operator_id)
+        target = ("operator", f"{code}:{operator_id}")
+        await audited(request, who, "operator.reset", targets=(("office", code), target))
+        return {"id": operator_id, "pin": given.pin, "version": given.version,
+                "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
+
+    @app.post("/offices/{code}/operators/{operator_id}/disable",
+              summary="Stop an operator signing in on every kiosk of the office")  # fmt: skip
+    async def disable_operator(request: Request, code: str, operator_id: str) -> dict[str, Any]:
+        who = await principal(request, Scope.OPERATORS_WRITE)
+        version = await run_in_threadpool(staff.disable, code, operator_id)
+        target = ("operator", f"{code}:{operator_id}")
+        await audited(request, who, "operator.disable", targets=(("office", code), target))
+        return {"id": operator_id, "state": "disabled", "version": version}
+
     # --- devices ----------------------------------------------------------------------------
     @app.get("/devices", summary="Kiosks: enrolment, last contact, version, printers")
     async def devices(request: Request) -> dict[str, Any]:
@@ -475,6 +543,52 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         await run_in_threadpool(admin.revoke, device_id)
         await audited(request, who, "device.revoke", targets=(("device", device_id),))
         return {"device_id": device_id, "state": "revoked"}
+
+    @app.post("/devices/{device_id}/rotate-seal",
+              summary="Ask a kiosk to rotate its sealing key (crypto-shredding)")  # fmt: skip
+    async def rotate_seal(request: Request, device_id: str) -> dict[str, Any]:
+        who = await principal(request, Scope.KEYS_ROTATE)
+        at_s = await run_in_threadpool(admin.rotate_seal, device_id)
+        await audited(request, who, "device.rotate_seal", targets=(("device", device_id),))
+        return {"device_id": device_id, "seal_rotate": at_s}
+
+    # --- agent releases (ADR 0031) -----------------------------------------------------------
+    @app.get("/releases", summary="Agent releases: each one's roll-out stage and how many "
+             "kiosks run it; whether promote can be signed here")  # fmt: skip
+    async def releases(request: Request) -> dict[str, Any]:
+        await principal(request, Scope.DEVICES_READ)
+        return await run_in_threadpool(lambda: releases_json(parts.releases, store.devices()))
+
+    @app.post("/releases/{version}/promote", summary="Widen a release's roll-out (a higher "
+              "percentage, more offices); needs the targets key on this server")  # fmt: skip
+    async def promote(request: Request, version: str, body: PromoteBody) -> dict[str, Any]:
+        who = await principal(request, Scope.RELEASES_PROMOTE)
+        repo = parts.releases
+        parse_version(version)  # OperatorError: 400 refused
+        if body.percent is None and not body.offices:
+            raise OperatorError("give percent and/or offices")
+
+        def widen() -> dict[str, Any]:
+            if repo is None or not repo.exists():
+                raise AdminHttpError(404, "not_found", "no release repository on this server "
+                                     "(cedoka-district release init)")  # fmt: skip
+            if not any(r.version == version for r in repo.releases()):
+                raise AdminHttpError(404, "not_found", f"release {version} is not published")
+            if not repo.can_sign_targets():
+                command = promote_command(version, body.percent, body.offices)
+                raise AdminHttpError(409, "key_offline", "the targets key is not on this "
+                                     f"server: on the signing machine run {command}")  # fmt: skip
+            unknown = [o for o in body.offices if store.office(o) is None]
+            if unknown:
+                raise OperatorError(f"unknown office {unknown[0]}")
+            done = repo.promote(version, now_s=int(time.time()), percent=body.percent,
+                                offices=tuple(body.offices))  # fmt: skip
+            return {"version": done.version, "percent": done.stage.percent,
+                    "offices": list(done.stage.offices)}  # fmt: skip
+
+        answer = await run_in_threadpool(widen)
+        await audited(request, who, "release.promote", targets=(("release", version),))
+        return answer
 
     # --- keys, users, tokens, the audit log ---------------------------------------------------
     @app.post("/keys/rotate", summary="Rotate the job-signing key (with overlap)")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cedoka_io.version import package_version
-from district import cli_identity
+from district import cli_identity, cli_operators, cli_release, cli_root
 from district.admin import (
     CANCEL_REASONS,
     MAX_CODE_VALID_S,
@@ -38,6 +38,7 @@ from district.admin import (
 from district.identity import CLI as CLI_ACTOR
 from district.identity import Identity
 from district.keyring import Keys
+from district.keystore import read_public_key
 from district.reach import LOOPBACK, PublicUrl, parse_public_url, parse_trusted_proxy
 from district.remote import TOKEN_ENV, RemoteDistrict, check_server_url
 from district.samples import SampleJob, sample_jobs
@@ -201,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="create the district's keys and state directory")
     init.add_argument("--name", required=True, help='e.g. "Disdukcapil Kolaka Utara"')
     init.add_argument("--code", required=True, help="the regency code, e.g. 74.08")
+    init.add_argument("--root-pub", type=Path, metavar="FILE",
+                      help="keep the root offline: its public key, from 'root "
+                      "init' (ADR 0033)")  # fmt: skip
     _add_serve(commands)
     office = commands.add_parser("office", help="add a village office")
     office_commands = office.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -217,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", help="list jobs with their latest reported state")
     jobs.add_argument("--office", help="only this office's jobs")
     devices = commands.add_parser("devices", help="list kiosks and their printers' health")
+    device_actions = devices.add_subparsers(dest="action", metavar="ACTION")
+    device_actions.add_parser(
+        "rotate-seal", help="ask a kiosk to rotate its sealing key (old documents then become "
+        "unreadable once printed and purged)",
+    ).add_argument("device_id")  # fmt: skip
     audit = commands.add_parser("audit", help="a kiosk's audit trail, with its chain checked")
     audit.add_argument("kiosk", metavar="DEVICE_OR_OFFICE",
                        help="a device id, or an office code (its active kiosk)")  # fmt: skip
@@ -244,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     backup.add_argument("--to", required=True, type=Path, metavar="DIR")
     cli_identity.add_commands(commands, parse_duration)
+    cli_release.add_commands(commands)
+    cli_root.add_commands(commands)
+    cli_operators.add_commands(commands)
     return parser
 
 
@@ -337,13 +349,18 @@ def run_selftest() -> int:
 
 
 def _init(args: argparse.Namespace, home: _Home) -> None:
+    root_public = None if args.root_pub is None else read_public_key(args.root_pub)
     fingerprint = DistrictAdmin.init(home.path, name=args.name, code=args.code,
-                                     db_url=home.db_url)  # fmt: skip
+                                     db_url=home.db_url, root_public=root_public)  # fmt: skip
     if args.json:
         _print_json({"fingerprint": fingerprint})
     else:
         grouped = f"{fingerprint[:5]}-{fingerprint[5:]}"
         print(f"root key fingerprint: {grouped}  (kiosks check this at enrolment)")
+        if root_public is not None:
+            print("the root is offline: run 'cedoka-district keyring export', sign "
+                  "the request with 'root sign-keyring', then 'keyring import' before "
+                  "'serve'")  # fmt: skip
 
 
 def _serve(args: argparse.Namespace, home: _Home) -> None:
@@ -374,7 +391,9 @@ def _serve(args: argparse.Namespace, home: _Home) -> None:
     from district.http import run_server
 
     with contextlib.suppress(KeyboardInterrupt):
-        home.keys()  # fails clearly when the home holds no district
+        if home.keys().store.get_meta("keyring_token") is None:  # an offline root's first
+            raise OperatorError("no keyring signed by the district root yet: run 'keyring "
+                                "export', sign it offline, 'keyring import' it")  # fmt: skip
         home.close()  # the server opens the store itself, and closes it at a clean stop
         limits = _connection_limits(args, host)
         if args.workers == 1:
@@ -523,6 +542,9 @@ def _left(until_s: int, now_s: int) -> str:
 
 
 def _devices(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
+    if getattr(args, "action", None) == "rotate-seal":
+        _rotate_seal(args, home)
+        return
     now = int(time.time())
     listing = home.devices()
     if args.json:
@@ -531,11 +553,19 @@ def _devices(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     _print_table(
         ("DEVICE", "OFFICE", "ENROLLED", "REVOKED", "LAST SEEN", "AGENT", "PRINTERS"),
         [(d["device_id"], d["office_code"], _iso(d["enrolled_s"]), _iso(d["revoked_s"]),
-          _seen(d["last_seen_s"], now), d["agent"] or "-",
+          _seen(d["last_seen_s"], now), (d["agent"] or "-") + _update_text(d.get("update")),
           "heartbeat unreadable" if d["printers"] is None
           else "; ".join(_printer_text(p) for p in d["printers"]) or "-")
          for d in listing],
     )  # fmt: skip
+
+
+def _update_text(update: dict[str, Any] | None) -> str:
+    """The kiosk's last self-update attempt when it did not end well (``updated``: nothing)."""
+    if not update or update.get("result") == "updated":
+        return ""
+    reason = f" {update['reason']}" if update.get("reason") else ""
+    return f" ({update['version']} {update['result']}{reason})"
 
 
 def _audit(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
@@ -601,6 +631,15 @@ def _revoke(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
     home.admin().revoke(args.device_id)
     home.record("device.revoke", ("device", args.device_id))
     print(f"device {args.device_id} revoked: its requests are refused from now on")
+
+
+def _rotate_seal(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
+    at_s = home.admin().rotate_seal(args.device_id)
+    home.record("device.rotate_seal", ("device", args.device_id))
+    print(
+        f"device {args.device_id}: sealing-key rotation requested at {_iso(at_s)}; the kiosk "
+        "rotates with its next feed answer ('devices' shows its sealing key's kid)"
+    )
 
 
 def _rotate_key(args: argparse.Namespace, home: _Home | RemoteDistrict) -> None:
@@ -675,20 +714,26 @@ def _backup(args: argparse.Namespace, home: _Home) -> None:
         raise OperatorError("backup copies a SQLite home only: with --db, back up the "
                             "database with pg_dump, and the home's keys folder")  # fmt: skip
     copy = backup_home(home.path, args.to)
-    print(f"backed up to {copy}  (it holds the root key: keep it as safe as the server)")
+    held = "the signing keys" if home.keys().root_offline else "the root key"
+    print(f"backed up to {copy}  (it holds {held}: keep it as safe as the server)")
 
 
 # Commands that work on a local home and, with --server, through the admin API.
 BOTH: dict[str, Callable[[argparse.Namespace, _Home | RemoteDistrict], None]] = {
     "office": _office, "enroll-code": _enroll_code, "push": _push, "jobs": _jobs,
     "devices": _devices, "audit": _audit, "cancel": _cancel, "revoke": _revoke,
-    "rotate-key": _rotate_key,
+    "rotate-key": _rotate_key, "operators": cli_operators.run,
 }  # fmt: skip
 # Commands on the server host only (its keys, its database, its processes).
 LOCAL: dict[str, Callable[[argparse.Namespace, _Home], None]] = {
     "init": _init, "serve": _serve, "push-samples": _push_samples, "backup": _backup,
     "user": lambda args, home: cli_identity.run_user(args, home.identity()),
     "token": lambda args, home: cli_identity.run_token(args, home.identity()),
+    "release": lambda args, home: cli_release.run(args, home.home_path(), home.devices),
+    "keyring": lambda args, home: cli_root.run_keyring(args, home.keys()),
+    "rotate-root": lambda args, home: cli_root.run_rotate_root(
+        args, home.keys(), home.home_path(), now_s=int(time.time())
+    ),
 }  # fmt: skip
 
 
@@ -699,6 +744,9 @@ class _Home:
         self.path, self.db_url = path, db_url
         self._keys: Keys | None = None
         self._identity: Identity | None = None
+
+    def home_path(self) -> Path:
+        return self.path
 
     def keys(self) -> Keys:
         if self._keys is None:
@@ -818,6 +866,14 @@ def main(argv: list[str] | None = None) -> int:
         return run_selftest()
     if command == "samples":  # only writes PDFs to --out: needs no district home
         return _exit_status(lambda: _samples(args))
+    if command == "release" and args.action in cli_release.WITHOUT_HOME and args.home is None:
+        return _exit_status(lambda: cli_release.run(args, Path.cwd()))  # a build machine
+    if command == "root":  # the signing machine's commands (ADR 0033): no district home
+        umask = os.umask(0o077)
+        try:
+            return _exit_status(lambda: cli_root.run_root(args))
+        finally:
+            os.umask(umask)
     if args.server is not None:
         return _run_remote(args, command)
     if args.home is None:
@@ -835,9 +891,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_remote(args: argparse.Namespace, command: str) -> int:
     """A command through the admin API of ``--server`` (issue 17 item 3)."""
-    if command not in BOTH:
+    release = command == "release" and args.action in cli_release.REMOTE
+    if command not in BOTH and not release:
         print(f"{PROG}: error: {command} works on the server host only (without --server); "
-              f"with --server: {', '.join(sorted(BOTH))}", file=sys.stderr)  # fmt: skip
+              f"with --server: {', '.join(sorted(BOTH))}, release list|promote",
+              file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     token = args.token or os.environ.get(TOKEN_ENV)
     if not token:
@@ -846,6 +904,8 @@ def _run_remote(args: argparse.Namespace, command: str) -> int:
         return EXIT_USAGE
     remote = RemoteDistrict(args.server, token, cacert=args.cacert)
     try:
+        if release:
+            return _exit_status(lambda: cli_release.run_remote(args, remote))
         return _exit_status(lambda: BOTH[command](args, remote))
     finally:
         remote.close()

@@ -48,6 +48,8 @@ from district.openapi import ROUTE_DOCS, install_openapi
 from district.ratelimit import Limiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
 from district.regions import MAX_CSV_BYTES
+from district.releases import ReleaseRepo
+from district.releases_http import add_release_routes
 from district.replay import STATE_FILE as REPLAY_STATE_FILE
 from district.replay import ProofReplays, ReplayCache, open_replay_cache, save_replay_cache
 from district.service import ENROLL_ATTEMPTS_PER_MINUTE, TOUCH_FLUSH_S, DistrictService, FeedState
@@ -136,6 +138,7 @@ def _translate(error: CedokaError) -> HttpError:
 def build_app(  # noqa: PLR0915 (the route table)
     service: DistrictService, notifier: FeedNotifier, *, public_url: PublicUrl | None = None,
     trusted_proxies: Sequence[Network] = LOOPBACK, admin: AdminParts | None = None,
+    releases: ReleaseRepo | None = None,
 ) -> FastAPI:  # fmt: skip
     """The FastAPI application for one district (the composition root passes the parts).
 
@@ -145,7 +148,8 @@ def build_app(  # noqa: PLR0915 (the route table)
     a test with its own forwarder in front may set once the forwarder's port is known).
     ``trusted_proxies``: peers whose ``X-Forwarded-For`` names the client for the enrolment
     rate limit. ``admin``: the admin API's parts, mounted at ``/admin/v1`` (None: no admin
-    API, as in the protocol's own tests).
+    API, as in the protocol's own tests). ``releases``: the TUF repository of agent releases,
+    served at ``/tuf/`` (ADR 0031; None: not served).
     """
     silent_proxies: set[str] = set()  # warned about once each
 
@@ -252,18 +256,20 @@ def build_app(  # noqa: PLR0915 (the route table)
         try:
             after = _int_param(request, "after", None, high=2**53 - 1)
             kr = _int_param(request, "kr", None, high=2**53 - 1)
+            ov = _int_param(request, "ov", -1, high=2**53 - 1)  # -1: absent (an older agent)
             wait_s = min(_int_param(request, "wait", DEFAULT_WAIT_S, high=3600), MAX_WAIT_S)
             malformed = None
         except HttpError as error:  # answered after the proof check, as it always was
             after = kr = wait_s = 0
-            malformed = error
+            ov, malformed = -1, error
         holds = wait_s > 0
 
         def start(device: DeviceRow) -> FeedState:
             if malformed is not None:
                 raise malformed
             return service.feed_state(device, after=after, keyring_version=kr,
-                                      answer_now=not holds)  # fmt: skip
+                                      answer_now=not holds,
+                                      operators_version=None if ov < 0 else ov)  # fmt: skip
 
         state = await authorized(request, b"", start)
         answer = state.answer
@@ -277,7 +283,11 @@ def build_app(  # noqa: PLR0915 (the route table)
                                 retry_after_s=random.randint(*CLOSING_RETRY_S))  # fmt: skip
             if woken:
                 answer = await run_in_threadpool(
-                    service.feed, state.quiet.device_id, after=after, keyring_version=kr
+                    service.feed,
+                    state.quiet.device_id,
+                    after=after,
+                    keyring_version=kr,
+                    operators_version=None if ov < 0 else ov,
                 )
                 metrics.wake.observe(time.monotonic() - notifier.changed_at)
             else:  # the feed as it was when the poll arrived, under a head signed now
@@ -362,6 +372,8 @@ def build_app(  # noqa: PLR0915 (the route table)
         app.mount(ADMIN_PREFIX, build_admin_app(admin, public_url=public_url,
                                                 trusted_proxies=trusted_proxies))  # fmt: skip
         app.mount(CONSOLE_PREFIX, console_app())  # the web console over it (ADR 0023)
+    if releases is not None:  # agent releases, TUF (ADR 0031)
+        add_release_routes(app, releases)
     return app
 
 
@@ -517,10 +529,11 @@ def run_server(
         store=keys.store,
         webhooks=Webhooks(keys.store.webhooks, identity),
         sign_ins=shared.sign_ins,
+        releases=ReleaseRepo.of_home(home),
     )
     deliverer = Deliverer(keys.store.webhooks)
     app = build_app(service, notifier, public_url=public_url, trusted_proxies=trusted_proxies,
-                    admin=admin)  # fmt: skip
+                    admin=admin, releases=ReleaseRepo.of_home(home))  # fmt: skip
     log.info("event=serve public_url=%s trusted_proxies=%s worker=%s", public_url,
              ",".join(str(n) for n in trusted_proxies) or "-",
              "-" if worker is None else worker)  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from kiosk.limits import MAX_EVENTS_PER_BATCH, MAX_JOBS_PER_FEED
+from kiosk.limits import MAX_EVENTS_PER_BATCH, MAX_JOBS_PER_FEED, MAX_ROOT_LINKS
 
 _JWS = {"type": "string", "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"}
 _B64 = {"type": "string", "pattern": r"^[A-Za-z0-9_-]*$"}
@@ -96,6 +96,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "head": _JWS,
             "jobs": {"type": "array", "maxItems": MAX_JOBS_PER_FEED, "items": _JWS},
             "keyring": _JWS,
+            "root": {  # the root chain (protocol §6.5): links of two tokens, oldest first
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_ROOT_LINKS,
+                "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": _JWS},
+            },
+            "operators": _JWS,
         },
     },
     "EventBatch": {
@@ -205,11 +212,14 @@ ROUTE_DOCS: dict[str, dict[str, Any]] = {
                  "schema": {"type": "integer", "minimum": 0}},
                 {"name": "kr", "in": "query", "required": True,
                  "schema": {"type": "integer", "minimum": 0}},
+                {"name": "ov", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0}},
                 {"name": "wait", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 0, "maximum": 60, "default": 55}},
             ],
         },
-        "responses": {200: {"description": "head, jobs, keyring", **_json("FeedResponse")},
+        "responses": {200: {"description": "head, jobs, keyring, root chain, operators",
+                            **_json("FeedResponse")},
                       **_errors(*_AUTH_ERRORS)},
     },
     "blob": {

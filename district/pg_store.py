@@ -32,6 +32,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from district import webhook_events
+from district.operator_store import (
+    OPERATORS_SCHEMA_VERSION,
+    PG_SCHEMA_OPERATORS,
+    SqlOperatorStore,
+    store_methods,
+)
 from district.pg_db import NewerSchemaError, PgDatabase, pg_errors_as, redact
 from district.pg_identity import SCHEMA_V4 as IDENTITY_V4
 from district.pg_identity import PgIdentityStore
@@ -52,7 +58,10 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 5  # 4: the SQLite store's schema 4; 5: wake-ups, shared replays and limits
+# 4: the SQLite store's schema 4; 5: wake-ups, shared replays and limits;
+# 6: seal-key rotation requests (ADR 0032);
+# 7 (OPERATORS_SCHEMA_VERSION, ADR 0034): village staff per office
+SCHEMA_VERSION = OPERATORS_SCHEMA_VERSION
 NOTIFY_CHANNEL = "cedoka_feed"
 NOTIFY_EACH_MAX = 100  # more changed feeds in one statement: one "*" (read them all)
 _SCHEMA_V5 = f"""
@@ -78,6 +87,11 @@ CREATE INDEX proof_replays_by_expiry ON proof_replays (expires_s);
 CREATE TABLE rate_hits (key TEXT NOT NULL, at_s DOUBLE PRECISION NOT NULL);
 CREATE INDEX rate_hits_by_key ON rate_hits (key, at_s);
 CREATE INDEX rate_hits_by_time ON rate_hits (at_s);
+"""
+# When district IT last asked a device to rotate its sealing key (protocol 6.3 ``seal_rotate``).
+# Kept apart so the lead may renumber it at a merge.
+_SCHEMA_V6 = """
+ALTER TABLE devices ADD COLUMN seal_rotate_s BIGINT;
 """
 # ``n`` columns: the insertion order (SQLite's rowid) where listings rely on it.
 _SCHEMA = """
@@ -126,7 +140,7 @@ _CODE_COLUMNS = (
 )
 _DEVICE_COLUMNS = (
     "device_id, office_code, auth_jwk, seal_jwk, enrolled_s, revoked_s, seq, feed_version, "
-    "last_seen_s, agent, heartbeat"
+    "last_seen_s, agent, heartbeat, seal_rotate_s"
 )
 # A kiosk's reported state ranks; a late, older report never overwrites a newer one.
 _TERMINAL_STATES = ("handed_over", "rejected", "expired", "cancelled", "purged")
@@ -159,6 +173,15 @@ def _device(row: Any) -> DeviceRow:
 
 
 @pg_errors_as(StoreError)
+@store_methods
+class PgOperatorStore(SqlOperatorStore):
+    """The operator store (:mod:`district.operator_store`) on PostgreSQL."""
+
+    def __init__(self, db: PgDatabase) -> None:
+        super().__init__(db, "%s")
+
+
+@pg_errors_as(StoreError)
 class PostgresStore:
     """The PostgreSQL implementation of :class:`district.store.DistrictStore`."""
 
@@ -166,11 +189,17 @@ class PostgresStore:
         """Connect and migrate; raises :class:`StoreError` when the database cannot be
         reached or its schema is newer than this program's."""
         self._db = PgDatabase(url)
+        ops = PG_SCHEMA_OPERATORS
         try:
             self._db.migrate(
                 schema_version=SCHEMA_VERSION,
                 # PostgreSQL starts at 4: no database was ever at 1 to 3
-                migrations={0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4 + _SCHEMA_V5, 4: _SCHEMA_V5},
+                migrations={
+                    0: _SCHEMA + IDENTITY_V4 + WEBHOOKS_V4 + _SCHEMA_V5 + _SCHEMA_V6 + ops,
+                    4: _SCHEMA_V5 + _SCHEMA_V6 + ops,
+                    5: _SCHEMA_V6 + ops,  # 6: the sealing-key rotation (ADR 0032)
+                    6: ops,  # 7: village staff per office (ADR 0034)
+                },
             )
         except NewerSchemaError as err:
             self._db.close_all()
@@ -182,6 +211,7 @@ class PostgresStore:
             raise
         self.identity = PgIdentityStore(self._db)
         self.webhooks = PgWebhookStore(self._db)
+        self.operators = PgOperatorStore(self._db)
 
     def close(self) -> None:
         """Close every thread's connection (the command line's end, the server's stop)."""
@@ -279,9 +309,9 @@ class PostgresStore:
             if changed != 1:
                 return False
             conn.execute(
-                f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES ({_marks(11)})",
+                f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES ({_marks(12)})",
                 (device.device_id, device.office_code, device.auth_jwk, device.seal_jwk,
-                 device.enrolled_s, None, 0, 0, None, device.agent, None),
+                 device.enrolled_s, None, 0, 0, None, device.agent, None, None),
             )  # fmt: skip
         return True
 
@@ -336,6 +366,16 @@ class PostgresStore:
         with self._db.write() as conn:
             conn.execute(
                 "UPDATE devices SET seal_jwk = %s WHERE device_id = %s", (seal_jwk, device_id)
+            )
+
+    def request_seal_rotation(self, device_id: str, *, at_s: int) -> bool:
+        with self._db.write() as conn:
+            return bool(
+                conn.execute(
+                    "UPDATE devices SET seal_rotate_s = GREATEST(COALESCE(seal_rotate_s, 0), %s), "
+                    "feed_version = feed_version + 1 WHERE device_id = %s AND revoked_s IS NULL",
+                    (at_s, device_id),
+                ).rowcount
             )
 
     def touch_device(self, device_id: str, *, at_s: int) -> None:

@@ -14,7 +14,7 @@ clear ``OperatorError`` line.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -113,6 +113,12 @@ class RemoteDistrict:
     def revoke(self, device_id: str) -> None:
         self._call("POST", f"/devices/{quote(device_id, safe='')}/revoke")
 
+    def rotate_seal(self, device_id: str) -> int:
+        at_s: int = self._call("POST", f"/devices/{quote(device_id, safe='')}/rotate-seal")[
+            "seal_rotate"
+        ]
+        return at_s
+
     def rotate_key(self) -> str:
         kid: str = self._call("POST", "/keys/rotate")["kid"]
         return kid
@@ -125,6 +131,22 @@ class RemoteDistrict:
                           json={"valid_s": valid_s})  # fmt: skip
         code: str = made["enroll_code"]
         return code
+
+    def releases(self) -> dict[str, Any]:
+        """``GET /releases``: the agent releases, their stages and the kiosks on each."""
+        return self._call("GET", "/releases")
+
+    def promote(self, version: str, *, percent: int | None,
+                offices: Sequence[str]) -> dict[str, Any]:  # fmt: skip
+        body: dict[str, Any] = {"offices": list(offices)}
+        if percent is not None:
+            body["percent"] = percent
+        return self._call("POST", f"/releases/{quote(version, safe='')}/promote", json=body)
+
+    # --- an office's village staff (ADR 0034) ------------------------------------------------
+    def staff(self) -> RemoteStaff:
+        """``operators …`` through the admin API."""
+        return RemoteStaff(self._call)
 
     # --- HTTP ------------------------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -153,7 +175,32 @@ class RemoteDistrict:
             raise OperatorError(f"not allowed: {message or code}")
         if code == "past_printing":
             raise PastPrintingError(message)
-        if code in {"refused", "not_found", "malformed"} and message:
+        if code in {"refused", "not_found", "malformed", "key_offline"} and message:
             raise OperatorError(message)
         raise OperatorError(f"the server answered HTTP {answer.status_code} ({code})"
                             + (f": {message}" if message else ""))  # fmt: skip
+
+
+class RemoteStaff:
+    """``cedoka-district operators …`` through the admin API (``/offices/{code}/operators``)."""
+
+    def __init__(self, call: Callable[..., dict[str, Any]]) -> None:
+        self._call = call
+
+    @staticmethod
+    def _path(office: str, *rest: str) -> str:
+        return "/".join(["/offices", quote(office, safe=""), "operators",
+                         *(quote(part, safe="") for part in rest)])  # fmt: skip
+
+    def add(self, office: str, operator_id: str, *, name: str, role: str) -> dict[str, Any]:
+        return self._call("POST", self._path(office),
+                          json={"id": operator_id, "name": name, "role": role})  # fmt: skip
+
+    def reset(self, office: str, operator_id: str) -> dict[str, Any]:
+        return self._call("POST", self._path(office, operator_id, "reset"))
+
+    def disable(self, office: str, operator_id: str) -> dict[str, Any]:
+        return self._call("POST", self._path(office, operator_id, "disable"))
+
+    def list(self, office: str) -> dict[str, Any]:
+        return self._call("GET", self._path(office))

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from district.keyring import Keys
+from district.operator_store import OperatorRecord
+from district.operators import operator_list_token
 from district.ratelimit import Limiter, RateLimiter
 from district.replay import ProofReplays, ReplayCache
 from district.store import BlobReader, BlobRow, DeviceRow, DistrictStore
@@ -53,6 +55,7 @@ from kiosk.limits import (
 from kiosk.model import FeedHead
 from kiosk.proof import DeviceKeyState, RequestFacts, verify_proof
 from kiosk.report import JobReport, parse_event_batch, parse_heartbeat, verify_report
+from kiosk.rootchain import RootLink
 from kiosk.strictjson import canonical_dumps, loads_object, loads_strict
 
 log = logging.getLogger("cedoka.district")
@@ -80,6 +83,8 @@ class QuietFeed:
     cancelled: frozenset[str]
     keyring_version: int
     signer: Signer
+    seal_rotate_s: int | None = None
+    operators_version: int = 0  # the office list's version, for the head's ``ov``
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,13 +268,19 @@ class DistrictService:
 
     # --- feed ---------------------------------------------------------------------------
     def feed_state(self, device: DeviceRow, *, after: int, keyring_version: int,
-                   answer_now: bool = False) -> FeedState:  # fmt: skip
+                   answer_now: bool = False,
+                   operators_version: int | None = None) -> FeedState:  # fmt: skip
         """Whether the device is answered at once (then with the answer), and the version
         to wait on (then with the quiet feed a timeout answers). ``device``: its row as
-        :meth:`authenticate` just read it. ``answer_now``: the request does not wait."""
+        :meth:`authenticate` just read it. ``answer_now``: the request does not wait.
+        ``operators_version``: the request's ``ov`` (None: absent, an agent that takes no
+        operator lists: nothing about them is news, none is sent)."""
         now = self.now_s()
-        version, keyring_token = self._keys.keyring(now_s=now)
+        version, keyring_token, chain = self._keys.keyring_and_chain(now_s=now)
+        ov = self._operators_version(device, operators_version)
         news = device.seq > after or keyring_version < version
+        if operators_version is not None and operators_version < ov:
+            news = True
         if news or answer_now:
             answer = self._answer(
                 device,
@@ -277,15 +288,22 @@ class DistrictService:
                 keyring_version,
                 version=version,
                 keyring_token=keyring_token,
+                chain=chain,
                 now=now,
+                operators_version=operators_version,
             )
             return FeedState(has_news=news, feed_version=device.feed_version, answer=answer)
         quiet = QuietFeed(
             device_id=device.device_id, seq=device.seq,
             cancelled=self._cancelled(device.device_id, now), keyring_version=version,
-            signer=self._keys.active_signer(now_s=now),
+            signer=self._keys.active_signer(now_s=now), seal_rotate_s=device.seal_rotate_s,
+            operators_version=ov,
         )  # fmt: skip
         return FeedState(has_news=False, feed_version=device.feed_version, quiet=quiet)
+
+    def _operators_version(self, device: DeviceRow, asked: int | None) -> int:
+        """The office list's version when the request asked (``ov``), else 0 (not read)."""
+        return 0 if asked is None else self._store.operators.list_version(device.office_code)
 
     def quiet_answer(self, quiet: QuietFeed) -> bytes:
         """The answer to a poll that timed out with nothing new: a head signed now over the
@@ -295,12 +313,15 @@ class DistrictService:
         head = FeedHead(
             device_id=quiet.device_id, issuer=self._keys.district_code, seq=quiet.seq,
             issued_at_s=now, expires_at_s=now + HEAD_LIFETIME_S, cancelled=quiet.cancelled,
-            keyring_version=quiet.keyring_version,
+            keyring_version=quiet.keyring_version, seal_rotate_s=quiet.seal_rotate_s,
+            operators_version=quiet.operators_version,
         )  # fmt: skip
         return feed_body(FeedResponse(head=sign_head(head, quiet.signer), jobs=(), keyring=None))
 
-    def feed(self, device_id: str, *, after: int, keyring_version: int) -> bytes:
-        """A feed answer: a fresh signed head, jobs after ``after``, the keyring if newer.
+    def feed(self, device_id: str, *, after: int, keyring_version: int,
+             operators_version: int | None = None) -> bytes:  # fmt: skip
+        """A feed answer: a fresh signed head, jobs after ``after``, the keyring if newer,
+        the office operator list if newer than ``operators_version`` (when given).
 
         Raises:
             RejectedError: DEVICE_REVOKED.
@@ -309,10 +330,11 @@ class DistrictService:
         if device is None or device.revoked_s is not None:
             raise RejectedError(Reason.DEVICE_REVOKED, "device revoked")
         now = self.now_s()
-        version, keyring_token = self._keys.keyring(now_s=now)
+        version, keyring_token, chain = self._keys.keyring_and_chain(now_s=now)
         return self._answer(
-            device, after, keyring_version, version=version, keyring_token=keyring_token, now=now
-        )
+            device, after, keyring_version, version=version, keyring_token=keyring_token,
+            chain=chain, now=now, operators_version=operators_version,
+        )  # fmt: skip
 
     def _cancelled(self, device_id: str, now: int) -> frozenset[str]:
         return frozenset(
@@ -320,8 +342,13 @@ class DistrictService:
         )
 
     def _answer(self, device: DeviceRow, after: int, keyring_version: int, *, version: int,
-                keyring_token: bytes, now: int) -> bytes:  # fmt: skip
+                keyring_token: bytes, chain: tuple[RootLink, ...], now: int,
+                operators_version: int | None = None) -> bytes:  # fmt: skip
         jobs = self._store.jobs_after(device.device_id, after, limit=MAX_JOBS_PER_FEED)
+        ov, operators = 0, None
+        if operators_version is not None:
+            ov, token = operator_list_token(self._keys, device, now_s=now)
+            operators = token if operators_version < ov else None
         head = FeedHead(
             device_id=device.device_id,
             issuer=self._keys.district_code,
@@ -330,11 +357,17 @@ class DistrictService:
             expires_at_s=now + HEAD_LIFETIME_S,
             cancelled=self._cancelled(device.device_id, now),
             keyring_version=version,
+            seal_rotate_s=device.seal_rotate_s,
+            operators_version=ov,
         )
         return feed_body(FeedResponse(
             head=sign_head(head, self._keys.active_signer(now_s=now)),
             jobs=tuple(job.token for job in jobs),
             keyring=keyring_token if keyring_version < version else None,
+            # the root chain goes with a keyring (§6.5): a kiosk pins a rotated root only
+            # together with a keyring it signed
+            root=chain if keyring_version < version and chain else None,
+            operators=operators,
         ))  # fmt: skip
 
     # --- blobs --------------------------------------------------------------------------
@@ -388,15 +421,16 @@ class DistrictService:
             if isinstance(item, RejectedError):
                 results.append({"id": None, "status": "rejected", "reason": item.reason.value})
             elif isinstance(item, tuple):
-                results.append(self._store_audit(device.device_id, *item, tokens[item[0]], now))
+                results.append(self._store_audit(device, *item, tokens[item[0]], now))
             else:
                 results.append(
                     self._store_event(device.device_id, item, tokens[item.event_id], now)
                 )
         return canonical_dumps({"v": PROTOCOL_VERSION, "results": results})
 
-    def _store_audit(self, device_id: str, event_id: str, record: AuditRecord, token: bytes,
+    def _store_audit(self, device: DeviceRow, event_id: str, record: AuditRecord, token: bytes,
                      now: int) -> dict[str, object]:  # fmt: skip
+        device_id = device.device_id
         status = self._store.add_audit(
             device_id=device_id, seq=record.seq, hash_=record.hash, at_s=record.entry.at_s,
             record=record_bytes(record, device_id=device_id), token=token, received_s=now,
@@ -404,7 +438,34 @@ class DistrictService:
         if status == "conflict":  # a second record claims this seq: the chain was forked
             log.warning("event=audit_conflict device=%s seq=%d", device_id, record.seq)
             return {"id": event_id, "status": "rejected", "reason": Reason.BAD_CLAIM.value}
+        if status == "stored":
+            self._note_staff(device, record)
         return {"id": event_id, "status": status}
+
+    def _note_staff(self, device: DeviceRow, record: AuditRecord) -> None:
+        """A kiosk's report about its staff (ADR 0034): a supervisor's local operator, noted
+        as ``origin = local`` (a central operator of that id wins: nothing noted); a PIN
+        changed after the district's one-time PIN, which later lists then leave out."""
+        entry = record.entry
+        operator, at_s = entry.operator, entry.at_s
+        if operator is None or entry.outcome != "ok":
+            return
+        staff = self._store.operators
+        if entry.action in ("operator_add", "operator_remove"):
+            role = entry.reason if entry.reason in ("staff", "supervisor") else "staff"
+            state = "active" if entry.action == "operator_add" else "removed"
+            if entry.action == "operator_remove":
+                known = staff.operator(device.office_code, operator)
+                role = role if known is None else known.role
+            noted = staff.note_local(OperatorRecord(
+                device.office_code, operator, "", role, state, "local", None, False, None,
+                at_s, device.device_id,
+            ))  # fmt: skip
+            if not noted:
+                log.info("event=local_operator_shadowed device=%s operator=%s",
+                         device.device_id, operator)  # fmt: skip
+        elif entry.action == "pin_change":
+            staff.clear_one_time_pin(device.office_code, operator, at_s=at_s)
 
     def _store_event(self, device_id: str, item: JobReport, token: bytes,
                      now: int) -> dict[str, object]:  # fmt: skip

@@ -21,6 +21,12 @@ from pathlib import Path
 
 from cedoka_io.sqlite import NewerSchemaError, SqliteFile, sqlite_errors_as
 from district import webhook_events
+from district.operator_store import (
+    OPERATORS_SCHEMA_VERSION,
+    SQLITE_SCHEMA_OPERATORS,
+    SqlOperatorStore,
+    store_methods,
+)
 from district.sqlite_identity import SCHEMA_V4, SqliteIdentityStore
 from district.sqlite_webhooks import SCHEMA_V4 as WEBHOOKS_V4
 from district.sqlite_webhooks import SqliteWebhookStore, enqueue
@@ -38,7 +44,9 @@ from district.store import (
 )
 from kiosk.errors import StoreError
 
-SCHEMA_VERSION = 5  # 5: feed_changes; 4: cancel reasons, district IT, webhooks
+# 7 (OPERATORS_SCHEMA_VERSION, ADR 0034): village staff per office; 6: seal-key rotation
+# requests (ADR 0032); 5: feed_changes; 4: cancel reasons, district IT, webhooks
+SCHEMA_VERSION = OPERATORS_SCHEMA_VERSION
 FEED_CHANGES_KEPT = 10_000  # a reader further behind reads every device's version again
 # Which devices' feeds changed, in commit order, for the long-poll's notifier (ADR 0027):
 # written by a trigger, so no code path that bumps a feed_version can forget it.
@@ -52,6 +60,11 @@ WHEN NEW.feed_version != OLD.feed_version BEGIN
     DELETE FROM feed_changes
     WHERE id <= (SELECT MAX(id) FROM feed_changes) - {FEED_CHANGES_KEPT};
 END;
+"""
+# When district IT last asked a device to rotate its sealing key (protocol 6.3 ``seal_rotate``).
+# Kept apart so the lead may renumber it at a merge.
+_SCHEMA_V6 = """
+ALTER TABLE devices ADD COLUMN seal_rotate_s INTEGER;
 """
 # Why district IT cancelled a job (``cancel --reason``): a code, kept at the district only.
 _SCHEMA_V4 = """
@@ -111,10 +124,19 @@ _CODE_COLUMNS = (
 )
 _DEVICE_COLUMNS = (
     "device_id, office_code, auth_jwk, seal_jwk, enrolled_s, revoked_s, seq, feed_version, "
-    "last_seen_s, agent, heartbeat"
+    "last_seen_s, agent, heartbeat, seal_rotate_s"
 )
 # A kiosk's reported state ranks; a late, older report never overwrites a newer one.
 _TERMINAL_STATES = ("handed_over", "rejected", "expired", "cancelled", "purged")
+
+
+@sqlite_errors_as(StoreError)
+@store_methods
+class SqliteOperatorStore(SqlOperatorStore):
+    """The operator store (:mod:`district.operator_store`) in the district's SQLite file."""
+
+    def __init__(self, db: SqliteFile) -> None:
+        super().__init__(db, "?")
 
 
 def _marks(count: int) -> str:
@@ -133,15 +155,18 @@ class SqliteStore:
         # Erased values (spent enrolment secrets) leave no copy in a page's free space.
         self._db = SqliteFile(path, pragmas=("secure_delete = ON",))
         self._make_private()
-        v4 = _SCHEMA_V4 + SCHEMA_V4 + WEBHOOKS_V4 + _SCHEMA_V5
+        ops = SQLITE_SCHEMA_OPERATORS  # 7: village staff per office (ADR 0034)
+        v4 = _SCHEMA_V4 + SCHEMA_V4 + WEBHOOKS_V4 + _SCHEMA_V5 + _SCHEMA_V6 + ops
         migrations = {0: _SCHEMA + _SCHEMA_V2 + _SCHEMA_V3 + v4, 1: _SCHEMA_V2 + _SCHEMA_V3 + v4,
-                      2: _SCHEMA_V3 + v4, 3: v4, 4: _SCHEMA_V5}  # fmt: skip
+                      2: _SCHEMA_V3 + v4, 3: v4, 4: _SCHEMA_V5 + _SCHEMA_V6 + ops,
+                      5: _SCHEMA_V6 + ops, 6: ops}  # fmt: skip
         try:
             self._db.migrate(schema_version=SCHEMA_VERSION, migrations=migrations)
         except NewerSchemaError as err:
             raise StoreError(f"{path}: schema {err.found} is newer than this program") from err
         self.identity = SqliteIdentityStore(self._db)
         self.webhooks = SqliteWebhookStore(self._db)
+        self.operators = SqliteOperatorStore(self._db)
 
     def _make_private(self) -> None:
         """Mode 0600 for the database and its -wal/-shm (made by an older version, or under
@@ -236,9 +261,9 @@ class SqliteStore:
             if changed != 1:
                 return False
             conn.execute(
-                f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES ({_marks(11)})",
+                f"INSERT INTO devices ({_DEVICE_COLUMNS}) VALUES ({_marks(12)})",
                 (device.device_id, device.office_code, device.auth_jwk, device.seal_jwk,
-                 device.enrolled_s, None, 0, 0, None, device.agent, None),
+                 device.enrolled_s, None, 0, 0, None, device.agent, None, None),
             )  # fmt: skip
         self._checkpoint()
         return True
@@ -302,6 +327,16 @@ class SqliteStore:
         with self._write() as conn:
             conn.execute(
                 "UPDATE devices SET seal_jwk = ? WHERE device_id = ?", (seal_jwk, device_id)
+            )
+
+    def request_seal_rotation(self, device_id: str, *, at_s: int) -> bool:
+        with self._write() as conn:
+            return bool(
+                conn.execute(
+                    "UPDATE devices SET seal_rotate_s = MAX(COALESCE(seal_rotate_s, 0), ?), "
+                    "feed_version = feed_version + 1 WHERE device_id = ? AND revoked_s IS NULL",
+                    (at_s, device_id),
+                ).rowcount
             )
 
     def touch_device(self, device_id: str, *, at_s: int) -> None:

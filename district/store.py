@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from district.operator_store import OperatorStore
 from kiosk.admin_audit import AdminEntry, AdminRecord
 
 
@@ -52,6 +53,7 @@ class DeviceRow:
     last_seen_s: int | None
     agent: str | None
     heartbeat: bytes | None  # the last heartbeat body, as received (no personal data)
+    seal_rotate_s: int | None = None  # when district IT last asked for a seal-key rotation
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,8 @@ class DistrictStore(Protocol):
     def identity(self) -> IdentityStore: ...
     @property
     def webhooks(self) -> WebhookStore: ...
+    @property
+    def operators(self) -> OperatorStore: ...  # village staff per office (ADR 0034)
     def close(self) -> None: ...  # at the end of a run: no connection stays open
 
     # --- district meta and keys
@@ -158,6 +162,9 @@ class DistrictStore(Protocol):
     def active_device_for_office(self, office_code: str) -> DeviceRow | None: ...
     def revoke_device(self, device_id: str, *, at_s: int) -> bool: ...
     def set_seal_key(self, device_id: str, seal_jwk: str) -> None: ...
+    # Ask a device to rotate its sealing key (its heads carry ``seal_rotate`` from now on);
+    # False for an unknown or revoked device.
+    def request_seal_rotation(self, device_id: str, *, at_s: int) -> bool: ...
     def touch_device(self, device_id: str, *, at_s: int) -> None: ...
     def touch_devices(self, touches: Mapping[str, int]) -> None: ...  # device -> at_s, one txn
     def store_heartbeat(self, device_id: str, body: bytes, *, agent: str, at_s: int) -> None: ...

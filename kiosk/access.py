@@ -55,10 +55,13 @@ class Scope(enum.StrEnum):
     KEYS_ROTATE = "keys:rotate"
     USERS_ADMIN = "users:admin"
     WEBHOOKS_ADMIN = "webhooks:admin"
+    RELEASES_PROMOTE = "releases:promote"  # widen an agent release's roll-out (ADR 0031)
+    OPERATORS_READ = "operators:read"  # an office's village staff (ADR 0034)
+    OPERATORS_WRITE = "operators:write"  # add, disable, reset them (admin only)
 
 
 _READ: Final = frozenset({Scope.JOBS_READ, Scope.OFFICES_READ, Scope.DEVICES_READ,
-                          Scope.AUDIT_READ})  # fmt: skip
+                          Scope.AUDIT_READ, Scope.OPERATORS_READ})  # fmt: skip
 _OPERATE: Final = _READ | {Scope.JOBS_PUSH, Scope.JOBS_CANCEL, Scope.OFFICES_WRITE}
 ROLE_SCOPES: Final[dict[Role, frozenset[Scope]]] = {
     Role.VIEWER: _READ,

@@ -31,7 +31,7 @@ ACTOR: Final = re.compile(r"cli|token:[a-z0-9]{12}|[a-z][a-z0-9._-]{1,31}")
 ACTION: Final = re.compile(r"[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*")
 KEYWORD: Final = re.compile(r"[a-z][a-z0-9_]{0,47}")
 TARGET_KINDS: Final = frozenset({"job", "office", "device", "user", "token", "code",
-                                 "key", "webhook"})  # fmt: skip
+                                 "key", "webhook", "release", "operator"})  # fmt: skip
 TARGET_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 MAX_TARGETS: Final = 8
 

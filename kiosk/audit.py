@@ -36,7 +36,7 @@ from kiosk.strictjson import canonical_dumps, loads_object
 ACTIONS: Final = frozenset({
     "login", "login_failed", "logout", "claim_wrong", "release_code", "release_staff",
     "print", "handover", "spoil", "retry", "printer_enable", "settings", "test_page",
-    "receipt", "preview",
+    "receipt", "preview", "pin_change", "operator_add", "operator_remove",
 })  # fmt: skip
 OPERATOR: Final = re.compile(r"[a-z0-9._-]{1,32}")
 KEYWORD: Final = re.compile(r"[a-z][a-z0-9_]{0,47}")

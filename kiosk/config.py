@@ -89,6 +89,7 @@ ALLOWED_BACKENDS: Final[Mapping[PrinterRole, tuple[PrinterBackend, ...]]] = {
 SERIAL_BAUDS: Final = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 MAX_PRINTER_URI_CHARS: Final = 200  # also bounds the audit record of a printer change
 DEFAULT_ROUTING: Final = tuple((code, PrinterRole.A4) for code in sorted(DOCUMENT_TYPES_PRINTABLE))
+DEFAULT_SEAL_ROTATE_DAYS: Final = 30  # the sealing key's scheduled rotation (ADR 0032)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +116,8 @@ class AgentConfig:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)  # wrong claim codes
     job_leeway_s: int = 60  # tolerated clock skew for a job's iat (expiry has none), s
     max_reprints: int = 3  # reprints (spoiled -> printed again) allowed per job
+    seal_rotate_days: int = DEFAULT_SEAL_ROTATE_DAYS  # rotate the sealing key this often (14.2),
+    # days; 0: only when the district asks
     allow_virtual_printers: bool = False  # may the settings screen choose a folder printer
     # (virtual:)? Only demo and test homes say true; never changed by the screen
 
@@ -128,6 +131,7 @@ _INT_RANGES: Final = {
     "heartbeat_interval_s": (10, 3600),
     "job_leeway_s": (0, 300),
     "max_reprints": (0, 10),
+    "seal_rotate_days": (0, 365),
 }
 _FLOAT_RANGES: Final = {"backoff_initial_s": (0.1, 60.0), "backoff_max_s": (1.0, 3600.0)}
 _LOCKOUT_RANGES: Final = {
@@ -417,6 +421,10 @@ def agent_config_to_raw(cfg: AgentConfig) -> dict[str, object]:
         del raw["utc_offset_s"]
     if not cfg.allow_virtual_printers:
         del raw["allow_virtual_printers"]  # written only where it is allowed
+    if cfg.seal_rotate_days == DEFAULT_SEAL_ROTATE_DAYS:
+        # written only when changed: a release from before it (a rollback, ADR 0031) refuses
+        # an agent.toml with a setting it does not know
+        del raw["seal_rotate_days"]
     return raw
 
 

@@ -24,6 +24,10 @@ here unless a module is named; ruff's N818 keeps every name ending in ``Error``:
     │                              (also a TimeoutError)
     ├── OperatorError              a command that cannot be done (unknown office, …)
     │   ├── PastPrintingError      district.admin: a cancel too late (paper is out)
+    │   ├── UpdateWaitingError     agent.update: a release waits for the printer to be idle
+    │   ├── UpdateRefusedError     agent.update: TUF refused the release metadata or archive
+    │   ├── ReleaseFailedError     agent.update: a release failed to install or its checks
+    │   ├── NoPreviousReleaseError agent.update: --rollback with no previous release
     │   └── DemoError              ui.demo: the demo cannot start (port taken, …)
     ├── GoneError                  a requested resource does not exist or no longer exists
     ├── RateLimitedError           too many attempts; retry after a while

@@ -1,6 +1,8 @@
 """The feed response and the error body: the two JSON envelopes around signed tokens.
 
-``GET /v1/feed`` answers ``{"v":1, "head": JWS, "jobs": [JWS, …], "keyring": JWS?}``. The
+``GET /v1/feed`` answers ``{"v":1, "head": JWS, "jobs": [JWS, …], "keyring": JWS?,
+"root": [[JWS, JWS], …]?, "operators": JWS?}`` (``root``: the root chain, with a keyring after a
+root rotation; ``operators``: the office operator list, protocol 6.6). The
 envelope itself is not signed: every token inside is, and the agent verifies the keyring
 (if present) first, then the head, then each job (``kiosk.verify``). Each job token and the
 keyring token are checked on their own by that recipe (size cap, structure, …), so one bad
@@ -23,10 +25,12 @@ from kiosk.limits import (
     MAX_FEED_RESPONSE_BYTES,
     MAX_HEAD_BYTES,
     MAX_JOBS_PER_FEED,
+    MAX_ROOT_LINKS,
 )
 from kiosk.strictjson import canonical_dumps, loads_object
 
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+ROOT_LINK_TOKENS = 2  # a link of the root chain: signed by the previous root, by the new one
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 MAX_ERROR_BYTES = 4096
 
@@ -39,6 +43,9 @@ class FeedResponse:
     jobs: tuple[bytes, ...]  # every string item of ``jobs``, in order, unchecked
     keyring: bytes | None
     refused: tuple[Reason, ...] = ()  # why items of ``jobs`` that are not strings were dropped
+    # the root chain (§6.5): links (signed by root ver - 1, signed by root ver), oldest first
+    root: tuple[tuple[bytes, bytes], ...] | None = None
+    operators: bytes | None = None  # the office operator list (protocol 6.6), unchecked
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,11 @@ def feed_body(response: FeedResponse) -> bytes:
     }
     if response.keyring is not None:
         body["keyring"] = response.keyring.decode("ascii")
+    if response.root is not None:
+        body["root"] = [[first.decode("ascii"), second.decode("ascii")]
+                        for first, second in response.root]  # fmt: skip
+    if response.operators is not None:
+        body["operators"] = response.operators.decode("ascii")
     return canonical_dumps(body)
 
 
@@ -68,12 +80,12 @@ def parse_feed(data: bytes) -> FeedResponse:
     A string item of ``jobs`` is passed on as it is, whatever it holds: the recipe refuses
     a bad one with its own reason (``too_large``, ``malformed``, ``bad_alg`` …) and goes on
     with the rest. An item that is not a string is dropped and its reason (``malformed``)
-    listed in ``refused``. The same holds for a ``keyring`` string.
+    listed in ``refused``. The same holds for a ``keyring`` and an ``operators`` string.
 
     Raises:
         WireError: too large, not strict JSON, UNSUPPORTED_VERSION, BAD_CLAIM (the head is
             not a compact JWS within its cap, ``jobs`` is not an array of at most 50 items,
-            ``keyring`` is not a string).
+            ``keyring`` or ``operators`` is not a string).
     """
     f = Fields(loads_object(data, max_bytes=MAX_FEED_RESPONSE_BYTES), "feed")
     f.version()
@@ -90,7 +102,23 @@ def parse_feed(data: bytes) -> FeedResponse:
         if not isinstance(value, str):
             raise WireError(Reason.BAD_CLAIM, "feed.keyring: expected a compact JWS")
         keyring = value.encode("utf-8")
-    return FeedResponse(head=head, jobs=tuple(jobs), keyring=keyring, refused=tuple(refused))
+    root = None
+    if f.has("root"):
+        links = []
+        for link in f.array("root", min_items=1, max_items=MAX_ROOT_LINKS):
+            if (not isinstance(link, list) or len(link) != ROOT_LINK_TOKENS
+                    or not all(isinstance(token, str) for token in link)):  # fmt: skip
+                raise WireError(Reason.BAD_CLAIM, "feed.root[]: expected two compact JWS")
+            links.append((link[0].encode("utf-8"), link[1].encode("utf-8")))
+        root = tuple(links)
+    operators = None
+    if f.has("operators"):
+        value = f.raw("operators")
+        if not isinstance(value, str):
+            raise WireError(Reason.BAD_CLAIM, "feed.operators: expected a compact JWS")
+        operators = value.encode("utf-8")
+    return FeedResponse(head=head, jobs=tuple(jobs), keyring=keyring, refused=tuple(refused),
+                        root=root, operators=operators)  # fmt: skip
 
 
 def error_body(error: ErrorBody) -> bytes:

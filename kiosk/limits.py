@@ -15,6 +15,7 @@ TYP_KEYRING: Final = "cedoka-keyring+jwt"
 TYP_PROOF: Final = "cedoka-proof+jwt"
 TYP_EVENT: Final = "cedoka-event+jwt"
 TYP_AUDIT: Final = "cedoka-audit+jwt"
+TYP_ROOT: Final = "cedoka-root+jwt"
 
 # The one signature algorithm (RFC 9864 fully-specified name for Ed25519).
 JWS_ALG: Final = "Ed25519"
@@ -23,6 +24,7 @@ JWS_ALG: Final = "Ed25519"
 MAX_MANIFEST_BYTES: Final = 16 * 1024
 MAX_HEAD_BYTES: Final = 24 * 1024
 MAX_KEYRING_BYTES: Final = 16 * 1024
+MAX_ROOT_BYTES: Final = 2 * 1024  # one token of a root-chain link
 MAX_PROOF_BYTES: Final = 4 * 1024
 MAX_EVENT_BYTES: Final = 4 * 1024
 MAX_DISPLAY_SEALED_BYTES: Final = 4 * 1024
@@ -36,6 +38,7 @@ MAX_COPIES: Final = 5
 MAX_JOBS_PER_FEED: Final = 50
 MAX_CANCELLED_IN_HEAD: Final = 256
 MAX_KEYS_IN_KEYRING: Final = 8
+MAX_ROOT_LINKS: Final = 16  # links of the root chain (root versions 2 … 17)
 MAX_PDF_PAGES: Final = 50
 MAX_EVENTS_PER_BATCH: Final = 100
 

@@ -111,6 +111,10 @@ class FeedHead:
     expires_at_s: int
     cancelled: frozenset[str]  # job ids cancelled and not yet known to be purged
     keyring_version: int  # the keyring version the server currently serves
+    # When district IT last asked the device to rotate its sealing key (protocol 6.3,
+    # 14.2; optional claim ``seal_rotate``); None: never asked.
+    seal_rotate_s: int | None = None
+    operators_version: int = 0  # ``ov``: the office operator list's version (0: not said)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,22 @@ def check_pin_rules(pin: str) -> None:
         raise PinError("a PIN must not be a run like 1234 or 9876")
 
 
+def one_time_pin(random_below: Callable[[int], int], *, digits: int = 6) -> str:
+    """A fresh PIN that meets the rules, for district IT to hand to a clerk once (ADR 0034).
+
+    ``random_below(k)`` returns a uniform integer in ``[0, k)``, e.g. ``secrets.randbelow``.
+    """
+    if not MIN_DIGITS <= digits <= MAX_DIGITS:
+        raise PinError(f"a PIN is {MIN_DIGITS} to {MAX_DIGITS} digits")
+    while True:
+        pin = "".join(str(random_below(10)) for _ in range(digits))
+        try:
+            check_pin_rules(pin)
+        except PinError:
+            continue
+        return pin
+
+
 def hash_pin(pin: str, *, random_bytes: Callable[[int], bytes]) -> str:
     """The stored form of ``pin`` (the rules are checked first)."""
     check_pin_rules(pin)

@@ -36,6 +36,8 @@ _TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _AGENT = re.compile(r"[A-Za-z0-9._/+-]{1,64}")
 _KEYWORD = re.compile(r"[a-z][a-z0-9._-]{0,63}")
 _MARKER = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+_RELEASE_VERSION = re.compile(r"(0|[1-9][0-9]{0,3})(\.(0|[1-9][0-9]{0,3})){1,3}")
+UPDATE_RESULTS = frozenset({"updated", "rolled_back", "failed", "refused", "waiting"})
 MAX_HEARTBEAT_BYTES = 16 * 1024
 T = TypeVar("T")
 MAX_EVENT_BATCH_BYTES = MAX_EVENTS_PER_BATCH * (MAX_EVENT_BYTES + 4) + 64
@@ -175,6 +177,38 @@ class PrinterHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateReport:
+    """The outcome of the kiosk's last self-update attempt (ADR 0031, protocol §12, §20.5):
+    ``result`` one of :data:`UPDATE_RESULTS`, the release ``version`` it was about, when
+    (``at_s``, the kiosk's clock) and a reason code (None for ``updated``)."""
+
+    at_s: int
+    result: str
+    version: str
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"at": self.at_s, "result": self.result, "version": self.version,
+                "reason": self.reason}  # fmt: skip
+
+
+def parse_update_report(item: object, where: str = "heartbeat.update") -> UpdateReport:
+    """An ``update`` member (heartbeat) or ``<home>/update/last.json``.
+
+    Raises:
+        WireError: BAD_CLAIM.
+    """
+    f = Fields(item, where)
+    reason = f.raw("reason")
+    return UpdateReport(
+        at_s=f.integer("at"),
+        result=f.choice("result", UPDATE_RESULTS),
+        version=f.text("version", pattern=_RELEASE_VERSION, max_len=19),
+        reason=None if reason is None else f.text("reason", pattern=_REASON, max_len=48),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """The kiosk's periodic health report."""
 
@@ -187,35 +221,46 @@ class Heartbeat:
     printers: tuple[PrinterHealth, ...]
     journal_head: str | None  # base64url SHA-256 of the audit chain head
     last_errors: tuple[tuple[int, str], ...]  # (at_s, reason code), newest last, ≤ 10
+    update: UpdateReport | None = None  # the last self-update attempt (omitted when none)
+    seal_keys: int | None = None  # sealing private keys held (protocol 12, 14.2); optional
+    operators_version: int | None = None  # the office operator list applied (ADR 0034)
+
+
+MAX_SEAL_KEYS_HELD = 64  # a heartbeat's seal_keys: 1 (the current key) … 64
 
 
 def heartbeat_body(beat: Heartbeat) -> bytes:
     """The JSON body of ``POST /v1/heartbeat``."""
-    return canonical_dumps(
-        {
-            "v": PROTOCOL_VERSION,
-            "agent": beat.agent,
-            "sent_at": beat.sent_at_s,
-            "time_floor": beat.time_floor_s,
-            "feed_seq": beat.feed_seq,
-            "keyring_version": beat.keyring_version,
-            "spool": dict(beat.spool),
-            "printers": [
-                {
-                    "role": p.role,
-                    "backend": p.backend,
-                    "state": p.state,
-                    "accepting": p.accepting,
-                    "reasons": list(p.reasons),
-                    "markers": [{"name": m.name, "level": m.level} for m in p.markers],
-                    "media": p.media,
-                }
-                for p in beat.printers
-            ],
-            "journal_head": beat.journal_head,
-            "last_errors": [{"at": at, "reason": reason} for at, reason in beat.last_errors],
-        }
-    )
+    body: dict[str, object] = {
+        "v": PROTOCOL_VERSION,
+        "agent": beat.agent,
+        "sent_at": beat.sent_at_s,
+        "time_floor": beat.time_floor_s,
+        "feed_seq": beat.feed_seq,
+        "keyring_version": beat.keyring_version,
+        "spool": dict(beat.spool),
+        "printers": [
+            {
+                "role": p.role,
+                "backend": p.backend,
+                "state": p.state,
+                "accepting": p.accepting,
+                "reasons": list(p.reasons),
+                "markers": [{"name": m.name, "level": m.level} for m in p.markers],
+                "media": p.media,
+            }
+            for p in beat.printers
+        ],
+        "journal_head": beat.journal_head,
+        "last_errors": [{"at": at, "reason": reason} for at, reason in beat.last_errors],
+    }
+    if beat.update is not None:
+        body["update"] = beat.update.to_json()
+    if beat.seal_keys is not None:
+        body["seal_keys"] = beat.seal_keys
+    if beat.operators_version is not None:
+        body["operators_version"] = beat.operators_version
+    return canonical_dumps(body)
 
 
 def parse_heartbeat(data: bytes) -> Heartbeat:
@@ -238,6 +283,7 @@ def parse_heartbeat(data: bytes) -> Heartbeat:
         e = Fields(item, "heartbeat.last_errors[]")
         errors.append((e.integer("at"), e.text("reason", pattern=_REASON, max_len=48)))
     journal = f.raw("journal_head")
+    update = f.raw("update") if f.has("update") else None
     return Heartbeat(
         agent=f.text("agent", pattern=_AGENT, max_len=64),
         sent_at_s=f.integer("sent_at"),
@@ -248,7 +294,11 @@ def parse_heartbeat(data: bytes) -> Heartbeat:
         printers=printers,
         journal_head=None if journal is None else f.text("journal_head", max_len=43),
         last_errors=tuple(errors),
-    )
+        update=None if update is None else parse_update_report(update),
+        seal_keys=f.integer("seal_keys", low=1, high=MAX_SEAL_KEYS_HELD)
+        if f.has("seal_keys") else None,
+        operators_version=f.integer("operators_version") if f.has("operators_version") else None,
+    )  # fmt: skip
 
 
 def _parse_printer(item: object) -> PrinterHealth:

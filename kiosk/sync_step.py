@@ -1,4 +1,5 @@
-"""The order of one sync step, decided without I/O: keyring → head → manifests → cancellations.
+"""The order of one sync step, decided without I/O: (root chain →) keyring → head → manifests →
+cancellations.
 
 :func:`apply_feed` takes one parsed feed answer (:class:`~kiosk.feed.FeedResponse`) and the
 trust state, runs the recipe of :mod:`kiosk.verify` in the order protocol §6.2 gives (as
@@ -16,6 +17,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from kiosk.clock import raise_floor
@@ -24,13 +26,13 @@ from kiosk.feed import FeedResponse
 from kiosk.keys import public_jwk
 from kiosk.limits import MAX_JOBS_PER_FEED
 from kiosk.model import FeedHead, VerifiedJob
+from kiosk.rootchain import verify_keyring_with_chain
 from kiosk.strictjson import canonical_dumps
 from kiosk.verify import (
     CURABLE_REASONS,
     TrustState,
     VerifyPolicy,
     verify_head,
-    verify_keyring,
     verify_manifest,
 )
 
@@ -102,6 +104,8 @@ class FeedOutcome:
     tokens: tuple[TokenOutcome, ...] = ()  # one per token of ``jobs``, in order
     cancelled: tuple[str, ...] = ()  # the head's cancellations, sorted: apply if cancellable
     after: int = 0  # the feed position before gap handling (§6.1, §9.9)
+    # a root the chain led to (§9.10) and its version: pin it together with ``keyring_token``
+    new_root: tuple[Ed25519PublicKey, int] | None = None
 
 
 def apply_feed(
@@ -124,20 +128,23 @@ def apply_feed(
 
     Raises nothing for refused data: every refusal is an outcome.
     """
-    keyring_token, keyring_refused = None, None
+    keyring_token, keyring_refused, new_root = None, None, None
     if feed.keyring is not None:
         try:
-            keyring = verify_keyring(
-                feed.keyring, district_code=trust.district_code, root_key=trust.root_key,
-                current=trust.keyring,
+            keyring, new_root = verify_keyring_with_chain(
+                feed.keyring, feed.root, district_code=trust.district_code,
+                root_key=trust.root_key, current=trust.keyring,
             )  # fmt: skip
             trust, keyring_token = replace(trust, keyring=keyring), feed.keyring
+            if new_root is not None:  # a rotated root, pinned with the keyring it signed
+                trust = replace(trust, root_key=new_root[0])
         except RejectedError as error:
             keyring_refused = error.reason
     try:
         head = verify_head(feed.head, trust=trust, local_now_s=local_now_s, policy=policy)
     except RejectedError as error:
-        return FeedOutcome(trust, keyring_token, keyring_refused, None, error.reason)
+        return FeedOutcome(trust, keyring_token, keyring_refused, None, error.reason,
+                           new_root=new_root)  # fmt: skip
     trust = replace(
         trust, head=head, time_floor_s=raise_floor(trust.time_floor_s, head.issued_at_s)
     )
@@ -151,7 +158,7 @@ def apply_feed(
     return FeedOutcome(
         trust, keyring_token, keyring_refused, head, None, envelope_refused=feed.refused,
         tokens=tokens, cancelled=tuple(sorted(head.cancelled)),
-        after=max(seqs) if full else head.seq,
+        after=max(seqs) if full else head.seq, new_root=new_root,
     )  # fmt: skip
 
 

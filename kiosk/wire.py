@@ -217,6 +217,8 @@ def parse_head(claims: dict[str, object]) -> FeedHead:
         expires_at_s=expires_at_s,
         cancelled=frozenset(_cancelled_id(item) for item in cancelled),
         keyring_version=f.integer("kr", low=1),
+        seal_rotate_s=f.integer("seal_rotate") if f.has("seal_rotate") else None,
+        operators_version=f.integer("ov", low=1) if f.has("ov") else 0,
     )
 
 
@@ -227,8 +229,8 @@ def _cancelled_id(item: object) -> str:
 
 
 def head_claims(head: FeedHead) -> dict[str, object]:
-    """The claims a district signs for ``head``."""
-    return {
+    """The claims a district signs for ``head`` (``ov`` only when known)."""
+    claims: dict[str, object] = {
         "v": PROTOCOL_VERSION,
         "iss": head.issuer,
         "aud": head.device_id,
@@ -238,6 +240,11 @@ def head_claims(head: FeedHead) -> dict[str, object]:
         "cancelled": sorted(head.cancelled),
         "kr": head.keyring_version,
     }
+    if head.seal_rotate_s is not None:
+        claims["seal_rotate"] = head.seal_rotate_s
+    if head.operators_version:
+        claims["ov"] = head.operators_version
+    return claims
 
 
 # --- keyring ----------------------------------------------------------------------------

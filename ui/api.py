@@ -65,6 +65,19 @@ class LoginBody(_Body):
     pin: Pin
 
 
+class PinChangeBody(_Body):
+    operator: OperatorId
+    pin: Pin
+    new_pin: Pin
+
+
+class OperatorAddBody(_Body):
+    operator: OperatorId
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    role: Literal["staff", "supervisor"]
+    pin: Pin
+
+
 class ClaimBody(_Body):
     code: Annotated[str, Field(min_length=1, max_length=40)]
 
@@ -184,6 +197,22 @@ def build_api(agent: Agent, guard: Guard, *, static_dir: str | None = None) -> F
         operator = desk.sign_in(body.operator, body.pin)
         return {"session": creds.sessions.issue(operator), "operator": operator_json(operator),
                 "idle_s": 900}  # fmt: skip
+
+    @app.post("/api/pin")
+    def change_pin(body: PinChangeBody) -> dict[str, Any]:
+        operator = desk.change_pin(body.operator, body.pin, body.new_pin)
+        return {"operator": operator_json(operator)}
+
+    @app.post("/api/operators")
+    def add_operator(body: OperatorAddBody, operator: Supervisor) -> dict[str, Any]:
+        added = desk.add_operator(operator, body.operator, name=body.name, role=body.role,
+                                  pin=body.pin)  # fmt: skip
+        return {"operator": operator_json(added)}
+
+    @app.delete("/api/operators/{operator_id}")
+    def remove_operator(operator_id: str, operator: Supervisor) -> dict[str, Any]:
+        desk.remove_operator(operator, operator_id)
+        return {"removed": operator_id}
 
     @app.post("/api/logout")
     def logout(

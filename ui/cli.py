@@ -14,6 +14,7 @@ from pathlib import Path
 
 from agent import cli as agent_cli
 from agent.logs import configure_logging
+from agent.running import write_running
 from kiosk.errors import CedokaError, OperatorError
 
 
@@ -39,6 +40,7 @@ def _run(args: object) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     api = start_api(agent)
+    write_running(home, agent_cli.package_version())  # the self-update's health signal
     try:
         agent.run(stop)
     finally:

@@ -55,6 +55,23 @@ STAFF_TEXTS: dict[str, tuple[int, str, str]] = {
                             "A folder (virtual) printer is only for demos and tests."),
     "operator_removed": (401, "Petugas ini sudah dihapus — sesi berakhir.",
                          "This operator was removed — the session ended."),
+    "operator_disabled": (403, "Petugas ini dinonaktifkan oleh kabupaten.",
+                          "This operator was disabled by the district."),
+    "pin_change_required": (409, "PIN sekali pakai benar — buat PIN Anda sendiri dulu.",
+                            "One-time PIN accepted — choose your own PIN first."),
+    "pin_expired": (403, "PIN sekali pakai sudah kedaluwarsa — minta PIN baru ke kabupaten.",
+                    "The one-time PIN has expired — ask the district for a new one."),
+    "pin_same": (400, "PIN baru harus berbeda dari PIN lama.",
+                 "The new PIN must differ from the old one."),
+    "bad_pin": (400, "PIN harus 4 sampai 8 angka, bukan angka sama atau berurutan.",
+                "A PIN is 4 to 8 digits, not one digit repeated nor a run like 1234."),
+    "taken": (409, "ID petugas sudah dipakai.", "That operator id is taken."),
+    "bad_id": (400, "ID petugas tidak valid.", "Invalid operator id."),
+    "bad_name": (400, "Nama tidak valid.", "Invalid name."),
+    "bad_role": (400, "Peran tidak valid.", "Invalid role."),
+    "operator_central": (409, "Petugas ini dikelola kabupaten — hanya kabupaten yang dapat "
+                         "menonaktifkannya.", "This operator is managed by the district — only "
+                         "the district can disable them."),
 }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import { jobView, jobsView } from "./jobs.js";
 import { officesView } from "./offices.js";
 import { peopleView } from "./people.js";
 import { pushView } from "./push.js";
+import { releasesView } from "./releases.js";
 import { can, problemText, session } from "./session.js";
 
 const main = document.getElementById("main");
@@ -22,6 +23,7 @@ const VIEWS = [
   { name: "push", label: "nav_push", scope: "jobs:push", show: pushView },
   { name: "jobs", label: "nav_jobs", scope: "jobs:read", show: jobsView },
   { name: "offices", label: "nav_offices", scope: "offices:read", show: officesView },
+  { name: "releases", label: "nav_releases", scope: "devices:read", show: releasesView },
   { name: "audit", label: "nav_audit", scope: "audit:read", show: auditView },
   { name: "people", label: "nav_people", scope: "users:admin", show: peopleView },
 ];

@@ -1,5 +1,6 @@
 // The overview: today's jobs by state, kiosks not seen for 5 minutes, printers needing
-// paper or ink (from the kiosks' last heartbeats), jobs waiting too long, and two plots.
+// paper or ink (from the kiosks' last heartbeats), jobs waiting too long, kiosks whose last
+// self-update failed or was rolled back (only when there are some), and two plots.
 
 import { get } from "./api.js";
 import { histogram, stackedBars } from "./charts.js";
@@ -11,6 +12,7 @@ const HELD_TOO_LONG_S = 24 * 3600;
 const UNVERIFIED_TOO_LONG_S = 3600;
 const LOW_MARKER_PERCENT = 10; // as district/metrics.py
 const DAY_S = 86400;
+const UPDATE_TROUBLE = ["rolled_back", "failed", "refused"]; // protocol §20.5
 
 function midnight(date) {
   const d = new Date(date);
@@ -58,6 +60,8 @@ export async function dashboardView(page) {
     (j.state === "held" && nowS - j.state_s > HELD_TOO_LONG_S)
     || ((j.state === null || j.state === "received") && nowS - j.created_s > UNVERIFIED_TOO_LONG_S)));
 
+  const badUpdates = live.filter((d) => d.update && UPDATE_TROUBLE.includes(d.update.result));
+
   const stateList = h("ul", { class: "chips", testid: "dash-states" },
     [...byState.entries()].map(([state, n]) =>
       h("li", { testid: `dash-state-${state}` }, `${stateText(state)}: ${n}`)));
@@ -88,7 +92,11 @@ export async function dashboardView(page) {
       card(t("dash_printers"), needy.length, "dash-printers",
         list(needy.map((n) => h("li", {}, `${n.device.office_code} · ${n.printer.role}: ${n.needs.map((x) => t(x)).join(", ")}`)), "dash-printers-list")),
       card(t("dash_waiting"), waiting.length, "dash-waiting",
-        h("p", { class: "muted" }, t("dash_waiting_help")))),
+        h("p", { class: "muted" }, t("dash_waiting_help"))),
+      badUpdates.length ? card(t("dash_updates"), badUpdates.length, "dash-updates",
+        list(badUpdates.map((d) => h("li", {},
+          `${d.office_code} · ${d.update.version}: ${t(`upd_${d.update.result}`)}`)), "dash-updates-list"))
+        : null),
     h("h2", {}, t("dash_per_day")),
     jobs.jobs.length ? stackedBars(days, offices, { title: t("dash_per_day"), testid: "chart-per-day" })
       : h("p", { class: "muted" }, t("no_data")),

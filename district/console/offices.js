@@ -1,12 +1,14 @@
 // Village offices and their kiosks with health (last seen, version, printers, paper/ink);
 // add an office, make an enrolment code with a printable sheet (code + QR, drawn by the
-// server: ADR 0023), revoke a kiosk, rotate the signing key.
+// server: ADR 0023), ask a kiosk to rotate its sealing key (ADR 0032), revoke a kiosk, rotate
+// the signing key; an office's staff (staff.js).
 
 import { call, get } from "./api.js";
 import { OFFLINE_AFTER_S, printerNeeds } from "./dashboard.js";
 import { button, confirmBox, field, h, note, table, fill } from "./dom.js";
 import { ago, t, when } from "./i18n.js";
 import { can, problemText } from "./session.js";
+import { staffView } from "./staff.js";
 
 function health(d, nowS) {
   if (d.revoked_s !== null) return ["bad", t("revoked")];
@@ -23,6 +25,17 @@ function printersText(d) {
   }).join(" · ");
 }
 
+// The kiosk's agent version, and its last self-update attempt when that did not end in
+// "updated" (a release rolled back, failed, refused, or waiting for the printer).
+function versionCell(d) {
+  const u = d.update;
+  const trouble = u && u.result !== "updated"
+    ? h("span", { class: `badge ${u.result === "waiting" ? "warn" : "bad"}`, testid: `device-update-${d.device_id}` },
+      `${u.version}: ${t(`upd_${u.result}`)}`)
+    : null;
+  return h("td", { testid: `device-version-${d.device_id}` }, d.agent || "—", trouble ? " " : null, trouble);
+}
+
 export async function officesView(page) {
   const nowS = Math.floor(Date.now() / 1000);
   const [offices, devices] = await Promise.all([get("/offices"), get("/devices")]);
@@ -33,6 +46,9 @@ export async function officesView(page) {
     h("td", {}, o.code), h("td", {}, o.name),
     h("td", {}, can("offices:write")
       ? button(t("enroll"), () => enrollSheet(page, o), { kind: "primary", testid: `enroll-${o.code}` })
+      : null,
+    can("operators:read")
+      ? button(t("staff"), () => staffView(page, o), { kind: "quiet", testid: `staff-of-${o.code}` })
       : null)));
 
   const deviceRows = devices.devices.map((d) => {
@@ -40,8 +56,19 @@ export async function officesView(page) {
     return h("tr", { testid: `device-${d.device_id}` },
       h("td", {}, d.device_id), h("td", {}, d.office_code),
       h("td", {}, h("span", { class: `badge ${kind}`, testid: `device-health-${d.device_id}` }, label)),
-      h("td", {}, ago(d.last_seen_s, nowS)), h("td", {}, d.agent || "—"),
+      h("td", {}, ago(d.last_seen_s, nowS)), versionCell(d),
       h("td", { testid: `device-printers-${d.device_id}` }, printersText(d)),
+      h("td", {}, can("keys:rotate") && d.revoked_s === null
+        ? button(t("rotate_seal"), async () => {
+          if (!(await confirmBox(t("rotate_seal_confirm", { id: d.device_id }), t("yes_rotate"), t("no_back")))) return;
+          try {
+            await call("POST", `/devices/${encodeURIComponent(d.device_id)}/rotate-seal`);
+            say("ok", t("rotate_seal_ok", { id: d.device_id }));
+          } catch (error) {
+            say("error", problemText(error));
+          }
+        }, { kind: "quiet", testid: `rotate-seal-${d.device_id}` })
+        : null),
       h("td", {}, can("devices:revoke") && d.revoked_s === null
         ? button(t("revoke"), async () => {
           if (!(await confirmBox(t("revoke_confirm", { id: d.device_id }), t("yes_revoke"), t("no_back")))) return;
@@ -85,7 +112,7 @@ export async function officesView(page) {
   fill(page, h("h1", {}, t("offices_title")), message,
     table([t("office_code"), t("office_name"), ""], officeRows, "offices-table"), addForm,
     h("h2", {}, t("kiosks")),
-    table([t("device"), t("office"), t("health"), t("last_seen"), t("version"), t("printers"), ""],
+    table([t("device"), t("office"), t("health"), t("last_seen"), t("version"), t("printers"), "", ""],
       deviceRows, "devices-table"),
     rotate);
 }

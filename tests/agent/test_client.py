@@ -818,7 +818,7 @@ def test_proofs_bind_origin_target_and_body_with_a_path_prefix(faulty: FaultySer
         prefixed.feed(after=41, keyring_version=2, wait_s=55)
         assert prefixed.post_events([b"a.b.c"]) == [("evt_1", "stored", None)]
     feed, events = faulty.requests
-    assert feed.target == "/cedoka/v1/feed?after=41&kr=2&wait=55"
+    assert feed.target == "/cedoka/v1/feed?after=41&kr=2&ov=0&wait=55"
     assert events.target == "/cedoka/v1/events" and events.method == "POST"
     assert json.loads(events.body) == {"v": 1, "events": ["a.b.c"]}
     for seen in (feed, events):

@@ -54,4 +54,4 @@ def test_a_schema_3_spool_gains_the_spent_claims(tmp_path: Path) -> None:
     assert spool.spent_claims() == []
     spool.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == spool_module.SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == spool_module.SCHEMA_VERSION == 5

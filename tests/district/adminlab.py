@@ -15,6 +15,7 @@ from district.http import build_app
 from district.identity import CLI, Identity
 from district.keyring import Keys
 from district.notifier import FeedNotifier
+from district.releases import ReleaseRepo
 from district.service import DistrictService
 from district.webhooks import Webhooks
 from kiosk.access import Argon2Cost
@@ -35,6 +36,7 @@ class Admin:
     webhooks: Webhooks
     kiosk: Kiosk
     tokens: dict[str, str]  # role -> token text
+    home: Path  # the district's home (its keys, its release repository)
 
     def call(
         self, method: str, path: str, role: str | None = None, **kwargs: object
@@ -82,15 +84,17 @@ def admin_server(tmp_path: Path, db_url: str | None = None) -> Iterator[Admin]:
             CLI, user_id=user, label=f"{role} tests", scopes=[], lifetime_s=86400
         ).text
     webhooks = Webhooks(keys.store.webhooks, identity)
-    parts = AdminParts(identity=identity, admin=district_admin, store=keys.store, webhooks=webhooks)
+    releases = ReleaseRepo.of_home(home)
+    parts = AdminParts(identity=identity, admin=district_admin, store=keys.store,
+                       webhooks=webhooks, releases=releases)  # fmt: skip
     served = [Keys.open(home, db_url), Keys.open(home, db_url)]
     service = DistrictService(served[0])
-    app = build_app(service, FeedNotifier(served[1].store), admin=parts)
+    app = build_app(service, FeedNotifier(served[1].store), admin=parts, releases=releases)
     try:
         with serving(lambda _port: app) as url:
             kiosk = Kiosk(url)
             assert kiosk.enroll(district_admin.new_enroll_code(OFFICE, valid_s=3600)).ok
-            yield Admin(url, keys, identity, webhooks, kiosk, tokens)
+            yield Admin(url, keys, identity, webhooks, kiosk, tokens, home)
     finally:
         for opened in (keys, *served):
             opened.store.close()

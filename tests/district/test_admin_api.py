@@ -29,6 +29,7 @@ ROUTES: list[tuple[str, str, dict[str, object] | None, str]] = [
     ("GET", "/offices", None, "viewer"),
     ("GET", "/devices", None, "viewer"),
     ("GET", "/audit", None, "viewer"),
+    ("GET", "/releases", None, "viewer"),
     ("POST", "/offices", {"code": "74.08.01.2003", "name": "Desa Lain"}, "operator"),
     ("POST", f"/offices/{OFFICE}/enroll-codes", {"valid_s": 3600}, "operator"),
     ("POST", "/jobs/job_01JD0000000000000000000009/cancel", {"reason": "duplicate"}, "operator"),
@@ -41,6 +42,7 @@ ROUTES: list[tuple[str, str, dict[str, object] | None, str]] = [
     ),
     ("POST", "/keys/rotate", None, "admin"),
     ("POST", "/devices/dev_01JD0000000000000000000009/revoke", None, "admin"),
+    ("POST", "/devices/dev_01JD0000000000000000000009/rotate-seal", None, "admin"),
 ]
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 

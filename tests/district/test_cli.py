@@ -34,7 +34,7 @@ from kiosk.enroll import (
     parse_enroll_response,
 )
 from kiosk.ids import KID, new_id
-from kiosk.keys import fingerprint_code
+from kiosk.keys import fingerprint_code, thumbprint
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.report import (
     Heartbeat,
@@ -55,7 +55,8 @@ JOB_KEYS = {
     "job_id", "office_code", "device_id", "seq", "release", "created_s", "expires_s",
     "cancelled_s", "cancel_reason", "state", "state_s", "reason",
 }  # fmt: skip
-DEVICE_KEYS = {"device_id", "office_code", "enrolled_s", "revoked_s", "last_seen_s", "agent"}
+DEVICE_KEYS = {"device_id", "office_code", "enrolled_s", "revoked_s", "last_seen_s", "agent",
+               "seal_kid", "seal_rotate_s", "seal_keys"}  # fmt: skip
 PRINTER_KEYS = {"role", "backend", "state", "accepting", "reasons", "markers", "media"}
 
 
@@ -520,9 +521,10 @@ def test_audit_by_office_code_fits_100_columns(district: District, device: str) 
 
 def test_devices_and_revoke(district: District, device: str) -> None:
     [row] = district.json("devices")
-    assert set(row) == DEVICE_KEYS | {"printers"}
+    assert set(row) == DEVICE_KEYS | {"printers", "update"}  # update: the last self-update
     assert row["device_id"] == device and row["office_code"] == OFFICE
     assert row["revoked_s"] is None and row["printers"] == [] and row["last_seen_s"] is None
+    assert row["update"] is None  # no self-update reported
     assert device in district.ok("revoke", device).out
     assert isinstance(district.json("devices")[0]["revoked_s"], int)
     assert "revoked already" in district.refused("revoke", device)
@@ -530,6 +532,47 @@ def test_devices_and_revoke(district: District, device: str) -> None:
     assert "no kiosk is enrolled" in district.refused(
         "push", "--office", OFFICE, "--resident", RESIDENT, "--doc", f"KK={district.pdf('a.pdf')}"
     )
+
+
+def _head_claims(district: District, device: str) -> dict[str, object]:
+    """The claims of the head a feed answer would carry now (signature checked by the
+    agent's tests; here: what the district puts in it)."""
+    import base64
+
+    with _keys(district.home, district.db_url) as keys:
+        answer = DistrictService(keys).feed(device, after=0, keyring_version=1)
+    payload = json.loads(answer)["head"].split(".")[1]
+    claims: dict[str, object] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def test_devices_rotate_seal_asks_the_kiosk_through_its_head(
+    district: District, device: str
+) -> None:
+    [row] = district.json("devices")
+    assert row["seal_kid"] == thumbprint(fixed_seal_key("device-seal").public_key())
+    assert row["seal_rotate_s"] is None and "seal_rotate" not in _head_claims(district, device)
+    with _keys(district.home, district.db_url) as keys:
+        before = keys.store.device(device).feed_version  # type: ignore[union-attr]
+    out = district.ok("devices", "rotate-seal", device).out
+    assert device in out and "rotation requested" in out
+    [row] = district.json("devices")
+    asked = row["seal_rotate_s"]
+    assert isinstance(asked, int) and abs(asked - time.time()) < 60
+    assert _head_claims(district, device)["seal_rotate"] == asked
+    with _keys(district.home, district.db_url) as keys:  # a held long-poll wakes
+        assert keys.store.device(device).feed_version > before  # type: ignore[union-attr]
+    district.ok("devices", "rotate-seal", device)  # asked again: a newer request, always
+    again = district.json("devices")[0]["seal_rotate_s"]
+    assert isinstance(again, int) and again > asked
+    assert "no device" in district.refused(
+        "devices", "rotate-seal", "dev_01JD0000000000000000000000"
+    )
+    district.ok("revoke", device)
+    assert "revoked" in district.refused("devices", "rotate-seal", device)
+    assert district.run("devices", "rotate-seal").code == 2  # usage: no device id
 
 
 def test_devices_show_the_printers_of_the_last_heartbeat(district: District, device: str) -> None:

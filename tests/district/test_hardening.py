@@ -469,7 +469,7 @@ def test_an_older_database_loses_the_secrets_of_codes_used_before_the_upgrade(
         assert used is not None and used.secret == "" and used.request_digest is None
         assert fresh is not None and fresh.secret == "S" * 20
         version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
-        assert version == sqlite_store.SCHEMA_VERSION == 5
+        assert version == sqlite_store.SCHEMA_VERSION == 7
     finally:
         store.close()
 

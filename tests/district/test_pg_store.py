@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from district.pg_store import PostgresStore
+from district.pg_store import SCHEMA_VERSION, PostgresStore
 from district.store import DeviceRow, EnrollCodeRow, JobRow, OfficeRow, WebhookRow
 from kiosk.errors import StoreError
 
@@ -166,8 +166,8 @@ def test_database_errors_are_store_errors_and_a_newer_schema_is_refused(
     with pytest.raises(StoreError, match=r"PostgresStore\.add_office: .*duplicate key"):
         store.add_office(OfficeRow(OFFICE, "again", 1))
     with psycopg.connect(pg_url) as conn:
-        conn.execute("UPDATE schema_version SET version = 6")
-    with pytest.raises(StoreError, match="schema 6 is newer than this program"):
+        conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match=f"schema {SCHEMA_VERSION + 1} is newer than this program"):
         PostgresStore(pg_url)
     missing = pg_url.replace("/t", "/no_such_db_t", 1)
     with pytest.raises(StoreError, match="no_such_db"):

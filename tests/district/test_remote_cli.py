@@ -304,3 +304,80 @@ def test_refusals_of_the_server_are_one_line(remote: Remote) -> None:
     assert unknown.returncode == 1 and "unknown office 74.08.01.2999" in unknown.stderr
     for done in (untrusted, wrong, viewer, unknown):
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_releases_listed_and_promoted_from_afar(remote: Remote) -> None:
+    """``release list|promote`` through the admin API (ADR 0031): the same listing as at
+    home; promote needs the admin's token and the targets key on the server."""
+    from district.releases import write_archive
+
+    if not (remote.home / "tuf" / "metadata" / "1.root.json").exists():  # module-scoped server
+        _ok(remote.local("release", "init"))
+    version = "0.2.0"
+    archive = remote.tmp / f"cedoka-{version}.tar.gz"
+    write_archive(archive, version, [], [])
+    _ok(remote.local("release", "publish", str(archive), "--version", version))
+    for flags in ((), ("--json",)):
+        home, afar = remote.local("release", "list", *flags), remote.remote(
+            "release", "list", *flags, role="viewer")  # fmt: skip
+        assert afar.returncode == home.returncode == 0, afar.stderr
+        assert afar.stdout == home.stdout
+    refused = remote.remote("release", "promote", version, "--percent", "10")  # an operator
+    assert refused.returncode == 1 and "not allowed" in refused.stderr
+    done = _ok(remote.remote("release", "promote", version, "--percent", "10", role="admin"))
+    assert done.stdout.strip() == f"{version}: stage 10%"
+    narrower = remote.remote("release", "promote", version, "--percent", "5", role="admin")
+    assert narrower.returncode == 1 and "only widens" in narrower.stderr
+    publish = remote.remote("release", "publish", str(archive), "--version", version)
+    assert publish.returncode == 2 and "release list|promote" in publish.stderr
+    targets = remote.home / "keys" / "tuf-targets.pem"
+    targets.rename(remote.tmp / "tuf-targets.pem")  # kept off the server from now on
+    try:
+        offline = remote.remote("release", "promote", version, "--percent", "20", role="admin")
+    finally:
+        (remote.tmp / "tuf-targets.pem").rename(targets)
+    assert offline.returncode == 1
+    assert f"release --keys DIR promote {version} --percent 20" in offline.stderr
+    for failed in (refused, narrower, publish, offline):
+        assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_rotate_seal_from_afar_as_at_home(remote: Remote) -> None:
+    device = remote.kiosk.device_id
+    done = _ok(remote.remote("devices", "rotate-seal", device, role="admin"))
+    assert f"device {device}: sealing-key rotation requested at" in done.stdout
+    [row] = json.loads(_ok(remote.remote("devices", "--json", role="viewer")).stdout)
+    assert isinstance(row["seal_rotate_s"], int) and row["seal_kid"]
+    operator = remote.remote("devices", "rotate-seal", device, role="operator")
+    assert operator.returncode == 1 and "needs the scope keys:rotate" in operator.stderr
+    unknown = remote.remote(
+        "devices", "rotate-seal", "dev_01JD0000000000000000000000", role="admin"
+    )
+    at_home = remote.local("devices", "rotate-seal", "dev_01JD0000000000000000000000")
+    assert unknown.returncode == at_home.returncode == 1
+    assert unknown.stderr == at_home.stderr and "no device" in unknown.stderr
+
+
+def test_operators_managed_remotely_as_on_the_server_host(remote: Remote) -> None:
+    """ADR 0034: an admin adds, resets and disables an office's staff through the admin API;
+    a viewer lists them (the same JSON as on the server host); district IT's operator role
+    may not change them; every refusal is one line, exit status 1."""
+    office = ["--office", OFFICE]
+    added = json.loads(_ok(remote.remote("operators", "add", "rina", "--name", "Rina",
+                                         *office, "--json", role="admin")).stdout)  # fmt: skip
+    assert added["id"] == "rina" and len(added["pin"]) == 6 and added["pin"].isdigit()
+    shown = _ok(remote.remote("operators", "reset", "rina", *office, role="admin"))
+    assert shown.stdout.strip().isdigit() and shown.stdout.strip() != added["pin"]
+    assert "shown only now" in shown.stderr
+    refused = remote.remote("operators", "disable", "rina", *office)  # the operator role
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "not allowed" in refused.stderr
+    listed = _ok(remote.remote("operators", "list", *office, "--json", role="viewer")).stdout
+    assert listed == _ok(remote.local("operators", "list", *office, "--json")).stdout
+    rina = next(o for o in json.loads(listed)["operators"] if o["id"] == "rina")
+    assert rina["origin"] == "central" and rina["pin_pending"] and "pin" not in rina
+    _ok(remote.remote("operators", "disable", "rina", *office, role="admin"))
+    for where in (remote.local, lambda *a: remote.remote(*a, role="admin")):
+        unknown = where("operators", "reset", "nobody", *office)
+        assert unknown.returncode == 1 and "no operator nobody" in unknown.stderr
+        assert unknown.stderr.count("\n") == 1 and "Traceback" not in unknown.stderr

@@ -9,13 +9,14 @@ import time
 from dataclasses import replace
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from district.store import EnrollCodeRow
-from kiosk.b64 import b64u_encode
+from kiosk.b64 import b64u_decode, b64u_encode
 from kiosk.claim import match_claim
 from kiosk.enroll import EnrollRequest, enroll_request_body, parse_enroll_code
 from kiosk.feed import parse_feed
-from kiosk.keys import public_jwk
+from kiosk.keys import public_jwk, thumbprint
 from kiosk.lifecycle import JobEvent, JobState
 from kiosk.model import ReleaseMode
 from kiosk.report import JobReport, event_batch_body, sign_report
@@ -212,6 +213,47 @@ def test_long_poll_wakes_within_100_ms_of_a_push(server: Server) -> None:
     latency_ms = (woke[0] - pushed) * 1000
     print(f"wake-up latency after push: {latency_ms:.1f} ms")
     assert latency_ms < 2000  # functional bound; the 100 ms target is measured in bench/
+
+
+def test_a_seal_key_rotation_request_wakes_the_long_poll_and_rides_in_the_head(
+    server: Server,
+) -> None:
+    kiosk = enrolled(server)
+    kiosk.take_head(kiosk.feed())
+    assert kiosk.trust is not None and kiosk.trust.head is not None
+    assert kiosk.trust.head.seal_rotate_s is None
+    answers: list[object] = []
+
+    def poll() -> None:
+        answers.append(kiosk.feed(wait=30))
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while server.notifier.waiting == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    started = time.monotonic()
+    asked = server.admin.rotate_seal(kiosk.device_id)
+    thread.join(timeout=10)
+    assert answers and time.monotonic() - started < 5, "the long-poll did not wake"
+    kiosk.take_head(answers[0])  # type: ignore[arg-type]
+    assert kiosk.trust.head.seal_rotate_s == asked  # type: ignore[union-attr]
+    # The kiosk answers with a new key (protocol 14.2); new jobs are sealed to it.
+    new = X25519PrivateKey.generate()
+    body = canonical_dumps({"v": 1, "seal_jwk": public_jwk(new.public_key())})
+    for _ in range(2):  # idempotent
+        answer = kiosk.call("POST", "/v1/device/seal-key", body)
+        assert answer.status_code == 200, answer.text
+        assert loads_object(answer.content, max_bytes=1024) == {
+            "v": 1,
+            "seal_kid": thumbprint(new.public_key()),
+        }
+    job_id, _ = _push(server, ReleaseMode.STAFF)
+    token = server.keys.store.job(job_id).token  # type: ignore[union-attr]
+    payload = loads_object(b64u_decode(token.split(b".")[1].decode()), max_bytes=16384)
+    assert payload["seal_kid"] == thumbprint(new.public_key())
+    assert kiosk.trust.head.seal_rotate_s == asked  # type: ignore[union-attr]
 
 
 def test_range_requests(server: Server) -> None:

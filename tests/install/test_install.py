@@ -43,6 +43,7 @@ DEPLOY = REPO / "deploy"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 AGENT_UNIT = "cedoka-agent.service"
 DISTRICT_UNIT = "cedoka-district.service"
+UPDATE_SERVICE, UPDATE_TIMER = "cedoka-update.service", "cedoka-update.timer"
 KIOSK_EXTRAS = "printers,ui,window"
 CUPSD_ORIGINAL = (  # no PreserveJobFiles line, and no newline at the end
     "LogLevel warn\nMaxLogSize 0\nListen localhost:631\n<Location />\n  Order allow,deny\n"
@@ -397,6 +398,7 @@ def test_kiosk_install_says_what_it_skipped_under_root(installed: Stage) -> None
         "skipped under --root: udevadm trigger --subsystem-match=usb",
         "skipped under --root: systemctl daemon-reload",
         "skipped under --root: systemctl enable cedoka-agent.service",
+        "skipped under --root: systemctl enable --now cedoka-update.timer",
     ):
         assert skipped in installed.out
     assert "sudo -u cedoka cedoka enroll --server" in installed.out  # the next steps
@@ -413,6 +415,8 @@ def test_kiosk_install_lays_out_release_config_state_and_units(installed: Stage)
     for rel, shipped in {
         "etc/cedoka/agent.env": "env/agent.env",
         f"etc/systemd/system/{AGENT_UNIT}": f"systemd/{AGENT_UNIT}",
+        f"etc/systemd/system/{UPDATE_SERVICE}": f"systemd/{UPDATE_SERVICE}",
+        f"etc/systemd/system/{UPDATE_TIMER}": f"systemd/{UPDATE_TIMER}",
         "etc/xdg/autostart/cedoka-kiosk.desktop": "xdg/cedoka-kiosk.desktop",
         "etc/udev/rules.d/70-cedoka-receipt.rules": "udev/70-cedoka-receipt.rules",
         "etc/modules-load.d/cedoka-serial.conf": "modules-load/cedoka-serial.conf",
@@ -454,6 +458,17 @@ def test_installed_agent_unit_passes_systemd_analyze_verify(
     installed: Stage, kiosk_root: Path
 ) -> None:
     assert verify_unit(kiosk_root, AGENT_UNIT) == "exit 0"
+
+
+@needs_systemd_analyze
+def test_installed_self_update_units_pass_systemd_analyze_verify(
+    installed: Stage, kiosk_root: Path
+) -> None:
+    for unit in (UPDATE_SERVICE, UPDATE_TIMER):
+        assert verify_unit(kiosk_root, unit) == "exit 0", unit
+    service = (DEPLOY / "systemd" / UPDATE_SERVICE).read_text()
+    assert "ExecStart=/opt/cedoka/current/bin/cedoka update\n" in service
+    assert "SuccessExitStatus=8\n" in service  # waiting for the printer is no failure
 
 
 @needs_systemd_analyze
@@ -543,6 +558,7 @@ def test_uninstall_under_ci_keeps_the_state_and_says_so_then_purge_removes_it(
     left = snapshot(kiosk_root)
     for removed in (
         "opt/cedoka", f"etc/systemd/system/{AGENT_UNIT}", f"etc/systemd/system/{DISTRICT_UNIT}",
+        f"etc/systemd/system/{UPDATE_SERVICE}", f"etc/systemd/system/{UPDATE_TIMER}",
         "etc/xdg/autostart/cedoka-kiosk.desktop", "etc/udev/rules.d/70-cedoka-receipt.rules",
         "etc/modules-load.d/cedoka-serial.conf", "usr/local/bin/cedoka",
         "usr/local/bin/cedoka-district",

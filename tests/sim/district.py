@@ -115,6 +115,7 @@ class DistrictSim:
     keyring_version: int = 1
     device_id: str = "dev_01JD0000000000000000000001"
     seal_key: X25519PrivateKey = field(default_factory=lambda: fixed_seal_key("device-seal"))
+    seal_rotate_s: int | None = None  # the heads' seal_rotate claim (protocol 6.3)
     seq: int = 0
     cancelled: set[str] = field(default_factory=set)
     _serial: int = 0
@@ -232,6 +233,7 @@ class DistrictSim:
             expires_at_s=iat + lifetime_s,
             cancelled=frozenset(self.cancelled),
             keyring_version=self.keyring_version if keyring_version is None else keyring_version,
+            seal_rotate_s=self.seal_rotate_s,
         )
         return sign_head(head, signer or self.signer)
 
@@ -248,7 +250,8 @@ class DistrictSim:
         """(event, reason) of every event received for ``job_id``, in order."""
         return [(e.event.value, e.reason) for e in self.events if e.job_id == job_id]
 
-    def feed(self, *, after: int, keyring_version: int, wait_s: int) -> bytes:
+    def feed(self, *, after: int, keyring_version: int, wait_s: int,
+             operators_version: int = 0) -> bytes:  # fmt: skip
         """A feed answer: a head signed now, the manifests after ``after`` (at most 50)
         and the keyring when the kiosk's is older. Never waits. Raises ValueError as the
         real link does on arguments out of range."""
@@ -308,6 +311,12 @@ class DistrictSim:
         self._answer()
         self.heartbeats.append(parse_heartbeat(body))
         return self.now_s
+
+    def post_seal_key(self, key: X25519PrivateKey) -> str:
+        """Make ``key`` the device's sealing key (new jobs are sealed to it); its kid."""
+        self._answer()
+        self.seal_key = key
+        return thumbprint(key.public_key())
 
     def close(self) -> None:
         """Nothing to release."""

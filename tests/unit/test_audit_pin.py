@@ -20,7 +20,7 @@ from kiosk.audit import (
     verify_record,
 )
 from kiosk.errors import Reason, RejectedError
-from kiosk.pin import PinError, check_pin_rules, hash_pin, pin_matches
+from kiosk.pin import PinError, check_pin_rules, hash_pin, one_time_pin, pin_matches
 
 DEVICE = "dev_01JD3V6Q8X4M2T7R5W9Y0ZB1CE"
 JOB = "job_01JD3V6Q8X4M2T7R5W9Y0ZB1CF"
@@ -136,3 +136,17 @@ def test_a_printer_change_carries_the_printer_before_and_after() -> None:
                          reason="printers", old="escpos:usb:0416:5011")  # fmt: skip
     assert "new" not in record_bytes(append(record, removed, device_id=DEVICE),
                                      device_id=DEVICE).decode()  # fmt: skip
+
+
+def test_one_time_pin_meets_the_rules_and_skips_forbidden_draws() -> None:
+    import secrets
+
+    for _ in range(200):
+        pin = one_time_pin(secrets.randbelow)
+        assert len(pin) == 6
+        check_pin_rules(pin)
+    # A source that first draws a run (123456) and a repeat (000000) is drawn again.
+    draws = iter([1, 2, 3, 4, 5, 6, 0, 0, 0, 0, 0, 0, 4, 0, 7, 1, 9, 2])
+    assert one_time_pin(lambda _k: next(draws)) == "407192"
+    with pytest.raises(PinError):
+        one_time_pin(secrets.randbelow, digits=3)

@@ -12,6 +12,7 @@ from kiosk.report import (
     JobReport,
     Marker,
     PrinterHealth,
+    UpdateReport,
     event_batch_body,
     heartbeat_body,
     parse_event_batch,
@@ -82,10 +83,57 @@ def test_heartbeat_round_trip() -> None:
     assert parse_heartbeat(heartbeat_body(beat)) == beat
 
 
+def test_heartbeat_seal_keys_is_optional() -> None:
+    base = (
+        b'{"v":1,"agent":"cedoka/0.1.0","sent_at":1,"time_floor":1,"feed_seq":0,'
+        b'"keyring_version":1,"spool":{},"printers":[],"journal_head":null,"last_errors":[]'
+    )
+    assert parse_heartbeat(base + b"}").seal_keys is None  # an older agent
+    beat = parse_heartbeat(base + b',"seal_keys":2}')
+    assert beat.seal_keys == 2 and b'"seal_keys":2' in heartbeat_body(beat)
+    assert b"seal_keys" not in heartbeat_body(parse_heartbeat(base + b"}"))
+    for bad in (b"0", b"65", b'"2"', b"true"):
+        with pytest.raises(WireError):
+            parse_heartbeat(base + b',"seal_keys":' + bad + b"}")
+
+
 def test_heartbeat_with_a_bool_count_is_refused() -> None:
     body = (
         b'{"v":1,"agent":"cedoka/0.1.0","sent_at":1,"time_floor":1,"feed_seq":true,'
         b'"keyring_version":1,"spool":{},"printers":[],"journal_head":null,"last_errors":[]}'
+    )
+    with pytest.raises(WireError):
+        parse_heartbeat(body)
+
+
+def test_heartbeat_update_member_round_trip_and_optional() -> None:
+    """§12 ``update``: the last self-update attempt; omitted when there is none."""
+    beat = Heartbeat("cedoka/0.2.0", T0, T0, 1, 1, {}, (), None, ())
+    assert b'"update"' not in heartbeat_body(beat)
+    assert parse_heartbeat(heartbeat_body(beat)).update is None
+    for report in (UpdateReport(T0, "rolled_back", "0.3.0", "unhealthy"),
+                   UpdateReport(T0, "updated", "0.2.0")):  # fmt: skip
+        body = heartbeat_body(Heartbeat("cedoka/0.2.0", T0, T0, 1, 1, {}, (), None, (),
+                                        update=report))  # fmt: skip
+        assert parse_heartbeat(body).update == report
+    assert b'"update":{"at":%d,"reason":null,"result":"updated","version":"0.2.0"}' % T0 in body
+    with_null = heartbeat_body(beat)[:-1] + b',"update":null}'
+    assert parse_heartbeat(with_null).update is None  # null: the same as absent
+
+
+@pytest.mark.parametrize("update", [
+    b'{"at":1,"result":"exploded","version":"0.2.0","reason":null}',
+    b'{"at":1,"result":"failed","version":"v2","reason":null}',
+    b'{"at":1,"result":"failed","version":"0.2.0","reason":"Not A Code"}',
+    b'{"at":-1,"result":"failed","version":"0.2.0","reason":null}',
+    b'"rolled_back"',
+    b'{"at":1,"result":"failed","version":"0.2.0"}',  # reason is required (string or null)
+])  # fmt: skip
+def test_heartbeat_with_a_bad_update_member_is_refused(update: bytes) -> None:
+    body = (
+        b'{"v":1,"agent":"cedoka/0.1.0","sent_at":1,"time_floor":1,"feed_seq":1,'
+        b'"keyring_version":1,"spool":{},"printers":[],"journal_head":null,"last_errors":[],'
+        b'"update":' + update + b"}"
     )
     with pytest.raises(WireError):
         parse_heartbeat(body)

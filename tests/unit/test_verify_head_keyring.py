@@ -102,6 +102,29 @@ def _claims_of(sim: DistrictSim) -> dict[str, object]:
     return loads_object(b64u_decode(sim.head().split(b".")[1].decode()), max_bytes=10_000)
 
 
+def test_a_head_carries_the_optional_seal_rotate_claim(
+    sim: DistrictSim, kiosk: KioskHarness
+) -> None:
+    assert "seal_rotate" not in _claims_of(sim)  # absent until district IT asks
+    assert kiosk.take_head(sim.head()).seal_rotate_s is None
+    sim.now_s += 10
+    sim.seal_rotate_s = sim.now_s - 5
+    assert _claims_of(sim)["seal_rotate"] == sim.seal_rotate_s
+    assert kiosk.take_head(sim.head()).seal_rotate_s == sim.seal_rotate_s
+
+
+@pytest.mark.parametrize("value", ["1732000000", -1, True, None, [1]])
+def test_a_seal_rotate_that_is_not_an_integer_fails_the_head(
+    sim: DistrictSim, kiosk: KioskHarness, value: object
+) -> None:
+    token = forge_compact(
+        {"alg": "Ed25519", "kid": "job-2026a", "typ": TYP_HEAD},
+        canonical_dumps({**_claims_of(sim), "seal_rotate": value}),
+        sim.signers["job-2026a"],
+    )
+    assert _reason(lambda: kiosk.take_head(token)) is Reason.BAD_CLAIM
+
+
 def test_head_lifetime_above_cap(sim: DistrictSim, kiosk: KioskHarness) -> None:
     assert (
         _reason(lambda: kiosk.take_head(sim.head(lifetime_s=2 * 3600))) is Reason.LIFETIME_TOO_LONG

@@ -1,11 +1,11 @@
-// The supervisor's settings: language, printers, test pages. A supervisor signed in enters
+// The supervisor's settings: language, printers, test pages, adding a clerk on this kiosk. A supervisor signed in enters
 // their own PIN; on a staff member's session the supervisor who came to the counter taps
 // their name first, and the PIN is checked (and counted) as theirs, not the staff member's.
 
 import * as api from "./api.js";
 import { button, h } from "./dom.js";
 import { msg, t } from "./i18n.js";
-import { act, app, every, note, noteEl, page, paint, setNote, show, switchLanguage }
+import { act, app, errorNote, every, note, noteEl, page, paint, setNote, show, switchLanguage }
   from "./shell.js";
 import { pinScreen } from "./signin.js";
 import { showQueue } from "./queue.js";
@@ -69,7 +69,7 @@ function supervisorPinScreen(supervisor, first, picked) {
 function settingsScreen(ticket, data, supervisor, picked) {
   const headers = { "X-Cedoka-Settings": ticket };
   const s = {
-    name: "settings-main", note: null, data, typing: false,
+    name: "settings-main", note: null, data, typing: false, adding: false,
     save(body, okKey = "saved") {
       act(async () => {
         try {
@@ -106,6 +106,25 @@ function settingsScreen(ticket, data, supervisor, picked) {
           setNote(note("ok", "test_page_done"));
         } catch (error) {
           s.expired(error);
+        }
+      });
+    },
+    // A supervisor adds a clerk on this kiosk (a local operator, reported to the district).
+    addStaff(form) {
+      act(async () => {
+        const value = (name) => form.querySelector(`[data-field=${name}]`).value.trim();
+        const body = { operator: value("id"), name: value("name"), pin: value("pin"),
+          role: form.querySelector("[data-field=supervisor]").checked ? "supervisor" : "staff" };
+        s.draft = { ...body, pin: "" };  // kept if refused (never the PIN)
+        try {
+          await api.post("/api/operators", body, headers);
+          s.adding = false;
+          s.draft = {};
+          setNote(note("ok", "staff_added", { name: body.name }));
+        } catch (error) {
+          if (error instanceof api.ApiError && /^settings/.test(error.code)) s.expired(error);
+          else if (error instanceof api.ApiError && error.status !== 0) setNote(errorNote(error));
+          else throw error;
         }
       });
     },
@@ -166,10 +185,26 @@ function settingsScreen(ticket, data, supervisor, picked) {
           ([code, label]) => button(label, () => s.save({ language: code }), { kind: "choice",
             testid: `default-lang-${code}`,
             extra: { "aria-pressed": String(s.data.language === code) } }))));
+      const draft = s.draft || {};
+      const field = (name, label, attrs = {}) => h("input", { type: "text", testid: `staff-${name}`,
+        "data-field": name, "aria-label": label, placeholder: label, autocomplete: "off",
+        spellcheck: "false", value: draft[name === "id" ? "operator" : name] || "", ...attrs });
+      const form = s.adding ? h("div", { class: "col", testid: "staff-form" },
+        field("id", t("staff_id_hint")), field("name", t("staff_name_hint")),
+        field("pin", t("staff_pin_hint"), { inputmode: "numeric", maxlength: "8" }),
+        h("label", { class: "sub" }, h("input", { type: "checkbox", "data-field": "supervisor",
+          testid: "staff-supervisor", checked: draft.role === "supervisor" }), " ", t("supervisor")),
+        button(t("save"), (e) => s.addStaff(e.target.closest("[data-testid=staff-form]")),
+          { kind: "primary", testid: "staff-save" })) : null;
+      const staff = h("div", { class: "setting" },
+        h("h2", {}, t("settings_staff")),
+        h("p", { class: "sub" }, t("settings_staff_help")),
+        form || button(t("staff_add"), () => { s.adding = true; paint(); },
+          { kind: "secondary", testid: "staff-add" }));
       return page("settings-main", t("settings_title"), [
         h("p", { class: "sub", testid: "settings-by" }, t("settings_by", { name: supervisor.name })),
         noteEl(s.note),
-        h("div", { class: "scroll settings-grid" }, a4, receipt, language),
+        h("div", { class: "scroll settings-grid" }, a4, receipt, language, staff),
       ], { footer: button(t("back_to_queue"), () => showQueue(),
         { kind: "primary", testid: "back-to-queue" }) });
     },

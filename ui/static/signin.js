@@ -51,11 +51,46 @@ function loginPinScreen(op) {
     submitLabel: () => t("sign_in"),
     back: () => showSignIn(),
     async submit(pin) {
-      const answer = await api.post("/api/login", { operator: op.id, pin });
-      api.setSession(answer.session);
-      app.operator = answer.operator;
-      app.idleS = answer.idle_s || SESSION_IDLE_S;
-      await showQueue();
+      try {
+        await signIn(op, pin);
+      } catch (error) {
+        // The district's one-time PIN (ADR 0034): right, but the operator chooses their own
+        // PIN first; nothing else accepts it.
+        if (!(error instanceof api.ApiError && error.code === "pin_change_required")) throw error;
+        show(newPinScreen(op, pin));
+      }
+    },
+  });
+}
+
+async function signIn(op, pin) {
+  const answer = await api.post("/api/login", { operator: op.id, pin });
+  api.setSession(answer.session);
+  app.operator = answer.operator;
+  app.idleS = answer.idle_s || SESSION_IDLE_S;
+  await showQueue();
+}
+
+// The operator's own PIN after the district's one-time PIN: typed twice, then set with the
+// one-time PIN (POST /api/pin) and used to sign in.
+function newPinScreen(op, oneTimePin, first = null, n = null) {
+  return pinScreen({
+    name: "new-pin", signedIn: false, note: n,
+    title: () => t(first === null ? "new_pin_title" : "new_pin_again_title", { name: op.name }),
+    help: () => t("new_pin_help"),
+    submitLabel: () => t("confirm_pin"),
+    back: () => showSignIn(),
+    async submit(pin) {
+      if (first === null) {
+        show(newPinScreen(op, oneTimePin, pin));
+        return;
+      }
+      if (pin !== first) {
+        show(newPinScreen(op, oneTimePin, null, note("error", "new_pin_mismatch")));
+        return;
+      }
+      await api.post("/api/pin", { operator: op.id, pin: oneTimePin, new_pin: pin });
+      await signIn(op, pin);
     },
   });
 }

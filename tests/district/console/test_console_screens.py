@@ -128,6 +128,13 @@ def test_enrolment_sheet_shows_the_code_and_its_qr_then_a_kiosk_is_revoked(
     assert console.page.evaluate("el => el.complete && el.naturalWidth > 0", qr.element_handle())
     console.shot("enroll-sheet")
     console.by("enroll-back").click()
+    console.by(f"rotate-seal-{device}").click()  # ask the kiosk to change its sealing key
+    console.by("confirm-yes").click()
+    expect(console.page.locator(".message-slot")).to_contain_text("mengganti kunci segelnya")
+    devices = console.admin.call("GET", "/devices", "viewer").json()["devices"]
+    assert [isinstance(d["seal_rotate_s"], int) for d in devices if d["device_id"] == device] == [
+        True
+    ]
     console.by(f"revoke-{device}").click()
     console.by("confirm-no").click()
     expect(console.by(f"device-health-{device}")).to_have_text("Aktif")
@@ -284,3 +291,31 @@ def test_the_dashboard_counts_jobs_waiting_too_long(console: Console, tmp_path: 
     expect(console.by("dash-waiting-value")).to_have_text("2")
     expect(console.by("dash-state-held")).to_contain_text("1")
     assert fresh
+
+
+def test_an_admin_manages_an_offices_staff_and_a_viewer_only_sees_them(console: Console) -> None:
+    """ADR 0034: add (the one-time PIN shown once), reset, disable; a viewer lists only."""
+    console.signed_in("admin")
+    console.nav("offices")
+    console.by(f"staff-of-{OFFICE}").click()
+    expect(console.by("staff-table")).to_be_visible()
+    console.by("staff-new-id").fill("ani")
+    console.by("staff-new-name").fill("Ani Wulandari")
+    console.by("staff-add-submit").click()
+    expect(console.by("staff-pin")).to_contain_text("PIN sekali pakai untuk ani:")
+    first = console.by("staff-pin").inner_text().split(": ", 1)[1].split(" ")[0]
+    assert first.isdigit() and len(first) == 6
+    expect(console.by("staff-ani")).to_contain_text("menunggu, sampai")
+    device = console.admin.kiosk.device_id
+    expect(console.by(f"staff-kiosk-{device}")).to_contain_text("belum melaporkan daftarnya")
+    console.shot("staff")
+    console.by("staff-reset-ani").click()
+    expect(console.by("staff-pin")).not_to_contain_text(first)
+    console.by("staff-disable-ani").click()
+    console.by("confirm-yes").click()
+    expect(console.by("staff-state-ani")).to_have_text("Nonaktif")
+    expect(console.by("staff-disable-ani")).to_have_count(0)
+    listed = console.admin.call("GET", f"/offices/{OFFICE}/operators", "viewer").json()
+    assert [(o["id"], o["state"]) for o in listed["operators"]] == [("ani", "disabled")]
+    refused = console.admin.call("POST", f"/offices/{OFFICE}/operators/ani/reset", "viewer")
+    assert refused.status_code == 403
