@@ -20,6 +20,9 @@ def test_status_shows_office_times_and_the_trust_state(server: Server, tmp_path:
     kiosk.start()
     try:
         wait_for("job fetched", lambda: kiosk.local_state(job_id) == "held")
+        # the link state is recorded when the sync round ends, after the job is stored (and
+        # after the round's sealing-key step): stopping before that would leave "never"
+        wait_for("the round's link state", lambda: "link: ok" in kiosk.cli("status").stdout)
     finally:
         kiosk.stop_all()
     done = kiosk.cli("status")
