@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from district.admin import MAX_PDF_BYTES, DistrictAdmin, PastPrintingError
 from district.identity import Identity, Principal
 from district.multipart import read_form
-from district.operators import DistrictOperators, operator_json
+from district.operators import DistrictOperators, PinGiven, operator_json
 from district.ratelimit import Limiter, RateLimiter
 from district.reach import LOOPBACK, Network, PublicUrl, client_address
 from district.releases import ReleaseRepo
@@ -493,8 +493,7 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         )
         await audited(request, who, "operator.add",
                       targets=(("office", code), ("operator", f"{code}:{body.id}")))  # fmt: skip
-        return {"id": body.id, "pin": given.pin, "version": given.version,
-                "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
+        return _pin_given(body.id, given)
 
     @app.post("/offices/{code}/operators/{operator_id}/reset",
               summary="A new one-time PIN for an operator, shown once")  # fmt: skip
@@ -503,8 +502,7 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         given = await run_in_threadpool(staff.reset, code, operator_id)
         target = ("operator", f"{code}:{operator_id}")
         await audited(request, who, "operator.reset", targets=(("office", code), target))
-        return {"id": operator_id, "pin": given.pin, "version": given.version,
-                "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
+        return _pin_given(operator_id, given)
 
     @app.post("/offices/{code}/operators/{operator_id}/disable",
               summary="Stop an operator signing in on every kiosk of the office")  # fmt: skip
@@ -781,6 +779,12 @@ def build_admin_app(  # noqa: PLR0915 (the route table)
         return response
 
     return app
+
+
+def _pin_given(operator_id: str, given: PinGiven) -> dict[str, Any]:
+    """The answer to an add or a reset: the one-time PIN, shown this once."""
+    return {"id": operator_id, "pin": given.pin, "version": given.version,
+            "pin_expires_s": given.operator.pin_expires_s}  # fmt: skip
 
 
 def _me(who: Principal) -> dict[str, Any]:

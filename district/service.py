@@ -345,10 +345,9 @@ class DistrictService:
                 keyring_token: bytes, chain: tuple[RootLink, ...], now: int,
                 operators_version: int | None = None) -> bytes:  # fmt: skip
         jobs = self._store.jobs_after(device.device_id, after, limit=MAX_JOBS_PER_FEED)
-        ov, operators = 0, None
-        if operators_version is not None:
-            ov, token = operator_list_token(self._keys, device, now_s=now)
-            operators = token if operators_version < ov else None
+        ov, operators = self._operators_version(device, operators_version), None
+        if operators_version is not None and operators_version < ov:  # built only when sent
+            ov, operators = operator_list_token(self._keys, device, now_s=now)
         head = FeedHead(
             device_id=device.device_id,
             issuer=self._keys.district_code,

@@ -74,6 +74,16 @@ def feed_body(response: FeedResponse) -> bytes:
     return canonical_dumps(body)
 
 
+def _optional_token(f: Fields, name: str) -> bytes | None:
+    """The feed member ``name`` (a compact JWS), or None when absent."""
+    if not f.has(name):
+        return None
+    value = f.raw(name)
+    if not isinstance(value, str):
+        raise WireError(Reason.BAD_CLAIM, f"feed.{name}: expected a compact JWS")
+    return value.encode("utf-8")
+
+
 def parse_feed(data: bytes) -> FeedResponse:
     """Parse a feed answer (kiosk side); the tokens are verified afterwards, each on its own.
 
@@ -96,12 +106,7 @@ def parse_feed(data: bytes) -> FeedResponse:
             jobs.append(item.encode("utf-8"))
         else:
             refused.append(Reason.MALFORMED)
-    keyring = None
-    if f.has("keyring"):
-        value = f.raw("keyring")
-        if not isinstance(value, str):
-            raise WireError(Reason.BAD_CLAIM, "feed.keyring: expected a compact JWS")
-        keyring = value.encode("utf-8")
+    keyring = _optional_token(f, "keyring")
     root = None
     if f.has("root"):
         links = []
@@ -111,12 +116,7 @@ def parse_feed(data: bytes) -> FeedResponse:
                 raise WireError(Reason.BAD_CLAIM, "feed.root[]: expected two compact JWS")
             links.append((link[0].encode("utf-8"), link[1].encode("utf-8")))
         root = tuple(links)
-    operators = None
-    if f.has("operators"):
-        value = f.raw("operators")
-        if not isinstance(value, str):
-            raise WireError(Reason.BAD_CLAIM, "feed.operators: expected a compact JWS")
-        operators = value.encode("utf-8")
+    operators = _optional_token(f, "operators")
     return FeedResponse(head=head, jobs=tuple(jobs), keyring=keyring, refused=tuple(refused),
                         root=root, operators=operators)  # fmt: skip
 

@@ -6,12 +6,10 @@ a supervisor's local operator is reported and listed at the district."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import io
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -20,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.app import Agent
@@ -37,9 +34,7 @@ from kiosk.operator_list import OperatorList, issue_operator_list
 from tests.agent.harness import CEDOKA, Kiosk, enrol
 from tests.agent.proxy import Proxy
 from tests.district.conftest import Server, enrolled
-from tests.ui.conftest import STATIC_DIR, SUPERVISOR, Api
-from ui.api import build_api
-from ui.guard import Guard
+from tests.ui.conftest import SUPERVISOR, Api, serving_api
 
 STORES = ("sqlite", "postgresql")
 OFFICE = "74.08.01.2002"
@@ -63,31 +58,12 @@ def office(server: Server, tmp_path: Path) -> Iterator[Office]:
     kiosk: Kiosk = enrol(server, tmp_path, url=proxy.url)
     agent = Agent(kiosk.home)
     agent.operators.add(SUPERVISOR[0], name=SUPERVISOR[1], role="supervisor", pin=SUPERVISOR[2])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    guard = Guard(port)
-    app = build_api(agent, guard, static_dir=str(STATIC_DIR) if STATIC_DIR.is_dir() else None)
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(uv.serve(sockets=[sock]),),
-                              daemon=True)  # fmt: skip
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    session = requests.Session()
-    session.trust_env = False
     try:
-        api = Api(f"http://127.0.0.1:{port}", guard, agent, kiosk, session, tmp_path)
-        yield Office(api, proxy, DistrictOperators(server.keys))
+        with serving_api(agent) as (base_url, guard), requests.Session() as session:
+            session.trust_env = False
+            api = Api(base_url, guard, agent, kiosk, session, tmp_path)
+            yield Office(api, proxy, DistrictOperators(server.keys))
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        loop.close()
-        sock.close()
-        session.close()
         agent.close()
         proxy.down()
 

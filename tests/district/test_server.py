@@ -29,6 +29,13 @@ OFFICE = "74.08.01.2002"
 STORES = ("sqlite", "postgresql")  # every test runs on both stores (conftest)
 
 
+def _until_a_poll_is_held(server: Server) -> None:
+    deadline = time.monotonic() + 5
+    while server.notifier.waiting == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
 def _push(
     server: Server, release: ReleaseMode = ReleaseMode.CLAIM, docs: int = 1
 ) -> tuple[str, str | None]:
@@ -202,10 +209,7 @@ def test_long_poll_wakes_within_100_ms_of_a_push(server: Server) -> None:
 
     thread = threading.Thread(target=poll)
     thread.start()
-    deadline = time.monotonic() + 5
-    while server.notifier.waiting == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    _until_a_poll_is_held(server)
     pushed = time.perf_counter()
     _push(server, ReleaseMode.AUTO)
     thread.join(timeout=10)
@@ -229,10 +233,7 @@ def test_a_seal_key_rotation_request_wakes_the_long_poll_and_rides_in_the_head(
 
     thread = threading.Thread(target=poll)
     thread.start()
-    deadline = time.monotonic() + 5
-    while server.notifier.waiting == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    _until_a_poll_is_held(server)
     started = time.monotonic()
     asked = server.admin.rotate_seal(kiosk.device_id)
     thread.join(timeout=10)

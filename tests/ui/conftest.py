@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,14 +58,10 @@ class Api:
         return answer
 
 
-@pytest.fixture
-def api(server: Server, tmp_path: Path) -> Iterator[Api]:
-    receipts = tmp_path / "receipts"
-    receipts.mkdir()
-    kiosk = enrol(server, tmp_path, "--printer", f"receipt=virtual:{receipts}")
-    agent = Agent(kiosk.home)
-    for (operator_id, name, pin), role in ((STAFF, "staff"), (SUPERVISOR, "supervisor")):
-        agent.operators.add(operator_id, name=name, role=role, pin=pin)
+@contextmanager
+def serving_api(agent: Agent) -> Iterator[tuple[str, Guard]]:
+    """The kiosk API over ``agent`` served on 127.0.0.1 in a thread, as ``ui.server`` does
+    (a free port bound first, the guard made for it); yields the base URL and the guard."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as ui.server
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
@@ -80,16 +77,28 @@ def api(server: Server, tmp_path: Path) -> Iterator[Api]:
     while not uv.started:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    session = requests.Session()
-    session.trust_env = False
     try:
-        api = Api(f"http://127.0.0.1:{port}", guard, agent, kiosk, session, receipts)
-        assert api.login(STAFF[0], STAFF[2]).status_code == 200
-        yield api
+        yield f"http://127.0.0.1:{port}", guard
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
         loop.close()
         sock.close()
-        session.close()
+
+
+@pytest.fixture
+def api(server: Server, tmp_path: Path) -> Iterator[Api]:
+    receipts = tmp_path / "receipts"
+    receipts.mkdir()
+    kiosk = enrol(server, tmp_path, "--printer", f"receipt=virtual:{receipts}")
+    agent = Agent(kiosk.home)
+    for (operator_id, name, pin), role in ((STAFF, "staff"), (SUPERVISOR, "supervisor")):
+        agent.operators.add(operator_id, name=name, role=role, pin=pin)
+    try:
+        with serving_api(agent) as (base_url, guard), requests.Session() as session:
+            session.trust_env = False
+            api = Api(base_url, guard, agent, kiosk, session, receipts)
+            assert api.login(STAFF[0], STAFF[2]).status_code == 200
+            yield api
+    finally:
         agent.close()
